@@ -1,0 +1,125 @@
+/**
+ * Errors. One base class and four subclasses that carry what a caller needs. The type guards check
+ * `name`, so they work across realms and duplicate installs, where `instanceof` does not.
+ */
+
+/** Where a record sits in its batch, for messages and for callers. */
+export interface RecordRef {
+  /** Position of the record in `event.Records`. */
+  index: number;
+  /** `dynamodb.SequenceNumber`, when the record has one. */
+  sequenceNumber?: string | undefined;
+  /** `eventID`, when the record has one. */
+  eventId?: string | undefined;
+}
+
+/** The base class of every error this library throws or reports. */
+export class CleanupError extends Error {
+  override name = "CleanupError";
+}
+
+/** One problem found in the options given to a factory. */
+export interface ConfigIssue {
+  /** The option's path, such as `concurrency` or `key[1]`. */
+  path: string;
+  message: string;
+}
+
+/** The options given to a factory are wrong. Thrown once, at factory time, listing every problem. */
+export class ConfigError extends CleanupError {
+  override name = "ConfigError";
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[], options?: ErrorOptions) {
+    super(
+      `Invalid dynamodb-s3-cleanup options:\n${issues.map((issue) => `  - \`${issue.path}\`: ${issue.message}`).join("\n")}`,
+      options,
+    );
+    this.issues = issues;
+  }
+}
+
+/** The event as a whole is not a stream event (no `Records` array): the trigger is miswired. */
+export class InvalidEventError extends CleanupError {
+  override name = "InvalidEventError";
+}
+
+/** One record cannot be parsed. Only that record is affected. */
+export class InvalidRecordError extends CleanupError {
+  override name = "InvalidRecordError";
+  readonly record: RecordRef;
+  /** The field at fault, such as `dynamodb.Keys` or `dynamodb.OldImage.tags[2]`. */
+  readonly field: string | undefined;
+
+  constructor(record: RecordRef, field: string | undefined, problem: string, options?: ErrorOptions) {
+    super(`${describeRecord(record)}: ${field === undefined ? "" : `\`${field}\` `}${problem}`, options);
+    this.record = record;
+    this.field = field;
+  }
+}
+
+/** The object keys of one record cannot be built, or fall outside the allowed scope. */
+export class KeyMappingError extends CleanupError {
+  override name = "KeyMappingError";
+  readonly record: RecordRef;
+  /** The attribute the key spec reads, when the problem is about one. */
+  readonly attribute: string | undefined;
+  /** The offending object key, when the problem is about one. */
+  readonly key: string | undefined;
+
+  constructor(
+    record: RecordRef,
+    problem: string,
+    details: { attribute?: string; key?: string } = {},
+    options?: ErrorOptions,
+  ) {
+    super(`${describeRecord(record)}: ${problem}`, options);
+    this.record = record;
+    this.attribute = details.attribute;
+    this.key = details.key;
+  }
+}
+
+/** Names a record for a message: "record 3 (SequenceNumber 4000..., eventID abc)". */
+export function describeRecord(record: RecordRef): string {
+  const ids = [
+    record.sequenceNumber === undefined ? undefined : `SequenceNumber ${record.sequenceNumber}`,
+    record.eventId === undefined ? undefined : `eventID ${record.eventId}`,
+  ].filter((id) => id !== undefined);
+  return `record ${record.index}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`;
+}
+
+const names = new Set(["CleanupError", "ConfigError", "InvalidEventError", "InvalidRecordError", "KeyMappingError"]);
+
+function nameOf(error: unknown): unknown {
+  return typeof error === "object" && error !== null ? (error as { name?: unknown }).name : undefined;
+}
+
+function hasName(error: unknown, name: string): boolean {
+  return nameOf(error) === name;
+}
+
+/** True for any error of this library. */
+export function isCleanupError(error: unknown): error is CleanupError {
+  return names.has(nameOf(error) as string);
+}
+
+/** True for a {@link ConfigError}. */
+export function isConfigError(error: unknown): error is ConfigError {
+  return hasName(error, "ConfigError");
+}
+
+/** True for an {@link InvalidEventError}. */
+export function isInvalidEventError(error: unknown): error is InvalidEventError {
+  return hasName(error, "InvalidEventError");
+}
+
+/** True for an {@link InvalidRecordError}. */
+export function isInvalidRecordError(error: unknown): error is InvalidRecordError {
+  return hasName(error, "InvalidRecordError");
+}
+
+/** True for a {@link KeyMappingError}. */
+export function isKeyMappingError(error: unknown): error is KeyMappingError {
+  return hasName(error, "KeyMappingError");
+}

@@ -1,0 +1,204 @@
+/**
+ * Parse and select: turns a stream event into the removals to act on, the records skipped on
+ * purpose, and the records that are invalid. Pure; never throws for one bad record.
+ */
+import { AttributeProblem, type NativeValue, toNativeMap } from "./attribute-value.js";
+import { ConfigError, InvalidEventError, InvalidRecordError, type KeyMappingError, type RecordRef } from "./errors.js";
+import type { RemovalFilter, StreamRecord } from "./types.js";
+
+/** An item's attributes, read from an attribute map (see {@link NativeValue}). */
+export type NativeMap = { [name: string]: NativeValue };
+
+/** A REMOVE record selected for cleanup. */
+export interface RemovedItem {
+  /** Position of the record in `event.Records`. */
+  index: number;
+  /** `dynamodb.SequenceNumber`: a digit string, the identifier Lambda checkpoints on. */
+  sequenceNumber: string;
+  /** `eventID`. */
+  eventId: string | undefined;
+  /** The item's key attributes, from `dynamodb.Keys`. */
+  keys: NativeMap;
+  /** The item as it was before removal; only on OLD_IMAGE and NEW_AND_OLD_IMAGES streams. */
+  oldImage: NativeMap | undefined;
+  /** `"ttl"` when DynamoDB's TTL sweeper removed the item, `"user"` otherwise. */
+  removedBy: "ttl" | "user";
+  /** The table's name, read from `eventSourceARN`. */
+  tableName: string | undefined;
+  /** `dynamodb.ApproximateCreationDateTime` as a Date. */
+  approximateCreationDateTime: Date | undefined;
+  /** `dynamodb.StreamViewType`, such as `KEYS_ONLY` or `OLD_IMAGE`. */
+  streamViewType: string | undefined;
+  /** The record as received. */
+  record: StreamRecord;
+}
+
+/** A record that deletes nothing by design: an INSERT, a MODIFY, or a REMOVE the filter leaves out. */
+export interface SkippedRecord extends RecordRef {
+  eventName: "INSERT" | "MODIFY" | "REMOVE";
+  reason: "not-a-removal" | "removal-not-selected";
+}
+
+/** A record that cannot be parsed or mapped. Nothing is deleted for it. */
+export interface InvalidRecord extends RecordRef {
+  error: InvalidRecordError | KeyMappingError;
+}
+
+/** The records of one event, sorted into three lists; each record is in exactly one. */
+export interface ParsedBatch {
+  removals: RemovedItem[];
+  skipped: SkippedRecord[];
+  invalid: InvalidRecord[];
+}
+
+/** Options of {@link parseStreamRecords}. */
+export interface ParseOptions {
+  /**
+   * Which REMOVE records to select: all, only those made by TTL, or only users' deletes.
+   * @default "any"
+   */
+  removals?: RemovalFilter;
+}
+
+const SEQUENCE_NUMBER = /^\d+$/;
+
+/** True when `value` is a usable sequence number: a non-empty string of digits. */
+export function isSequenceNumber(value: unknown): value is string {
+  return typeof value === "string" && SEQUENCE_NUMBER.test(value);
+}
+
+/**
+ * True when a REMOVE was made by DynamoDB's TTL sweeper. The Lambda event spells the identity
+ * `{ type, principalId }`, the DynamoDB Streams API `{ Type, PrincipalId }`; both are accepted.
+ */
+export function isTtlRemoval(record: StreamRecord): boolean {
+  const identity = record.userIdentity;
+  if (typeof identity !== "object" || identity === null) return false;
+  const { type, Type, principalId, PrincipalId } = identity as Record<string, unknown>;
+  return (type ?? Type) === "Service" && (principalId ?? PrincipalId) === "dynamodb.amazonaws.com";
+}
+
+function tableNameOf(arn: unknown): string | undefined {
+  if (typeof arn !== "string") return undefined;
+  return /:table\/([^/]+)/.exec(arn)?.[1];
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object"
+    ? `an object with keys [${Object.keys(value).slice(0, 5).join(", ")}]`
+    : typeof value;
+}
+
+function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
+  return filter === "any" || filter === removedBy;
+}
+
+/**
+ * Sorts a stream event's records into removals, skipped records and invalid records.
+ *
+ * It never throws for a bad record: that record lands in `invalid` with an error naming it and its
+ * field. It throws {@link InvalidEventError} only when the event has no `Records` array.
+ *
+ * @example
+ * ```ts
+ * const { removals, skipped, invalid } = parseStreamRecords(event, { removals: "ttl" });
+ * ```
+ */
+export function parseStreamRecords(event: unknown, options: ParseOptions = {}): ParsedBatch {
+  const filter = options.removals ?? "any";
+  if (filter !== "any" && filter !== "ttl" && filter !== "user") {
+    throw new ConfigError([{ path: "removals", message: 'must be "any", "ttl" or "user"' }]);
+  }
+  const records = (event as { Records?: unknown } | null | undefined)?.Records;
+  if (!Array.isArray(records)) {
+    throw new InvalidEventError(
+      `The event has no Records array (got ${describeValue(event)}): is the function subscribed to a DynamoDB stream?`,
+    );
+  }
+
+  const batch: ParsedBatch = { removals: [], skipped: [], invalid: [] };
+  records.forEach((record: unknown, index) => {
+    const result = parseRecord(record, index, filter);
+    if ("error" in result) batch.invalid.push(result);
+    else if ("reason" in result) batch.skipped.push(result);
+    else batch.removals.push(result);
+  });
+  return batch;
+}
+
+function parseRecord(
+  value: unknown,
+  index: number,
+  filter: RemovalFilter,
+): RemovedItem | SkippedRecord | InvalidRecord {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const ref = { index };
+    return {
+      ...ref,
+      error: new InvalidRecordError(ref, undefined, `is not a record object (got ${describeValue(value)})`),
+    };
+  }
+  const record = value as StreamRecord;
+  const data = record.dynamodb;
+  const ref: RecordRef = {
+    index,
+    sequenceNumber: typeof data?.SequenceNumber === "string" ? data.SequenceNumber : undefined,
+    eventId: typeof record.eventID === "string" ? record.eventID : undefined,
+  };
+  const invalid = (field: string, problem: string, cause?: unknown): InvalidRecord => ({
+    ...ref,
+    error: new InvalidRecordError(ref, field, problem, cause === undefined ? undefined : { cause }),
+  });
+
+  const eventName = record.eventName;
+  if (eventName === "INSERT" || eventName === "MODIFY") return { ...ref, eventName, reason: "not-a-removal" };
+  if (eventName !== "REMOVE") {
+    return invalid("eventName", `must be INSERT, MODIFY or REMOVE (got ${JSON.stringify(eventName) ?? "nothing"})`);
+  }
+  const removedBy = isTtlRemoval(record) ? "ttl" : "user";
+  if (!selects(filter, removedBy)) return { ...ref, eventName, reason: "removal-not-selected" };
+
+  if (typeof data !== "object" || data === null) return invalid("dynamodb", "is missing");
+  if (!isSequenceNumber(data.SequenceNumber)) {
+    return invalid("dynamodb.SequenceNumber", `must be a string of digits (got ${describeValue(data.SequenceNumber)})`);
+  }
+  if (data.Keys === undefined || data.Keys === null) return invalid("dynamodb.Keys", "is missing");
+
+  let keys: NativeMap;
+  let oldImage: NativeMap | undefined;
+  try {
+    keys = readMap(data.Keys, "dynamodb.Keys");
+    if (Object.keys(keys).length === 0) return invalid("dynamodb.Keys", "is empty");
+    oldImage =
+      data.OldImage === undefined || data.OldImage === null ? undefined : readMap(data.OldImage, "dynamodb.OldImage");
+  } catch (error) {
+    if (!(error instanceof AttributeProblem)) throw error;
+    return invalid(error.path, error.problem, error);
+  }
+
+  const created = data.ApproximateCreationDateTime;
+  return {
+    index,
+    sequenceNumber: data.SequenceNumber,
+    eventId: ref.eventId,
+    keys,
+    oldImage,
+    removedBy,
+    tableName: tableNameOf(record.eventSourceARN),
+    approximateCreationDateTime:
+      typeof created === "number" && Number.isFinite(created) ? new Date(created * 1000) : undefined,
+    streamViewType: typeof data.StreamViewType === "string" ? data.StreamViewType : undefined,
+    record,
+  };
+}
+
+function readMap(map: unknown, field: string): NativeMap {
+  try {
+    return toNativeMap(map);
+  } catch (error) {
+    if (error instanceof AttributeProblem) throw new AttributeProblem(field + error.path, error.problem);
+    throw error;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Option validation shared by the factories: small zod schemas with messages that read well, and
+ * one function that turns zod's issues into a {@link ConfigError} naming each option.
+ */
+import * as z from "zod/mini";
+import { ConfigError, type ConfigIssue } from "./errors.js";
+
+/** Formats a path as an option path: `key[1]`, `logger.info`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (text, segment) =>
+      typeof segment === "number"
+        ? `${text}[${segment}]`
+        : text === ""
+          ? String(segment)
+          : `${text}.${String(segment)}`,
+    "",
+  );
+}
+
+/**
+ * Parses `input` with `schema`, or throws one ConfigError listing every problem: the schema's and
+ * those `crossCheck` finds between options (it runs even when the schema fails).
+ */
+export function validateOptions<T extends z.ZodMiniType>(
+  schema: T,
+  input: unknown,
+  crossCheck: (input: Record<string, unknown>) => ConfigIssue[] = () => [],
+): z.output<T> {
+  if (typeof input !== "object" || input === null) {
+    throw new ConfigError([{ path: "(options)", message: "must be an object" }]);
+  }
+  const result = z.safeParse(schema, input);
+  const issues: ConfigIssue[] = result.success
+    ? []
+    : result.error.issues.map((issue) => ({
+        path: formatPath(issue.path) || "(options)",
+        message: issue.code === "unrecognized_keys" ? `unknown option(s): ${issue.keys.join(", ")}` : issue.message,
+      }));
+  issues.push(...crossCheck(input as Record<string, unknown>));
+  if (result.success && issues.length === 0) return result.data;
+  throw new ConfigError(issues);
+}
+
+export const nonEmptyString = () =>
+  z.string({ error: "must be a non-empty string" }).check(z.minLength(1, { error: "must be a non-empty string" }));
+
+export const positiveInt = (max: number) =>
+  z
+    .int({ error: "must be an integer" })
+    .check(z.gte(1, { error: "must be at least 1" }), z.lte(max, { error: `must be at most ${max}` }));
+
+export const nonNegativeInt = () =>
+  z.int({ error: "must be an integer" }).check(z.gte(0, { error: "must not be negative" }));
+
+export const fn = <T>(what = "must be a function") =>
+  z.custom<T>((value) => typeof value === "function", { error: what });
+
+export const allowedPrefixesSchema = z
+  .array(nonEmptyString(), { error: "must be an array of prefixes" })
+  .check(z.minLength(1, { error: "must hold at least one prefix (leave it out to allow every key)" }));
+
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
+/** A logger is checked in place, never copied, so that class instances keep their `this`. */
+export const loggerSchema = z.custom<unknown>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    LOG_LEVELS.every((level) => typeof (value as Record<string, unknown>)[level] === "function"),
+  { error: "must be an object with debug, info, warn and error methods" },
+);
+
+export const s3ClientSchema = z.custom<unknown>(
+  (value) => typeof value === "object" && value !== null && typeof (value as { send?: unknown }).send === "function",
+  { error: "must be an S3Client (an object with a send method)" },
+);
