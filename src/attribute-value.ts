@@ -146,7 +146,10 @@ export function toNativeMap(map: unknown): { [name: string]: NativeValue } {
   }
   const result: { [name: string]: NativeValue } = {};
   for (const name in map) {
-    result[name] = within(`.${name}`, () => toNative((map as AttributeMap)[name]));
+    const value = within(`.${name}`, () => toNative((map as AttributeMap)[name]));
+    // DynamoDB allows any attribute name; "__proto__" must stay an own property, not set the prototype.
+    if (name === "__proto__") Object.defineProperty(result, name, { value, enumerable: true, writable: true, configurable: true });
+    else result[name] = value;
   }
   return result;
 }

@@ -236,16 +236,26 @@ function toTargets(result: KeyFunctionResult, ref: RecordRef, bucket: string | u
         typeof targetBucket === "string" &&
         targetBucket !== "" &&
         typeof key === "string" &&
-        (versionId === undefined || typeof versionId === "string")
+        (versionId === undefined || (typeof versionId === "string" && versionId !== ""))
       ) {
         return versionId === undefined ? { bucket: targetBucket, key } : { bucket: targetBucket, key, versionId };
       }
     }
     throw new KeyMappingError(
       ref,
-      `the key function returned ${JSON.stringify(entry) ?? typeof entry}, which is neither a key string nor { bucket, key, versionId? }`,
+      `the key function returned ${describe(entry)}, which is neither a key string nor { bucket, key, versionId? }`,
     );
   });
+}
+
+/** Describes any value for a message; never throws (bigints, cycles). */
+function describe(value: unknown): string {
+  if (typeof value === "bigint") return `${value}n`;
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return `an ${typeof value} that JSON cannot show`;
+  }
 }
 
 function shorten(key: string): string {

@@ -1,0 +1,962 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AttributeProblem } from "../src/attribute-value.js";
+import { CleanupError, ConfigError, isConfigError, isKeyMappingError, KeyMappingError } from "../src/errors.js";
+import { createKeyMapper, type KeyFunction, type KeySpec, MAX_KEY_BYTES } from "../src/key-mapper.js";
+import { compileTemplate, type KeyTemplate, renderTemplate } from "../src/key-template.js";
+import { parseStreamRecords, type RemovedItem } from "../src/parse-stream-records.js";
+import type { AttributeMap, StreamRecord } from "../src/types.js";
+import { createRecordFactory, productKeys, type RecordOptions } from "./factories.js";
+
+const BUCKET = "product-images";
+const PRODUCT_IMAGE = "images/{productId}.png";
+
+/** The RemovedItem the parser makes of one record. */
+function removedItem(record: StreamRecord): RemovedItem {
+  const { removals, invalid } = parseStreamRecords({ Records: [record] });
+  const [item] = removals;
+  if (item === undefined) throw new Error(`the record is not a valid removal: ${invalid[0]?.error.message}`);
+  return item;
+}
+
+/** A user's REMOVE of one product, parsed. */
+function removedProduct(options: RecordOptions = {}): RemovedItem {
+  return removedItem(createRecordFactory().removeRecord({ keys: productKeys("p-1"), ...options }));
+}
+
+/** An item whose raw record is built by hand, skipping the parser's checks (as a caller of the mapper may). */
+function handBuiltItem(keys: AttributeMap, oldImage?: AttributeMap): RemovedItem {
+  const record: StreamRecord = {
+    eventID: "event-1",
+    eventName: "REMOVE",
+    dynamodb: { SequenceNumber: "100000000000000000001", Keys: keys, ...(oldImage ? { OldImage: oldImage } : {}) },
+  };
+  return {
+    index: 0,
+    sequenceNumber: "100000000000000000001",
+    eventId: "event-1",
+    keys: {},
+    oldImage: oldImage ? {} : undefined,
+    removedBy: "user",
+    tableName: undefined,
+    approximateCreationDateTime: undefined,
+    streamViewType: undefined,
+    record,
+  };
+}
+
+/** The KeyMappingError a mapping rejects with; checks that it names the item's record. */
+async function mappingErrorOf(mapping: Promise<unknown>, item: RemovedItem): Promise<KeyMappingError> {
+  const error = await mapping.then(
+    () => {
+      throw new Error("expected a KeyMappingError, but the mapping succeeded");
+    },
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(KeyMappingError);
+  expect(isKeyMappingError(error)).toBe(true);
+  const mappingError = error as KeyMappingError;
+  expect(mappingError.record).toEqual({
+    index: item.index,
+    sequenceNumber: item.sequenceNumber,
+    eventId: item.eventId,
+  });
+  expect(mappingError.message).toContain(`SequenceNumber ${item.sequenceNumber}`);
+  return mappingError;
+}
+
+/** The ConfigError a factory call throws. */
+function configErrorOf(create: () => unknown): ConfigError {
+  try {
+    create();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(CleanupError);
+    expect(isConfigError(error)).toBe(true);
+    return error as ConfigError;
+  }
+  throw new Error("expected a ConfigError, but nothing was thrown");
+}
+
+describe("createKeyMapper with a template", () => {
+  it("builds the key from a key attribute", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+    const item = removedProduct({ keys: productKeys("p-42") });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/p-42.png" }]);
+  });
+
+  it("reads a non-key attribute from the OldImage", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{tenant}/{productId}.png", { bucket: BUCKET });
+    const item = removedProduct({ oldImage: { productId: { S: "p-1" }, tenant: { S: "acme" } } });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/acme/p-1.png" }]);
+  });
+
+  it("reads Keys before OldImage when both hold the attribute", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+    const item = removedProduct({ keys: productKeys("from-keys"), oldImage: productKeys("from-image") });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/from-keys.png" }]);
+  });
+
+  it.each([
+    ["12345678901234567890", "orders/12345678901234567890.json"],
+    ["1.50", "orders/1.50.json"],
+    ["1E+2", "orders/1E+2.json"],
+    ["-7", "orders/-7.json"],
+    ["007", "orders/007.json"],
+  ])("reads N attribute %s as its exact digits", async (digits, expectedKey) => {
+    // Prepare
+    const mapKeys = createKeyMapper("orders/{orderId}.json", { bucket: BUCKET });
+    const item = removedProduct({ keys: { orderId: { N: digits } } });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: expectedKey }]);
+  });
+
+  it("writes {{ and }} as literal braces", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("{{raw}}/{productId}}}.png", { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "{raw}/p-1}.png" }]);
+  });
+
+  it("reads Go-style attribute values whose other members are null", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+    const item = removedProduct({ keys: { productId: { B: null, N: null, S: "p-go" } } });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/p-go.png" }]);
+  });
+
+  it.each([
+    ["BOOL", { BOOL: true }],
+    ["B", { B: "AAE=" }],
+    ["NULL", { NULL: true }],
+    ["SS", { SS: ["a"] }],
+    ["L", { L: [{ S: "a" }] }],
+    ["M", { M: { a: { S: "a" } } }],
+  ])("rejects an attribute of type %s", async (type, value) => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{flag}.png", { bucket: BUCKET });
+    const item = removedProduct({ oldImage: { productId: { S: "p-1" }, flag: value } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("flag");
+    expect(error.key).toBeUndefined();
+    expect(error.message).toContain(`attribute \`flag\` is of type ${type}; a key template needs S or N`);
+  });
+
+  it("rejects an attribute with an empty value", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{tenant}/{productId}.png", { bucket: BUCKET });
+    const item = removedProduct({ oldImage: { productId: { S: "p-1" }, tenant: { S: "" } } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("tenant");
+    expect(error.message).toContain("attribute `tenant` is empty");
+  });
+
+  it("rejects a missing attribute when the record has an OldImage, without a stream type hint", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{color}/{productId}.png", { bucket: BUCKET });
+    const item = removedProduct({ oldImage: { productId: { S: "p-1" } } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("color");
+    expect(error.message).toMatch(/the key template needs attribute `color`, which is in neither Keys nor OldImage\.$/);
+  });
+
+  it("says that a KEYS_ONLY stream needs OLD_IMAGE or NEW_AND_OLD_IMAGES for a missing non-key attribute", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{color}/{productId}.png", { bucket: BUCKET });
+    const item = removedProduct({ streamViewType: "KEYS_ONLY" });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("color");
+    expect(error.message).toContain("needs attribute `color`, which is in neither Keys nor OldImage.");
+    expect(error.message).toContain(
+      "The record has no OldImage (StreamViewType KEYS_ONLY): non-key attributes need a stream of type OLD_IMAGE or NEW_AND_OLD_IMAGES.",
+    );
+  });
+
+  it("gives the stream type hint without a StreamViewType when the record has none", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{color}.png", { bucket: BUCKET });
+    const item = handBuiltItem(productKeys("p-1"));
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain(
+      "The record has no OldImage: non-key attributes need a stream of type OLD_IMAGE or NEW_AND_OLD_IMAGES.",
+    );
+  });
+
+  it("ignores attributes inherited from Object.prototype", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{constructor}.png", { bucket: BUCKET });
+    const item = removedProduct({ oldImage: productKeys("p-1") });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("constructor");
+    expect(error.message).toContain("which is in neither Keys nor OldImage");
+  });
+
+  it("rejects a malformed AttributeValue in a hand-built item", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+    const item = handBuiltItem({ productId: {} });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("productId");
+    expect(error.message).toContain("attribute `productId` has no value");
+    expect(error.cause).toBeInstanceOf(AttributeProblem);
+  });
+
+  it("reports an unexpected failure while reading an attribute", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+    const failure = new Error("getter failed");
+    const item = handBuiltItem({
+      productId: {
+        get S(): string {
+          throw failure;
+        },
+      },
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("productId");
+    expect(error.message).toContain("attribute `productId` Error: getter failed");
+    expect(error.cause).toBe(failure);
+  });
+});
+
+describe("createKeyMapper with an array of templates", () => {
+  it("builds one key per template, in order", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper([PRODUCT_IMAGE, "thumbs/{productId}.jpg"], { bucket: BUCKET });
+    const item = removedProduct({ keys: productKeys("p-7") });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([
+      { bucket: BUCKET, key: "images/p-7.png" },
+      { bucket: BUCKET, key: "thumbs/p-7.jpg" },
+    ]);
+  });
+
+  it("rejects the item when one template cannot be rendered", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper([PRODUCT_IMAGE, "thumbs/{thumbId}.jpg"], { bucket: BUCKET });
+    const item = removedProduct({ oldImage: productKeys("p-1") });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("thumbId");
+  });
+});
+
+describe("createKeyMapper with { attribute }", () => {
+  const imageKeys = { attribute: "imageKeys" };
+
+  it.each([
+    ["S", { S: "images/p-1.png" }, ["images/p-1.png"]],
+    ["SS", { SS: ["images/p-1.png", "thumbs/p-1.jpg"] }, ["images/p-1.png", "thumbs/p-1.jpg"]],
+    ["L of S", { L: [{ S: "images/p-1.png" }, { S: "thumbs/p-1.jpg" }] }, ["images/p-1.png", "thumbs/p-1.jpg"]],
+    ["an empty L", { L: [] }, []],
+    ["NULL", { NULL: true }, []],
+  ])("reads the keys from an attribute of type %s", async (_type, value, keys) => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const item = removedProduct({ oldImage: { productId: { S: "p-1" }, imageKeys: value } });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual(keys.map((key) => ({ bucket: BUCKET, key })));
+  });
+
+  it("deletes nothing when the attribute is missing", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const item = removedProduct({ oldImage: productKeys("p-1") });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toEqual([]);
+  });
+
+  it("rejects an L with an element that is not S", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const item = removedProduct({
+      oldImage: { productId: { S: "p-1" }, imageKeys: { L: [{ S: "images/p-1.png" }, { N: "2" }] } },
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("imageKeys");
+    expect(error.message).toContain("attribute `imageKeys[1]` is of type N; keys must be S");
+  });
+
+  it("rejects an L with a malformed element in a hand-built item", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const item = handBuiltItem(productKeys("p-1"), { imageKeys: { L: [{ S: "a", N: "1" }] } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("imageKeys[0]");
+    expect(error.message).toContain("attribute `imageKeys[0]` has several types (S, N)");
+  });
+
+  it.each([
+    ["N", { N: "1" }],
+    ["B", { B: "AAE=" }],
+    ["BS", { BS: ["AAE="] }],
+    ["NS", { NS: ["1"] }],
+    ["BOOL", { BOOL: false }],
+    ["M", { M: { key: { S: "images/p-1.png" } } }],
+  ])("rejects an attribute of type %s", async (type, value) => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const item = removedProduct({ oldImage: { productId: { S: "p-1" }, imageKeys: value } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("imageKeys");
+    expect(error.message).toContain(`attribute \`imageKeys\` is of type ${type}; { attribute } needs S, SS or L of S`);
+  });
+
+  it("rejects a record without OldImage, naming its KEYS_ONLY stream", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const item = removedProduct({ streamViewType: "KEYS_ONLY" });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("imageKeys");
+    expect(error.message).toContain('{ attribute: "imageKeys" } reads the OldImage, and this record has none.');
+    expect(error.message).toContain("(StreamViewType KEYS_ONLY)");
+    expect(error.message).toContain("OLD_IMAGE or NEW_AND_OLD_IMAGES");
+  });
+
+  it("rejects an empty S as an empty key", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const item = removedProduct({ oldImage: { productId: { S: "p-1" }, imageKeys: { S: "" } } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("");
+    expect(error.message).toContain("the object key is empty");
+  });
+});
+
+describe("createKeyMapper with a function", () => {
+  it("passes the removed item to the function", async () => {
+    // Prepare
+    const seen: RemovedItem[] = [];
+    const mapKeys = createKeyMapper(
+      (received) => {
+        seen.push(received);
+        return `images/${String(received.keys.productId)}.png`;
+      },
+      { bucket: BUCKET },
+    );
+    const item = removedProduct();
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(seen).toEqual([item]);
+    expect(seen[0]).toBe(item);
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/p-1.png" }]);
+  });
+
+  it.each([
+    ["a sync function", () => "images/p-1.png"],
+    ["an async function", async () => "images/p-1.png"],
+  ])("puts a string key from %s in the configured bucket", async (_name, keyFunction: KeyFunction) => {
+    // Prepare
+    const mapKeys = createKeyMapper(keyFunction, { bucket: BUCKET });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/p-1.png" }]);
+  });
+
+  it("keeps an ObjectTarget's bucket and versionId", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(async () => ({ bucket: "archive", key: "a/p-1.png", versionId: "v-3" }));
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: "archive", key: "a/p-1.png", versionId: "v-3" }]);
+  });
+
+  it("leaves versionId out when the ObjectTarget has none", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: "archive", key: "a/p-1.png", extra: "ignored" }));
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: "archive", key: "a/p-1.png" }]);
+    expect(Object.keys(targets[0] ?? {})).toEqual(["bucket", "key"]);
+  });
+
+  it("accepts an array of strings and ObjectTargets", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ["images/p-1.png", { bucket: "archive", key: "a/p-1.png" }], {
+      bucket: BUCKET,
+    });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([
+      { bucket: BUCKET, key: "images/p-1.png" },
+      { bucket: "archive", key: "a/p-1.png" },
+    ]);
+  });
+
+  it.each([
+    ["null", () => null],
+    ["undefined", () => undefined],
+    ["a promise of null", async () => null],
+    ["a promise of undefined", async () => undefined],
+    ["an empty array", () => []],
+  ])("deletes nothing when the function returns %s", async (_name, keyFunction: KeyFunction) => {
+    // Prepare
+    const mapKeys = createKeyMapper(keyFunction, { bucket: BUCKET });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toEqual([]);
+  });
+
+  it.each([
+    ["a number", 42, "42"],
+    ["a boolean", true, "true"],
+    ["an object without key", { bucket: "archive" }, '{"bucket":"archive"}'],
+    ["an object without bucket", { key: "k" }, '{"key":"k"}'],
+    ["an empty bucket", { bucket: "", key: "k" }, '{"bucket":"","key":"k"}'],
+    ["a key that is not a string", { bucket: "archive", key: 1 }, '{"bucket":"archive","key":1}'],
+    [
+      "a versionId that is not a string",
+      { bucket: "archive", key: "k", versionId: 3 },
+      '{"bucket":"archive","key":"k","versionId":3}',
+    ],
+    ["a nested array", [["images/p-1.png"]], '["images/p-1.png"]'],
+    ["an array with a number", ["images/p-1.png", 5], "5"],
+    ["a function", [() => "k"], "function"],
+  ])("rejects a result that holds %s", async (_name, result, shown) => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => result as never, { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain(
+      `the key function returned ${shown}, which is neither a key string nor { bucket, key, versionId? }`,
+    );
+  });
+
+  it("rejects a bigint result with a KeyMappingError", async () => {
+    // Prepare
+    // A numeric key attribute beyond 2^53 reads as a bigint; returning it unconverted is an easy mistake.
+    const mapKeys = createKeyMapper((received) => received.keys.orderId as never, { bucket: BUCKET });
+    const item = removedProduct({ keys: { orderId: { N: "12345678901234567890" } } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain("which is neither a key string nor { bucket, key, versionId? }");
+  });
+
+  it("describes a circular result without throwing", async () => {
+    // Prepare
+    const circular: Record<string, unknown> = { bucket: BUCKET };
+    circular.self = circular;
+    const mapKeys = createKeyMapper(() => circular as never, { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain("returned an object that JSON cannot show");
+  });
+
+  it("rejects an empty versionId", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key: "images/p-1.png", versionId: "" }));
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain('"versionId":""');
+  });
+
+  it("rejects a string result when no bucket is configured", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => "images/p-1.png");
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("images/p-1.png");
+    expect(error.message).toContain("the key function returned a string key, but no `bucket` is configured");
+  });
+
+  it.each([
+    [
+      "throws an Error",
+      () => {
+        throw new TypeError("boom");
+      },
+      "boom",
+    ],
+    [
+      "rejects with an Error",
+      async () => {
+        throw new TypeError("boom");
+      },
+      "boom",
+    ],
+    [
+      "throws a string",
+      () => {
+        throw "nope";
+      },
+      "nope",
+    ],
+  ])("wraps the error when the function %s, keeping it as the cause", async (_name, keyFunction: KeyFunction, text) => {
+    // Prepare
+    let thrown: unknown;
+    const mapKeys = createKeyMapper(
+      async (received) => {
+        try {
+          return await keyFunction(received);
+        } catch (error) {
+          thrown = error;
+          throw error;
+        }
+      },
+      { bucket: BUCKET },
+    );
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain(`the key function threw: ${text}`);
+    expect(error.cause).toBe(thrown);
+    expect(error.attribute).toBeUndefined();
+  });
+
+  it("passes a KeyMappingError thrown by the function through unchanged", async () => {
+    // Prepare
+    const item = removedProduct();
+    const own = new KeyMappingError(
+      { index: item.index, sequenceNumber: item.sequenceNumber, eventId: item.eventId },
+      "no image",
+      {
+        attribute: "imageId",
+      },
+    );
+    const mapKeys = createKeyMapper(() => {
+      throw own;
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error).toBe(own);
+  });
+});
+
+describe("scope checks", () => {
+  it("rejects an empty key", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key: "" }));
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("");
+    expect(error.message).toContain("the object key is empty");
+  });
+
+  it.each([
+    ["1,024 ASCII characters", "a".repeat(1024)],
+    ["341 three-byte characters (1,023 bytes)", "€".repeat(341)],
+  ])("accepts a key of %s", async (_name, key) => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key }]);
+  });
+
+  it.each([
+    ["1,025 ASCII characters", "a".repeat(1025), 1025],
+    ["342 three-byte characters", "€".repeat(342), 1026],
+  ])("rejects a key of %s, counting UTF-8 bytes", async (_name, key, bytes) => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(key);
+    expect(error.message).toContain(
+      `the object key "${key.slice(0, 100)}…" is ${bytes} bytes of UTF-8; S3 allows 1024`,
+    );
+  });
+
+  it("limits keys to S3's 1,024 bytes", () => {
+    // Assess
+    expect(MAX_KEY_BYTES).toBe(1024);
+  });
+
+  it("accepts a key inside allowedPrefixes", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(["images/{productId}.png", "thumbs/{productId}.jpg"], {
+      bucket: BUCKET,
+      allowedPrefixes: ["images/", "thumbs/"],
+    });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets.map((target) => target.key)).toEqual(["images/p-1.png", "thumbs/p-1.jpg"]);
+  });
+
+  it("rejects the item when one key is outside allowedPrefixes", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(["images/{productId}.png", "{productId}.jpg"], {
+      bucket: BUCKET,
+      allowedPrefixes: ["images/", "thumbs/"],
+    });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("p-1.jpg");
+    expect(error.message).toContain('the object key "p-1.jpg" is outside allowedPrefixes [images/, thumbs/]');
+  });
+
+  it("checks the keys an { attribute } spec reads", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper({ attribute: "imageKeys" }, { bucket: BUCKET, allowedPrefixes: ["images/"] });
+    const item = removedProduct({
+      oldImage: { productId: { S: "p-1" }, imageKeys: { SS: ["images/p-1.png", "../secrets.txt"] } },
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("../secrets.txt");
+  });
+});
+
+describe("createKeyMapper configuration", () => {
+  it.each([
+    ["images/{productId}.png}", 'has an unmatched "}" at position 22 (write "}}" for a literal brace)'],
+    ["images/{productId", 'has an unclosed "{" at position 7 (write "{{" for a literal brace)'],
+    ["images/{}.png", "has an empty or malformed placeholder at position 7"],
+    ["images/{a{b}.png", "has an empty or malformed placeholder at position 7"],
+    ["images/static.png", "has no {attribute} placeholder, so every record would delete the same object"],
+  ])("rejects template %j", (template, message) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(template, { bucket: BUCKET }));
+
+    // Assess
+    expect(error.issues).toEqual([{ path: "key", message }]);
+    expect(error.message).toContain(`\`key\`: ${message}`);
+  });
+
+  it("names each malformed template of an array by its index", () => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(["bad}", PRODUCT_IMAGE, "{}", 5 as never], { bucket: BUCKET }));
+
+    // Assess
+    expect(error.issues).toEqual([
+      { path: "key[0]", message: 'has an unmatched "}" at position 3 (write "}}" for a literal brace)' },
+      { path: "key[2]", message: "has an empty or malformed placeholder at position 0" },
+      { path: "key[3]", message: "must be a string template" },
+    ]);
+  });
+
+  it("names the template of an array by its index in the message", () => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper([PRODUCT_IMAGE, "thumbs/{productId"], { bucket: BUCKET }));
+
+    // Assess
+    expect(error.message).toContain('`key[1]`: has an unclosed "{" at position 7');
+  });
+
+  it.each([
+    ["an empty array", [], "key", "must hold at least one template"],
+    ["an empty attribute name", { attribute: "" }, "key.attribute", "must be a non-empty attribute name"],
+    ["an attribute name that is not a string", { attribute: 5 }, "key.attribute", "must be a non-empty attribute name"],
+    ["a number", 42, "key", "must be a template string, an array of templates, { attribute } or a function"],
+    ["null", null, "key", "must be a template string, an array of templates, { attribute } or a function"],
+    [
+      "an object without attribute",
+      { template: PRODUCT_IMAGE },
+      "key",
+      "must be a template string, an array of templates, { attribute } or a function",
+    ],
+  ])("rejects %s as key", (_name, key, path, message) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(key as KeySpec, { bucket: BUCKET }));
+
+    // Assess
+    expect(error.issues).toEqual([{ path, message }]);
+  });
+
+  it.each([
+    ["a template", PRODUCT_IMAGE],
+    ["an array of templates", [PRODUCT_IMAGE]],
+    ["{ attribute }", { attribute: "imageKeys" }],
+  ])("requires a bucket for %s", (_name, key: KeySpec) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(key));
+
+    // Assess
+    expect(error.issues).toEqual([
+      { path: "bucket", message: "is required when `key` is a template or { attribute }" },
+    ]);
+  });
+
+  it("does not require a bucket for a function", () => {
+    // Act
+    const mapKeys = createKeyMapper(() => null);
+
+    // Assess
+    expect(mapKeys).toBeTypeOf("function");
+  });
+
+  it.each([
+    ["an empty bucket", { bucket: "" }, "bucket", "must be a non-empty string"],
+    ["a bucket that is not a string", { bucket: 5 }, "bucket", "must be a non-empty string"],
+    [
+      "empty allowedPrefixes",
+      { bucket: BUCKET, allowedPrefixes: [] },
+      "allowedPrefixes",
+      "must hold at least one prefix (leave it out to allow every key)",
+    ],
+    [
+      "an empty prefix",
+      { bucket: BUCKET, allowedPrefixes: ["images/", ""] },
+      "allowedPrefixes[1]",
+      "must be a non-empty string",
+    ],
+    [
+      "allowedPrefixes that is a string",
+      { bucket: BUCKET, allowedPrefixes: "images/" },
+      "allowedPrefixes",
+      "must be an array of prefixes",
+    ],
+    ["an unknown option", { bucket: BUCKET, bukket: BUCKET }, "(options)", "unknown option(s): bukket"],
+  ])("rejects %s", (_name, options, path, message) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(PRODUCT_IMAGE, options as never));
+
+    // Assess
+    expect(error.issues).toEqual([{ path, message }]);
+    expect(error.message).toContain(`\`${path}\`: ${message}`);
+  });
+
+  it("lists every problem in one error", () => {
+    // Act
+    const error = configErrorOf(() =>
+      createKeyMapper(["images/{productId", "static.png"], { allowedPrefixes: [], colour: "blue" } as never),
+    );
+
+    // Assess
+    expect(error.issues.map((issue) => issue.path)).toEqual([
+      "key[0]",
+      "key[1]",
+      "allowedPrefixes",
+      "(options)",
+      "bucket",
+    ]);
+    expect(error.message.split("\n")).toHaveLength(6);
+  });
+});
+
+describe("compileTemplate", () => {
+  it.each([
+    ["images/{productId}.png", { literals: ["images/", ".png"], attributes: ["productId"] }],
+    ["{tenant}{productId}", { literals: ["", "", ""], attributes: ["tenant", "productId"] }],
+    ["{{raw}}/{productId}", { literals: ["{raw}/", ""], attributes: ["productId"] }],
+    ["{{{productId}}}", { literals: ["{", "}"], attributes: ["productId"] }],
+    ["a/{product id}/€", { literals: ["a/", "/€"], attributes: ["product id"] }],
+  ])("compiles %j into literals and attributes", (template, expected: KeyTemplate) => {
+    // Act
+    const compiled = compileTemplate(template);
+
+    // Assess
+    expect(compiled).toEqual(expected);
+  });
+
+  it.each([
+    ["a}b{c}", 'has an unmatched "}" at position 1 (write "}}" for a literal brace)'],
+    ["{a}}", 'has an unmatched "}" at position 3 (write "}}" for a literal brace)'],
+    ["{a}/{b", 'has an unclosed "{" at position 4 (write "{{" for a literal brace)'],
+    ["x{}", "has an empty or malformed placeholder at position 1"],
+    ["{a{b}", "has an empty or malformed placeholder at position 0"],
+    ["plain", "has no {attribute} placeholder, so every record would delete the same object"],
+    ["{{a}}", "has no {attribute} placeholder, so every record would delete the same object"],
+    ["", "has no {attribute} placeholder, so every record would delete the same object"],
+  ])("describes the problem of %j", (template, problem) => {
+    // Act
+    const compiled = compileTemplate(template);
+
+    // Assess
+    expect(compiled).toBe(problem);
+  });
+});
+
+describe("renderTemplate", () => {
+  it("puts each value between its literals", () => {
+    // Prepare
+    const template: KeyTemplate = { literals: ["t/", "/p/", ".png"], attributes: ["tenant", "productId"] };
+
+    // Act
+    const key = renderTemplate(template, ["acme", "p-1"]);
+
+    // Assess
+    expect(key).toBe("t/acme/p/p-1.png");
+  });
+
+  it("renders the literal text of any escaped template exactly (property)", () => {
+    const text = fc.oneof(fc.string(), fc.string({ unit: fc.constantFrom("{", "}", "a", "/", "€") }));
+    const attributeName = fc.string({ minLength: 1 }).filter((name) => !name.includes("{") && !name.includes("}"));
+    const escapeBraces = (literal: string) => literal.replaceAll("{", "{{").replaceAll("}", "}}");
+    // A head literal, then one or more (attribute name, following literal, value) triples.
+    const parts = fc.tuple(text, fc.array(fc.tuple(attributeName, text, text), { minLength: 1, maxLength: 5 }));
+
+    fc.assert(
+      fc.property(parts, ([head, placeholders]) => {
+        // Prepare
+        const template =
+          escapeBraces(head) + placeholders.map(([name, literal]) => `{${name}}${escapeBraces(literal)}`).join("");
+        const values = placeholders.map(([, , value]) => value);
+
+        // Act
+        const compiled = compileTemplate(template);
+
+        // Assess
+        if (typeof compiled === "string") throw new Error(`${JSON.stringify(template)} ${compiled}`);
+        expect(compiled.attributes).toEqual(placeholders.map(([name]) => name));
+        expect(compiled.literals).toEqual([head, ...placeholders.map(([, literal]) => literal)]);
+        expect(renderTemplate(compiled, values)).toBe(
+          head + placeholders.map(([, literal, value]) => value + literal).join(""),
+        );
+      }),
+    );
+  });
+});

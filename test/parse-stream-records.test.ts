@@ -1,0 +1,716 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AttributeProblem } from "../src/attribute-value.js";
+import {
+  CleanupError,
+  ConfigError,
+  InvalidEventError,
+  InvalidRecordError,
+  isConfigError,
+  isInvalidEventError,
+  isInvalidRecordError,
+} from "../src/errors.js";
+import {
+  type InvalidRecord,
+  isSequenceNumber,
+  isTtlRemoval,
+  type ParsedBatch,
+  parseStreamRecords,
+} from "../src/parse-stream-records.js";
+import type { RemovalFilter, StreamRecord } from "../src/types.js";
+import { createRecordFactory, productKeys, streamEvent, TABLE_ARN, TTL_IDENTITY } from "./factories.js";
+
+const STREAMS_API_TTL_IDENTITY = { Type: "Service", PrincipalId: "dynamodb.amazonaws.com" } as const;
+
+/** A copy of `value` without the named property, for records that lack a field. */
+function without(value: object, name: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([field]) => field !== name));
+}
+
+/** A REMOVE record whose `dynamodb` is replaced by `data`, keeping the other fields. */
+function withData(record: StreamRecord, data: Record<string, unknown>): Record<string, unknown> {
+  return { ...record, dynamodb: data };
+}
+
+/** The one invalid record of a batch that must hold nothing else. */
+function onlyInvalid(batch: ParsedBatch): InvalidRecord {
+  expect(batch.removals).toEqual([]);
+  expect(batch.skipped).toEqual([]);
+  expect(batch.invalid).toHaveLength(1);
+  const [invalid] = batch.invalid;
+  if (invalid === undefined) throw new Error("no invalid record");
+  expect(invalid.error).toBeInstanceOf(InvalidRecordError);
+  expect(isInvalidRecordError(invalid.error)).toBe(true);
+  return invalid;
+}
+
+describe("parseStreamRecords", () => {
+  describe("the event", () => {
+    it.each([
+      ["undefined", undefined, "got undefined"],
+      ["null", null, "got null"],
+      ["an object without Records", {}, "got an object with keys []"],
+      ["Records that is not an array", { Records: "x" }, "got an object with keys [Records]"],
+      ["a bare array of records", [], "got an array"],
+      ["a string", "event", "got string"],
+    ])("throws InvalidEventError for %s", (_name, event, got) => {
+      // Act
+      const parse = () => parseStreamRecords(event);
+
+      // Assess
+      expect(parse).toThrow(InvalidEventError);
+      try {
+        parse();
+      } catch (error) {
+        expect(isInvalidEventError(error)).toBe(true);
+        expect(error).toBeInstanceOf(CleanupError);
+        expect((error as Error).message).toBe(
+          `The event has no Records array (${got}): is the function subscribed to a DynamoDB stream?`,
+        );
+      }
+    });
+
+    it("returns three empty lists for an empty Records array", () => {
+      // Act
+      const batch = parseStreamRecords(streamEvent());
+
+      // Assess
+      expect(batch).toEqual({ removals: [], skipped: [], invalid: [] });
+    });
+  });
+
+  describe("the removals option", () => {
+    it.each(["TTL", "all", "", 1, {}])("throws ConfigError for removals %j", (removals) => {
+      // Prepare
+      const options = { removals } as unknown as { removals: RemovalFilter };
+
+      // Act
+      const parse = () => parseStreamRecords(streamEvent(), options);
+
+      // Assess
+      expect(parse).toThrow(ConfigError);
+      try {
+        parse();
+      } catch (error) {
+        expect(isConfigError(error)).toBe(true);
+        expect((error as ConfigError).issues).toEqual([
+          { path: "removals", message: 'must be "any", "ttl" or "user"' },
+        ]);
+        expect((error as Error).message).toContain("`removals`");
+      }
+    });
+
+    it("checks the option before the event", () => {
+      // Act
+      const parse = () => parseStreamRecords(undefined, { removals: "none" as RemovalFilter });
+
+      // Assess
+      expect(parse).toThrow(ConfigError);
+    });
+  });
+
+  describe("skipping", () => {
+    it("skips INSERT and MODIFY records as not-a-removal", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const insert = factory.insertRecord();
+      const modify = factory.modifyRecord();
+
+      // Act
+      const batch = parseStreamRecords(streamEvent(insert, modify));
+
+      // Assess
+      expect(batch.removals).toEqual([]);
+      expect(batch.invalid).toEqual([]);
+      expect(batch.skipped).toEqual([
+        {
+          index: 0,
+          sequenceNumber: insert.dynamodb?.SequenceNumber,
+          eventId: insert.eventID,
+          eventName: "INSERT",
+          reason: "not-a-removal",
+        },
+        {
+          index: 1,
+          sequenceNumber: modify.dynamodb?.SequenceNumber,
+          eventId: modify.eventID,
+          eventName: "MODIFY",
+          reason: "not-a-removal",
+        },
+      ]);
+    });
+
+    it("skips an INSERT even when its dynamodb part is missing", () => {
+      // Prepare
+      const insert = without(createRecordFactory().insertRecord(), "dynamodb");
+
+      // Act
+      const batch = parseStreamRecords({ Records: [insert] });
+
+      // Assess
+      expect(batch.skipped).toEqual([
+        { index: 0, sequenceNumber: undefined, eventId: insert.eventID, eventName: "INSERT", reason: "not-a-removal" },
+      ]);
+    });
+
+    it("a non-REMOVE record in the middle of the batch does not stop the records after it", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const records = [
+        factory.removeRecord({ keys: productKeys("p-1") }),
+        factory.insertRecord({ keys: productKeys("p-2") }),
+        factory.removeRecord({ keys: productKeys("p-3") }),
+        factory.modifyRecord({ keys: productKeys("p-4") }),
+        factory.removeRecord({ keys: productKeys("p-5") }),
+      ];
+
+      // Act
+      const batch = parseStreamRecords(streamEvent(...records));
+
+      // Assess
+      expect(batch.removals.map((item) => [item.index, item.keys.productId])).toEqual([
+        [0, "p-1"],
+        [2, "p-3"],
+        [4, "p-5"],
+      ]);
+      expect(batch.skipped.map((record) => [record.index, record.eventName])).toEqual([
+        [1, "INSERT"],
+        [3, "MODIFY"],
+      ]);
+      expect(batch.invalid).toEqual([]);
+    });
+  });
+
+  describe("the removals filter", () => {
+    const factory = createRecordFactory();
+    const userDelete = factory.removeRecord({ keys: productKeys("by-user") });
+    const ttlExpiry = factory.ttlRemoveRecord({ keys: productKeys("by-ttl") });
+    const streamsApiTtlExpiry = { ...factory.removeRecord({ keys: productKeys("by-ttl-api") }) };
+    streamsApiTtlExpiry.userIdentity = { ...STREAMS_API_TTL_IDENTITY };
+    const event = streamEvent(userDelete, ttlExpiry, streamsApiTtlExpiry);
+
+    it.each([
+      ["any", ["by-user", "by-ttl", "by-ttl-api"], []],
+      ["ttl", ["by-ttl", "by-ttl-api"], [0]],
+      ["user", ["by-user"], [1, 2]],
+    ] as const)("with removals %s selects %j and skips records %j", (removals, selected, skippedIndexes) => {
+      // Act
+      const batch = parseStreamRecords(event, { removals });
+
+      // Assess
+      expect(batch.removals.map((item) => item.keys.productId)).toEqual(selected);
+      expect(batch.skipped).toEqual(
+        skippedIndexes.map((index) => ({
+          index,
+          sequenceNumber: event.Records[index]?.dynamodb?.SequenceNumber,
+          eventId: event.Records[index]?.eventID,
+          eventName: "REMOVE",
+          reason: "removal-not-selected",
+        })),
+      );
+      expect(batch.invalid).toEqual([]);
+    });
+
+    it("selects every removal by default", () => {
+      // Act
+      const batch = parseStreamRecords(event);
+
+      // Assess
+      expect(batch.removals.map((item) => item.removedBy)).toEqual(["user", "ttl", "ttl"]);
+    });
+
+    it("recognises a TTL removal from the Lambda casing and from the Streams-API casing", () => {
+      // Act
+      const batch = parseStreamRecords(event, { removals: "ttl" });
+
+      // Assess
+      expect(batch.removals.map((item) => [item.keys.productId, item.removedBy])).toEqual([
+        ["by-ttl", "ttl"],
+        ["by-ttl-api", "ttl"],
+      ]);
+    });
+
+    it.each([
+      ["absent", undefined],
+      ["null", null],
+    ])("treats a REMOVE whose userIdentity is %s as a user delete", (_name, userIdentity) => {
+      // Prepare
+      const record = { ...createRecordFactory().removeRecord(), userIdentity };
+
+      // Act
+      const batch = parseStreamRecords({ Records: [record] });
+
+      // Assess
+      expect(batch.removals.map((item) => item.removedBy)).toEqual(["user"]);
+    });
+  });
+
+  describe("invalid records", () => {
+    it.each([
+      ["null", null, "null"],
+      ["a string", "REMOVE", "string"],
+      ["a number", 42, "number"],
+      ["an array", [{ eventName: "REMOVE" }], "an array"],
+      ["a boolean", true, "boolean"],
+    ])("rejects %s as not a record object", (_name, record, got) => {
+      // Act
+      const batch = parseStreamRecords({ Records: [record] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect(invalid.index).toBe(0);
+      expect(invalid.error.record).toEqual({ index: 0 });
+      expect(invalid.error.message).toBe(`record 0: is not a record object (got ${got})`);
+      expect((invalid.error as InvalidRecordError).field).toBeUndefined();
+    });
+
+    it.each([
+      ["is missing", undefined, "(got nothing)"],
+      ["is unknown", "DELETE", '(got "DELETE")'],
+      ["is lower case", "remove", '(got "remove")'],
+      ["is not a string", 3, "(got 3)"],
+    ])("rejects a record whose eventName %s", (_name, eventName, got) => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const sequenceNumber = record.dynamodb?.SequenceNumber;
+      const garbled = eventName === undefined ? without(record, "eventName") : { ...record, eventName };
+
+      // Act
+      const batch = parseStreamRecords({ Records: [garbled] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect(invalid).toMatchObject({ index: 0, sequenceNumber, eventId: record.eventID });
+      expect((invalid.error as InvalidRecordError).field).toBe("eventName");
+      expect(invalid.error.message).toBe(
+        `record 0 (SequenceNumber ${sequenceNumber}, eventID ${record.eventID}): \`eventName\` must be INSERT, MODIFY or REMOVE ${got}`,
+      );
+    });
+
+    it.each([
+      ["missing", undefined],
+      ["null", null],
+      ["a string", "data"],
+    ])("rejects a REMOVE whose dynamodb part is %s", (_name, dynamodb) => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const garbled = dynamodb === undefined ? without(record, "dynamodb") : { ...record, dynamodb };
+
+      // Act
+      const batch = parseStreamRecords({ Records: [garbled] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect(invalid).toMatchObject({ index: 0, sequenceNumber: undefined, eventId: record.eventID });
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb");
+      expect(invalid.error.message).toBe(`record 0 (eventID ${record.eventID}): \`dynamodb\` is missing`);
+    });
+
+    it("rejects a REMOVE without a SequenceNumber", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const garbled = withData(record, without(record.dynamodb ?? {}, "SequenceNumber"));
+
+      // Act
+      const batch = parseStreamRecords({ Records: [garbled] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect(invalid.sequenceNumber).toBeUndefined();
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.SequenceNumber");
+      expect(invalid.error.message).toBe(
+        `record 0 (eventID ${record.eventID}): \`dynamodb.SequenceNumber\` must be a string of digits (got undefined)`,
+      );
+    });
+
+    it.each(["", "12a", "-100", "1.5"])(
+      "rejects a REMOVE whose SequenceNumber %j is not a string of digits",
+      (sequenceNumber) => {
+        // Prepare
+        const record = createRecordFactory().removeRecord({ sequenceNumber });
+
+        // Act
+        const batch = parseStreamRecords(streamEvent(record));
+
+        // Assess
+        const invalid = onlyInvalid(batch);
+        expect(invalid.sequenceNumber).toBe(sequenceNumber);
+        expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.SequenceNumber");
+        expect(invalid.error.message).toContain(`SequenceNumber ${sequenceNumber}`);
+        expect(invalid.error.message).toContain("`dynamodb.SequenceNumber` must be a string of digits (got string)");
+      },
+    );
+
+    it("rejects a REMOVE whose SequenceNumber is a number", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const garbled = withData(record, { ...record.dynamodb, SequenceNumber: 100000000000000000000 });
+
+      // Act
+      const batch = parseStreamRecords({ Records: [garbled] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect(invalid.sequenceNumber).toBeUndefined();
+      expect(invalid.error.message).toContain("`dynamodb.SequenceNumber` must be a string of digits (got number)");
+    });
+
+    it.each([
+      ["missing", undefined],
+      ["null", null],
+    ])("rejects a REMOVE whose Keys are %s", (_name, keys) => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const sequenceNumber = record.dynamodb?.SequenceNumber;
+      const data = keys === undefined ? without(record.dynamodb ?? {}, "Keys") : { ...record.dynamodb, Keys: keys };
+
+      // Act
+      const batch = parseStreamRecords({ Records: [withData(record, data)] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys");
+      expect(invalid.error.message).toBe(
+        `record 0 (SequenceNumber ${sequenceNumber}, eventID ${record.eventID}): \`dynamodb.Keys\` is missing`,
+      );
+    });
+
+    it("rejects a REMOVE whose Keys are empty", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord({ keys: {} });
+
+      // Act
+      const batch = parseStreamRecords(streamEvent(record));
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys");
+      expect(invalid.error.message).toContain(`SequenceNumber ${record.dynamodb?.SequenceNumber}`);
+      expect(invalid.error.message).toContain("`dynamodb.Keys` is empty");
+    });
+
+    it("rejects a REMOVE whose Keys are not an attribute map", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const garbled = withData(record, { ...record.dynamodb, Keys: [{ S: "p-1" }] });
+
+      // Act
+      const batch = parseStreamRecords({ Records: [garbled] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys");
+      expect(invalid.error.message).toContain("`dynamodb.Keys` is not an attribute map");
+    });
+
+    it("rejects a malformed AttributeValue in Keys, naming the attribute", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord({ keys: { productId: { X: "p-1" } as never } });
+      const sequenceNumber = record.dynamodb?.SequenceNumber;
+
+      // Act
+      const batch = parseStreamRecords(streamEvent(record));
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys.productId");
+      expect(invalid.error.message).toBe(
+        `record 0 (SequenceNumber ${sequenceNumber}, eventID ${record.eventID}): \`dynamodb.Keys.productId\` has an unknown type "X"`,
+      );
+      expect(invalid.error.cause).toBeInstanceOf(AttributeProblem);
+    });
+
+    it("rejects a malformed AttributeValue deep in OldImage, naming its path", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord({
+        keys: productKeys("p-1"),
+        oldImage: { productId: { S: "p-1" }, tags: { L: [{ S: "a" }, { S: "b" }, { N: "many" }] } },
+      });
+
+      // Act
+      const batch = parseStreamRecords(streamEvent(record));
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.OldImage.tags[2]");
+      expect(invalid.error.message).toContain(`SequenceNumber ${record.dynamodb?.SequenceNumber}`);
+      expect(invalid.error.message).toContain('`dynamodb.OldImage.tags[2]` N is not a number: "many"');
+    });
+
+    it("rejects an OldImage that is not an attribute map", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const garbled = withData(record, { ...record.dynamodb, OldImage: "image" });
+
+      // Act
+      const batch = parseStreamRecords({ Records: [garbled] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.OldImage");
+      expect(invalid.error.message).toContain("`dynamodb.OldImage` is not an attribute map");
+    });
+
+    it("names the position of an invalid record and keeps the records around it", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const before = factory.removeRecord({ keys: productKeys("p-1") });
+      const broken = factory.removeRecord({ keys: {} });
+      const after = factory.removeRecord({ keys: productKeys("p-3") });
+
+      // Act
+      const batch = parseStreamRecords(streamEvent(before, broken, after));
+
+      // Assess
+      expect(batch.removals.map((item) => item.index)).toEqual([0, 2]);
+      expect(batch.invalid.map((record) => record.index)).toEqual([1]);
+      expect(batch.invalid[0]?.sequenceNumber).toBe(broken.dynamodb?.SequenceNumber);
+      expect(batch.invalid[0]?.error.message).toMatch(/^record 1 \(SequenceNumber \d{21}, eventID event-\d{21}\): /);
+    });
+
+    it("lets out an error that is not about the record's data, instead of hiding it", () => {
+      // Prepare
+      // JSON cannot produce this: only a programming error (here a throwing getter) can.
+      const failure = new Error("getter failed");
+      const record = createRecordFactory().removeRecord({
+        keys: {
+          productId: {
+            get S(): string {
+              throw failure;
+            },
+          },
+        },
+      });
+
+      // Act
+      const parse = () => parseStreamRecords(streamEvent(record));
+
+      // Assess
+      expect(parse).toThrow(failure);
+    });
+
+    it("lets a filtered-out REMOVE through as skipped before checking its dynamodb part", () => {
+      // Prepare
+      const record = without(createRecordFactory().ttlRemoveRecord(), "dynamodb");
+
+      // Act
+      const batch = parseStreamRecords({ Records: [record] }, { removals: "user" });
+
+      // Assess
+      expect(batch.skipped.map((skipped) => skipped.reason)).toEqual(["removal-not-selected"]);
+    });
+  });
+
+  describe("removed items", () => {
+    it("carries every field of the record", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const record = factory.ttlRemoveRecord({
+        keys: { productId: { S: "p-1" }, version: { N: "12345678901234567890" } },
+        oldImage: {
+          productId: { S: "p-1" },
+          version: { N: "12345678901234567890" },
+          imageKeys: { SS: ["images/p-1.png"] },
+          price: { N: "1.50" },
+        },
+        streamViewType: "NEW_AND_OLD_IMAGES",
+        approximateCreationDateTime: 1795000000,
+      });
+
+      // Act
+      const batch = parseStreamRecords(streamEvent(record));
+
+      // Assess
+      expect(batch.removals).toHaveLength(1);
+      expect(batch.removals[0]).toStrictEqual({
+        index: 0,
+        sequenceNumber: record.dynamodb?.SequenceNumber,
+        eventId: record.eventID,
+        keys: { productId: "p-1", version: 12345678901234567890n },
+        oldImage: {
+          productId: "p-1",
+          version: 12345678901234567890n,
+          imageKeys: new Set(["images/p-1.png"]),
+          price: 1.5,
+        },
+        removedBy: "ttl",
+        tableName: "products",
+        approximateCreationDateTime: new Date(1_795_000_000_000),
+        streamViewType: "NEW_AND_OLD_IMAGES",
+        record,
+      });
+      expect(batch.removals[0]?.record).toBe(record);
+    });
+
+    it("reads ApproximateCreationDateTime as epoch seconds", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord({ approximateCreationDateTime: 1700000000.5 });
+
+      // Act
+      const [item] = parseStreamRecords(streamEvent(record)).removals;
+
+      // Assess
+      expect(item?.approximateCreationDateTime?.getTime()).toBe(1700000000500);
+    });
+
+    it("leaves oldImage undefined on a KEYS_ONLY record and when OldImage is null", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const keysOnly = factory.removeRecord({ keys: productKeys("p-1") });
+      const nullImage = factory.removeRecord({ keys: productKeys("p-2") });
+      const withNullImage = withData(nullImage, { ...nullImage.dynamodb, OldImage: null });
+
+      // Act
+      const batch = parseStreamRecords({ Records: [keysOnly, withNullImage] });
+
+      // Assess
+      expect(batch.removals.map((item) => [item.streamViewType, item.oldImage])).toEqual([
+        ["KEYS_ONLY", undefined],
+        ["KEYS_ONLY", undefined],
+      ]);
+    });
+
+    it("leaves the optional fields undefined when the record lacks them", () => {
+      // Prepare
+      const record = {
+        eventName: "REMOVE",
+        dynamodb: { SequenceNumber: "100000000000000000000", Keys: productKeys("p-1") },
+      };
+
+      // Act
+      const batch = parseStreamRecords({ Records: [record] });
+
+      // Assess
+      expect(batch.removals[0]).toStrictEqual({
+        index: 0,
+        sequenceNumber: "100000000000000000000",
+        eventId: undefined,
+        keys: { productId: "p-1" },
+        oldImage: undefined,
+        removedBy: "user",
+        tableName: undefined,
+        approximateCreationDateTime: undefined,
+        streamViewType: undefined,
+        record,
+      });
+    });
+
+    it.each([
+      ["a table ARN without a stream", "arn:aws:dynamodb:eu-west-1:123456789012:table/orders", "orders"],
+      ["a stream ARN", TABLE_ARN, "products"],
+      ["an ARN that names no table", "arn:aws:kinesis:us-east-1:123456789012:stream/orders", undefined],
+      ["a number", 42, undefined],
+    ])("reads the table name from %s", (_name, eventSourceARN, tableName) => {
+      // Prepare
+      const record = { ...createRecordFactory().removeRecord(), eventSourceARN };
+
+      // Act
+      const [item] = parseStreamRecords({ Records: [record] }).removals;
+
+      // Assess
+      expect(item?.tableName).toBe(tableName);
+    });
+
+    it.each([
+      ["a string", "1795000000"],
+      ["not finite", Number.POSITIVE_INFINITY],
+    ])("leaves approximateCreationDateTime undefined when it is %s", (_name, created) => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const garbled = withData(record, { ...record.dynamodb, ApproximateCreationDateTime: created });
+
+      // Act
+      const [item] = parseStreamRecords({ Records: [garbled] }).removals;
+
+      // Assess
+      expect(item).toBeDefined();
+      expect(item?.approximateCreationDateTime).toBeUndefined();
+    });
+  });
+
+  describe("sorting", () => {
+    const factory = createRecordFactory();
+    const recordArbitrary = fc.oneof(
+      fc.constant(null).map(() => factory.removeRecord()),
+      fc.constant(null).map(() => factory.ttlRemoveRecord()),
+      fc.constant(null).map(() => factory.insertRecord()),
+      fc.constant(null).map(() => factory.modifyRecord()),
+      fc.anything(),
+      fc.record({
+        eventName: fc.oneof(fc.constantFrom("REMOVE", "INSERT", "MODIFY", "DELETE"), fc.anything()),
+        eventID: fc.oneof(fc.string(), fc.anything()),
+        userIdentity: fc.oneof(fc.constant(TTL_IDENTITY), fc.constant(STREAMS_API_TTL_IDENTITY), fc.anything()),
+        dynamodb: fc.oneof(
+          fc.anything(),
+          fc.record(
+            {
+              SequenceNumber: fc.oneof(fc.stringMatching(/^\d{21}$/), fc.anything()),
+              Keys: fc.oneof(fc.constant(productKeys("p-1")), fc.anything()),
+              OldImage: fc.anything(),
+              ApproximateCreationDateTime: fc.anything(),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+      }),
+    );
+
+    it("puts every record in exactly one of the three lists (property)", () => {
+      fc.assert(
+        fc.property(
+          fc.array(recordArbitrary, { maxLength: 20 }),
+          fc.constantFrom<RemovalFilter>("any", "ttl", "user"),
+          (records, removals) => {
+            // Act
+            const batch = parseStreamRecords({ Records: records }, { removals });
+
+            // Assess
+            const indexes = [...batch.removals, ...batch.skipped, ...batch.invalid].map((entry) => entry.index);
+            expect(indexes.sort((a, b) => a - b)).toEqual(records.map((_record, index) => index));
+          },
+        ),
+      );
+    });
+  });
+});
+
+describe("isTtlRemoval", () => {
+  it.each([
+    ["the Lambda casing", { ...TTL_IDENTITY }, true],
+    ["the Streams-API casing", { ...STREAMS_API_TTL_IDENTITY }, true],
+    ["no userIdentity", undefined, false],
+    ["a null userIdentity", null, false],
+    ["a string", "dynamodb.amazonaws.com", false],
+    ["another service", { type: "Service", principalId: "events.amazonaws.com" }, false],
+    ["a user", { type: "User", principalId: "dynamodb.amazonaws.com" }, false],
+    ["the principal alone", { principalId: "dynamodb.amazonaws.com" }, false],
+    ["the type alone", { type: "Service" }, false],
+  ])("tells whether a record with %s is a TTL removal", (_name, userIdentity, expected) => {
+    // Prepare
+    const record: StreamRecord = { eventName: "REMOVE", userIdentity };
+
+    // Act
+    const ttl = isTtlRemoval(record);
+
+    // Assess
+    expect(ttl).toBe(expected);
+  });
+});
+
+describe("isSequenceNumber", () => {
+  it.each(["100000000000000000000", "4000000000000000000000000000000000000001", "0"])("accepts %s", (value) => {
+    // Act
+    const accepted = isSequenceNumber(value);
+
+    // Assess
+    expect(accepted).toBe(true);
+  });
+
+  it.each(["", "12a", "-1", " 1", "1.0", 1, 10n, null, undefined])("rejects %s", (value) => {
+    // Act
+    const accepted = isSequenceNumber(value);
+
+    // Assess
+    expect(accepted).toBe(false);
+  });
+});
