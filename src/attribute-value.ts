@@ -98,7 +98,7 @@ function expectStrings(value: unknown, type: string): string[] {
 
 function expectNumberText(value: unknown, type: string): string {
   const text = expectString(value, type);
-  if (!NUMBER.test(text)) throw new AttributeProblem("", `${type} is not a number: ${JSON.stringify(text)}`);
+  if (!NUMBER.test(text)) throw new AttributeProblem("", `${type} is not a number`);
   return text;
 }
 
@@ -148,7 +148,8 @@ export function toNativeMap(map: unknown): { [name: string]: NativeValue } {
   for (const name in map) {
     const value = within(`.${name}`, () => toNative((map as AttributeMap)[name]));
     // DynamoDB allows any attribute name; "__proto__" must stay an own property, not set the prototype.
-    if (name === "__proto__") Object.defineProperty(result, name, { value, enumerable: true, writable: true, configurable: true });
+    if (name === "__proto__")
+      Object.defineProperty(result, name, { value, enumerable: true, writable: true, configurable: true });
     else result[name] = value;
   }
   return result;

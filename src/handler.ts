@@ -153,7 +153,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
 
     logger.info("dynamodb-s3-cleanup summary", {
       records: batch.removals.length + batch.skipped.length + batch.invalid.length,
-      removals: batch.removals.length,
+      removals: plans.length,
       skipped: batch.skipped.length,
       invalid: invalid.length,
       targets: targets.length,

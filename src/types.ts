@@ -5,16 +5,16 @@
 
 /** A DynamoDB AttributeValue as it appears in Lambda's stream event JSON. */
 export interface AttributeValue {
-  S?: string | null;
-  N?: string | null;
-  B?: string | null;
-  SS?: string[] | null;
-  NS?: string[] | null;
-  BS?: string[] | null;
-  M?: { [name: string]: AttributeValue } | null;
-  L?: AttributeValue[] | null;
-  NULL?: boolean | null;
-  BOOL?: boolean | null;
+  S?: string | null | undefined;
+  N?: string | null | undefined;
+  B?: string | null | undefined;
+  SS?: string[] | null | undefined;
+  NS?: string[] | null | undefined;
+  BS?: string[] | null | undefined;
+  M?: { [name: string]: AttributeValue } | null | undefined;
+  L?: AttributeValue[] | null | undefined;
+  NULL?: boolean | null | undefined;
+  BOOL?: boolean | null | undefined;
 }
 
 /** An attribute map: `Keys`, `OldImage` or `NewImage`. */
@@ -22,25 +22,25 @@ export type AttributeMap = { [name: string]: AttributeValue };
 
 /** The `dynamodb` part of a stream record. Every field is optional in AWS's API model. */
 export interface StreamRecordData {
-  ApproximateCreationDateTime?: number;
-  Keys?: AttributeMap;
-  NewImage?: AttributeMap;
-  OldImage?: AttributeMap;
-  SequenceNumber?: string;
-  SizeBytes?: number;
-  StreamViewType?: string;
+  ApproximateCreationDateTime?: number | undefined;
+  Keys?: AttributeMap | undefined;
+  NewImage?: AttributeMap | undefined;
+  OldImage?: AttributeMap | undefined;
+  SequenceNumber?: string | undefined;
+  SizeBytes?: number | undefined;
+  StreamViewType?: string | undefined;
 }
 
 /** One record of a DynamoDB stream event, as Lambda's event source mapping delivers it. */
 export interface StreamRecord {
-  eventID?: string;
-  eventName?: string;
-  eventVersion?: string;
-  eventSource?: string;
-  awsRegion?: string;
-  eventSourceARN?: string;
+  eventID?: string | undefined;
+  eventName?: string | undefined;
+  eventVersion?: string | undefined;
+  eventSource?: string | undefined;
+  awsRegion?: string | undefined;
+  eventSourceARN?: string | undefined;
   userIdentity?: unknown;
-  dynamodb?: StreamRecordData;
+  dynamodb?: StreamRecordData | undefined;
 }
 
 /** The event Lambda passes to a function subscribed to a DynamoDB stream. */
@@ -81,10 +81,10 @@ export interface ObjectTarget {
  * Each call passes a message and one object of structured attributes.
  */
 export interface Logger {
-  debug(message: string, attributes?: Record<string, unknown>): void;
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
+  debug(message: string, attributes: Record<string, unknown>): void;
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
 }
 
 /** Which REMOVE records delete objects: all of them, only TTL expiries, or only users' deletes. */

@@ -33,10 +33,11 @@ export function validateOptions<T extends z.ZodMiniType>(
   const result = z.safeParse(schema, input);
   const issues: ConfigIssue[] = result.success
     ? []
-    : result.error.issues.map((issue) => ({
-        path: formatPath(issue.path) || "(options)",
-        message: issue.code === "unrecognized_keys" ? `unknown option(s): ${issue.keys.join(", ")}` : issue.message,
-      }));
+    : result.error.issues.flatMap((issue) =>
+        issue.code === "unrecognized_keys"
+          ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: "is not an option" }))
+          : [{ path: formatPath(issue.path) || "(options)", message: issue.message }],
+      );
   issues.push(...crossCheck(input as Record<string, unknown>));
   if (result.success && issues.length === 0) return result.data;
   throw new ConfigError(issues);

@@ -197,7 +197,7 @@ describe("toNative", () => {
         const problem = problemOf(() => toNative({ N: text }));
 
         // Assess
-        expect(problem.problem).toBe(`N is not a number: ${JSON.stringify(text)}`);
+        expect(problem.problem).toBe("N is not a number");
       },
     );
 
@@ -207,7 +207,7 @@ describe("toNative", () => {
 
       // Assess
       expect(problem.path).toBe("[2]");
-      expect(problem.problem).toBe('NS is not a number: "two"');
+      expect(problem.problem).toBe("NS is not a number");
     });
 
     it("names the nested attribute in the error path", () => {
@@ -219,8 +219,8 @@ describe("toNative", () => {
 
       // Assess
       expect(problem.path).toBe(".tags[2]");
-      expect(problem.problem).toBe('N is not a number: "x"');
-      expect(problem.message).toBe('.tags[2] N is not a number: "x"');
+      expect(problem.problem).toBe("N is not a number");
+      expect(problem.message).toBe(".tags[2] N is not a number");
     });
 
     it("names a deeply nested attribute through maps and lists", () => {

@@ -859,7 +859,7 @@ describe("createKeyMapper configuration", () => {
       "allowedPrefixes",
       "must be an array of prefixes",
     ],
-    ["an unknown option", { bucket: BUCKET, bukket: BUCKET }, "(options)", "unknown option(s): bukket"],
+    ["an unknown option", { bucket: BUCKET, bukket: BUCKET }, "bukket", "is not an option"],
   ])("rejects %s", (_name, options, path, message) => {
     // Act
     const error = configErrorOf(() => createKeyMapper(PRODUCT_IMAGE, options as never));
@@ -880,7 +880,7 @@ describe("createKeyMapper configuration", () => {
       "key[0]",
       "key[1]",
       "allowedPrefixes",
-      "(options)",
+      "colour",
       "bucket",
     ]);
     expect(error.message.split("\n")).toHaveLength(6);

@@ -1,0 +1,1239 @@
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  type DeleteObjectsCommandInput,
+  type DeleteObjectsCommandOutput,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
+import { allCustomMatcher } from "aws-sdk-client-mock-vitest";
+import type {} from "aws-sdk-client-mock-vitest/extend";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  type AttributeValue,
+  type CleanupContext,
+  type CleanupOptions,
+  ConfigError,
+  createCleanupHandler,
+  InvalidEventError,
+  InvalidRecordError,
+  isConfigError,
+  type Logger,
+  type StreamEvent,
+  type StreamRecord,
+} from "../src/index.js";
+import { createRecordFactory, productKeys, recordingLogger, streamEvent } from "./factories.js";
+
+expect.extend(allCustomMatcher);
+
+const BUCKET = "product-images";
+const TEMPLATE = "images/{productId}.png";
+const START = 1_800_000_000_000;
+
+const s3 = mockClient(S3Client);
+
+beforeEach(() => {
+  s3.reset();
+  s3.on(DeleteObjectsCommand).resolves({});
+});
+
+afterAll(() => {
+  s3.restore();
+});
+
+/** A clock that moves only when told to, and a sleep that moves it instead of waiting. */
+function fakeClock(start = START) {
+  let time = start;
+  return {
+    now: () => time,
+    advance: (ms: number) => {
+      time += ms;
+    },
+    sleep: vi.fn(async (ms: number) => {
+      time += ms;
+    }),
+  };
+}
+
+/** A handler with injected S3 client, logger, clock, sleep and random; options may override any. */
+function setup(overrides: Partial<CleanupOptions> = {}) {
+  const { lines, logger } = recordingLogger();
+  const clock = fakeClock();
+  const handler = createCleanupHandler({
+    bucket: BUCKET,
+    key: TEMPLATE,
+    s3Client: new S3Client({ region: "us-east-1" }),
+    logger,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+    ...overrides,
+  });
+  return { handler, lines, clock };
+}
+
+/** Answers every DeleteObjects call with a per-key error for the keys `codeOf` names. */
+function answerDeletes(codeOf: (key: string) => string | undefined) {
+  s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput): DeleteObjectsCommandOutput => {
+    const errors = (input.Delete?.Objects ?? []).flatMap(({ Key }) => {
+      const code = codeOf(Key ?? "");
+      return code === undefined ? [] : [{ Key, Code: code, Message: `${code} for ${Key}` }];
+    });
+    return { $metadata: {}, ...(errors.length > 0 ? { Errors: errors } : {}) };
+  });
+}
+
+/** Every key sent in DeleteObjects calls, in call order. */
+function sentKeys(): string[] {
+  return s3
+    .commandCalls(DeleteObjectsCommand)
+    .flatMap((call) => (call.args[0].input.Delete?.Objects ?? []).map((object) => object.Key ?? "<none>"));
+}
+
+const imageKey = (productId: string) => `images/${productId}.png`;
+
+const seqOf = (record: StreamRecord) => record.dynamodb?.SequenceNumber as string;
+
+const failures = (...records: StreamRecord[]) => ({
+  batchItemFailures: records.map((record) => ({ itemIdentifier: seqOf(record) })),
+});
+
+const NO_FAILURES = { batchItemFailures: [] };
+
+function withoutSequenceNumber(record: StreamRecord): StreamRecord {
+  const { SequenceNumber: _, ...data } = record.dynamodb ?? {};
+  return { ...record, dynamodb: data };
+}
+
+function configIssues(make: () => unknown) {
+  try {
+    make();
+  } catch (error) {
+    if (isConfigError(error)) return error.issues;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("options", () => {
+  it("rejects wrong options at factory time, listing every problem with its option path", () => {
+    // Prepare
+    const options = {
+      bucket: BUCKET,
+      key: "{}",
+      concurrency: 0,
+      removals: "all",
+      s3Client: new S3Client({ region: "us-east-1" }),
+    } as unknown as CleanupOptions;
+
+    // Act
+    const issues = configIssues(() => createCleanupHandler(options));
+
+    // Assess
+    expect(issues).toEqual([
+      { path: "key", message: "has an empty or malformed placeholder at position 0" },
+      { path: "concurrency", message: "must be at least 1" },
+      { path: "removals", message: 'must be "any", "ttl" or "user"' },
+    ]);
+    expect(() => createCleanupHandler(options)).toThrow(ConfigError);
+    expect(() => createCleanupHandler(options)).toThrow(
+      [
+        "Invalid dynamodb-s3-cleanup options:",
+        "  - `key`: has an empty or malformed placeholder at position 0",
+        "  - `concurrency`: must be at least 1",
+        '  - `removals`: must be "any", "ttl" or "user"',
+      ].join("\n"),
+    );
+  });
+
+  it("requires a bucket when key is a template", () => {
+    // Act
+    const issues = configIssues(() =>
+      createCleanupHandler({ key: TEMPLATE, s3Client: new S3Client({ region: "us-east-1" }) }),
+    );
+
+    // Assess
+    expect(issues).toEqual([{ path: "bucket", message: "is required when `key` is a template or { attribute }" }]);
+  });
+
+  it("requires a bucket when key is { attribute }", () => {
+    // Act
+    const issues = configIssues(() =>
+      createCleanupHandler({ key: { attribute: "files" }, s3Client: new S3Client({ region: "us-east-1" }) }),
+    );
+
+    // Assess
+    expect(issues).toEqual([{ path: "bucket", message: "is required when `key` is a template or { attribute }" }]);
+  });
+
+  it("rejects an unknown option by name", () => {
+    // Prepare
+    const options = { bucket: BUCKET, key: TEMPLATE, bukcet: "typo", s3Client: new S3Client({ region: "us-east-1" }) };
+
+    // Act
+    const issues = configIssues(() => createCleanupHandler(options as CleanupOptions));
+
+    // Assess
+    expect(issues).toEqual([{ path: "bukcet", message: "is not an option" }]);
+  });
+
+  it("rejects a logger without a warn method", () => {
+    // Prepare
+    const logger = { debug: () => {}, info: () => {}, error: () => {} } as unknown as Logger;
+
+    // Act
+    const issues = configIssues(() =>
+      createCleanupHandler({ bucket: BUCKET, key: TEMPLATE, logger, s3Client: new S3Client({ region: "us-east-1" }) }),
+    );
+
+    // Assess
+    expect(issues).toEqual([{ path: "logger", message: "must be an object with debug, info, warn and error methods" }]);
+  });
+
+  it("names nested option paths and every kind of wrong value", () => {
+    // Prepare
+    const options = {
+      bucket: BUCKET,
+      key: ["images/{productId}.png", "{}"],
+      allowedPrefixes: [""],
+      s3Client: {},
+      concurrency: 65,
+      maxAttempts: 1.5,
+      now: 3,
+      timeoutMarginMs: -1,
+    } as unknown as CleanupOptions;
+
+    // Act
+    const issues = configIssues(() => createCleanupHandler(options));
+
+    // Assess
+    expect(issues).toEqual([
+      { path: "key[1]", message: "has an empty or malformed placeholder at position 0" },
+      { path: "allowedPrefixes[0]", message: "must be a non-empty string" },
+      { path: "concurrency", message: "must be at most 64" },
+      { path: "maxAttempts", message: "must be an integer" },
+      { path: "now", message: "must be a function" },
+      { path: "s3Client", message: "must be an S3Client (an object with a send method)" },
+      { path: "timeoutMarginMs", message: "must not be negative" },
+    ]);
+  });
+
+  it("names the fields of { attribute } and the other literal options", () => {
+    // Prepare
+    const options = {
+      bucket: "",
+      key: { attribute: "" },
+      allowedPrefixes: [],
+      dryRun: "yes",
+      onInvalidRecord: "retry",
+      s3Client: new S3Client({ region: "us-east-1" }),
+    } as unknown as CleanupOptions;
+
+    // Act
+    const issues = configIssues(() => createCleanupHandler(options));
+
+    // Assess
+    expect(issues).toEqual([
+      { path: "key.attribute", message: "must be a non-empty attribute name" },
+      { path: "bucket", message: "must be a non-empty string" },
+      { path: "allowedPrefixes", message: "must hold at least one prefix (leave it out to allow every key)" },
+      { path: "onInvalidRecord", message: 'must be "fail" or "skip"' },
+      { path: "dryRun", message: "must be true or false" },
+    ]);
+  });
+
+  it("rejects options that are not an object", () => {
+    // Act
+    const issues = configIssues(() => createCleanupHandler(null as unknown as CleanupOptions));
+
+    // Assess
+    expect(issues).toEqual([{ path: "(options)", message: "must be an object" }]);
+  });
+
+  it("accepts a key function without a bucket", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({
+      bucket: undefined,
+      key: (item) => ({ bucket: "other-bucket", key: `files/${String(item.keys.productId)}` }),
+    });
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
+      Bucket: "other-bucket",
+      Delete: { Objects: [{ Key: "files/p-1" }], Quiet: true },
+    });
+  });
+
+  it("keeps the options it was created with when the object changes later", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { lines, logger } = recordingLogger();
+    const options: CleanupOptions = {
+      bucket: BUCKET,
+      key: TEMPLATE,
+      logger,
+      s3Client: new S3Client({ region: "us-east-1" }),
+    };
+    const handler = createCleanupHandler(options);
+    options.bucket = "changed-bucket";
+    options.key = "{}";
+    options.dryRun = true;
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
+      Bucket: BUCKET,
+      Delete: { Objects: [{ Key: imageKey("p-1") }], Quiet: true },
+    });
+    expect(lines.filter((line) => line.message.startsWith("Dry run"))).toEqual([]);
+  });
+
+  it("calls a class-instance logger as a method, so it keeps its this", async () => {
+    // Prepare
+    class PowertoolsStyleLogger {
+      readonly #lines: string[] = [];
+      get lines() {
+        return this.#lines;
+      }
+      debug(message: string) {
+        this.#lines.push(`DEBUG ${message}`);
+      }
+      info(message: string) {
+        this.#lines.push(`INFO ${message}`);
+      }
+      warn(message: string) {
+        this.#lines.push(`WARN ${message}`);
+      }
+      error(message: string) {
+        this.#lines.push(`ERROR ${message}`);
+      }
+    }
+    const logger = new PowertoolsStyleLogger();
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ logger, onInvalidRecord: "skip" });
+    answerDeletes((key) => (key === imageKey("p-1") ? "AccessDenied" : undefined));
+
+    // Act
+    await handler(streamEvent(removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: {} })));
+
+    // Assess
+    expect(logger.lines).toEqual([
+      "WARN Invalid record, skipped",
+      "WARN Object not deleted",
+      "INFO dynamodb-s3-cleanup summary",
+    ]);
+  });
+});
+
+describe("event", () => {
+  it.each([
+    ["an empty object", {}],
+    ["Records: null", { Records: null }],
+    ["a Records object", { Records: { 0: {} } }],
+    ["null", null],
+  ])("rejects %s with InvalidEventError", async (_, event) => {
+    // Prepare
+    const { handler, lines } = setup();
+
+    // Act
+    const result = handler(event as unknown as StreamEvent);
+
+    // Assess
+    await expect(result).rejects.toThrow(InvalidEventError);
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines).toEqual([]);
+  });
+
+  it("returns no failures and sends nothing for an empty batch", async () => {
+    // Prepare
+    const { handler } = setup();
+
+    // Act
+    const response = await handler(streamEvent());
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe("selection", () => {
+  it("deletes objects for REMOVE records only, never for INSERT or MODIFY", async () => {
+    // Prepare
+    const { insertRecord, modifyRecord, removeRecord } = createRecordFactory();
+    const { handler } = setup();
+    const event = streamEvent(
+      insertRecord({ keys: productKeys("p-1") }),
+      modifyRecord({ keys: productKeys("p-2") }),
+      removeRecord({ keys: productKeys("p-3") }),
+    );
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
+      Bucket: BUCKET,
+      Delete: { Objects: [{ Key: imageKey("p-3") }], Quiet: true },
+    });
+  });
+
+  it("keeps going after a non-REMOVE record in the middle of the batch", async () => {
+    // Prepare
+    const { insertRecord, modifyRecord, removeRecord } = createRecordFactory();
+    const { handler } = setup();
+    const event = streamEvent(
+      removeRecord({ keys: productKeys("p-1") }),
+      insertRecord({ keys: productKeys("p-2") }),
+      modifyRecord({ keys: productKeys("p-3") }),
+      removeRecord({ keys: productKeys("p-4") }),
+      removeRecord({ keys: productKeys("p-5") }),
+    );
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-4"), imageKey("p-5")]);
+  });
+
+  it.each([
+    ["any", ["user-1", "ttl-1", "user-2", "ttl-2"]],
+    ["ttl", ["ttl-1", "ttl-2"]],
+    ["user", ["user-1", "user-2"]],
+  ] as const)('with removals: "%s" deletes the objects of %j', async (removals, expected) => {
+    // Prepare
+    const { removeRecord, ttlRemoveRecord } = createRecordFactory();
+    const { handler, lines } = setup({ removals });
+    const event = streamEvent(
+      removeRecord({ keys: productKeys("user-1") }),
+      ttlRemoveRecord({ keys: productKeys("ttl-1") }),
+      removeRecord({ keys: productKeys("user-2") }),
+      ttlRemoveRecord({ keys: productKeys("ttl-2") }),
+    );
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(sentKeys()).toEqual(expected.map(imageKey));
+    expect(lines.at(-1)?.attributes).toMatchObject({ removals: expected.length, skipped: 4 - expected.length });
+  });
+
+  it("sends at most 1,000 keys per DeleteObjects request", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup();
+    const records = Array.from({ length: 1001 }, (_, i) => removeRecord({ keys: productKeys(`p-${i}`) }));
+
+    // Act
+    const response = await handler(streamEvent(...records));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    const sizes = s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].input.Delete?.Objects?.length);
+    expect(sizes).toEqual([1000, 1]);
+    expect(new Set(sentKeys()).size).toBe(1001);
+  });
+});
+
+describe("invalid records", () => {
+  const valid = ["p-1", "p-3"];
+  const kinds: [string, (factory: ReturnType<typeof createRecordFactory>) => StreamRecord, string][] = [
+    [
+      "a malformed AttributeValue",
+      ({ removeRecord }) => removeRecord({ keys: { productId: { S: 42 as unknown as string } } }),
+      "`dynamodb.Keys.productId` S must be a string",
+    ],
+    [
+      "a missing template attribute",
+      ({ removeRecord }) => removeRecord({ keys: { sku: { S: "p-2" } } }),
+      "the key template needs attribute `productId`, which is in neither Keys nor OldImage.",
+    ],
+    [
+      "a key outside allowedPrefixes",
+      ({ removeRecord }) => removeRecord({ keys: productKeys("../secrets") }),
+      'the object key "images/../secrets.png" is outside allowedPrefixes [images/p-]',
+    ],
+    [
+      "a key over 1,024 bytes of UTF-8",
+      ({ removeRecord }) => removeRecord({ keys: productKeys(`p-${"é".repeat(510)}`) }),
+      "is 1033 bytes of UTF-8; S3 allows 1024",
+    ],
+    [
+      "an unknown eventName",
+      ({ removeRecord }) => ({ ...removeRecord({ keys: productKeys("p-2") }), eventName: "UPSERT" }),
+      '`eventName` must be INSERT, MODIFY or REMOVE (got "UPSERT")',
+    ],
+  ];
+
+  describe.each(kinds)("with %s", (_, makeInvalid, problem) => {
+    function prepare(onInvalidRecord: "fail" | "skip") {
+      const factory = createRecordFactory();
+      const first = factory.removeRecord({ keys: productKeys("p-1") });
+      const invalid = makeInvalid(factory);
+      const last = factory.removeRecord({ keys: productKeys("p-3") });
+      return { ...setup({ onInvalidRecord, allowedPrefixes: ["images/p-"] }), first, invalid, last };
+    }
+
+    it('reports the record under onInvalidRecord "fail" and deletes the others', async () => {
+      // Prepare
+      const { handler, lines, first, invalid, last } = prepare("fail");
+
+      // Act
+      const response = await handler(streamEvent(first, invalid, last));
+
+      // Assess
+      expect(response).toEqual(failures(invalid));
+      expect(sentKeys()).toEqual(valid.map(imageKey));
+      const warnings = lines.filter((line) => line.level === "warn");
+      expect(warnings).toEqual([
+        {
+          level: "warn",
+          message: "Invalid record, reported as failed",
+          attributes: {
+            index: 1,
+            sequenceNumber: seqOf(invalid),
+            eventId: invalid.eventID,
+            error: expect.stringContaining(problem),
+          },
+        },
+      ]);
+      expect(lines.at(-1)?.attributes).toMatchObject({ invalid: 1, targets: 2, deleted: 2, failed: 0 });
+    });
+
+    it('only logs the record under onInvalidRecord "skip" and deletes the others', async () => {
+      // Prepare
+      const { handler, lines, first, invalid, last } = prepare("skip");
+
+      // Act
+      const response = await handler(streamEvent(first, invalid, last));
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual(valid.map(imageKey));
+      expect(lines.filter((line) => line.level === "warn")).toEqual([
+        {
+          level: "warn",
+          message: "Invalid record, skipped",
+          attributes: {
+            index: 1,
+            sequenceNumber: seqOf(invalid),
+            eventId: invalid.eventID,
+            error: expect.stringContaining(problem),
+          },
+        },
+      ]);
+    });
+  });
+
+  it("reports a record whose key function throws, alone", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({
+      key: (item) => {
+        if (item.keys.productId === "p-2") throw new Error("no such product");
+        return `images/${String(item.keys.productId)}.png`;
+      },
+    });
+    const broken = removeRecord({ keys: productKeys("p-2") });
+    const event = streamEvent(removeRecord({ keys: productKeys("p-1") }), broken);
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(failures(broken));
+    expect(sentKeys()).toEqual([imageKey("p-1")]);
+    expect(lines[0]?.attributes?.error).toContain("the key function threw: no such product");
+  });
+
+  it("deletes nothing for a record whose keys are partly outside allowedPrefixes", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ key: ["images/{productId}.png", "../{productId}"], allowedPrefixes: ["images/"] });
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe("batch item failures", () => {
+  it("reports the sequence number of each record with an object not deleted", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup();
+    answerDeletes((key) => (key === imageKey("p-2") ? "AccessDenied" : undefined));
+    const denied = removeRecord({ keys: productKeys("p-2") });
+    const event = streamEvent(
+      removeRecord({ keys: productKeys("p-1") }),
+      denied,
+      removeRecord({ keys: productKeys("p-3") }),
+    );
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(failures(denied));
+    expect(sentKeys()).toEqual(["p-1", "p-2", "p-3"].map(imageKey));
+  });
+
+  it("sorts identifiers by numeric value, not as strings", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup();
+    answerDeletes(() => "AccessDenied");
+    const sequenceNumbers = [
+      "100",
+      "9999999999999999999999999999999999999999",
+      "99",
+      "1000000000000000000000000000000000000000",
+      "100000000000000000000",
+      "99999999999999999999",
+    ];
+    const records = sequenceNumbers.map((sequenceNumber, i) =>
+      removeRecord({ keys: productKeys(`p-${i}`), sequenceNumber }),
+    );
+
+    // Act
+    const response = await handler(streamEvent(...records));
+
+    // Assess
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([
+      "99",
+      "100",
+      "99999999999999999999",
+      "100000000000000000000",
+      "1000000000000000000000000000000000000000",
+      "9999999999999999999999999999999999999999",
+    ]);
+  });
+
+  it("reports a record once when several of its objects fail", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ key: ["images/{productId}.png", "thumbs/{productId}.png"] });
+    answerDeletes(() => "AccessDenied");
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(sentKeys()).toEqual(["images/p-1.png", "thumbs/p-1.png"]);
+  });
+
+  it("sends an object a record lists twice once, and reports the record once", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ key: [TEMPLATE, TEMPLATE] });
+    answerDeletes(() => "AccessDenied");
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(sentKeys()).toEqual([imageKey("p-1")]);
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes?.sequenceNumbers).toEqual([
+      seqOf(record),
+    ]);
+  });
+
+  it("fails every record that shares a key when that key fails", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup();
+    answerDeletes((key) => (key === imageKey("shared") ? "AccessDenied" : undefined));
+    const a = removeRecord({ keys: productKeys("shared") });
+    const b = removeRecord({ keys: productKeys("p-2") });
+    const c = removeRecord({ keys: productKeys("shared") });
+    const d = removeRecord({ keys: productKeys("shared") });
+
+    // Act
+    const response = await handler(streamEvent(a, b, c, d));
+
+    // Assess
+    expect(response).toEqual(failures(a, c, d));
+    expect(sentKeys()).toEqual([imageKey("shared"), imageKey("p-2")]);
+    expect(lines.filter((line) => line.level === "warn")).toEqual([
+      {
+        level: "warn",
+        message: "Object not deleted",
+        attributes: {
+          bucket: BUCKET,
+          key: imageKey("shared"),
+          versionId: undefined,
+          code: "AccessDenied",
+          message: `AccessDenied for ${imageKey("shared")}`,
+          retryable: false,
+          sequenceNumbers: [seqOf(a), seqOf(c), seqOf(d)],
+        },
+      },
+    ]);
+  });
+
+  it("retries a key that S3 answers SlowDown for, and reports nothing once it is deleted", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, clock } = setup();
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [{ Key: imageKey("p-1"), Code: "SlowDown", Message: "Reduce your request rate" }] })
+      .resolves({});
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(clock.sleep.mock.calls).toEqual([[50]]);
+  });
+
+  it("counts NoSuchKey as deleted", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup();
+    answerDeletes(() => "NoSuchKey");
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+  });
+});
+
+describe("records that cannot be reported", () => {
+  it.each([
+    ["no SequenceNumber", withoutSequenceNumber],
+    [
+      "an empty SequenceNumber",
+      (record: StreamRecord) => ({ ...record, dynamodb: { ...record.dynamodb, SequenceNumber: "" } }),
+    ],
+    [
+      "a SequenceNumber that is not digits",
+      (record: StreamRecord) => ({ ...record, dynamodb: { ...record.dynamodb, SequenceNumber: "12a" } }),
+    ],
+  ])('rejects under "fail" when an invalid REMOVE has %s', async (_, spoil) => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ onInvalidRecord: "fail" });
+    const event = streamEvent(
+      removeRecord({ keys: productKeys("p-1") }),
+      spoil(removeRecord({ keys: productKeys("p-2") })),
+    );
+
+    // Act
+    const result = handler(event);
+
+    // Assess
+    await expect(result).rejects.toThrow(InvalidRecordError);
+    await expect(result).rejects.toMatchObject({ field: "dynamodb.SequenceNumber", record: { index: 1 } });
+  });
+
+  it('rejects under "fail" when a record is not an object', async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ onInvalidRecord: "fail" });
+    const event = { Records: [removeRecord({ keys: productKeys("p-1") }), null] } as unknown as StreamEvent;
+
+    // Act
+    const result = handler(event);
+
+    // Assess
+    await expect(result).rejects.toThrow(InvalidRecordError);
+  });
+
+  it('returns normally under "skip", deleting the valid records', async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ onInvalidRecord: "skip" });
+    const event = {
+      Records: [removeRecord({ keys: productKeys("p-1") }), withoutSequenceNumber(removeRecord()), null],
+    } as unknown as StreamEvent;
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(sentKeys()).toEqual([imageKey("p-1")]);
+    expect(lines.filter((line) => line.message === "Invalid record, skipped")).toHaveLength(2);
+  });
+});
+
+describe("full failure", () => {
+  it("returns every removal when every object is denied", async () => {
+    // Prepare
+    const { removeRecord, ttlRemoveRecord } = createRecordFactory();
+    const { handler } = setup();
+    answerDeletes(() => "AccessDenied");
+    const records = [removeRecord({ keys: productKeys("p-1") }), ttlRemoveRecord({ keys: productKeys("p-2") })];
+
+    // Act
+    const response = await handler(streamEvent(...records));
+
+    // Assess
+    expect(response).toEqual(failures(...records));
+  });
+
+  it("returns every removal when DeleteObjects throws a permanent error", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines, clock } = setup();
+    s3.on(DeleteObjectsCommand).rejects(
+      new S3ServiceException({
+        name: "AccessDenied",
+        $fault: "client",
+        $metadata: { httpStatusCode: 403 },
+        message: "Access Denied",
+      }),
+    );
+    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
+
+    // Act
+    const response = await handler(streamEvent(...records));
+
+    // Assess
+    expect(response).toEqual(failures(...records));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.sleep).not.toHaveBeenCalled();
+    expect(lines.filter((line) => line.message === "Object not deleted").map((line) => line.attributes?.code)).toEqual([
+      "AccessDenied",
+      "AccessDenied",
+    ]);
+  });
+
+  it("returns every removal after retrying a transient thrown error maxAttempts times", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines, clock } = setup({ maxAttempts: 3 });
+    s3.on(DeleteObjectsCommand).rejects(
+      new S3ServiceException({
+        name: "InternalError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500 },
+        message: "We encountered an internal error",
+      }),
+    );
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
+    expect(clock.sleep.mock.calls).toEqual([[50], [100]]);
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
+      code: "InternalError",
+      retryable: true,
+      sequenceNumbers: [seqOf(record)],
+    });
+  });
+});
+
+describe("time budget", () => {
+  const context = (remainingMs: number): CleanupContext => ({ getRemainingTimeInMillis: () => remainingMs });
+
+  it("sends nothing and reports every removal when less than timeoutMarginMs remains", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup();
+    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
+
+    // Act
+    const response = await handler(streamEvent(...records), context(1999));
+
+    // Assess
+    expect(response).toEqual(failures(...records));
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines.filter((line) => line.message === "Object not deleted").map((line) => line.attributes?.code)).toEqual([
+      "DeadlineExceeded",
+      "DeadlineExceeded",
+    ]);
+  });
+
+  it("sends the deletes when more than timeoutMarginMs remains", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ timeoutMarginMs: 500 });
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })), context(501));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+  });
+
+  it.each([
+    ["no context", undefined],
+    ["a context without getRemainingTimeInMillis", {}],
+    ["a context with an infinite budget", context(Number.POSITIVE_INFINITY)],
+  ])("applies no time budget with %s", async (_, ctx) => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ timeoutMarginMs: 10_000_000 });
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })), ctx);
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+  });
+
+  it("retries no more once the backoff would outlast the budget", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines, clock } = setup({ baseDelayMs: 1000 });
+    answerDeletes(() => "SlowDown");
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record), context(2400));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.sleep).not.toHaveBeenCalled();
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
+      code: "SlowDown",
+      message: `no time left to retry after SlowDown: SlowDown for ${imageKey("p-1")}`,
+      retryable: true,
+    });
+  });
+
+  it("sends no retry when the budget runs out during the backoff", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const clock = fakeClock();
+    clock.sleep.mockImplementation(async (ms) => clock.advance(ms + 1000));
+    const { handler, lines } = setup({ now: clock.now, sleep: clock.sleep });
+    answerDeletes(() => "SlowDown");
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record), context(3000));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.sleep.mock.calls).toEqual([[50]]);
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
+      code: "DeadlineExceeded",
+    });
+  });
+});
+
+describe("dry run", () => {
+  it("logs the planned deletes and sends nothing, still reporting invalid records", async () => {
+    // Prepare
+    const { removeRecord, insertRecord } = createRecordFactory();
+    const { handler, lines } = setup({ dryRun: true });
+    const invalid = removeRecord({ keys: { sku: { S: "x" } } });
+    const event = streamEvent(
+      removeRecord({ keys: productKeys("p-1") }),
+      insertRecord({ keys: productKeys("p-2") }),
+      invalid,
+      removeRecord({ keys: productKeys("p-3") }),
+    );
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(failures(invalid));
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines.filter((line) => line.level === "info")).toEqual([
+      {
+        level: "info",
+        message: "Dry run: these objects would be deleted",
+        attributes: {
+          targets: [
+            { bucket: BUCKET, key: imageKey("p-1") },
+            { bucket: BUCKET, key: imageKey("p-3") },
+          ],
+        },
+      },
+      {
+        level: "info",
+        message: "dynamodb-s3-cleanup summary",
+        attributes: expect.objectContaining({ targets: 2, deleted: 0, failed: 0, dryRun: true }),
+      },
+    ]);
+  });
+});
+
+describe("logging", () => {
+  it("logs exactly one summary line per invocation, with every count", async () => {
+    // Prepare
+    const { removeRecord, ttlRemoveRecord, insertRecord, modifyRecord } = createRecordFactory();
+    const { handler, lines, clock } = setup({ removals: "ttl", key: [TEMPLATE, "thumbs/{productId}.png"] });
+    answerDeletes((key) => {
+      clock.advance(40);
+      return key === "thumbs/p-2.png" ? "AccessDenied" : undefined;
+    });
+    const event = streamEvent(
+      insertRecord({ keys: productKeys("p-0") }),
+      ttlRemoveRecord({ keys: productKeys("p-1") }),
+      ttlRemoveRecord({ keys: productKeys("p-2") }),
+      removeRecord({ keys: productKeys("p-3") }),
+      modifyRecord({ keys: productKeys("p-4") }),
+      ttlRemoveRecord({ keys: { productId: { S: 42 as unknown as string } } }),
+    );
+
+    // Act
+    await handler(event);
+
+    // Assess
+    const summaries = lines.filter((line) => line.level === "info");
+    expect(summaries).toEqual([
+      {
+        level: "info",
+        message: "dynamodb-s3-cleanup summary",
+        attributes: {
+          records: 6,
+          removals: 2,
+          skipped: 3,
+          invalid: 1,
+          targets: 4,
+          deleted: 3,
+          failed: 1,
+          batchItemFailures: 2,
+          durationMs: 160,
+          dryRun: false,
+        },
+      },
+    ]);
+  });
+
+  it("counts each record once: records = removals + skipped + invalid", async () => {
+    // Prepare
+    const { removeRecord, insertRecord } = createRecordFactory();
+    const { handler, lines } = setup();
+    const event = streamEvent(
+      removeRecord({ keys: productKeys("p-1") }),
+      insertRecord({ keys: productKeys("p-2") }),
+      removeRecord({ keys: { productId: { S: 42 as unknown as string } } }),
+      removeRecord({ keys: { sku: { S: "p-4" } } }),
+    );
+
+    // Act
+    await handler(event);
+
+    // Assess
+    expect(lines.at(-1)?.attributes).toMatchObject({ records: 4, removals: 1, skipped: 1, invalid: 2 });
+  });
+
+  it("logs each failed object at warn with its key, code and sequence numbers", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup();
+    answerDeletes((key) =>
+      key === imageKey("p-2") ? "AccessDenied" : key === imageKey("p-3") ? "InvalidArgument" : undefined,
+    );
+    const records = ["p-1", "p-2", "p-3"].map((id) => removeRecord({ keys: productKeys(id) }));
+
+    // Act
+    await handler(streamEvent(...records));
+
+    // Assess
+    expect(lines.filter((line) => line.level === "warn").map((line) => line.attributes)).toEqual([
+      {
+        bucket: BUCKET,
+        key: imageKey("p-2"),
+        versionId: undefined,
+        code: "AccessDenied",
+        message: `AccessDenied for ${imageKey("p-2")}`,
+        retryable: false,
+        sequenceNumbers: [seqOf(records[1] as StreamRecord)],
+      },
+      {
+        bucket: BUCKET,
+        key: imageKey("p-3"),
+        versionId: undefined,
+        code: "InvalidArgument",
+        message: `InvalidArgument for ${imageKey("p-3")}`,
+        retryable: false,
+        sequenceNumbers: [seqOf(records[2] as StreamRecord)],
+      },
+    ]);
+  });
+
+  describe.each([
+    ["fail", false],
+    ["skip", false],
+    ["fail", true],
+  ] as const)('with onInvalidRecord "%s" and dryRun %s', (onInvalidRecord, dryRun) => {
+    it("keeps OldImage values out of every log line", async () => {
+      // Prepare
+      const secret = "secret-email@example.com";
+      const { removeRecord, ttlRemoveRecord } = createRecordFactory();
+      const { handler, lines } = setup({ onInvalidRecord, dryRun, allowedPrefixes: ["images/"] });
+      answerDeletes(() => "AccessDenied");
+      const oldImage = (id: string) => ({ productId: { S: id }, email: { S: secret }, tags: { SS: [secret] } });
+      const event = streamEvent(
+        removeRecord({ keys: productKeys("p-1"), oldImage: oldImage("p-1") }),
+        ttlRemoveRecord({ keys: productKeys("p-2"), oldImage: oldImage("p-2") }),
+        removeRecord({ keys: { sku: { S: "p-3" } }, oldImage: { sku: { S: "p-3" }, email: { S: secret } } }),
+        removeRecord({
+          keys: { productId: { S: "p-4" } },
+          oldImage: { email: { S: secret }, bad: { X: "y" } as AttributeValue },
+        }),
+      );
+
+      // Act
+      await handler(event);
+
+      // Assess
+      expect(lines.length).toBeGreaterThanOrEqual(3);
+      for (const line of lines) expect(JSON.stringify(line)).not.toContain(secret);
+    });
+  });
+
+  it("keeps a malformed OldImage value out of the log", async () => {
+    // Prepare
+    const secret = "secret-email@example.com";
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup();
+    const record = removeRecord({
+      keys: productKeys("p-1"),
+      oldImage: { productId: { S: "p-1" }, email: { N: secret } },
+    });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(lines.map((line) => line.message)).toEqual([
+      "Invalid record, reported as failed",
+      "dynamodb-s3-cleanup summary",
+    ]);
+    for (const line of lines) expect(JSON.stringify(line)).not.toContain(secret);
+  });
+});
+
+describe("isolation", () => {
+  it("keeps two handlers with different outcomes apart", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const denied = setup({ bucket: "denied-bucket" });
+    const allowed = setup({ bucket: "allowed-bucket" });
+    s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) => ({
+      Errors:
+        input.Bucket === "denied-bucket"
+          ? (input.Delete?.Objects ?? []).map(({ Key }) => ({ Key, Code: "AccessDenied", Message: "Access Denied" }))
+          : [],
+    }));
+    const a = removeRecord({ keys: productKeys("p-1") });
+    const b = removeRecord({ keys: productKeys("p-2") });
+
+    // Act
+    const [deniedResponse, allowedResponse] = await Promise.all([
+      denied.handler(streamEvent(a, b)),
+      allowed.handler(streamEvent(a, b)),
+    ]);
+
+    // Assess
+    expect(deniedResponse).toEqual(failures(a, b));
+    expect(allowedResponse).toEqual(NO_FAILURES);
+    expect(denied.lines.at(-1)?.attributes).toMatchObject({ deleted: 0, failed: 2 });
+    expect(allowed.lines.at(-1)?.attributes).toMatchObject({ deleted: 2, failed: 0 });
+  });
+
+  it("keeps two concurrent invocations of one handler apart", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ concurrency: 1 });
+    let arrived = 0;
+    let releaseAll = () => {};
+    const bothInFlight = new Promise<void>((resolve) => {
+      releaseAll = resolve;
+    });
+    s3.on(DeleteObjectsCommand).callsFake(async (input: DeleteObjectsCommandInput) => {
+      arrived++;
+      if (arrived === 2) releaseAll();
+      await bothInFlight;
+      const objects = input.Delete?.Objects ?? [];
+      return {
+        Errors: objects
+          .filter(({ Key }) => Key?.startsWith("images/denied-"))
+          .map(({ Key }) => ({ Key, Code: "AccessDenied", Message: "Access Denied" })),
+      };
+    });
+    const first = [removeRecord({ keys: productKeys("denied-1") }), removeRecord({ keys: productKeys("denied-2") })];
+    const second = [removeRecord({ keys: productKeys("ok-1") }), removeRecord({ keys: productKeys("ok-2") })];
+
+    // Act
+    const [firstResponse, secondResponse] = await Promise.all([
+      handler(streamEvent(...first)),
+      handler(streamEvent(...second)),
+    ]);
+
+    // Assess
+    expect(firstResponse).toEqual(failures(...first));
+    expect(secondResponse).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    const summaries = lines.filter((line) => line.level === "info").map((line) => line.attributes);
+    expect(summaries).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ removals: 2, deleted: 0, failed: 2, batchItemFailures: 2 }),
+        expect.objectContaining({ removals: 2, deleted: 2, failed: 0, batchItemFailures: 0 }),
+      ]),
+    );
+  });
+});
+
+describe("default S3 client", () => {
+  it("creates one client at factory time and uses it for every invocation", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { logger } = recordingLogger();
+    const clients: unknown[] = [];
+    s3.on(DeleteObjectsCommand).callsFake((_input: DeleteObjectsCommandInput, getClient: () => unknown) => {
+      clients.push(getClient());
+      return {};
+    });
+    const first = createCleanupHandler({ bucket: BUCKET, key: TEMPLATE, logger });
+    const second = createCleanupHandler({ bucket: BUCKET, key: TEMPLATE, logger });
+
+    // Act
+    const responses = [
+      await first(streamEvent(removeRecord({ keys: productKeys("p-1") }))),
+      await first(streamEvent(removeRecord({ keys: productKeys("p-2") }))),
+      await second(streamEvent(removeRecord({ keys: productKeys("p-3") }))),
+    ];
+
+    // Assess
+    expect(responses).toEqual([NO_FAILURES, NO_FAILURES, NO_FAILURES]);
+    expect(clients).toHaveLength(3);
+    expect(clients[0]).toBeInstanceOf(S3Client);
+    expect(clients[1]).toBe(clients[0]);
+    expect(clients[2]).not.toBe(clients[0]);
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+});

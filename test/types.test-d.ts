@@ -1,0 +1,95 @@
+/**
+ * Type tests: checked by `tsc --noEmit` (tsconfig includes test/), never run by vitest.
+ * Each `@ts-expect-error` line must be an error, or tsc fails on the unused directive.
+ */
+import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
+import middy from "@middy/core";
+import type {
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+  DynamoDBStreamHandler,
+} from "aws-lambda";
+import { expectTypeOf } from "vitest";
+import {
+  type BatchResponse,
+  type CleanupHandler,
+  type CleanupOptions,
+  createCleanupHandler,
+  type KeyFunction,
+  type ObjectTarget,
+  type RemovedItem,
+  type StreamRecord,
+} from "../src/index.js";
+
+declare const event: DynamoDBStreamEvent;
+declare const context: Context;
+
+const handler = createCleanupHandler({ bucket: "product-images", key: "images/{productId}.png" });
+
+// The project compiles with exactOptionalPropertyTypes, the strictest setting a consumer can have:
+// every line below also holds without it.
+
+// The handler is a DynamoDBStreamHandler and takes Lambda's event and context.
+expectTypeOf(handler).toEqualTypeOf<CleanupHandler>();
+expectTypeOf(handler).toExtend<DynamoDBStreamHandler>();
+expectTypeOf(handler).toBeCallableWith(event, context);
+expectTypeOf(handler).toBeCallableWith(event);
+export const asStreamHandler: DynamoDBStreamHandler = handler;
+expectTypeOf<DynamoDBRecord>().toExtend<StreamRecord>();
+
+// Its result is a DynamoDBBatchResponse.
+expectTypeOf(handler).returns.resolves.toEqualTypeOf<BatchResponse>();
+expectTypeOf(handler).returns.resolves.toExtend<DynamoDBBatchResponse>();
+expectTypeOf<BatchResponse>().toEqualTypeOf<DynamoDBBatchResponse>();
+export const response: Promise<DynamoDBBatchResponse> = handler(event, context);
+
+// Middy can wrap it.
+export const wrapped = middy(handler);
+expectTypeOf(wrapped).toBeCallableWith(event, context);
+export const wrappedTyped = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>().handler(handler);
+
+// A Powertools Logger is a logger.
+createCleanupHandler({
+  bucket: "product-images",
+  key: "images/{productId}.png",
+  logger: new PowertoolsLogger({ serviceName: "cleanup" }),
+});
+createCleanupHandler({ bucket: "product-images", key: "images/{productId}.png", logger: console });
+// @ts-expect-error a logger needs warn (and debug, info, error)
+createCleanupHandler({ bucket: "b", key: "{id}", logger: { debug() {}, info() {}, error() {} } });
+
+// Key functions: exact parameter and result types.
+expectTypeOf<KeyFunction>().parameter(0).toEqualTypeOf<RemovedItem>();
+createCleanupHandler({ key: (item) => `images/${String(item.keys.productId)}.png`, bucket: "b" });
+createCleanupHandler({ key: async (item): Promise<ObjectTarget[]> => [{ bucket: "b", key: item.sequenceNumber }] });
+createCleanupHandler({ key: () => null });
+createCleanupHandler({ key: () => undefined });
+createCleanupHandler({ key: () => ["a", { bucket: "b", key: "c", versionId: "v" }], bucket: "b" });
+createCleanupHandler({ key: { attribute: "imageKeys" }, bucket: "b" });
+createCleanupHandler({ key: ["images/{productId}.png", "thumbs/{productId}.png"], bucket: "b" });
+// @ts-expect-error a key function returns keys, not a number
+createCleanupHandler({ key: () => 42 });
+// @ts-expect-error a key function's promise resolves to keys, not numbers
+createCleanupHandler({ key: async () => [42] });
+// @ts-expect-error a key function takes a RemovedItem, not a string
+createCleanupHandler({ key: (item: string) => item });
+// @ts-expect-error a target needs a key
+createCleanupHandler({ key: () => ({ bucket: "b" }) });
+// @ts-expect-error { attribute } takes an attribute name
+createCleanupHandler({ key: { attribute: 1 }, bucket: "b" });
+
+// CleanupOptions: no unknown names, only the documented literals.
+// @ts-expect-error bukcet is not an option
+createCleanupHandler({ bucket: "b", key: "{id}", bukcet: "b" });
+// @ts-expect-error key is required
+createCleanupHandler({ bucket: "b" });
+// @ts-expect-error removals is "any", "ttl" or "user"
+createCleanupHandler({ bucket: "b", key: "{id}", removals: "all" });
+// @ts-expect-error onInvalidRecord is "fail" or "skip"
+createCleanupHandler({ bucket: "b", key: "{id}", onInvalidRecord: "retry" });
+// @ts-expect-error dryRun is a boolean
+createCleanupHandler({ bucket: "b", key: "{id}", dryRun: "yes" });
+expectTypeOf<CleanupOptions["removals"]>().toEqualTypeOf<"any" | "ttl" | "user" | undefined>();
+expectTypeOf<CleanupOptions["onInvalidRecord"]>().toEqualTypeOf<"fail" | "skip" | undefined>();
