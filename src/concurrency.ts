@@ -7,13 +7,16 @@ export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
 export function createLimiter(max: number): Limiter {
   let running = 0;
   const waiting: (() => void)[] = [];
+  // A finishing task hands its slot straight to the next waiting one, so that a task arriving in
+  // between cannot take it too.
   const release = () => {
-    running--;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next === undefined) running--;
+    else next();
   };
   return async (task) => {
-    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
+    if (running < max) running++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
     try {
       return await task();
     } finally {
