@@ -48,7 +48,8 @@ export interface BatchDeleterOptions {
 export interface DeleteCallOptions {
   /**
    * No request or retry starts at or after this time (in the deleter's clock, ms). Targets not yet
-   * deleted then fail with code `DeadlineExceeded`, retryable.
+   * attempted then fail with code `DeadlineExceeded`; targets whose retry it cuts short keep their
+   * last error's code. Both are retryable.
    */
   deadline?: number | undefined;
 }
@@ -166,11 +167,12 @@ export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
       let pending = first;
       for (let attempt = 1; ; attempt++) {
         const errors = await attemptWithin(limit, now, deadline, () => send(bucket, pending));
-        const retry: ObjectTarget[] = [];
+        const retry: { target: ObjectTarget; error: KeyError }[] = [];
         for (const target of pending) {
           const error = errors === "deadline" ? DEADLINE : errors.get(target);
           if (error === undefined || error.class === "gone") report.deleted.push(target);
-          else if (error.class === "retryable" && error !== DEADLINE && attempt < maxAttempts) retry.push(target);
+          else if (error.class === "retryable" && error !== DEADLINE && attempt < maxAttempts)
+            retry.push({ target, error });
           else
             report.failed.push({
               target,
@@ -182,12 +184,11 @@ export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
         if (retry.length === 0) return;
         const delay = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
         if (now() + delay >= deadline) {
-          for (const target of retry)
-            report.failed.push(deadlineFailure(target, (errors as Map<ObjectTarget, KeyError>).get(target)));
+          for (const { target, error } of retry) report.failed.push(cutShort(target, error));
           return;
         }
         await sleep(delay);
-        pending = retry;
+        pending = retry.map(({ target }) => target);
       }
     };
 
@@ -213,9 +214,14 @@ const DEADLINE: KeyError = {
   class: "retryable",
 };
 
-function deadlineFailure(target: ObjectTarget, last: KeyError | undefined): FailedTarget {
-  const why = last === undefined ? "" : ` after ${last.code}: ${last.message}`;
-  return { target, code: last?.code ?? DEADLINE.code, message: `no time left to retry${why}`, retryable: true };
+/** A target whose retry the deadline cut short keeps its last error's code. */
+function cutShort(target: ObjectTarget, last: KeyError): FailedTarget {
+  return {
+    target,
+    code: last.code,
+    message: `no time left to retry after ${last.code}: ${last.message}`,
+    retryable: true,
+  };
 }
 
 /** Runs `send` in a limiter slot, unless the deadline has passed by the time the slot is free. */
@@ -251,8 +257,10 @@ interface ErrorEntry {
 }
 
 /**
- * Attributes each per-key error to the targets it concerns. An entry without a VersionId that
- * matches no unversioned target fails every target with that key: never count an error as success.
+ * Attributes each per-key error to the targets it concerns. An entry names a key and maybe a
+ * version. One without a VersionId also fails the key's other versions in the request, unless they
+ * have an entry of their own, and one without a Key fails the whole request: an error is never
+ * counted as a success.
  */
 function matchErrors(
   targets: readonly ObjectTarget[],
@@ -265,11 +273,18 @@ function matchErrors(
     if (same === undefined) byKey.set(target.key, [target]);
     else same.push(target);
   }
+  const matchedExactly = new Set<ObjectTarget>();
   for (const entry of entries) {
     const code = entry.Code ?? "UnknownError";
     const error: KeyError = { code, message: entry.Message ?? code, class: classifyCode(code) };
-    const candidates = byKey.get(entry.Key ?? "") ?? [];
+    const candidates = entry.Key === undefined ? targets : (byKey.get(entry.Key) ?? []);
     const exact = candidates.filter((target) => target.versionId === entry.VersionId);
-    for (const target of exact.length > 0 ? exact : candidates) errors.set(target, error);
+    for (const target of exact) {
+      errors.set(target, error);
+      matchedExactly.add(target);
+    }
+    if (entry.VersionId === undefined || exact.length === 0) {
+      for (const target of candidates) if (!matchedExactly.has(target)) errors.set(target, error);
+    }
   }
 }

@@ -36,7 +36,7 @@ export function validateOptions<T extends z.ZodMiniType>(
     : result.error.issues.flatMap((issue) =>
         issue.code === "unrecognized_keys"
           ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: "is not an option" }))
-          : [{ path: formatPath(issue.path) || "(options)", message: issue.message }],
+          : [{ path: formatPath(issue.path), message: issue.message }],
       );
   issues.push(...crossCheck(input as Record<string, unknown>));
   if (result.success && issues.length === 0) return result.data;

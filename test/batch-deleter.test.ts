@@ -1,0 +1,1332 @@
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  type DeleteObjectsCommandInput,
+  type DeleteObjectsCommandOutput,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
+import { allCustomMatcher, type BaseMatcher } from "aws-sdk-client-mock-vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  type BatchDeleterOptions,
+  ConfigError,
+  createBatchDeleter,
+  type DeleteReport,
+  isConfigError,
+  MAX_KEYS_PER_REQUEST,
+  type ObjectTarget,
+} from "../src/index.js";
+import { CLOCK_START, createFakeClock, type Deferred, deferred, randomSequence, settle } from "./fake-clock.js";
+
+expect.extend(allCustomMatcher);
+
+declare module "vitest" {
+  // biome-ignore lint/suspicious/noExplicitAny: the type parameter must match vitest's own declaration
+  interface Matchers<T = any> extends BaseMatcher<T> {}
+}
+
+const s3 = mockClient(S3Client);
+
+beforeEach(() => {
+  s3.reset();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+afterAll(() => {
+  s3.restore();
+});
+
+const BUCKET = "product-images";
+const OTHER_BUCKET = "product-thumbnails";
+
+const target = (key: string, versionId?: string, bucket = BUCKET): ObjectTarget =>
+  versionId === undefined ? { bucket, key } : { bucket, key, versionId };
+
+/** `count` distinct keys of one bucket: `products/p-0.png`, `products/p-1.png`, ... */
+const manyTargets = (count: number, bucket = BUCKET): ObjectTarget[] =>
+  Array.from({ length: count }, (_, index) => target(`products/p-${index}.png`, undefined, bucket));
+
+/** A deleter on a fake clock; `random` returns 0.5 unless given. */
+function setup(options: Partial<BatchDeleterOptions> = {}) {
+  const clock = createFakeClock();
+  const deleteObjects = createBatchDeleter({
+    s3Client: new S3Client({ region: "us-east-1" }),
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+    ...options,
+  });
+  return { clock, deleteObjects };
+}
+
+/** The inputs of every DeleteObjects call, in order. */
+const batchInputs = (): DeleteObjectsCommandInput[] =>
+  s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].input);
+
+/** The keys of one DeleteObjects input. */
+const keysOf = (input: DeleteObjectsCommandInput | undefined): (string | undefined)[] =>
+  input?.Delete?.Objects?.map((object) => object.Key) ?? [];
+
+const idOf = ({ bucket, key, versionId }: ObjectTarget) => `${bucket}/${key}#${versionId ?? ""}`;
+const sortTargets = (targets: readonly ObjectTarget[]) =>
+  [...targets].sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
+const sortFailures = (failed: DeleteReport["failed"]) =>
+  [...failed].sort((a, b) => (idOf(a.target) < idOf(b.target) ? -1 : idOf(a.target) > idOf(b.target) ? 1 : 0));
+
+const slowDown = (key: string, versionId?: string) =>
+  versionId === undefined
+    ? { Key: key, Code: "SlowDown", Message: "Please reduce your request rate." }
+    : { Key: key, VersionId: versionId, Code: "SlowDown", Message: "Please reduce your request rate." };
+
+describe("deduplication", () => {
+  it("sends a target listed several times once", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const image = target("products/p-1.png");
+
+    // Act
+    const report = await deleteObjects([image, { ...image }, image]);
+
+    // Assess
+    expect(batchInputs()).toStrictEqual([
+      { Bucket: BUCKET, Delete: { Objects: [{ Key: "products/p-1.png" }], Quiet: true } },
+    ]);
+    expect(report).toStrictEqual({ deleted: [image], failed: [] });
+  });
+
+  it("treats one key with two versionIds as two targets", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const v1 = target("products/p-1.png", "v1");
+    const v2 = target("products/p-1.png", "v2");
+
+    // Act
+    const report = await deleteObjects([v1, v2, { ...v1 }]);
+
+    // Assess
+    expect(keysOf(batchInputs()[0])).toStrictEqual(["products/p-1.png", "products/p-1.png"]);
+    expect(batchInputs()[0]?.Delete?.Objects).toStrictEqual([
+      { Key: "products/p-1.png", VersionId: "v1" },
+      { Key: "products/p-1.png", VersionId: "v2" },
+    ]);
+    expect(report).toStrictEqual({ deleted: [v1, v2], failed: [] });
+  });
+
+  it("treats a key without versionId and the same key with one as two targets", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const latest = target("products/p-1.png");
+    const version = target("products/p-1.png", "v1");
+
+    // Act
+    const report = await deleteObjects([latest, version, latest]);
+
+    // Assess
+    expect(batchInputs()[0]?.Delete?.Objects).toStrictEqual([
+      { Key: "products/p-1.png" },
+      { Key: "products/p-1.png", VersionId: "v1" },
+    ]);
+    expect(report.deleted).toStrictEqual([latest, version]);
+  });
+
+  it("treats one key in two buckets as two targets", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const image = target("products/p-1.png");
+    const thumbnail = target("products/p-1.png", undefined, OTHER_BUCKET);
+
+    // Act
+    const report = await deleteObjects([image, thumbnail, image, thumbnail]);
+
+    // Assess
+    expect(batchInputs()).toStrictEqual([
+      { Bucket: BUCKET, Delete: { Objects: [{ Key: "products/p-1.png" }], Quiet: true } },
+      { Bucket: OTHER_BUCKET, Delete: { Objects: [{ Key: "products/p-1.png" }], Quiet: true } },
+    ]);
+    expect(report).toStrictEqual({ deleted: [image, thumbnail], failed: [] });
+  });
+
+  it("keeps apart targets whose bucket, versionId and key run together alike", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const targets = [target("c", "b", "a"), target("bc", undefined, "a"), target("c", undefined, "ab")];
+
+    // Act
+    const report = await deleteObjects(targets);
+
+    // Assess
+    expect(sortTargets(report.deleted)).toStrictEqual(sortTargets(targets));
+  });
+
+  it("sends nothing for an empty list", async () => {
+    // Prepare
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([]);
+
+    // Assess
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(report).toStrictEqual({ deleted: [], failed: [] });
+  });
+});
+
+describe("batching", () => {
+  it("splits 2,500 keys of one bucket into DeleteObjects calls of 1,000, 1,000 and 500 keys", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const targets = manyTargets(2500);
+
+    // Act
+    const report = await deleteObjects(targets);
+
+    // Assess
+    expect(MAX_KEYS_PER_REQUEST).toBe(1000);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
+    const inputs = batchInputs();
+    expect(inputs.map((input) => keysOf(input).length)).toStrictEqual([1000, 1000, 500]);
+    expect(inputs.flatMap(keysOf)).toStrictEqual(targets.map((each) => each.key));
+    expect(inputs.map((input) => input.Bucket)).toStrictEqual([BUCKET, BUCKET, BUCKET]);
+    expect(report.deleted).toHaveLength(2500);
+    expect(report.failed).toStrictEqual([]);
+  });
+
+  it("sends 1,000 keys in one call and 1,001 keys in two", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    await deleteObjects(manyTargets(1000));
+    const afterThousand = batchInputs().length;
+    await deleteObjects(manyTargets(1001));
+
+    // Assess
+    expect(afterThousand).toBe(1);
+    expect(batchInputs().map((input) => keysOf(input).length)).toStrictEqual([1000, 1000, 1]);
+  });
+
+  it("groups keys by bucket, one call per bucket", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const targets = [
+      target("a.png"),
+      target("x.png", undefined, OTHER_BUCKET),
+      target("b.png"),
+      target("y.png", undefined, OTHER_BUCKET),
+    ];
+
+    // Act
+    await deleteObjects(targets);
+
+    // Assess
+    expect(batchInputs()).toStrictEqual([
+      { Bucket: BUCKET, Delete: { Objects: [{ Key: "a.png" }, { Key: "b.png" }], Quiet: true } },
+      { Bucket: OTHER_BUCKET, Delete: { Objects: [{ Key: "x.png" }, { Key: "y.png" }], Quiet: true } },
+    ]);
+  });
+
+  it("sends Quiet: true and VersionId only for targets that have one", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    await deleteObjects([target("a.png"), target("b.png", "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
+      Bucket: BUCKET,
+      Delete: {
+        Objects: [{ Key: "a.png" }, { Key: "b.png", VersionId: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY" }],
+        Quiet: true,
+      },
+    });
+    expect(batchInputs()[0]?.Delete?.Objects?.[0]).not.toHaveProperty("VersionId");
+  });
+
+  it("sends keys exactly as given, never URL-decoded", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const keys = ["a+b%20c.png", "  spaced  ", "ünï/cødé 😀.png"];
+
+    // Act
+    await deleteObjects(keys.map((key) => target(key)));
+
+    // Assess
+    expect(keysOf(batchInputs()[0])).toStrictEqual(keys);
+  });
+});
+
+describe("requests in flight", () => {
+  /** A DeleteObjects mock whose responses the test releases by hand. */
+  function deferredResponses() {
+    const pending: Deferred<Partial<DeleteObjectsCommandOutput>>[] = [];
+    const state = { inFlight: 0, maxInFlight: 0, started: 0 };
+    s3.on(DeleteObjectsCommand).callsFake(() => {
+      const response = deferred<Partial<DeleteObjectsCommandOutput>>();
+      pending.push(response);
+      state.started++;
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      return response.promise.finally(() => {
+        state.inFlight--;
+      });
+    });
+    const answerNext = async () => {
+      pending.shift()?.resolve({});
+      await settle();
+    };
+    return { state, answerNext };
+  }
+
+  it("keeps at most `concurrency` requests in flight", async () => {
+    // Prepare
+    const { state, answerNext } = deferredResponses();
+    const { deleteObjects } = setup({ concurrency: 2 });
+
+    // Act
+    const done = deleteObjects(manyTargets(4500));
+    await settle();
+    const startedAtFirst = state.started;
+    await answerNext();
+    const startedAfterOneAnswer = state.started;
+    const inFlightAfterOneAnswer = state.inFlight;
+    for (let answered = 1; answered < 5; answered++) await answerNext();
+    const report = await done;
+
+    // Assess
+    expect(startedAtFirst).toBe(2);
+    expect(startedAfterOneAnswer).toBe(3);
+    expect(inFlightAfterOneAnswer).toBe(2);
+    expect(state.maxInFlight).toBe(2);
+    expect(state.started).toBe(5);
+    expect(report.deleted).toHaveLength(4500);
+  });
+
+  it("keeps at most 4 requests in flight by default", async () => {
+    // Prepare
+    const { state, answerNext } = deferredResponses();
+    const { deleteObjects } = setup();
+
+    // Act
+    const done = deleteObjects(manyTargets(6000));
+    await settle();
+    const startedAtFirst = state.started;
+    for (let answered = 0; answered < 6; answered++) await answerNext();
+    await done;
+
+    // Assess
+    expect(startedAtFirst).toBe(4);
+    expect(state.maxInFlight).toBe(4);
+    expect(state.started).toBe(6);
+  });
+
+  it("counts single DeleteObject calls against the same bound", async () => {
+    // Prepare
+    const pending: Deferred<object>[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    s3.on(DeleteObjectCommand).callsFake(() => {
+      const response = deferred<object>();
+      pending.push(response);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      return response.promise.finally(() => {
+        inFlight--;
+      });
+    });
+    const { deleteObjects } = setup({ concurrency: 3 });
+
+    // Act
+    const done = deleteObjects(Array.from({ length: 7 }, (_, index) => target(`bad\u0001${index}`)));
+    await settle();
+    const startedAtFirst = pending.length;
+    for (let answered = 0; answered < 7; answered++) {
+      pending[answered]?.resolve({});
+      await settle();
+    }
+    const report = await done;
+
+    // Assess
+    expect(startedAtFirst).toBe(3);
+    expect(maxInFlight).toBe(3);
+    expect(report.deleted).toHaveLength(7);
+  });
+});
+
+describe("per-key errors", () => {
+  describe.each(["InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "OperationAborted"])(
+    "retryable code %s",
+    (code) => {
+      it("is retried in a later request holding only the failed keys", async () => {
+        // Prepare
+        s3.on(DeleteObjectsCommand)
+          .resolvesOnce({
+            Errors: [
+              { Key: "b.png", Code: code, Message: "try again" },
+              { Key: "d.png", Code: code, Message: "try again" },
+            ],
+          })
+          .resolves({});
+        const { deleteObjects } = setup();
+        const targets = ["a.png", "b.png", "c.png", "d.png"].map((key) => target(key));
+
+        // Act
+        const report = await deleteObjects(targets);
+
+        // Assess
+        expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+        expect(batchInputs()[1]).toStrictEqual({
+          Bucket: BUCKET,
+          Delete: { Objects: [{ Key: "b.png" }, { Key: "d.png" }], Quiet: true },
+        });
+        expect(sortTargets(report.deleted)).toStrictEqual(targets);
+        expect(report.failed).toStrictEqual([]);
+      });
+
+      it("fails as retryable once maxAttempts attempts are used up", async () => {
+        // Prepare
+        s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: "b.png", Code: code, Message: "try again" }] });
+        const { deleteObjects } = setup({ maxAttempts: 2 });
+
+        // Act
+        const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+        // Assess
+        expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+        expect(report).toStrictEqual({
+          deleted: [target("a.png")],
+          failed: [{ target: target("b.png"), code, message: "try again", retryable: true }],
+        });
+      });
+    },
+  );
+
+  it("also retries Throttling and ThrottlingException", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({
+        Errors: [
+          { Key: "a.png", Code: "Throttling", Message: "Rate exceeded" },
+          { Key: "b.png", Code: "ThrottlingException", Message: "Rate exceeded" },
+        ],
+      })
+      .resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(keysOf(batchInputs()[1])).toStrictEqual(["a.png", "b.png"]);
+    expect(report.failed).toStrictEqual([]);
+  });
+
+  it("makes 3 attempts by default", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [slowDown("a.png")] });
+    const { clock, deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
+    expect(clock.delays).toStrictEqual([50, 100]);
+    expect(report.failed).toStrictEqual([
+      { target: target("a.png"), code: "SlowDown", message: "Please reduce your request rate.", retryable: true },
+    ]);
+  });
+
+  it("sends one request when maxAttempts is 1", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [slowDown("a.png")] });
+    const { clock, deleteObjects } = setup({ maxAttempts: 1 });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.delays).toStrictEqual([]);
+    expect(report.failed.map((failure) => failure.retryable)).toStrictEqual([true]);
+  });
+
+  it("waits random() * min(maxDelayMs, baseDelayMs * 2^(attempt-1)) before each retry", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [slowDown("a.png")] });
+    const { clock, deleteObjects } = setup({
+      maxAttempts: 5,
+      baseDelayMs: 100,
+      maxDelayMs: 300,
+      random: randomSequence(0.5, 0.25, 0.75, 0.125),
+    });
+
+    // Act
+    await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 5);
+    expect(clock.delays).toStrictEqual([0.5 * 100, 0.25 * 200, 0.75 * 300, 0.125 * 300]);
+  });
+
+  it("caps the backoff at 2,000 ms by default", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [slowDown("a.png")] });
+    const { clock, deleteObjects } = setup({ maxAttempts: 7, random: () => 0.5 });
+
+    // Act
+    await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(clock.delays).toStrictEqual([50, 100, 200, 400, 800, 1000]);
+  });
+
+  it("retries at once when random() returns 0", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("a.png")] })
+      .resolves({});
+    const { clock, deleteObjects } = setup({ random: () => 0 });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(clock.delays).toStrictEqual([0]);
+    expect(report.deleted).toStrictEqual([target("a.png")]);
+  });
+
+  it.each([
+    "AccessDenied",
+    "AccountProblem",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "NoSuchBucket",
+    "KeyTooLongError",
+    "InvalidArgument",
+    "PreconditionFailed",
+    "SomeCodeS3AddsNextYear",
+  ])("fails %s at once, as permanent, without retry", async (code) => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: "b.png", Code: code, Message: `${code} happened` }] });
+    const { clock, deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.delays).toStrictEqual([]);
+    expect(report).toStrictEqual({
+      deleted: [target("a.png")],
+      failed: [{ target: target("b.png"), code, message: `${code} happened`, retryable: false }],
+    });
+  });
+
+  it("counts NoSuchKey as deleted", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: "a.png", Code: "NoSuchKey", Message: "The specified key does not exist." }],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+  });
+
+  it("fails an entry without Code as permanent UnknownError", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: "a.png" }] });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(report.failed).toStrictEqual([
+      { target: target("a.png"), code: "UnknownError", message: "UnknownError", retryable: false },
+    ]);
+  });
+
+  it("uses the code as message when the entry has no Message", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: "a.png", Code: "AccessDenied" }] });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(report.failed).toStrictEqual([
+      { target: target("a.png"), code: "AccessDenied", message: "AccessDenied", retryable: false },
+    ]);
+  });
+
+  it("reports the code of the last attempt when a retried key later fails for good", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("a.png")] })
+      .resolves({ Errors: [{ Key: "a.png", Code: "AccessDenied", Message: "Access Denied" }] });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(report.failed).toStrictEqual([
+      { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
+    ]);
+  });
+
+  it("treats an empty Errors list as success", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [], Deleted: [] });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+  });
+});
+
+describe("error entries matched to targets", () => {
+  it("matches an entry by Key and VersionId", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: "a.png", VersionId: "v2", Code: "AccessDenied", Message: "Access Denied" }],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png", "v1"), target("a.png", "v2")]);
+
+    // Assess
+    expect(report).toStrictEqual({
+      deleted: [target("a.png", "v1")],
+      failed: [{ target: target("a.png", "v2"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+    });
+  });
+
+  it("fails every version of a key when the entry has no VersionId", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: "a.png", Code: "AccessDenied", Message: "Access Denied" }],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png", "v1"), target("a.png", "v2"), target("b.png", "v1")]);
+
+    // Assess
+    expect(report.deleted).toStrictEqual([target("b.png", "v1")]);
+    expect(sortTargets(report.failed.map((failure) => failure.target))).toStrictEqual([
+      target("a.png", "v1"),
+      target("a.png", "v2"),
+    ]);
+  });
+
+  it("fails every target of a key, versioned or not, when the entry has no VersionId", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: "a.png", Code: "AccessDenied", Message: "Access Denied" }],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("a.png", "v1")]);
+
+    // Assess
+    expect(report.deleted).toStrictEqual([]);
+    expect(sortTargets(report.failed.map((failure) => failure.target))).toStrictEqual([
+      target("a.png"),
+      target("a.png", "v1"),
+    ]);
+  });
+
+  it.each([
+    ["before", true],
+    ["after", false],
+  ])("lets a version's own entry win over an entry without VersionId listed %s it", async (_, ownFirst) => {
+    // Prepare
+    const own = { Key: "a.png", VersionId: "v1", Code: "NoSuchKey", Message: "The specified key does not exist." };
+    const keyOnly = { Key: "a.png", Code: "AccessDenied", Message: "Access Denied" };
+    s3.on(DeleteObjectsCommand).resolves({ Errors: ownFirst ? [own, keyOnly] : [keyOnly, own] });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("a.png", "v1")]);
+
+    // Assess
+    expect(report).toStrictEqual({
+      deleted: [target("a.png", "v1")],
+      failed: [{ target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+    });
+  });
+
+  it("fails every target of a key when the entry's VersionId matches none", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: "a.png", VersionId: "v9", Code: "AccessDenied", Message: "Access Denied" }],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png", "v1")]);
+
+    // Assess
+    expect(report.failed.map((failure) => failure.target)).toStrictEqual([target("a.png", "v1")]);
+  });
+
+  it("fails every target of the request when an entry names no Key", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Code: "AccessDenied", Message: "Access Denied" }] });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(report.deleted).toStrictEqual([]);
+    expect(report.failed.map((failure) => [failure.target.key, failure.code])).toStrictEqual([
+      ["a.png", "AccessDenied"],
+      ["b.png", "AccessDenied"],
+    ]);
+  });
+
+  it("retries only the version whose entry is retryable", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("a.png", "v2")] })
+      .resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png", "v1"), target("a.png", "v2")]);
+
+    // Assess
+    expect(batchInputs()[1]?.Delete?.Objects).toStrictEqual([{ Key: "a.png", VersionId: "v2" }]);
+    expect(report.failed).toStrictEqual([]);
+  });
+
+  it("ignores an entry for a key it did not send", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: "other.png", Code: "AccessDenied", Message: "Access Denied" }],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+  });
+
+  it("attributes an entry only to the request that sent the key", async () => {
+    // Prepare
+    const targets = manyTargets(1001);
+    s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) =>
+      keysOf(input).length === 1
+        ? { Errors: [{ Key: "products/p-1000.png", Code: "AccessDenied", Message: "Access Denied" }] }
+        : {},
+    );
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects(targets);
+
+    // Assess
+    expect(report.deleted).toHaveLength(1000);
+    expect(report.failed.map((failure) => failure.target)).toStrictEqual([target("products/p-1000.png")]);
+  });
+});
+
+describe("requests that throw", () => {
+  it("fails every key of the request at once with a 403 AccessDenied", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(
+      new S3ServiceException({
+        name: "AccessDenied",
+        $fault: "client",
+        $metadata: { httpStatusCode: 403 },
+        message: "Access Denied",
+      }),
+    );
+    const { clock, deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.delays).toStrictEqual([]);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [
+        { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
+        { target: target("b.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
+      ],
+    });
+  });
+
+  it.each([
+    ["status 503", { httpStatusCode: 503 }, undefined],
+    ["status 500", { httpStatusCode: 500 }, undefined],
+    ["status 429", { httpStatusCode: 429 }, undefined],
+    ["$retryable", { httpStatusCode: 400 }, { throttling: true }],
+  ])("retries every key of a request that throws with %s", async (_, $metadata, $retryable) => {
+    // Prepare
+    const error = new S3ServiceException({ name: "SlowDownish", $fault: "server", $metadata, message: "later" });
+    if ($retryable !== undefined) error.$retryable = $retryable;
+    s3.on(DeleteObjectsCommand).rejectsOnce(error).resolves({});
+    const { clock, deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(keysOf(batchInputs()[1])).toStrictEqual(["a.png", "b.png"]);
+    expect(clock.delays).toStrictEqual([50]);
+    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [] });
+  });
+
+  it("fails the keys as retryable when every attempt throws 503", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(
+      new S3ServiceException({
+        name: "ServiceUnavailable",
+        $fault: "server",
+        $metadata: { httpStatusCode: 503 },
+        message: "Service Unavailable",
+      }),
+    );
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
+    expect(report.failed).toStrictEqual([
+      { target: target("a.png"), code: "ServiceUnavailable", message: "Service Unavailable", retryable: true },
+    ]);
+  });
+
+  it("fails the keys with the error's name when a plain Error is thrown", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(new TypeError("fetch failed"));
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(report.failed).toStrictEqual([
+      { target: target("a.png"), code: "TypeError", message: "fetch failed", retryable: false },
+    ]);
+  });
+
+  it("fails only the keys of the request that threw", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolves({})
+      .on(DeleteObjectsCommand, { Bucket: OTHER_BUCKET })
+      .rejects(new S3ServiceException({ name: "NoSuchBucket", $fault: "client", $metadata: { httpStatusCode: 404 } }));
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png", undefined, OTHER_BUCKET)]);
+
+    // Assess
+    expect(report.deleted).toStrictEqual([target("a.png")]);
+    expect(report.failed).toStrictEqual([
+      {
+        target: target("b.png", undefined, OTHER_BUCKET),
+        code: "NoSuchBucket",
+        message: "NoSuchBucket",
+        retryable: false,
+      },
+    ]);
+  });
+});
+
+describe("keys outside XML 1.0", () => {
+  it.each([
+    ["U+0001", "\u0001"],
+    ["U+000B", "\u000B"],
+    ["U+000C", "\u000C"],
+    ["U+001F", "\u001F"],
+    ["U+FFFE", "\uFFFE"],
+    ["U+FFFF", "\uFFFF"],
+    ["a lone high surrogate", "\uD800"],
+    ["a lone low surrogate", "\uDC00"],
+  ])("deletes a key holding %s with a single DeleteObject call", async (_, character) => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup();
+    const odd = target(`uploads/odd${character}name.png`);
+
+    // Act
+    const report = await deleteObjects([target("a.png"), odd, target("b.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectCommand, {
+      Bucket: BUCKET,
+      Key: `uploads/odd${character}name.png`,
+    });
+    expect(batchInputs()).toStrictEqual([
+      { Bucket: BUCKET, Delete: { Objects: [{ Key: "a.png" }, { Key: "b.png" }], Quiet: true } },
+    ]);
+    expect(sortTargets(report.deleted)).toStrictEqual(sortTargets([target("a.png"), odd, target("b.png")]));
+  });
+
+  it("passes the VersionId to the single DeleteObject call", async () => {
+    // Prepare
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    await deleteObjects([target("odd\u0001.png", "v1"), target("odd\u0001.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 2);
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { Bucket: BUCKET, Key: "odd\u0001.png", VersionId: "v1" },
+      { Bucket: BUCKET, Key: "odd\u0001.png" },
+    ]);
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
+  });
+
+  it("keeps tab, newline, carriage return and emoji keys in DeleteObjects", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const keys = ["tab\there", "new\nline", "carriage\rreturn", "emoji 😀 🦄.png", "private\uE000use", "\uFFFD"];
+
+    // Act
+    await deleteObjects(keys.map((key) => target(key)));
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(keysOf(batchInputs()[0])).toStrictEqual(keys);
+  });
+
+  it("retries a single delete that throws 503 and fails one that throws 403", async () => {
+    // Prepare
+    s3.on(DeleteObjectCommand, { Key: "busy\u0001" })
+      .rejectsOnce(
+        new S3ServiceException({
+          name: "ServiceUnavailable",
+          $fault: "server",
+          $metadata: { httpStatusCode: 503 },
+          message: "Service Unavailable",
+        }),
+      )
+      .resolves({});
+    s3.on(DeleteObjectCommand, { Key: "locked\u0001" }).rejects(
+      new S3ServiceException({
+        name: "AccessDenied",
+        $fault: "client",
+        $metadata: { httpStatusCode: 403 },
+        message: "Access Denied",
+      }),
+    );
+    const { clock, deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("busy\u0001"), target("locked\u0001")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 3);
+    expect(clock.delays).toStrictEqual([50]);
+    expect(report).toStrictEqual({
+      deleted: [target("busy\u0001")],
+      failed: [{ target: target("locked\u0001"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+    });
+  });
+
+  it("counts a single delete that throws NoSuchKey as deleted", async () => {
+    // Prepare
+    s3.on(DeleteObjectCommand).rejects(
+      new S3ServiceException({ name: "NoSuchKey", $fault: "client", $metadata: { httpStatusCode: 404 } }),
+    );
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("gone\u0001")]);
+
+    // Assess
+    expect(report).toStrictEqual({ deleted: [target("gone\u0001")], failed: [] });
+  });
+});
+
+describe("deadline", () => {
+  it.each([
+    ["before now", -1],
+    ["equal to now", 0],
+  ])("sends nothing and fails every target as DeadlineExceeded when the deadline is %s", async (_, offset) => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup();
+    const targets = [target("a.png"), target("odd\u0001.png"), target("b.png", undefined, OTHER_BUCKET)];
+
+    // Act
+    const report = await deleteObjects(targets, { deadline: CLOCK_START + offset });
+
+    // Assess
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(report.deleted).toStrictEqual([]);
+    expect(sortFailures(report.failed)).toStrictEqual(
+      sortTargets(targets).map((each) => ({
+        target: each,
+        code: "DeadlineExceeded",
+        message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
+        retryable: true,
+      })),
+    );
+  });
+
+  it("sends requests when the deadline is still ahead", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 1 });
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(report.deleted).toStrictEqual([target("a.png")]);
+  });
+
+  it("starts no request at or after the deadline", async () => {
+    // Prepare
+    const { clock, deleteObjects } = setup({ concurrency: 1 });
+    const startedAt: number[] = [];
+    s3.on(DeleteObjectsCommand).callsFake(() => {
+      startedAt.push(clock.now());
+      clock.advance(100);
+      return {};
+    });
+    const targets = manyTargets(2500);
+
+    // Act
+    const report = await deleteObjects(targets, { deadline: CLOCK_START + 200 });
+
+    // Assess
+    expect(startedAt).toStrictEqual([CLOCK_START, CLOCK_START + 100]);
+    expect(report.deleted).toStrictEqual(targets.slice(0, 2000));
+    expect(report.failed).toStrictEqual(
+      targets.slice(2000).map((each) => ({
+        target: each,
+        code: "DeadlineExceeded",
+        message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
+        retryable: true,
+      })),
+    );
+  });
+
+  it("stops retrying when the backoff would reach the deadline and fails the keys as retryable", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("b.png")] })
+      .resolves({});
+    const { clock, deleteObjects } = setup({ baseDelayMs: 1000 });
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")], { deadline: CLOCK_START + 500 });
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.delays).toStrictEqual([]);
+    expect(report).toStrictEqual({
+      deleted: [target("a.png")],
+      failed: [
+        {
+          target: target("b.png"),
+          code: "SlowDown",
+          message: "no time left to retry after SlowDown: Please reduce your request rate.",
+          retryable: true,
+        },
+      ],
+    });
+  });
+
+  it("retries when the backoff ends before the deadline", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("b.png")] })
+      .resolves({});
+    const { clock, deleteObjects } = setup({ baseDelayMs: 1000 });
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")], { deadline: CLOCK_START + 501 });
+
+    // Assess
+    expect(clock.delays).toStrictEqual([500]);
+    expect(keysOf(batchInputs()[1])).toStrictEqual(["b.png"]);
+    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [] });
+  });
+
+  it("fails a retry as DeadlineExceeded when the deadline passes while it waits for a slot", async () => {
+    // Prepare
+    const { clock, deleteObjects } = setup({ concurrency: 1, baseDelayMs: 100 });
+    const slowRequest = deferred<object>();
+    s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) => {
+      if (input.Bucket === OTHER_BUCKET) return slowRequest.promise;
+      clock.advance(100);
+      return { Errors: [slowDown("a.png")] };
+    });
+
+    // Act
+    const done = deleteObjects([target("a.png"), target("b.png", undefined, OTHER_BUCKET)], {
+      deadline: CLOCK_START + 200,
+    });
+    await settle();
+    const timeWhenRetryQueued = clock.now();
+    clock.advance(150);
+    slowRequest.resolve({});
+    const report = await done;
+
+    // Assess
+    expect(timeWhenRetryQueued).toBe(CLOCK_START + 150);
+    expect(clock.delays).toStrictEqual([50]);
+    expect(batchInputs().map((input) => input.Bucket)).toStrictEqual([BUCKET, OTHER_BUCKET]);
+    expect(report).toStrictEqual({
+      deleted: [target("b.png", undefined, OTHER_BUCKET)],
+      failed: [
+        {
+          target: target("a.png"),
+          code: "DeadlineExceeded",
+          message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
+          retryable: true,
+        },
+      ],
+    });
+  });
+
+  it("reads the time from Date.now by default", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const deleteObjects = createBatchDeleter({ s3Client: new S3Client({ region: "us-east-1" }) });
+
+    // Act
+    const report = await deleteObjects([target("a.png")], { deadline: Date.now() - 60_000 });
+
+    // Assess
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(report.failed.map((failure) => failure.code)).toStrictEqual(["DeadlineExceeded"]);
+  });
+});
+
+describe("report", () => {
+  it("puts every distinct target in exactly one of deleted and failed", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({
+        Errors: [
+          slowDown("retried.png"),
+          { Key: "denied.png", Code: "AccessDenied", Message: "Access Denied" },
+          { Key: "gone.png", Code: "NoSuchKey", Message: "The specified key does not exist." },
+          slowDown("busy.png"),
+        ],
+      })
+      .resolves({ Errors: [slowDown("busy.png")] });
+    s3.on(DeleteObjectsCommand, { Bucket: OTHER_BUCKET }).rejects(
+      new S3ServiceException({ name: "NoSuchBucket", $fault: "client", $metadata: { httpStatusCode: 404 } }),
+    );
+    const { deleteObjects } = setup({ maxAttempts: 2 });
+    const names = ["ok.png", "retried.png", "denied.png", "gone.png", "busy.png"];
+    const targets = [...names, ...names].map((key) => target(key));
+    const elsewhere = target("ok.png", undefined, OTHER_BUCKET);
+
+    // Act
+    const report = await deleteObjects([...targets, elsewhere, elsewhere]);
+
+    // Assess
+    expect(sortTargets(report.deleted)).toStrictEqual(
+      sortTargets(["ok.png", "retried.png", "gone.png"].map((key) => target(key))),
+    );
+    expect(sortFailures(report.failed).map((failure) => [failure.target, failure.code])).toStrictEqual([
+      [target("busy.png"), "SlowDown"],
+      [target("denied.png"), "AccessDenied"],
+      [elsewhere, "NoSuchBucket"],
+    ]);
+  });
+});
+
+describe("default timing", () => {
+  it("waits with setTimeout and Math.random when no sleep or random is given", async () => {
+    // Prepare
+    vi.useFakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("a.png")] })
+      .resolves({});
+    const deleteObjects = createBatchDeleter({ s3Client: new S3Client({ region: "us-east-1" }) });
+
+    // Act
+    const done = deleteObjects([target("a.png")]);
+    await vi.advanceTimersByTimeAsync(49);
+    const callsBeforeBackoffEnds = s3.commandCalls(DeleteObjectsCommand).length;
+    await vi.advanceTimersByTimeAsync(1);
+    const report = await done;
+
+    // Assess
+    expect(callsBeforeBackoffEnds).toBe(1);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+  });
+});
+
+describe("options", () => {
+  const s3Client = new S3Client({ region: "us-east-1" });
+
+  it("throws one ConfigError naming every bad option", () => {
+    // Prepare
+    const options = { concurrency: 0, maxAttempts: 1.5, retries: 3 } as unknown as BatchDeleterOptions;
+
+    // Act
+    const act = () => createBatchDeleter(options);
+
+    // Assess
+    expect(act).toThrow(ConfigError);
+    let issues: unknown;
+    try {
+      act();
+    } catch (error) {
+      expect(isConfigError(error)).toBe(true);
+      issues = (error as ConfigError).issues;
+    }
+    expect(issues).toStrictEqual([
+      { path: "s3Client", message: "must be an S3Client (an object with a send method)" },
+      { path: "concurrency", message: "must be at least 1" },
+      { path: "maxAttempts", message: "must be an integer" },
+      { path: "retries", message: "is not an option" },
+    ]);
+  });
+
+  it("names each unknown option", () => {
+    // Prepare
+    const options = { s3Client, retries: 3, timeout: 1000 } as unknown as BatchDeleterOptions;
+
+    // Act
+    const act = () => createBatchDeleter(options);
+
+    // Assess
+    expect(act).toThrow(
+      expect.objectContaining({
+        name: "ConfigError",
+        issues: [
+          { path: "retries", message: "is not an option" },
+          { path: "timeout", message: "is not an option" },
+        ],
+      }),
+    );
+  });
+
+  it("names each option in backticks in the message", () => {
+    // Act
+    const act = () => createBatchDeleter({ s3Client, concurrency: 0, maxAttempts: 1.5 });
+
+    // Assess
+    expect(act).toThrow(
+      "Invalid dynamodb-s3-cleanup options:\n  - `concurrency`: must be at least 1\n  - `maxAttempts`: must be an integer",
+    );
+  });
+
+  it.each([
+    ["concurrency", 0, "must be at least 1"],
+    ["concurrency", 65, "must be at most 64"],
+    ["concurrency", 2.5, "must be an integer"],
+    ["maxAttempts", 0, "must be at least 1"],
+    ["maxAttempts", 11, "must be at most 10"],
+    ["baseDelayMs", -1, "must not be negative"],
+    ["maxDelayMs", "2000", "must be an integer"],
+    ["now", 0, "must be a function"],
+    ["sleep", null, "must be a function"],
+    ["random", 0.5, "must be a function"],
+    ["s3Client", {}, "must be an S3Client (an object with a send method)"],
+  ])("rejects %s: %j", (option, value, message) => {
+    // Prepare
+    const options = { s3Client, [option]: value } as unknown as BatchDeleterOptions;
+
+    // Act
+    const act = () => createBatchDeleter(options);
+
+    // Assess
+    expect(act).toThrow(expect.objectContaining({ name: "ConfigError", issues: [{ path: option, message }] }));
+  });
+
+  it("rejects options that are not an object", () => {
+    // Act
+    const act = () => createBatchDeleter(undefined as unknown as BatchDeleterOptions);
+
+    // Assess
+    expect(act).toThrow(
+      expect.objectContaining({ name: "ConfigError", issues: [{ path: "(options)", message: "must be an object" }] }),
+    );
+  });
+
+  it("accepts every option at its bounds", () => {
+    // Act
+    const act = () =>
+      createBatchDeleter({
+        s3Client,
+        concurrency: 64,
+        maxAttempts: 10,
+        baseDelayMs: 0,
+        maxDelayMs: 0,
+        now: () => 0,
+        sleep: async () => {},
+        random: () => 0,
+      });
+
+    // Assess
+    expect(act).not.toThrow();
+  });
+
+  it("accepts undefined for every optional option", () => {
+    // Act
+    const act = () =>
+      createBatchDeleter({
+        s3Client,
+        concurrency: undefined,
+        maxAttempts: undefined,
+        baseDelayMs: undefined,
+        maxDelayMs: undefined,
+        now: undefined,
+        sleep: undefined,
+        random: undefined,
+      });
+
+    // Assess
+    expect(act).not.toThrow();
+  });
+});
