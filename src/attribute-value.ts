@@ -39,7 +39,7 @@ export class AttributeProblem extends Error {
   }
 }
 
-const TYPES = new Set<string>(["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"]);
+const TYPES = /* @__PURE__ */ new Set<string>(["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"]);
 
 /**
  * The one member an AttributeValue carries, as `[type, value]`. Members set to null are ignored, as

@@ -74,7 +74,7 @@ export interface DeleteReport {
 export type BatchDeleter = (targets: readonly ObjectTarget[], options?: DeleteCallOptions) => Promise<DeleteReport>;
 
 /** The deleter's options schema; the handler shares its fields. */
-export const deleterOptionFields = {
+export const deleterOptionFields = () => ({
   concurrency: z.optional(positiveInt(64)),
   maxAttempts: z.optional(positiveInt(10)),
   baseDelayMs: z.optional(nonNegativeInt()),
@@ -82,9 +82,7 @@ export const deleterOptionFields = {
   now: z.optional(fn<() => number>()),
   sleep: z.optional(fn<(ms: number) => Promise<void>>()),
   random: z.optional(fn<() => number>()),
-};
-
-const deleterOptionsSchema = z.strictObject({ s3Client: s3ClientSchema, ...deleterOptionFields });
+});
 
 // Characters XML 1.0 cannot carry; a key holding one makes S3 reject a whole DeleteObjects body.
 const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
@@ -109,7 +107,7 @@ type Send = (bucket: string, targets: readonly ObjectTarget[]) => Promise<Map<Ob
  * ```
  */
 export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
-  validateOptions(deleterOptionsSchema, options);
+  validateOptions(z.strictObject({ s3Client: s3ClientSchema(), ...deleterOptionFields() }), options);
   const {
     s3Client,
     concurrency = 4,

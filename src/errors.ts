@@ -89,7 +89,13 @@ export function describeRecord(record: RecordRef): string {
   return `record ${record.index}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`;
 }
 
-const names = new Set(["CleanupError", "ConfigError", "InvalidEventError", "InvalidRecordError", "KeyMappingError"]);
+const names = /* @__PURE__ */ new Set([
+  "CleanupError",
+  "ConfigError",
+  "InvalidEventError",
+  "InvalidRecordError",
+  "KeyMappingError",
+]);
 
 function nameOf(error: unknown): unknown {
   return typeof error === "object" && error !== null ? (error as { name?: unknown }).name : undefined;

@@ -58,16 +58,17 @@ export interface CleanupOptions extends Omit<BatchDeleterOptions, "s3Client"> {
   timeoutMarginMs?: number | undefined;
 }
 
-const cleanupOptionsSchema = z.strictObject({
-  ...keyMapperFields,
-  ...deleterOptionFields,
-  removals: z.optional(z.enum(["any", "ttl", "user"], { error: 'must be "any", "ttl" or "user"' })),
-  s3Client: z.optional(s3ClientSchema),
-  onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
-  dryRun: z.optional(z.boolean({ error: "must be true or false" })),
-  logger: z.optional(loggerSchema),
-  timeoutMarginMs: z.optional(nonNegativeInt()),
-});
+const cleanupOptionsSchema = () =>
+  z.strictObject({
+    ...keyMapperFields(),
+    ...deleterOptionFields(),
+    removals: z.optional(z.enum(["any", "ttl", "user"], { error: 'must be "any", "ttl" or "user"' })),
+    s3Client: z.optional(s3ClientSchema()),
+    onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
+    dryRun: z.optional(z.boolean({ error: "must be true or false" })),
+    logger: z.optional(loggerSchema()),
+    timeoutMarginMs: z.optional(nonNegativeInt()),
+  });
 
 /** One removal and the objects it owns. */
 interface Plan {
@@ -88,7 +89,7 @@ interface Plan {
  * ```
  */
 export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
-  validateOptions(cleanupOptionsSchema, options, requireBucket);
+  validateOptions(cleanupOptionsSchema(), options, requireBucket);
   const {
     removals = "any",
     onInvalidRecord = "fail",

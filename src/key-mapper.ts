@@ -90,21 +90,22 @@ function compileKeySpec(key: unknown): Resolve | KeySpecIssue[] {
 }
 
 /** Validates a key spec: every problem becomes an issue at its path under the option. */
-export const keySpecSchema = z.custom<KeySpec>().check(
-  z.superRefine((key, context) => {
-    const compiled = compileKeySpec(key);
-    if (!Array.isArray(compiled)) return;
-    for (const issue of compiled)
-      context.addIssue({ code: "custom", message: issue.message, path: issue.at, input: key });
-  }),
-);
+export const keySpecSchema = () =>
+  z.custom<KeySpec>().check(
+    z.superRefine((key, context) => {
+      const compiled = compileKeySpec(key);
+      if (!Array.isArray(compiled)) return;
+      for (const issue of compiled)
+        context.addIssue({ code: "custom", message: issue.message, path: issue.at, input: key });
+    }),
+  );
 
 /** The options a key mapper needs; the handler shares these fields. */
-export const keyMapperFields = {
-  key: keySpecSchema,
+export const keyMapperFields = () => ({
+  key: keySpecSchema(),
   bucket: z.optional(nonEmptyString()),
-  allowedPrefixes: z.optional(allowedPrefixesSchema),
-};
+  allowedPrefixes: z.optional(allowedPrefixesSchema()),
+});
 
 /** Templates and `{ attribute }` produce bare keys, which need a bucket. */
 export function requireBucket(options: Record<string, unknown>): ConfigIssue[] {
@@ -112,8 +113,6 @@ export function requireBucket(options: Record<string, unknown>): ConfigIssue[] {
     ? [{ path: "bucket", message: "is required when `key` is a template or { attribute }" }]
     : [];
 }
-
-const keyMapperSchema = z.strictObject(keyMapperFields);
 
 /**
  * Builds the mapper for a key spec. Throws {@link ConfigError} when the spec or options are wrong.
@@ -125,7 +124,11 @@ const keyMapperSchema = z.strictObject(keyMapperFields);
  * ```
  */
 export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): KeyMapper {
-  const { bucket, allowedPrefixes } = validateOptions(keyMapperSchema, { ...options, key }, requireBucket);
+  const { bucket, allowedPrefixes } = validateOptions(
+    z.strictObject(keyMapperFields()),
+    { ...options, key },
+    requireBucket,
+  );
   const resolve = compileKeySpec(key) as Resolve;
 
   return async (item) => {

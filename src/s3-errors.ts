@@ -6,7 +6,7 @@
 /** How the deleter treats one key's error. */
 export type ErrorClass = "gone" | "retryable" | "permanent";
 
-const RETRYABLE = new Set([
+const RETRYABLE = /* @__PURE__ */ new Set([
   "InternalError",
   "SlowDown",
   "ServiceUnavailable",

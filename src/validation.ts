@@ -1,6 +1,9 @@
 /**
  * Option validation shared by the factories: small zod schemas with messages that read well, and
  * one function that turns zod's issues into a {@link ConfigError} naming each option.
+ *
+ * Schemas are built by functions, when a factory runs, never at module load: a bundle that does not
+ * call a factory drops them, and importing the package does no work.
  */
 import * as z from "zod/mini";
 import { ConfigError, type ConfigIssue } from "./errors.js";
@@ -57,22 +60,25 @@ export const nonNegativeInt = () =>
 export const fn = <T>(what = "must be a function") =>
   z.custom<T>((value) => typeof value === "function", { error: what });
 
-export const allowedPrefixesSchema = z
-  .array(nonEmptyString(), { error: "must be an array of prefixes" })
-  .check(z.minLength(1, { error: "must hold at least one prefix (leave it out to allow every key)" }));
+export const allowedPrefixesSchema = () =>
+  z
+    .array(nonEmptyString(), { error: "must be an array of prefixes" })
+    .check(z.minLength(1, { error: "must hold at least one prefix (leave it out to allow every key)" }));
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
 /** A logger is checked in place, never copied, so that class instances keep their `this`. */
-export const loggerSchema = z.custom<unknown>(
-  (value) =>
-    typeof value === "object" &&
-    value !== null &&
-    LOG_LEVELS.every((level) => typeof (value as Record<string, unknown>)[level] === "function"),
-  { error: "must be an object with debug, info, warn and error methods" },
-);
+export const loggerSchema = () =>
+  z.custom<unknown>(
+    (value) =>
+      typeof value === "object" &&
+      value !== null &&
+      LOG_LEVELS.every((level) => typeof (value as Record<string, unknown>)[level] === "function"),
+    { error: "must be an object with debug, info, warn and error methods" },
+  );
 
-export const s3ClientSchema = z.custom<unknown>(
-  (value) => typeof value === "object" && value !== null && typeof (value as { send?: unknown }).send === "function",
-  { error: "must be an S3Client (an object with a send method)" },
-);
+export const s3ClientSchema = () =>
+  z.custom<unknown>(
+    (value) => typeof value === "object" && value !== null && typeof (value as { send?: unknown }).send === "function",
+    { error: "must be an S3Client (an object with a send method)" },
+  );
