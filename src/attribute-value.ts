@@ -64,11 +64,6 @@ export function attributeMember(value: unknown): [AttributeType, unknown] {
 const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER = /^-?\d+$/;
 
-/** True when `text` is a number as DynamoDB writes one. */
-export function isNumberText(text: string): boolean {
-  return NUMBER.test(text);
-}
-
 function significantDigits(text: string): number {
   const exponent = text.search(/[eE]/);
   const mantissa = (exponent === -1 ? text : text.slice(0, exponent)).replace(/[-.]/g, "");
@@ -102,7 +97,8 @@ function expectNumberText(value: unknown, type: string): string {
   return text;
 }
 
-function within<T>(segment: string, read: () => T): T {
+/** Runs `read`, prefixing `segment` to the path of an {@link AttributeProblem} it throws. */
+export function within<T>(segment: string, read: () => T): T {
   try {
     return read();
   } catch (error) {

@@ -24,8 +24,9 @@ export interface BatchDeleterOptions {
    */
   concurrency?: number | undefined;
   /**
-   * Attempts per key, counting the first, for per-key errors S3 calls transient (SlowDown,
-   * InternalError, ...). The SDK's own retries of whole requests come on top.
+   * Attempts per key, counting the first, for transient per-key errors in a DeleteObjects answer
+   * (SlowDown, InternalError, ...), which the SDK does not retry. Requests that throw are not
+   * retried here: the SDK's retry strategy has already retried them.
    * @default 3
    */
   maxAttempts?: number | undefined;
@@ -34,7 +35,10 @@ export interface BatchDeleterOptions {
    * @default 100
    */
   baseDelayMs?: number | undefined;
-  /** @default 2000 */
+  /**
+   * The cap on one backoff wait, in ms.
+   * @default 2000
+   */
   maxDelayMs?: number | undefined;
   /** The clock, in milliseconds. @default Date.now */
   now?: (() => number) | undefined;
@@ -56,9 +60,11 @@ export interface DeleteCallOptions {
 
 /** A target that was not deleted. */
 export interface FailedTarget {
+  /** The object, as it was passed in. */
   target: ObjectTarget;
   /** S3's error code (`AccessDenied`, `SlowDown`, ...) or `DeadlineExceeded`. */
   code: string;
+  /** S3's message, or why the deleter gave up. */
   message: string;
   /** True when the error is transient, so a later attempt may succeed. */
   retryable: boolean;
@@ -66,7 +72,9 @@ export interface FailedTarget {
 
 /** The outcome of one call: each distinct target is in exactly one list. */
 export interface DeleteReport {
+  /** Objects S3 reported deleted, or already gone. */
   deleted: ObjectTarget[];
+  /** Objects not deleted, each with its reason. */
   failed: FailedTarget[];
 }
 
@@ -84,12 +92,19 @@ export const deleterOptionFields = () => ({
   random: z.optional(fn<() => number>()),
 });
 
-// Characters XML 1.0 cannot carry; a key holding one makes S3 reject a whole DeleteObjects body.
+// Characters XML 1.0 cannot carry: a key holding one makes S3 reject a whole DeleteObjects body.
 const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+// Line ends: XML parsers normalise CR and CRLF to LF, so they may not survive the round trip.
+const LINE_END = /[\r\n]/;
 
-/** True when a key can travel in a DeleteObjects XML body. */
+/** True when a key can travel in an XML body: every character is allowed by XML 1.0. */
 export function isXmlSafe(key: string): boolean {
   return !NOT_XML.test(key);
+}
+
+/** True when a key goes in a DeleteObjects body; other keys go in the URL of a single DeleteObject. */
+export function canBatch(key: string): boolean {
+  return isXmlSafe(key) && !LINE_END.test(key);
 }
 
 const sleepWithTimer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -98,7 +113,7 @@ const sleepWithTimer = (ms: number) => new Promise<void>((resolve) => setTimeout
 type Send = (bucket: string, targets: readonly ObjectTarget[]) => Promise<Map<ObjectTarget, KeyError>>;
 
 /**
- * Creates a batch deleter.
+ * Creates a batch deleter. Throws {@link ConfigError} when an option is wrong.
  *
  * @example
  * ```ts
@@ -108,6 +123,11 @@ type Send = (bucket: string, targets: readonly ObjectTarget[]) => Promise<Map<Ob
  */
 export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
   validateOptions(z.strictObject({ s3Client: s3ClientSchema(), ...deleterOptionFields() }), options);
+  return buildBatchDeleter(options);
+}
+
+/** Builds a deleter from options already validated. */
+export function buildBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
   const {
     s3Client,
     concurrency = 4,
@@ -169,7 +189,7 @@ export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
         for (const target of pending) {
           const error = errors === "deadline" ? DEADLINE : errors.get(target);
           if (error === undefined || error.class === "gone") report.deleted.push(target);
-          else if (error.class === "retryable" && error !== DEADLINE && attempt < maxAttempts)
+          else if (error.class === "retryable" && !error.thrown && error !== DEADLINE && attempt < maxAttempts)
             retry.push({ target, error });
           else
             report.failed.push({
@@ -194,7 +214,7 @@ export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
     for (const [bucket, group] of groupByBucket(targets)) {
       const batchable: ObjectTarget[] = [];
       for (const target of group) {
-        if (isXmlSafe(target.key)) batchable.push(target);
+        if (canBatch(target.key)) batchable.push(target);
         else work.push(run(sendSingle, bucket, [target]));
       }
       for (let start = 0; start < batchable.length; start += MAX_KEYS_PER_REQUEST) {
@@ -210,6 +230,7 @@ const DEADLINE: KeyError = {
   code: "DeadlineExceeded",
   message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
   class: "retryable",
+  thrown: false,
 };
 
 /** A target whose retry the deadline cut short keeps its last error's code. */
@@ -257,8 +278,8 @@ interface ErrorEntry {
 /**
  * Attributes each per-key error to the targets it concerns. An entry names a key and maybe a
  * version. One without a VersionId also fails the key's other versions in the request, unless they
- * have an entry of their own, and one without a Key fails the whole request: an error is never
- * counted as a success.
+ * have an entry of their own; one that names no key sent (or no key at all) fails every target of
+ * the request without an entry of its own. An error is never counted as a success.
  */
 function matchErrors(
   targets: readonly ObjectTarget[],
@@ -271,18 +292,26 @@ function matchErrors(
     if (same === undefined) byKey.set(target.key, [target]);
     else same.push(target);
   }
-  const matchedExactly = new Set<ObjectTarget>();
+  const ownEntry = new Set<ObjectTarget>();
+  let unattributed: KeyError | undefined;
   for (const entry of entries) {
     const code = entry.Code ?? "UnknownError";
-    const error: KeyError = { code, message: entry.Message ?? code, class: classifyCode(code) };
-    const candidates = entry.Key === undefined ? targets : (byKey.get(entry.Key) ?? []);
-    const exact = candidates.filter((target) => target.versionId === entry.VersionId);
+    const error: KeyError = { code, message: entry.Message ?? code, class: classifyCode(code), thrown: false };
+    const sameKey = entry.Key === undefined ? undefined : byKey.get(entry.Key);
+    if (sameKey === undefined) {
+      unattributed ??= error;
+      continue;
+    }
+    const exact = sameKey.filter((target) => target.versionId === entry.VersionId);
     for (const target of exact) {
       errors.set(target, error);
-      matchedExactly.add(target);
+      ownEntry.add(target);
     }
     if (entry.VersionId === undefined || exact.length === 0) {
-      for (const target of candidates) if (!matchedExactly.has(target)) errors.set(target, error);
+      for (const target of sameKey) if (!ownEntry.has(target)) errors.set(target, error);
     }
+  }
+  if (unattributed !== undefined) {
+    for (const target of targets) if (!errors.has(target)) errors.set(target, unattributed);
   }
 }

@@ -89,6 +89,17 @@ export function describeRecord(record: RecordRef): string {
   return `record ${record.index}${ids.length > 0 ? ` (${ids.join(", ")})` : ""}`;
 }
 
+/**
+ * Describes a value by its shape only, never its content (which may be personal data): "null",
+ * "an array", "an object with keys [id, email]", "a string", "a bigint".
+ */
+export function describeShape(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return `an object with keys [${Object.keys(value).slice(0, 5).join(", ")}]`;
+  return typeof value === "undefined" ? "undefined" : `a ${typeof value}`;
+}
+
 const names = /* @__PURE__ */ new Set([
   "CleanupError",
   "ConfigError",

@@ -6,28 +6,47 @@ import { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
 import {
   type BatchDeleterOptions,
-  createBatchDeleter,
+  buildBatchDeleter,
   type DeleteReport,
   deleterOptionFields,
+  MAX_KEYS_PER_REQUEST,
 } from "./batch-deleter.js";
-import { createLimiter } from "./concurrency.js";
-import type { KeyMappingError, RecordRef } from "./errors.js";
-import { createKeyMapper, type KeyMapper, type KeySpec, keyMapperFields, requireBucket } from "./key-mapper.js";
-import { targetId } from "./object-target.js";
-import { type InvalidRecord, parseStreamRecords, type RemovedItem } from "./parse-stream-records.js";
-import { buildBatchResponse } from "./report.js";
-import type { CleanupContext, CleanupHandler, Logger, ObjectTarget, RemovalFilter } from "./types.js";
+import type { RecordRef } from "./errors.js";
+import {
+  buildKeyMapper,
+  type KeyFunction,
+  type KeySpec,
+  keyMapperFields,
+  mapRemovals,
+  requireBucket,
+} from "./key-mapper.js";
+import { type InvalidRecord, parseStreamRecords, REMOVAL_FILTERS } from "./parse-stream-records.js";
+import { buildBatchResponse, collectOwnership, ownersOf, unreportable } from "./report.js";
+import type { CleanupContext, CleanupHandler, Logger, RemovalFilter } from "./types.js";
 import { loggerSchema, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
 
-/** Options of {@link createCleanupHandler}. */
-export interface CleanupOptions extends Omit<BatchDeleterOptions, "s3Client"> {
-  /**
-   * The bucket of the keys that `key` produces. Required unless `key` is a function that returns
-   * `{ bucket, key }` objects.
-   */
-  bucket?: string | undefined;
-  /** How to find a removed item's objects: a template, templates, `{ attribute }` or a function. */
-  key: KeySpec;
+/**
+ * Options of {@link createCleanupHandler}. `bucket` is required unless `key` is a function, which
+ * may return `{ bucket, key }` objects instead of bare keys.
+ */
+export type CleanupOptions = CommonCleanupOptions &
+  (
+    | {
+        /** How to find a removed item's objects: a template, templates or `{ attribute }`. */
+        key: Exclude<KeySpec, KeyFunction>;
+        /** The bucket of the keys that `key` produces. */
+        bucket: string;
+      }
+    | {
+        /** A function that returns a removed item's objects. */
+        key: KeyFunction;
+        /** The bucket of the keys the function returns as bare strings. */
+        bucket?: string | undefined;
+      }
+  );
+
+/** The options of {@link createCleanupHandler} other than `key` and `bucket`. */
+export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Client"> {
   /**
    * Which REMOVE records delete objects: all, only TTL expiries, or only users' deletes.
    * @default "any"
@@ -41,10 +60,15 @@ export interface CleanupOptions extends Omit<BatchDeleterOptions, "s3Client"> {
    * @default "fail"
    */
   onInvalidRecord?: "fail" | "skip" | undefined;
+  /**
+   * How many delete requests may be in flight at once, and how many key functions may run at once.
+   * @default 4
+   */
+  concurrency?: number | undefined;
   /** When set, every key must start with one of these; a record with any other key is invalid. */
   allowedPrefixes?: readonly string[] | undefined;
   /**
-   * Log the planned deletes and delete nothing.
+   * Log the planned deletes (one info line per 1,000 objects) and delete nothing.
    * @default false
    */
   dryRun?: boolean | undefined;
@@ -62,19 +86,13 @@ const cleanupOptionsSchema = () =>
   z.strictObject({
     ...keyMapperFields(),
     ...deleterOptionFields(),
-    removals: z.optional(z.enum(["any", "ttl", "user"], { error: 'must be "any", "ttl" or "user"' })),
+    removals: z.optional(z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' })),
     s3Client: z.optional(s3ClientSchema()),
     onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
     dryRun: z.optional(z.boolean({ error: "must be true or false" })),
     logger: z.optional(loggerSchema()),
     timeoutMarginMs: z.optional(nonNegativeInt()),
   });
-
-/** One removal and the objects it owns. */
-interface Plan {
-  item: RemovedItem;
-  targets: ObjectTarget[];
-}
 
 /**
  * Creates the Lambda handler for a DynamoDB stream: for every selected REMOVE record it deletes the
@@ -99,8 +117,8 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
     concurrency = 4,
     now = Date.now,
   } = options;
-  const mapKeys = createKeyMapper(options.key, { bucket: options.bucket, allowedPrefixes: options.allowedPrefixes });
-  const deleteTargets = createBatchDeleter({
+  const mapKeys = buildKeyMapper(options.key, { bucket: options.bucket, allowedPrefixes: options.allowedPrefixes });
+  const deleteTargets = buildBatchDeleter({
     s3Client: options.s3Client ?? new S3Client({}),
     concurrency,
     maxAttempts: options.maxAttempts,
@@ -115,22 +133,63 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
     const started = now();
     const deadline = deadlineOf(context, now, timeoutMarginMs);
     const batch = parseStreamRecords(event, { removals });
-    const { plans, invalid: unmappable } = await mapAll(batch.removals, mapKeys, concurrency);
-    const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
-    for (const record of invalid) {
-      logger.warn(onInvalidRecord === "fail" ? "Invalid record, reported as failed" : "Invalid record, skipped", {
-        index: record.index,
-        sequenceNumber: record.sequenceNumber,
-        eventId: record.eventId,
-        error: record.error.message,
+    const records = batch.removals.length + batch.skipped.length + batch.invalid.length;
+    const summary = (counts: Omit<Summary, "records" | "skipped" | "durationMs" | "dryRun">): Summary => ({
+      records,
+      removals: counts.removals,
+      withoutObjects: counts.withoutObjects,
+      skipped: batch.skipped.length,
+      invalid: counts.invalid,
+      targets: counts.targets,
+      deleted: counts.deleted,
+      failed: counts.failed,
+      batchItemFailures: counts.batchItemFailures,
+      durationMs: now() - started,
+      dryRun,
+    });
+    const logInvalid = (invalid: readonly InvalidRecord[]) => {
+      for (const record of invalid) {
+        logger.warn(onInvalidRecord === "fail" ? "Invalid record, reported as failed" : "Invalid record, skipped", {
+          index: record.index,
+          sequenceNumber: record.sequenceNumber,
+          eventId: record.eventId,
+          error: record.error.message,
+        });
+      }
+    };
+
+    // Found before any key function or delete runs: Lambda must retry this batch whole anyway.
+    const cannotReport = onInvalidRecord === "fail" ? unreportable(batch.invalid) : undefined;
+    if (cannotReport !== undefined) {
+      logInvalid(batch.invalid);
+      const nothing = {
+        removals: 0,
+        withoutObjects: 0,
+        targets: 0,
+        deleted: 0,
+        failed: 0,
+        batchItemFailures: undefined,
+      };
+      logger.error("dynamodb-s3-cleanup summary: failing the whole batch", {
+        ...summary({ ...nothing, invalid: batch.invalid.length }),
+        error: cannotReport.message,
       });
+      throw cannotReport;
     }
 
-    const owners = ownersOf(plans);
+    const { mapped, invalid: unmappable } = await mapRemovals(batch.removals, mapKeys, concurrency);
+    const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
+    logInvalid(invalid);
+    const owners = collectOwnership(mapped);
     const targets = [...owners.values()].map((owner) => owner.target);
+
     let report: DeleteReport;
     if (dryRun) {
-      logger.info("Dry run: these objects would be deleted", { targets });
+      for (let start = 0; start < targets.length; start += MAX_KEYS_PER_REQUEST) {
+        logger.info("Dry run: these objects would be deleted", {
+          targets: targets.slice(start, start + MAX_KEYS_PER_REQUEST),
+        });
+      }
       report = { deleted: [], failed: [] };
     } else {
       report = await deleteTargets(targets, { deadline });
@@ -138,7 +197,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
 
     const mustRetry: RecordRef[] = onInvalidRecord === "fail" ? [...invalid] : [];
     for (const failure of report.failed) {
-      const records = (owners.get(targetId(failure.target)) as Owner).records;
+      const owning = ownersOf(owners, failure);
       logger.warn("Object not deleted", {
         bucket: failure.target.bucket,
         key: failure.target.key,
@@ -146,73 +205,44 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
         code: failure.code,
         message: failure.message,
         retryable: failure.retryable,
-        sequenceNumbers: records.map((record) => record.sequenceNumber),
+        sequenceNumbers: owning.map((record) => record.sequenceNumber),
       });
-      mustRetry.push(...records);
+      mustRetry.push(...owning);
     }
     const response = buildBatchResponse(mustRetry);
-
-    logger.info("dynamodb-s3-cleanup summary", {
-      records: batch.removals.length + batch.skipped.length + batch.invalid.length,
-      removals: plans.length,
-      skipped: batch.skipped.length,
-      invalid: invalid.length,
-      targets: targets.length,
-      deleted: report.deleted.length,
-      failed: report.failed.length,
-      batchItemFailures: response.batchItemFailures.length,
-      durationMs: now() - started,
-      dryRun,
-    });
+    logger.info(
+      "dynamodb-s3-cleanup summary",
+      summary({
+        removals: mapped.length,
+        withoutObjects: mapped.filter((removal) => removal.targets.length === 0).length,
+        invalid: invalid.length,
+        targets: targets.length,
+        deleted: report.deleted.length,
+        failed: report.failed.length,
+        batchItemFailures: response.batchItemFailures.length,
+      }),
+    );
     return response;
   };
 }
 
+/** The fields of the summary line, in the order they are logged. */
+type Summary = {
+  records: number;
+  removals: number;
+  withoutObjects: number;
+  skipped: number;
+  invalid: number;
+  targets: number;
+  deleted: number;
+  failed: number;
+  /** Absent when the handler throws instead of answering. */
+  batchItemFailures: number | undefined;
+  durationMs: number;
+  dryRun: boolean;
+};
+
 function deadlineOf(context: CleanupContext | undefined, now: () => number, marginMs: number): number | undefined {
   const remaining = context?.getRemainingTimeInMillis?.();
   return typeof remaining === "number" && Number.isFinite(remaining) ? now() + remaining - marginMs : undefined;
-}
-
-/** Maps every removal to its targets; a record whose mapping fails becomes invalid, alone. */
-async function mapAll(removals: readonly RemovedItem[], mapKeys: KeyMapper, concurrency: number) {
-  const limit = createLimiter(concurrency);
-  const plans: Plan[] = [];
-  const invalid: InvalidRecord[] = [];
-  await Promise.all(
-    removals.map((item) =>
-      limit(async () => {
-        try {
-          plans.push({ item, targets: await mapKeys(item) });
-        } catch (error) {
-          // A key mapper rejects with KeyMappingError only.
-          invalid.push({
-            index: item.index,
-            sequenceNumber: item.sequenceNumber,
-            eventId: item.eventId,
-            error: error as KeyMappingError,
-          });
-        }
-      }),
-    ),
-  );
-  return { plans, invalid };
-}
-
-/** A distinct target and every record that owns it: if it fails, they all must be retried. */
-interface Owner {
-  target: ObjectTarget;
-  records: RemovedItem[];
-}
-
-function ownersOf(plans: readonly Plan[]): Map<string, Owner> {
-  const owners = new Map<string, Owner>();
-  for (const { item, targets } of plans) {
-    for (const target of targets) {
-      const id = targetId(target);
-      const owner = owners.get(id);
-      if (owner === undefined) owners.set(id, { target, records: [item] });
-      else if (!owner.records.includes(item)) owner.records.push(item);
-    }
-  }
-  return owners;
 }

@@ -13,7 +13,7 @@ export type {
   DeleteReport,
   FailedTarget,
 } from "./batch-deleter.js";
-export { createBatchDeleter, isXmlSafe, MAX_KEYS_PER_REQUEST } from "./batch-deleter.js";
+export { createBatchDeleter, MAX_KEYS_PER_REQUEST } from "./batch-deleter.js";
 export type { ConfigIssue, RecordRef } from "./errors.js";
 export {
   CleanupError,
@@ -27,7 +27,7 @@ export {
   isKeyMappingError,
   KeyMappingError,
 } from "./errors.js";
-export type { CleanupOptions } from "./handler.js";
+export type { CleanupOptions, CommonCleanupOptions } from "./handler.js";
 export { createCleanupHandler } from "./handler.js";
 export type { KeyFunction, KeyFunctionResult, KeyMapper, KeyMapperOptions, KeySpec } from "./key-mapper.js";
 export { createKeyMapper, MAX_KEY_BYTES } from "./key-mapper.js";

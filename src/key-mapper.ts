@@ -5,9 +5,10 @@
 
 import * as z from "zod/mini";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
-import { type ConfigIssue, isKeyMappingError, KeyMappingError, type RecordRef } from "./errors.js";
+import { createLimiter } from "./concurrency.js";
+import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, type RecordRef } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
-import type { RemovedItem } from "./parse-stream-records.js";
+import type { InvalidRecord, RemovedItem } from "./parse-stream-records.js";
 import type { AttributeMap, ObjectTarget } from "./types.js";
 import { allowedPrefixesSchema, nonEmptyString, validateOptions } from "./validation.js";
 
@@ -42,6 +43,45 @@ export interface KeyMapperOptions {
 
 /** Maps one removed item to its objects. Rejects with {@link KeyMappingError}. */
 export type KeyMapper = (item: RemovedItem) => Promise<ObjectTarget[]>;
+
+/** A removal and the objects it owns. */
+export interface MappedRemoval {
+  item: RemovedItem;
+  targets: ObjectTarget[];
+}
+
+/**
+ * Maps every removal, at most `concurrency` at a time (key functions may do I/O). A record whose
+ * mapping fails becomes invalid, alone. Both lists keep the records' order, whatever order the
+ * mappings finish in.
+ */
+export async function mapRemovals(
+  removals: readonly RemovedItem[],
+  mapKeys: KeyMapper,
+  concurrency: number,
+): Promise<{ mapped: MappedRemoval[]; invalid: InvalidRecord[] }> {
+  const limit = createLimiter(concurrency);
+  const outcomes = await Promise.all(
+    removals.map((item) =>
+      limit(async (): Promise<MappedRemoval | InvalidRecord> => {
+        try {
+          return { item, targets: await mapKeys(item) };
+        } catch (error) {
+          // A key mapper rejects with KeyMappingError only.
+          const { index, sequenceNumber, eventId } = item;
+          return { index, sequenceNumber, eventId, error: error as KeyMappingError };
+        }
+      }),
+    ),
+  );
+  const mapped: MappedRemoval[] = [];
+  const invalid: InvalidRecord[] = [];
+  for (const outcome of outcomes) {
+    if ("error" in outcome) invalid.push(outcome);
+    else mapped.push(outcome);
+  }
+  return { mapped, invalid };
+}
 
 /** S3's limit on a key's length, in bytes of UTF-8. */
 export const MAX_KEY_BYTES = 1024;
@@ -124,24 +164,24 @@ export function requireBucket(options: Record<string, unknown>): ConfigIssue[] {
  * ```
  */
 export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): KeyMapper {
-  const { bucket, allowedPrefixes } = validateOptions(
-    z.strictObject(keyMapperFields()),
-    { ...options, key },
-    requireBucket,
-  );
-  const resolve = compileKeySpec(key) as Resolve;
+  validateOptions(z.strictObject(keyMapperFields()), { ...options, key }, requireBucket);
+  return buildKeyMapper(key, options);
+}
 
+/** Builds a mapper from a key spec and options already validated. */
+export function buildKeyMapper(key: KeySpec, { bucket, allowedPrefixes }: KeyMapperOptions): KeyMapper {
+  const resolve = compileKeySpec(key) as Resolve;
+  const source = typeof key === "function" ? "the key function" : "key mapping";
   return async (item) => {
     const ref: RecordRef = { index: item.index, sequenceNumber: item.sequenceNumber, eventId: item.eventId };
-    let result: KeyFunctionResult;
     try {
-      result = await resolve(item, ref);
+      const result = await resolve(item, ref);
+      return toTargets(result, ref, bucket).map((target) => checkScope(target, ref, allowedPrefixes));
     } catch (error) {
       if (isKeyMappingError(error)) throw error;
       const message = error instanceof Error ? error.message : String(error);
-      throw new KeyMappingError(ref, `the key function threw: ${message}`, {}, { cause: error });
+      throw new KeyMappingError(ref, `${source} threw: ${message}`, {}, { cause: error });
     }
-    return toTargets(result, ref, bucket).map((target) => checkScope(target, ref, allowedPrefixes));
   };
 }
 
@@ -246,19 +286,9 @@ function toTargets(result: KeyFunctionResult, ref: RecordRef, bucket: string | u
     }
     throw new KeyMappingError(
       ref,
-      `the key function returned ${describe(entry)}, which is neither a key string nor { bucket, key, versionId? }`,
+      `the key function returned ${describeShape(entry)}, which is neither a key string nor { bucket, key, versionId? }`,
     );
   });
-}
-
-/** Describes any value for a message; never throws (bigints, cycles). */
-function describe(value: unknown): string {
-  if (typeof value === "bigint") return `${value}n`;
-  try {
-    return JSON.stringify(value) ?? typeof value;
-  } catch {
-    return `an ${typeof value} that JSON cannot show`;
-  }
 }
 
 function shorten(key: string): string {

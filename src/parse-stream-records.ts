@@ -2,8 +2,15 @@
  * Parse and select: turns a stream event into the removals to act on, the records skipped on
  * purpose, and the records that are invalid. Pure; never throws for one bad record.
  */
-import { AttributeProblem, type NativeValue, toNativeMap } from "./attribute-value.js";
-import { ConfigError, InvalidEventError, InvalidRecordError, type KeyMappingError, type RecordRef } from "./errors.js";
+import { AttributeProblem, type NativeValue, toNativeMap, within } from "./attribute-value.js";
+import {
+  ConfigError,
+  describeShape,
+  InvalidEventError,
+  InvalidRecordError,
+  type KeyMappingError,
+  type RecordRef,
+} from "./errors.js";
 import type { RemovalFilter, StreamRecord } from "./types.js";
 
 /** An item's attributes, read from an attribute map (see {@link NativeValue}). */
@@ -20,15 +27,15 @@ export interface RemovedItem {
   /** The item's key attributes, from `dynamodb.Keys`. */
   keys: NativeMap;
   /** The item as it was before removal; only on OLD_IMAGE and NEW_AND_OLD_IMAGES streams. */
-  oldImage: NativeMap | undefined;
+  oldImage?: NativeMap | undefined;
   /** `"ttl"` when DynamoDB's TTL sweeper removed the item, `"user"` otherwise. */
   removedBy: "ttl" | "user";
   /** The table's name, read from `eventSourceARN`. */
-  tableName: string | undefined;
+  tableName?: string | undefined;
   /** `dynamodb.ApproximateCreationDateTime` as a Date. */
-  approximateCreationDateTime: Date | undefined;
+  approximateCreationDateTime?: Date | undefined;
   /** `dynamodb.StreamViewType`, such as `KEYS_ONLY` or `OLD_IMAGE`. */
-  streamViewType: string | undefined;
+  streamViewType?: string | undefined;
   /** The record as received. */
   record: StreamRecord;
 }
@@ -36,18 +43,23 @@ export interface RemovedItem {
 /** A record that deletes nothing by design: an INSERT, a MODIFY, or a REMOVE the filter leaves out. */
 export interface SkippedRecord extends RecordRef {
   eventName: "INSERT" | "MODIFY" | "REMOVE";
+  /** `"not-a-removal"` for INSERT and MODIFY; `"removal-not-selected"` for a REMOVE the filter leaves out. */
   reason: "not-a-removal" | "removal-not-selected";
 }
 
 /** A record that cannot be parsed or mapped. Nothing is deleted for it. */
 export interface InvalidRecord extends RecordRef {
+  /** Why: an InvalidRecordError from parsing, or a KeyMappingError from mapping its keys. */
   error: InvalidRecordError | KeyMappingError;
 }
 
 /** The records of one event, sorted into three lists; each record is in exactly one. */
 export interface ParsedBatch {
+  /** Selected REMOVE records, parsed: the ones whose objects to delete. */
   removals: RemovedItem[];
+  /** Records that delete nothing by design. */
   skipped: SkippedRecord[];
+  /** Records that cannot be parsed. */
   invalid: InvalidRecord[];
 }
 
@@ -59,6 +71,9 @@ export interface ParseOptions {
    */
   removals?: RemovalFilter;
 }
+
+/** The values of the `removals` option. */
+export const REMOVAL_FILTERS: readonly RemovalFilter[] = ["any", "ttl", "user"];
 
 const SEQUENCE_NUMBER = /^\d+$/;
 
@@ -83,14 +98,6 @@ function tableNameOf(arn: unknown): string | undefined {
   return /:table\/([^/]+)/.exec(arn)?.[1];
 }
 
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object"
-    ? `an object with keys [${Object.keys(value).slice(0, 5).join(", ")}]`
-    : typeof value;
-}
-
 function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
   return filter === "any" || filter === removedBy;
 }
@@ -99,7 +106,8 @@ function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
  * Sorts a stream event's records into removals, skipped records and invalid records.
  *
  * It never throws for a bad record: that record lands in `invalid` with an error naming it and its
- * field. It throws {@link InvalidEventError} only when the event has no `Records` array.
+ * field. It throws {@link InvalidEventError} when the event has no `Records` array, and
+ * {@link ConfigError} when `options.removals` is not one of "any", "ttl", "user".
  *
  * @example
  * ```ts
@@ -108,13 +116,13 @@ function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
  */
 export function parseStreamRecords(event: unknown, options: ParseOptions = {}): ParsedBatch {
   const filter = options.removals ?? "any";
-  if (filter !== "any" && filter !== "ttl" && filter !== "user") {
+  if (!REMOVAL_FILTERS.includes(filter)) {
     throw new ConfigError([{ path: "removals", message: 'must be "any", "ttl" or "user"' }]);
   }
   const records = (event as { Records?: unknown } | null | undefined)?.Records;
   if (!Array.isArray(records)) {
     throw new InvalidEventError(
-      `The event has no Records array (got ${describeValue(event)}): is the function subscribed to a DynamoDB stream?`,
+      `The event has no Records array (got ${describeShape(event)}): is the function subscribed to a DynamoDB stream?`,
     );
   }
 
@@ -137,7 +145,7 @@ function parseRecord(
     const ref = { index };
     return {
       ...ref,
-      error: new InvalidRecordError(ref, undefined, `is not a record object (got ${describeValue(value)})`),
+      error: new InvalidRecordError(ref, undefined, `is not a record object (got ${describeShape(value)})`),
     };
   }
   const record = value as StreamRecord;
@@ -155,14 +163,17 @@ function parseRecord(
   const eventName = record.eventName;
   if (eventName === "INSERT" || eventName === "MODIFY") return { ...ref, eventName, reason: "not-a-removal" };
   if (eventName !== "REMOVE") {
-    return invalid("eventName", `must be INSERT, MODIFY or REMOVE (got ${JSON.stringify(eventName) ?? "nothing"})`);
+    return invalid(
+      "eventName",
+      `must be INSERT, MODIFY or REMOVE (got ${typeof eventName === "string" ? JSON.stringify(eventName) : describeShape(eventName)})`,
+    );
   }
   const removedBy = isTtlRemoval(record) ? "ttl" : "user";
   if (!selects(filter, removedBy)) return { ...ref, eventName, reason: "removal-not-selected" };
 
   if (typeof data !== "object" || data === null) return invalid("dynamodb", "is missing");
   if (!isSequenceNumber(data.SequenceNumber)) {
-    return invalid("dynamodb.SequenceNumber", `must be a string of digits (got ${describeValue(data.SequenceNumber)})`);
+    return invalid("dynamodb.SequenceNumber", `must be a string of digits (got ${describeShape(data.SequenceNumber)})`);
   }
   if (data.Keys === undefined || data.Keys === null) return invalid("dynamodb.Keys", "is missing");
 
@@ -195,10 +206,5 @@ function parseRecord(
 }
 
 function readMap(map: unknown, field: string): NativeMap {
-  try {
-    return toNativeMap(map);
-  } catch (error) {
-    if (error instanceof AttributeProblem) throw new AttributeProblem(field + error.path, error.problem);
-    throw error;
-  }
+  return within(field, () => toNativeMap(map));
 }

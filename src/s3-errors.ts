@@ -27,9 +27,15 @@ export interface KeyError {
   code: string;
   message: string;
   class: ErrorClass;
+  /** True when the whole request threw: the SDK has already retried it, so the deleter does not. */
+  thrown: boolean;
 }
 
-/** Reads the code, message and class of an error thrown by `S3Client.send`. */
+/**
+ * Reads the code, message and class of an error thrown by `S3Client.send`. A thrown error is
+ * transient when the SDK says so, on HTTP 5xx and 429, and when no HTTP answer came at all
+ * (timeouts, resets); other 4xx answers are classified by their code.
+ */
 export function fromThrown(error: unknown): KeyError {
   const details = (typeof error === "object" && error !== null ? error : {}) as {
     Code?: unknown;
@@ -41,12 +47,12 @@ export function fromThrown(error: unknown): KeyError {
   const code =
     typeof details.Code === "string" ? details.Code : typeof details.name === "string" ? details.name : "UnknownError";
   const status = details.$metadata?.httpStatusCode;
-  const transient =
-    details.$retryable !== undefined || (typeof status === "number" && (status >= 500 || status === 429));
+  const transient = details.$retryable !== undefined || typeof status !== "number" || status >= 500 || status === 429;
   const byCode = classifyCode(code);
   return {
     code,
     message: typeof details.message === "string" && details.message !== "" ? details.message : String(error),
     class: byCode === "permanent" && transient ? "retryable" : byCode,
+    thrown: true,
   };
 }

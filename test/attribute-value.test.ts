@@ -1,14 +1,7 @@
 import { NumberValueImpl } from "@aws-sdk/util-dynamodb";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  AttributeProblem,
-  attributeMember,
-  isNumberText,
-  toNative,
-  toNativeMap,
-  toNumber,
-} from "../src/attribute-value.js";
+import { AttributeProblem, attributeMember, toNative, toNativeMap, toNumber, within } from "../src/attribute-value.js";
 
 /** Runs `read` and returns the AttributeProblem it throws; fails the test when it throws nothing else. */
 function problemOf(read: () => unknown): AttributeProblem {
@@ -414,20 +407,68 @@ describe("toNumber", () => {
   });
 });
 
-describe("isNumberText", () => {
-  it.each(["0", "-1", "1.5", ".5", "1.", "1e10", "1E-3", "-2.5E+7"])("accepts %s", (text) => {
+describe("within", () => {
+  it("returns what `read` returns", () => {
     // Act
-    const accepted = isNumberText(text);
+    const value = within(".tags", () => ["a", "b"]);
 
     // Assess
-    expect(accepted).toBe(true);
+    expect(value).toStrictEqual(["a", "b"]);
   });
 
-  it.each(["", "abc", "1e", "--1", "1.2.3", "+1", "1 "])("rejects %j", (text) => {
+  it("prefixes the segment to the path of an AttributeProblem and keeps its problem", () => {
+    // Prepare
+    const inner = new AttributeProblem("[2]", "N is not a number");
+
     // Act
-    const accepted = isNumberText(text);
+    const problem = problemOf(() =>
+      within(".tags", () => {
+        throw inner;
+      }),
+    );
 
     // Assess
-    expect(accepted).toBe(false);
+    expect(problem).not.toBe(inner);
+    expect(problem.path).toBe(".tags[2]");
+    expect(problem.problem).toBe("N is not a number");
+    expect(problem.message).toBe(".tags[2] N is not a number");
+  });
+
+  it("builds the path from the outermost segment inwards when nested", () => {
+    // Act
+    const problem = problemOf(() =>
+      within("dynamodb.OldImage", () =>
+        within(".meta", () =>
+          within("[0]", () => {
+            throw new AttributeProblem("", "has no value");
+          }),
+        ),
+      ),
+    );
+
+    // Assess
+    expect(problem.path).toBe("dynamodb.OldImage.meta[0]");
+    expect(problem.problem).toBe("has no value");
+  });
+
+  it.each([
+    ["an Error", new TypeError("getter failed")],
+    ["a string", "not an error"],
+    ["undefined", undefined],
+  ])("rethrows %s that is not an AttributeProblem unchanged", (_name, failure) => {
+    // Prepare
+    let caught: unknown = "nothing was thrown";
+
+    // Act
+    try {
+      within(".tags", () => {
+        throw failure;
+      });
+    } catch (error) {
+      caught = error;
+    }
+
+    // Assess
+    expect(caught).toBe(failure);
   });
 });

@@ -3,14 +3,14 @@ import {
   type DeleteObjectCommandInput,
   DeleteObjectsCommand,
   type DeleteObjectsCommandInput,
-  type ObjectIdentifier,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { createBatchDeleter, isXmlSafe, type ObjectTarget } from "../src/index.js";
+import { canBatch, isXmlSafe } from "../src/batch-deleter.js";
+import { createBatchDeleter, type ObjectTarget } from "../src/index.js";
 import { classifyCode } from "../src/s3-errors.js";
 import { createFakeClock } from "./fake-clock.js";
 
@@ -35,8 +35,20 @@ const OUTCOMES = [
 ] as const;
 type Outcome = (typeof OUTCOMES)[number];
 
-/** What happens to a whole request: answered, or thrown with a retryable or a permanent error. */
-const REQUEST_FATES = ["answered", "answered", "answered", "answered", "throws503", "throws403"] as const;
+/** What happens to a whole request: answered, or thrown with a 5xx, a 403 or a network error (no HTTP answer). */
+const REQUEST_FATES = [
+  "answered",
+  "answered",
+  "answered",
+  "answered",
+  "throws503",
+  "throws403",
+  "throwsReset",
+] as const;
+type RequestFate = (typeof REQUEST_FATES)[number];
+
+/** An extra Errors entry of a DeleteObjects answer that names no key sent: none, one without Key, one for another key. */
+const STRAYS = ["none", "none", "none", "keyless", "unsent"] as const;
 
 /** A small seeded generator (mulberry32), so that thousands of targets cost one seed. */
 function seeded(seed: number) {
@@ -53,6 +65,52 @@ function seeded(seed: number) {
 const idOf = (bucket: string | undefined, key: string | undefined, versionId: string | undefined) =>
   JSON.stringify([bucket, key, versionId ?? null]);
 
+/** The error one attempt ended with for one target, as the test's S3 meant it; undefined when it succeeded. */
+interface AttemptError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  /** True when the whole request threw. */
+  thrown: boolean;
+}
+
+/** One entry of the Errors of a DeleteObjects answer. */
+interface ErrorEntry {
+  Key?: string | undefined;
+  VersionId?: string | undefined;
+  Code: string;
+  Message: string;
+}
+
+/** The error a request that throws with `fate` raises. */
+function thrownFor(fate: Exclude<RequestFate, "answered">): { error: Error; expected: AttemptError } {
+  if (fate === "throwsReset") {
+    const error = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    return { error, expected: { code: "Error", message: "read ECONNRESET", retryable: true, thrown: true } };
+  }
+  const [name, status] = fate === "throws503" ? ["ServiceUnavailable", 503] : ["AccessDenied", 403];
+  const error = new S3ServiceException({
+    name,
+    $fault: status >= 500 ? "server" : "client",
+    $metadata: { httpStatusCode: status },
+    message: `${name} for the request`,
+  });
+  return {
+    error,
+    expected: { code: name, message: `${name} for the request`, retryable: status >= 500, thrown: true },
+  };
+}
+
+/** A key that most often goes in DeleteObjects, sometimes holds a character that sends it alone. */
+function keyFor(index: number): string {
+  if (index % 97 === 0) return `odd\u0001${index}`;
+  if (index % 89 === 0) return `line\n${index}`;
+  if (index % 83 === 0) return `cr\r${index}.png`;
+  if (index % 79 === 0) return `crlf\r\n${index}`;
+  if (index % 73 === 0) return `tab\t${index} 😀.png`;
+  return `products/${index}.png`;
+}
+
 const scenarios = fc.record({
   buckets: fc.integer({ min: 1, max: 3 }),
   keyPool: fc.integer({ min: 1, max: 3000 }),
@@ -60,13 +118,14 @@ const scenarios = fc.record({
   seed: fc.integer(),
   outcomes: fc.array(fc.constantFrom(...OUTCOMES), { minLength: 1, maxLength: 12 }),
   fates: fc.array(fc.constantFrom(...REQUEST_FATES), { minLength: 1, maxLength: 8 }),
+  strays: fc.array(fc.constantFrom(...STRAYS), { minLength: 1, maxLength: 6 }),
   latencies: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 8 }),
   concurrency: fc.integer({ min: 1, max: 8 }),
   maxAttempts: fc.integer({ min: 1, max: 4 }),
 });
 
 describe("batch deleter, for any targets and any S3 answers", () => {
-  it("sends quiet batches of at most 1,000 keys, reports each target once and truthfully, and keeps its bounds", async () => {
+  it("sends quiet batches of at most 1,000 XML-safe keys, reports each target once and truthfully, and keeps its bounds", async () => {
     await fc.assert(
       fc.asyncProperty(scenarios, async (scenario) => {
         // Prepare
@@ -75,50 +134,113 @@ describe("batch deleter, for any targets and any S3 answers", () => {
         const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)] as T;
         const targets: ObjectTarget[] = Array.from({ length: scenario.count }, () => {
           const bucket = `bucket-${Math.floor(next() * scenario.buckets)}`;
-          const index = Math.floor(next() * scenario.keyPool);
-          const key = index % 97 === 0 ? `odd\u0001${index}` : `products/${index}.png`;
+          const key = keyFor(Math.floor(next() * scenario.keyPool));
           const versionId = pick([undefined, undefined, "v1", "v2"]);
           return versionId === undefined ? { bucket, key } : { bucket, key, versionId };
         });
 
         const attempts = new Map<string, number>();
-        const lastCode = new Map<string, string | undefined>();
+        const last = new Map<string, AttemptError | undefined>();
+        // Targets whose last attempt settled them (success, gone, permanent, or thrown): never attempted again.
+        const settled = new Set<string>();
+        const attemptedAfterSettled: string[] = [];
         const traffic = { inFlight: 0, maxInFlight: 0, requests: 0 };
-        const answer = async (bucket: string | undefined, objects: readonly ObjectIdentifier[]) => {
-          const fate = scenario.fates[traffic.requests % scenario.fates.length];
-          const latency = scenario.latencies[traffic.requests % scenario.latencies.length] ?? 0;
+
+        /** Counts a request and its attempts, waits its latency, and tells its fate and its number. */
+        const begin = async (ids: readonly string[]): Promise<{ fate: RequestFate; request: number }> => {
+          const request = traffic.requests;
+          const fate = scenario.fates[request % scenario.fates.length] as RequestFate;
+          const latency = scenario.latencies[request % scenario.latencies.length] ?? 0;
           traffic.requests++;
           traffic.inFlight++;
           traffic.maxInFlight = Math.max(traffic.maxInFlight, traffic.inFlight);
+          for (const id of ids) {
+            if (settled.has(id)) attemptedAfterSettled.push(id);
+            attempts.set(id, (attempts.get(id) ?? 0) + 1);
+          }
+          for (let tick = 0; tick < latency; tick++) await Promise.resolve();
+          return { fate, request };
+        };
+        const record = (id: string, error: AttemptError | undefined) => {
+          last.set(id, error);
+          if (error === undefined || error.thrown || !error.retryable) settled.add(id);
+        };
+
+        s3.on(DeleteObjectsCommand).callsFake(async (input: DeleteObjectsCommandInput) => {
+          const objects = input.Delete?.Objects ?? [];
+          const ids = objects.map((object) => idOf(input.Bucket, object.Key, object.VersionId));
+          const { fate, request } = await begin(ids);
           try {
-            for (let tick = 0; tick < latency; tick++) await Promise.resolve();
-            const ids = objects.map((object) => idOf(bucket, object.Key, object.VersionId));
-            for (const id of ids) attempts.set(id, (attempts.get(id) ?? 0) + 1);
             if (fate !== "answered") {
-              const [name, status] = fate === "throws503" ? ["ServiceUnavailable", 503] : ["AccessDenied", 403];
-              for (const id of ids) lastCode.set(id, name);
-              throw new S3ServiceException({ name, $fault: "server", $metadata: { httpStatusCode: status } });
+              const { error, expected } = thrownFor(fate);
+              for (const id of ids) record(id, expected);
+              throw error;
             }
-            return objects.flatMap((object, index) => {
+            const entries: ErrorEntry[] = objects.flatMap((object) => {
               const outcome: Outcome = pick(scenario.outcomes);
-              lastCode.set(ids[index] as string, outcome === "ok" ? undefined : outcome);
               return outcome === "ok" ? [] : [{ ...object, Code: outcome, Message: `${outcome} for ${object.Key}` }];
+            });
+            const strayKind = scenario.strays[request % scenario.strays.length];
+            let stray: ErrorEntry | undefined;
+            if (strayKind !== "none") {
+              const code = pick(OUTCOMES.filter((each) => each !== "ok"));
+              stray =
+                strayKind === "keyless"
+                  ? { Code: code, Message: `${code} for no key` }
+                  : { Key: "stray/never-sent.png", Code: code, Message: `${code} for a key never sent` };
+              entries.splice(Math.floor(next() * (entries.length + 1)), 0, stray);
+            }
+            // The expected error of each target: its own entry, else its key's entry without VersionId, else the stray.
+            objects.forEach((object, index) => {
+              const own = entries.find((entry) => entry.Key === object.Key && entry.VersionId === object.VersionId);
+              const keyWide =
+                object.VersionId === undefined
+                  ? undefined
+                  : entries.find((entry) => entry.Key === object.Key && entry.VersionId === undefined);
+              const entry = own ?? keyWide ?? stray;
+              record(
+                ids[index] as string,
+                entry === undefined
+                  ? undefined
+                  : {
+                      code: entry.Code,
+                      message: entry.Message,
+                      retryable: classifyCode(entry.Code) === "retryable",
+                      thrown: false,
+                    },
+              );
+            });
+            return { Errors: entries };
+          } finally {
+            traffic.inFlight--;
+          }
+        });
+        s3.on(DeleteObjectCommand).callsFake(async (input: DeleteObjectCommandInput) => {
+          const id = idOf(input.Bucket, input.Key, input.VersionId);
+          const { fate } = await begin([id]);
+          try {
+            if (fate !== "answered") {
+              const { error, expected } = thrownFor(fate);
+              record(id, expected);
+              throw error;
+            }
+            const outcome: Outcome = pick(scenario.outcomes);
+            if (outcome === "ok") {
+              record(id, undefined);
+              return {};
+            }
+            const status = outcome === "NoSuchKey" ? 404 : classifyCode(outcome) === "retryable" ? 503 : 403;
+            const message = `${outcome} for ${input.Key}`;
+            record(id, { code: outcome, message, retryable: status >= 500, thrown: true });
+            throw new S3ServiceException({
+              name: outcome,
+              $fault: status >= 500 ? "server" : "client",
+              $metadata: { httpStatusCode: status },
+              message,
             });
           } finally {
             traffic.inFlight--;
           }
-        };
-        s3.on(DeleteObjectsCommand).callsFake(async (input: DeleteObjectsCommandInput) => ({
-          Errors: await answer(input.Bucket, input.Delete?.Objects ?? []),
-        }));
-        s3.on(DeleteObjectCommand).callsFake(async (input: DeleteObjectCommandInput) => {
-          const [error] = await answer(
-            input.Bucket,
-            input.VersionId === undefined ? [{ Key: input.Key }] : [{ Key: input.Key, VersionId: input.VersionId }],
-          );
-          if (error === undefined) return {};
-          const status = error.Code === "NoSuchKey" ? 404 : classifyCode(error.Code) === "retryable" ? 503 : 403;
-          throw new S3ServiceException({ name: error.Code, $fault: "client", $metadata: { httpStatusCode: status } });
         });
         const clock = createFakeClock();
         const deleteObjects = createBatchDeleter({
@@ -140,9 +262,12 @@ describe("batch deleter, for any targets and any S3 answers", () => {
           expect(objects.length).toBeGreaterThan(0);
           expect(objects.length).toBeLessThanOrEqual(1000);
           expect(Delete?.Quiet).toBe(true);
+          for (const object of objects) expect(canBatch(object.Key as string)).toBe(true);
           const ids = objects.map((object) => idOf(Bucket, object.Key, object.VersionId));
           expect(new Set(ids).size).toBe(ids.length);
         }
+        const singles = s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input);
+        for (const input of singles) expect(canBatch(input.Key as string)).toBe(false);
 
         const distinct = new Set(targets.map((each) => idOf(each.bucket, each.key, each.versionId)));
         const deletedIds = report.deleted.map((each) => idOf(each.bucket, each.key, each.versionId));
@@ -151,21 +276,31 @@ describe("batch deleter, for any targets and any S3 answers", () => {
         expect(reported).toHaveLength(distinct.size);
         expect(new Set(reported)).toStrictEqual(distinct);
 
+        // A target is in deleted only if its last attempt had no error (or NoSuchKey).
         for (const id of deletedIds) {
-          expect([undefined, "NoSuchKey"]).toContain(lastCode.get(id));
+          expect([undefined, "NoSuchKey"]).toContain(last.get(id)?.code);
         }
         for (const failure of report.failed) {
           const id = idOf(failure.target.bucket, failure.target.key, failure.target.versionId);
-          // An Errors entry without VersionId may also fail the versions of its key (see the unit tests).
-          const unversioned = idOf(failure.target.bucket, failure.target.key, undefined);
-          const sibling = failure.target.versionId === undefined ? undefined : lastCode.get(unversioned);
-          expect([lastCode.get(id), sibling]).toContain(failure.code);
-          expect(failure.retryable).toBe(classifyCode(failure.code) === "retryable");
-          if (failure.retryable) expect(attempts.get(id)).toBe(scenario.maxAttempts);
+          const error = last.get(id);
+          expect(error).toBeDefined();
+          expect(error?.code).not.toBe("NoSuchKey");
+          expect({ code: failure.code, message: failure.message, retryable: failure.retryable }).toStrictEqual({
+            code: error?.code,
+            message: error?.message,
+            retryable: error?.retryable,
+          });
+          // Only a per-key retryable error is retried, until the attempts run out.
+          if (failure.retryable && error?.thrown === false) expect(attempts.get(id)).toBe(scenario.maxAttempts);
         }
+        // A request that throws, a success, NoSuchKey and a permanent error each end a target's attempts.
+        expect(attemptedAfterSettled).toStrictEqual([]);
         for (const id of distinct) {
           expect(attempts.get(id)).toBeGreaterThanOrEqual(1);
           expect(attempts.get(id)).toBeLessThanOrEqual(scenario.maxAttempts);
+        }
+        for (const input of singles) {
+          expect(attempts.get(idOf(input.Bucket, input.Key, input.VersionId))).toBe(1);
         }
         expect(traffic.maxInFlight).toBeLessThanOrEqual(scenario.concurrency);
       }),
@@ -224,6 +359,82 @@ describe("isXmlSafe", () => {
           expect(safe).toBe(false);
         },
       ),
+    );
+  });
+});
+
+/** Code points XML 1.0 allows, but for the line ends CR and LF. */
+const batchableCodePoint = xmlCodePoint.filter((codePoint) => codePoint !== 0xa && codePoint !== 0xd);
+
+/** Puts `inserted` into the string of `codePoints` before the code point at `position` (modulo its length + 1). */
+const insertAt = (codePoints: readonly number[], inserted: string, position: number) => {
+  const at = position % (codePoints.length + 1);
+  return String.fromCodePoint(...codePoints.slice(0, at)) + inserted + String.fromCodePoint(...codePoints.slice(at));
+};
+
+describe("canBatch", () => {
+  it("accepts every string built only from code points XML 1.0 allows other than CR and LF", () => {
+    fc.assert(
+      fc.property(fc.array(batchableCodePoint, { maxLength: 40 }), (codePoints) => {
+        // Act
+        const batchable = canBatch(String.fromCodePoint(...codePoints));
+
+        // Assess
+        expect(batchable).toBe(true);
+      }),
+    );
+  });
+
+  it("rejects every such string once a CR, an LF or CR LF is put between its characters, though it stays XML-safe", () => {
+    fc.assert(
+      fc.property(
+        fc.array(batchableCodePoint, { maxLength: 40 }),
+        fc.constantFrom("\r", "\n", "\r\n"),
+        fc.nat(),
+        (codePoints, lineEnd, position) => {
+          // Prepare
+          const key = insertAt(codePoints, lineEnd, position);
+
+          // Act
+          const batchable = canBatch(key);
+
+          // Assess
+          expect(batchable).toBe(false);
+          expect(isXmlSafe(key)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it("rejects every such string once a forbidden code unit or lone surrogate is put between its characters", () => {
+    fc.assert(
+      fc.property(
+        fc.array(batchableCodePoint, { maxLength: 40 }),
+        nonXmlCodeUnit,
+        fc.nat(),
+        (codePoints, forbidden, position) => {
+          // Prepare
+          const key = insertAt(codePoints, String.fromCharCode(forbidden), position);
+
+          // Act
+          const batchable = canBatch(key);
+
+          // Assess
+          expect(batchable).toBe(false);
+        },
+      ),
+    );
+  });
+
+  it("accepts any string exactly when it is XML-safe and holds neither CR nor LF", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 40 }), (key) => {
+        // Act
+        const batchable = canBatch(key);
+
+        // Assess
+        expect(batchable).toBe(isXmlSafe(key) && !key.includes("\r") && !key.includes("\n"));
+      }),
     );
   });
 });

@@ -9,6 +9,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { allCustomMatcher, type BaseMatcher } from "aws-sdk-client-mock-vitest";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { buildBatchDeleter, canBatch, isXmlSafe } from "../src/batch-deleter.js";
 import {
   type BatchDeleterOptions,
   ConfigError,
@@ -731,10 +732,61 @@ describe("error entries matched to targets", () => {
     expect(report.failed).toStrictEqual([]);
   });
 
-  it("ignores an entry for a key it did not send", async () => {
+  it("fails every target without an entry of its own when an entry names a key it did not send", async () => {
     // Prepare
     s3.on(DeleteObjectsCommand).resolves({
-      Errors: [{ Key: "other.png", Code: "AccessDenied", Message: "Access Denied" }],
+      Errors: [
+        { Key: "other.png", Code: "AccessDenied", Message: "Access Denied" },
+        { Key: "b.png", Code: "NoSuchKey", Message: "The specified key does not exist." },
+      ],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png"), target("c.png", "v1")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(report).toStrictEqual({
+      deleted: [target("b.png")],
+      failed: [
+        { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
+        { target: target("c.png", "v1"), code: "AccessDenied", message: "Access Denied", retryable: false },
+      ],
+    });
+  });
+
+  it.each([
+    ["before", true],
+    ["after", false],
+  ])("lets a target's own entry win over an entry without Key listed %s it", async (_, keylessFirst) => {
+    // Prepare
+    const keyless = { Code: "AccessDenied", Message: "Access Denied" };
+    const own = { Key: "b.png", Code: "InvalidArgument", Message: "Invalid argument" };
+    s3.on(DeleteObjectsCommand).resolves({ Errors: keylessFirst ? [keyless, own] : [own, keyless] });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [
+        { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
+        { target: target("b.png"), code: "InvalidArgument", message: "Invalid argument", retryable: false },
+      ],
+    });
+  });
+
+  it("fails the other targets with the first of several entries that name no key sent", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [
+        { Key: "stray-1.png", Code: "AccessDenied", Message: "first" },
+        { Code: "InternalError", Message: "second" },
+        { Key: "stray-2.png", Code: "SlowDown", Message: "third" },
+      ],
     });
     const { deleteObjects } = setup();
 
@@ -742,7 +794,57 @@ describe("error entries matched to targets", () => {
     const report = await deleteObjects([target("a.png")]);
 
     // Assess
-    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [{ target: target("a.png"), code: "AccessDenied", message: "first", retryable: false }],
+    });
+  });
+
+  it("retries every target without an entry of its own when an entry for a key it did not send is retryable", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({
+        Errors: [slowDown("other.png"), { Key: "b.png", Code: "AccessDenied", Message: "Access Denied" }],
+      })
+      .resolves({});
+    const { clock, deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png"), target("c.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(keysOf(batchInputs()[1])).toStrictEqual(["a.png", "c.png"]);
+    expect(clock.delays).toStrictEqual([50]);
+    expect(report).toStrictEqual({
+      deleted: [target("a.png"), target("c.png")],
+      failed: [{ target: target("b.png"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+    });
+  });
+
+  it("lets a version-less entry fail the key's other versions before an entry for a key it did not send", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [
+        { Key: "other.png", Code: "AccessDenied", Message: "Access Denied" },
+        { Key: "a.png", Code: "InvalidArgument", Message: "Invalid argument" },
+      ],
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("a.png", "v1"), target("b.png")]);
+
+    // Assess
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [
+        { target: target("a.png"), code: "InvalidArgument", message: "Invalid argument", retryable: false },
+        { target: target("a.png", "v1"), code: "InvalidArgument", message: "Invalid argument", retryable: false },
+        { target: target("b.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
+      ],
+    });
   });
 
   it("attributes an entry only to the request that sent the key", async () => {
@@ -797,57 +899,128 @@ describe("requests that throw", () => {
     ["status 500", { httpStatusCode: 500 }, undefined],
     ["status 429", { httpStatusCode: 429 }, undefined],
     ["$retryable", { httpStatusCode: 400 }, { throttling: true }],
-  ])("retries every key of a request that throws with %s", async (_, $metadata, $retryable) => {
+  ])(
+    "sends a request that throws with %s once and fails its keys at once, as retryable",
+    async (_, $metadata, $retryable) => {
+      // Prepare
+      // The SDK's retry strategy has already retried a request that throws; retrying it again would multiply the attempts.
+      const error = new S3ServiceException({ name: "SlowDownish", $fault: "server", $metadata, message: "later" });
+      if ($retryable !== undefined) error.$retryable = $retryable;
+      s3.on(DeleteObjectsCommand).rejectsOnce(error).resolves({});
+      const { clock, deleteObjects } = setup({ maxAttempts: 5 });
+
+      // Act
+      const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+      expect(clock.delays).toStrictEqual([]);
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [
+          { target: target("a.png"), code: "SlowDownish", message: "later", retryable: true },
+          { target: target("b.png"), code: "SlowDownish", message: "later", retryable: true },
+        ],
+      });
+    },
+  );
+
+  it("fails the keys with a retryable code as retryable after one request that throws", async () => {
     // Prepare
-    const error = new S3ServiceException({ name: "SlowDownish", $fault: "server", $metadata, message: "later" });
-    if ($retryable !== undefined) error.$retryable = $retryable;
+    s3.on(DeleteObjectsCommand)
+      .rejectsOnce(
+        new S3ServiceException({
+          name: "ServiceUnavailable",
+          $fault: "server",
+          $metadata: { httpStatusCode: 503 },
+          message: "Service Unavailable",
+        }),
+      )
+      .resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [
+        { target: target("a.png"), code: "ServiceUnavailable", message: "Service Unavailable", retryable: true },
+      ],
+    });
+  });
+
+  it.each([
+    ["a plain Error", new TypeError("fetch failed"), "TypeError"],
+    ["a TimeoutError", Object.assign(new Error("Connection timed out"), { name: "TimeoutError" }), "TimeoutError"],
+    ["an ECONNRESET", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), "Error"],
+  ])("fails the keys at once, as retryable, when %s without an HTTP answer is thrown", async (_, error, code) => {
+    // Prepare
     s3.on(DeleteObjectsCommand).rejectsOnce(error).resolves({});
     const { clock, deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.delays).toStrictEqual([]);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [{ target: target("a.png"), code, message: error.message, retryable: true }],
+    });
+  });
+
+  it("fails a retried key at once when its retry throws", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("b.png")] })
+      .rejectsOnce(
+        new S3ServiceException({
+          name: "InternalError",
+          $fault: "server",
+          $metadata: { httpStatusCode: 500 },
+          message: "We encountered an internal error.",
+        }),
+      )
+      .resolves({});
+    const { clock, deleteObjects } = setup({ maxAttempts: 5 });
 
     // Act
     const report = await deleteObjects([target("a.png"), target("b.png")]);
 
     // Assess
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
-    expect(keysOf(batchInputs()[1])).toStrictEqual(["a.png", "b.png"]);
+    expect(keysOf(batchInputs()[1])).toStrictEqual(["b.png"]);
     expect(clock.delays).toStrictEqual([50]);
-    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [] });
+    expect(report).toStrictEqual({
+      deleted: [target("a.png")],
+      failed: [
+        {
+          target: target("b.png"),
+          code: "InternalError",
+          message: "We encountered an internal error.",
+          retryable: true,
+        },
+      ],
+    });
   });
 
-  it("fails the keys as retryable when every attempt throws 503", async () => {
+  it("counts the keys of a request that throws NoSuchKey as deleted", async () => {
     // Prepare
     s3.on(DeleteObjectsCommand).rejects(
-      new S3ServiceException({
-        name: "ServiceUnavailable",
-        $fault: "server",
-        $metadata: { httpStatusCode: 503 },
-        message: "Service Unavailable",
-      }),
+      new S3ServiceException({ name: "NoSuchKey", $fault: "client", $metadata: { httpStatusCode: 404 } }),
     );
     const { deleteObjects } = setup();
 
     // Act
-    const report = await deleteObjects([target("a.png")]);
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
 
     // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
-    expect(report.failed).toStrictEqual([
-      { target: target("a.png"), code: "ServiceUnavailable", message: "Service Unavailable", retryable: true },
-    ]);
-  });
-
-  it("fails the keys with the error's name when a plain Error is thrown", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).rejects(new TypeError("fetch failed"));
-    const { deleteObjects } = setup();
-
-    // Act
-    const report = await deleteObjects([target("a.png")]);
-
-    // Assess
-    expect(report.failed).toStrictEqual([
-      { target: target("a.png"), code: "TypeError", message: "fetch failed", retryable: false },
-    ]);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [] });
   });
 
   it("fails only the keys of the request that threw", async () => {
@@ -874,7 +1047,7 @@ describe("requests that throw", () => {
   });
 });
 
-describe("keys outside XML 1.0", () => {
+describe("keys that cannot go in a DeleteObjects body", () => {
   it.each([
     ["U+0001", "\u0001"],
     ["U+000B", "\u000B"],
@@ -922,21 +1095,48 @@ describe("keys outside XML 1.0", () => {
     expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
   });
 
-  it("keeps tab, newline, carriage return and emoji keys in DeleteObjects", async () => {
+  it("keeps tab, emoji, private-use and U+FFFD keys in DeleteObjects", async () => {
     // Prepare
     s3.on(DeleteObjectsCommand).resolves({});
     const { deleteObjects } = setup();
-    const keys = ["tab\there", "new\nline", "carriage\rreturn", "emoji 😀 🦄.png", "private\uE000use", "\uFFFD"];
+    const keys = ["tab\there", "emoji 😀 🦄.png", "private\uE000use", "\uFFFD", "astral\u{10FFFF}"];
 
     // Act
-    await deleteObjects(keys.map((key) => target(key)));
+    const report = await deleteObjects(keys.map((key) => target(key)));
 
     // Assess
     expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
     expect(keysOf(batchInputs()[0])).toStrictEqual(keys);
+    expect(report.deleted).toStrictEqual(keys.map((key) => target(key)));
   });
 
-  it("retries a single delete that throws 503 and fails one that throws 403", async () => {
+  it.each([
+    ["a line feed", "new\nline.png"],
+    ["a carriage return", "carriage\rreturn.png"],
+    ["CR LF", "windows\r\nline.png"],
+    ["a trailing line feed", "trailing.png\n"],
+  ])(
+    "deletes a key holding %s with a single DeleteObject call, since XML parsers rewrite line ends",
+    async (_, key) => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      s3.on(DeleteObjectCommand).resolves({});
+      const { deleteObjects } = setup();
+
+      // Act
+      const report = await deleteObjects([target("a.png"), target(key), target(key, "v1")]);
+
+      // Assess
+      expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toStrictEqual([
+        { Bucket: BUCKET, Key: key },
+        { Bucket: BUCKET, Key: key, VersionId: "v1" },
+      ]);
+      expect(batchInputs()).toStrictEqual([{ Bucket: BUCKET, Delete: { Objects: [{ Key: "a.png" }], Quiet: true } }]);
+      expect(sortTargets(report.deleted)).toStrictEqual(sortTargets([target("a.png"), target(key), target(key, "v1")]));
+    },
+  );
+
+  it("fails a single delete that throws 503 at once as retryable, and one that throws 403 as permanent", async () => {
     // Prepare
     s3.on(DeleteObjectCommand, { Key: "busy\u0001" })
       .rejectsOnce(
@@ -962,11 +1162,30 @@ describe("keys outside XML 1.0", () => {
     const report = await deleteObjects([target("busy\u0001"), target("locked\u0001")]);
 
     // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 3);
-    expect(clock.delays).toStrictEqual([50]);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 2);
+    expect(clock.delays).toStrictEqual([]);
+    expect(sortFailures(report.failed)).toStrictEqual([
+      { target: target("busy\u0001"), code: "ServiceUnavailable", message: "Service Unavailable", retryable: true },
+      { target: target("locked\u0001"), code: "AccessDenied", message: "Access Denied", retryable: false },
+    ]);
+    expect(report.deleted).toStrictEqual([]);
+  });
+
+  it("fails a single delete at once, as retryable, when a network error is thrown", async () => {
+    // Prepare
+    s3.on(DeleteObjectCommand)
+      .rejectsOnce(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))
+      .resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("line\nend.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
     expect(report).toStrictEqual({
-      deleted: [target("busy\u0001")],
-      failed: [{ target: target("locked\u0001"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+      deleted: [],
+      failed: [{ target: target("line\nend.png"), code: "Error", message: "socket hang up", retryable: true }],
     });
   });
 
@@ -1078,6 +1297,33 @@ describe("deadline", () => {
     });
   });
 
+  it("keeps the code and message of the last attempt's error when the deadline cuts a later retry short", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("a.png")] })
+      .resolvesOnce({ Errors: [{ Key: "a.png", Code: "InternalError", Message: "We encountered an internal error." }] })
+      .resolves({});
+    const { clock, deleteObjects } = setup({ baseDelayMs: 100 });
+
+    // Act
+    const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 120 });
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(clock.delays).toStrictEqual([50]);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [
+        {
+          target: target("a.png"),
+          code: "InternalError",
+          message: "no time left to retry after InternalError: We encountered an internal error.",
+          retryable: true,
+        },
+      ],
+    });
+  });
+
   it("retries when the backoff ends before the deadline", async () => {
     // Prepare
     s3.on(DeleteObjectsCommand)
@@ -1178,6 +1424,35 @@ describe("report", () => {
       [target("denied.png"), "AccessDenied"],
       [elsewhere, "NoSuchBucket"],
     ]);
+  });
+});
+
+describe("canBatch and isXmlSafe", () => {
+  it.each([
+    ["a plain key", true, true, "images/p-1.png"],
+    ["an empty key", true, true, ""],
+    ["a tab", true, true, "a\tb"],
+    ["an emoji", true, true, "😀"],
+    ["U+FFFD", true, true, "\uFFFD"],
+    ["U+10FFFF", true, true, "\u{10FFFF}"],
+    ["a line feed", true, false, "a\nb"],
+    ["a carriage return", true, false, "a\rb"],
+    ["CR LF", true, false, "a\r\nb"],
+    ["U+0000", false, false, "a\u0000b"],
+    ["U+0008", false, false, "\u0008"],
+    ["U+000B", false, false, "\u000B"],
+    ["U+001F", false, false, "\u001F"],
+    ["U+FFFE", false, false, "\uFFFE"],
+    ["a lone high surrogate", false, false, "a\uD83D"],
+    ["a lone low surrogate", false, false, "\uDE00a"],
+  ])("tells whether a key with %s is XML-safe (%s) and can go in DeleteObjects (%s)", (_, xmlSafe, batchable, key) => {
+    // Act
+    const safe = isXmlSafe(key);
+    const batched = canBatch(key);
+
+    // Assess
+    expect(safe).toBe(xmlSafe);
+    expect(batched).toBe(batchable);
   });
 });
 
@@ -1282,6 +1557,27 @@ describe("options", () => {
 
     // Assess
     expect(act).toThrow(expect.objectContaining({ name: "ConfigError", issues: [{ path: option, message }] }));
+  });
+
+  it("builds a deleter without validating, through buildBatchDeleter", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [slowDown("a.png")] });
+    const clock = createFakeClock();
+    const options = { s3Client, maxAttempts: 11, now: clock.now, sleep: clock.sleep, random: () => 0 };
+
+    // Act
+    const deleteObjects = buildBatchDeleter(options);
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 11);
+    expect(report.failed.map((failure) => failure.code)).toStrictEqual(["SlowDown"]);
+    expect(() => createBatchDeleter(options)).toThrow(
+      expect.objectContaining({
+        name: "ConfigError",
+        issues: [{ path: "maxAttempts", message: "must be at most 10" }],
+      }),
+    );
   });
 
   it("rejects options that are not an object", () => {

@@ -189,44 +189,95 @@ function roleOf(spec: Spec, removals: RemovalFilter): "delete" | "invalid" | "sk
   return spec.defect === "none" ? "delete" : "invalid";
 }
 
-/** The mocked S3: each key of each call is deleted, retryably failed or permanently failed, at random. */
+/** What S3 did with one key in one request. */
+interface Outcome {
+  /** Deleted, already gone, a per-key error, or the whole request threw. */
+  kind: "deleted" | "gone" | "keyError" | "thrown";
+  code: string;
+  /** True when the error is transient. */
+  retryable: boolean;
+}
+
+/**
+ * The mocked S3: each call throws (a 500, a network error without an HTTP status, or a 403) or
+ * answers with a random per-key outcome; every outcome of every key is recorded in call order.
+ */
 function mockS3(random: () => number) {
-  const deleted = new Set<string>();
   const requests: string[][] = [];
+  const outcomes = new Map<string, Outcome[]>();
+  const record = (key: string, outcome: Outcome) => {
+    const list = outcomes.get(key);
+    if (list === undefined) outcomes.set(key, [outcome]);
+    else list.push(outcome);
+  };
   s3.on(DeleteObjectsCommand).callsFake(
     async (input: DeleteObjectsCommandInput): Promise<DeleteObjectsCommandOutput> => {
       const keys = (input.Delete?.Objects ?? []).map((object) => object.Key as string);
       requests.push(keys);
       const roll = random();
-      if (roll < 0.05)
-        throw Object.assign(new Error("boom"), { name: "InternalError", $metadata: { httpStatusCode: 500 } });
-      if (roll < 0.08)
-        throw Object.assign(new Error("denied"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
+      const thrown =
+        roll < 0.04
+          ? Object.assign(new Error("boom"), { name: "InternalError", $metadata: { httpStatusCode: 500 } })
+          : roll < 0.06
+            ? Object.assign(new Error("socket hang up"), { name: "TimeoutError", $metadata: {} })
+            : roll < 0.08
+              ? Object.assign(new Error("denied"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } })
+              : undefined;
+      if (thrown !== undefined) {
+        for (const key of keys)
+          record(key, { kind: "thrown", code: thrown.name, retryable: thrown.name !== "AccessDenied" });
+        throw thrown;
+      }
       const errors = [];
       for (const key of keys) {
         const outcome = random();
-        if (outcome < 0.6) deleted.add(key);
+        if (outcome < 0.6) record(key, { kind: "deleted", code: "", retryable: false });
         else if (outcome < 0.65) {
-          deleted.add(key);
+          record(key, { kind: "gone", code: "NoSuchKey", retryable: false });
           errors.push({ Key: key, Code: "NoSuchKey", Message: "gone" });
-        } else if (outcome < 0.85)
-          errors.push({ Key: key, Code: random() < 0.5 ? "SlowDown" : "InternalError", Message: "try again" });
-        else errors.push({ Key: key, Code: "AccessDenied", Message: "Access Denied" });
+        } else if (outcome < 0.85) {
+          const code = random() < 0.5 ? "SlowDown" : "InternalError";
+          record(key, { kind: "keyError", code, retryable: true });
+          errors.push({ Key: key, Code: code, Message: "try again" });
+        } else {
+          record(key, { kind: "keyError", code: "AccessDenied", retryable: false });
+          errors.push({ Key: key, Code: "AccessDenied", Message: "Access Denied" });
+        }
       }
       return { $metadata: {}, Errors: errors };
     },
   );
   s3.on(DeleteObjectCommand).rejects(new Error("single DeleteObject is not expected for XML-safe keys"));
-  return { deleted, requests };
+  return { requests, outcomes };
+}
+
+/**
+ * The model of the deleter's retries: a key is sent again only after a transient per-key error, up
+ * to maxAttempts sends; a request that throws is never sent again (the SDK already retried it).
+ * Returns the key's last outcome, after checking that the sends before it were such retries.
+ */
+function finalOutcome(key: string, sends: readonly Outcome[], maxAttempts: number): Outcome {
+  const last = sends.at(-1) as Outcome;
+  expect(sends.length, `${key} is sent at most maxAttempts times`).toBeLessThanOrEqual(maxAttempts);
+  for (const earlier of sends.slice(0, -1)) {
+    expect(
+      earlier.kind === "keyError" && earlier.retryable,
+      `${key} is sent again only after a transient per-key error`,
+    ).toBe(true);
+  }
+  if (last.kind === "keyError" && last.retryable) {
+    expect(sends.length, `${key} is retried until maxAttempts`).toBe(maxAttempts);
+  }
+  return last;
 }
 
 /** Checks one scenario; returns the size of the largest request sent, so a test can see chunking happen. */
 async function checkScenario(scenario: Scenario): Promise<number> {
   // Prepare
   s3.reset();
-  const { deleted, requests } = mockS3(seededRandom(scenario.seed));
+  const { requests, outcomes } = mockS3(seededRandom(scenario.seed));
   const batch = buildBatch(scenario);
-  const { logger } = recordingLogger();
+  const { lines, logger } = recordingLogger();
   const handler = createCleanupHandler({
     bucket: BUCKET,
     key: { attribute: "files" },
@@ -251,25 +302,86 @@ async function checkScenario(scenario: Scenario): Promise<number> {
     thrown = error;
   }
 
-  // Assess: what was sent
+  // Assess: the counts, and whether the batch can be reported at all
   const toDelete = batch.filter((item) => roleOf(item.spec, scenario.removals) === "delete");
+  const invalid = batch.filter((item) => roleOf(item.spec, scenario.removals) === "invalid");
   const expectedKeys = new Set(toDelete.flatMap((item) => item.spec.files.map(fileKey)));
+  const counts = {
+    records: batch.length,
+    removals: toDelete.length,
+    withoutObjects: toDelete.filter((item) => item.spec.files.length === 0).length,
+    skipped: batch.length - toDelete.length - invalid.length,
+    invalid: invalid.length,
+    targets: expectedKeys.size,
+  };
+  const mustReportInvalid = scenario.onInvalidRecord === "fail" ? invalid : [];
+  if (mustReportInvalid.some((item) => item.sequenceNumber === undefined)) {
+    expect(thrown).toBeInstanceOf(InvalidRecordError);
+    expect(requests).toEqual([]);
+    expect(lines.filter((line) => line.level === "info")).toEqual([]);
+    // The handler stops right after parsing: nothing is mapped, and only parse-time defects count.
+    const unparsable = invalid.filter(
+      (item) => item.spec.eventName === "UPSERT" || item.spec.defect !== "outsidePrefix",
+    );
+    expect(lines.filter((line) => line.level === "error")).toEqual([
+      {
+        level: "error",
+        message: "dynamodb-s3-cleanup summary: failing the whole batch",
+        attributes: {
+          records: counts.records,
+          removals: 0,
+          withoutObjects: 0,
+          skipped: counts.skipped,
+          invalid: unparsable.length,
+          targets: 0,
+          deleted: 0,
+          failed: 0,
+          batchItemFailures: undefined,
+          durationMs: 0,
+          dryRun: false,
+          error: (thrown as Error).message,
+        },
+      },
+    ]);
+    return 0;
+  }
+  expect(thrown).toBeUndefined();
+
+  // Assess: what was sent, and how often
   for (const keys of requests) expect(keys.length).toBeLessThanOrEqual(MAX_KEYS_PER_REQUEST);
   const sent = new Set(requests.flat());
   for (const key of sent) expect(expectedKeys.has(key), `${key} belongs to no selected valid REMOVE`).toBe(true);
   expect([...sent].sort()).toEqual([...expectedKeys].sort());
   expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
   const largest = Math.max(0, ...requests.map((keys) => keys.length));
+  const final = new Map([...outcomes].map(([key, sends]) => [key, finalOutcome(key, sends, scenario.maxAttempts)]));
+  const failedKeys = [...final].filter(([, outcome]) => outcome.kind === "keyError" || outcome.kind === "thrown");
+
+  // Assess: each object not deleted is logged once, with its code, retryability and owners
+  const ownersOf = (key: string) =>
+    toDelete.filter((item) => item.spec.files.map(fileKey).includes(key)).map((item) => item.sequenceNumber);
+  const warned = lines
+    .filter((line) => line.message === "Object not deleted")
+    .map((line) => line.attributes as { key: string; code: string; retryable: boolean; sequenceNumbers: string[] });
+  expect(
+    warned
+      .map(({ key, code, retryable, sequenceNumbers }) => ({
+        key,
+        code,
+        retryable,
+        owners: [...sequenceNumbers].sort(),
+      }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1)),
+  ).toEqual(
+    failedKeys
+      .map(([key, { code, retryable }]) => ({ key, code, retryable, owners: ownersOf(key).sort() }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1)),
+  );
 
   // Assess: what must be reported
-  const notDeleted = toDelete.filter((item) => item.spec.files.some((n) => !deleted.has(fileKey(n))));
-  const invalid = batch.filter((item) => roleOf(item.spec, scenario.removals) === "invalid");
-  const mustReport = [...notDeleted, ...(scenario.onInvalidRecord === "fail" ? invalid : [])];
-  if (mustReport.some((item) => item.sequenceNumber === undefined)) {
-    expect(thrown).toBeInstanceOf(InvalidRecordError);
-    return largest;
-  }
-  expect(thrown).toBeUndefined();
+  const failed = new Set(failedKeys.map(([key]) => key));
+  const notDeleted = toDelete.filter((item) => item.spec.files.some((n) => failed.has(fileKey(n))));
+  const mustReport = [...notDeleted, ...mustReportInvalid];
   const identifiers = (response as BatchResponse).batchItemFailures.map((failure) => failure.itemIdentifier);
   const inBatch = new Set(batch.map((item) => item.sequenceNumber));
   for (const identifier of identifiers) {
@@ -287,11 +399,25 @@ async function checkScenario(scenario: Scenario): Promise<number> {
     BigInt(a) < BigInt(b) ? -1 : 1,
   );
   expect(identifiers).toEqual(expected);
+  expect(lines.filter((line) => line.level === "info")).toEqual([
+    {
+      level: "info",
+      message: "dynamodb-s3-cleanup summary",
+      attributes: {
+        ...counts,
+        deleted: expectedKeys.size - failed.size,
+        failed: failed.size,
+        batchItemFailures: identifiers.length,
+        durationMs: 0,
+        dryRun: false,
+      },
+    },
+  ]);
   return largest;
 }
 
 describe("handler properties", () => {
-  it("deletes only selected removals, in requests of at most 1,000 keys, and reports every record with work left", async () => {
+  it("deletes only selected removals, in requests of at most 1,000 keys, retrying only per-key transient errors, and reports every record with work left", async () => {
     await fc.assert(
       fc.asyncProperty(smallScenarioArb, async (scenario) => {
         await checkScenario(scenario);

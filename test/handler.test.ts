@@ -14,16 +14,21 @@ import {
   type AttributeValue,
   type CleanupContext,
   type CleanupOptions,
+  type CommonCleanupOptions,
   ConfigError,
   createCleanupHandler,
   InvalidEventError,
   InvalidRecordError,
   isConfigError,
+  type KeyFunction,
+  type KeySpec,
   type Logger,
+  type ObjectTarget,
   type StreamEvent,
   type StreamRecord,
 } from "../src/index.js";
 import { createRecordFactory, productKeys, recordingLogger, streamEvent } from "./factories.js";
+import { deferred, settle } from "./fake-clock.js";
 
 expect.extend(allCustomMatcher);
 
@@ -56,8 +61,15 @@ function fakeClock(start = START) {
   };
 }
 
+/**
+ * Options that override setup's defaults. Like {@link CleanupOptions}, a bucket may be left out
+ * (`bucket: undefined`) only with a key function.
+ */
+type Overrides = CommonCleanupOptions &
+  ({ key?: Exclude<KeySpec, KeyFunction>; bucket?: string } | { key: KeyFunction; bucket?: string | undefined });
+
 /** A handler with injected S3 client, logger, clock, sleep and random; options may override any. */
-function setup(overrides: Partial<CleanupOptions> = {}) {
+function setup(overrides: Overrides = {}) {
   const { lines, logger } = recordingLogger();
   const clock = fakeClock();
   const handler = createCleanupHandler({
@@ -148,20 +160,25 @@ describe("options", () => {
   });
 
   it("requires a bucket when key is a template", () => {
+    // Prepare: the types require bucket with a template; JavaScript callers get the runtime check
+    const options = { key: TEMPLATE, s3Client: new S3Client({ region: "us-east-1" }) } as unknown as CleanupOptions;
+
     // Act
-    const issues = configIssues(() =>
-      createCleanupHandler({ key: TEMPLATE, s3Client: new S3Client({ region: "us-east-1" }) }),
-    );
+    const issues = configIssues(() => createCleanupHandler(options));
 
     // Assess
     expect(issues).toEqual([{ path: "bucket", message: "is required when `key` is a template or { attribute }" }]);
   });
 
   it("requires a bucket when key is { attribute }", () => {
+    // Prepare: the types require bucket with { attribute }; JavaScript callers get the runtime check
+    const options = {
+      key: { attribute: "files" },
+      s3Client: new S3Client({ region: "us-east-1" }),
+    } as unknown as CleanupOptions;
+
     // Act
-    const issues = configIssues(() =>
-      createCleanupHandler({ key: { attribute: "files" }, s3Client: new S3Client({ region: "us-east-1" }) }),
-    );
+    const issues = configIssues(() => createCleanupHandler(options));
 
     // Assess
     expect(issues).toEqual([{ path: "bucket", message: "is required when `key` is a template or { attribute }" }]);
@@ -710,6 +727,95 @@ describe("batch item failures", () => {
     expect(clock.sleep.mock.calls).toEqual([[50]]);
   });
 
+  it("sends keys holding a line end as single DeleteObject calls, and the others in DeleteObjects", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    s3.on(DeleteObjectCommand).resolves({});
+    const keysOf: Record<string, string[]> = {
+      "p-1": ["files/plain.png", "files/cr\r.png"],
+      "p-2": ["files/lf\n.png", "files/crlf\r\n.png", "files/other.png"],
+    };
+    const { handler, lines } = setup({ key: (item) => keysOf[String(item.keys.productId)] });
+    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
+
+    // Act
+    const response = await handler(streamEvent(...records));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
+      Bucket: BUCKET,
+      Delete: { Objects: [{ Key: "files/plain.png" }, { Key: "files/other.png" }], Quiet: true },
+    });
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toEqual([
+      { Bucket: BUCKET, Key: "files/cr\r.png" },
+      { Bucket: BUCKET, Key: "files/lf\n.png" },
+      { Bucket: BUCKET, Key: "files/crlf\r\n.png" },
+    ]);
+    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 5, deleted: 5, failed: 0 });
+  });
+
+  it("reports the record of a line-end key whose single DeleteObject fails", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    s3.on(DeleteObjectCommand).rejects(
+      new S3ServiceException({
+        name: "AccessDenied",
+        $fault: "client",
+        $metadata: { httpStatusCode: 403 },
+        message: "Access Denied",
+      }),
+    );
+    const { handler, lines } = setup({
+      key: (item) => (item.keys.productId === "p-2" ? "files/line\nend.png" : "files/plain.png"),
+    });
+    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
+
+    // Act
+    const response = await handler(streamEvent(...records));
+
+    // Assess
+    expect(response).toEqual(failures(records[1] as StreamRecord));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+    expect(sentKeys()).toEqual(["files/plain.png"]);
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toEqual({
+      bucket: BUCKET,
+      key: "files/line\nend.png",
+      versionId: undefined,
+      code: "AccessDenied",
+      message: "Access Denied",
+      retryable: false,
+      sequenceNumbers: [seqOf(records[1] as StreamRecord)],
+    });
+  });
+
+  it("fails every key of a request without its own entry when an Errors entry names no key sent", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup();
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [
+        { Key: imageKey("p-2"), Code: "NoSuchKey", Message: "The specified key does not exist." },
+        { Key: "images/never-sent.png", Code: "AccessDenied", Message: "Access Denied" },
+      ],
+    });
+    const records = ["p-1", "p-2", "p-3"].map((id) => removeRecord({ keys: productKeys(id) }));
+
+    // Act
+    const response = await handler(streamEvent(...records));
+
+    // Assess
+    expect(response).toEqual(failures(records[0] as StreamRecord, records[2] as StreamRecord));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(
+      lines.filter((line) => line.level === "warn").map((line) => [line.attributes?.key, line.attributes?.code]),
+    ).toEqual([
+      [imageKey("p-1"), "AccessDenied"],
+      [imageKey("p-3"), "AccessDenied"],
+    ]);
+    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 3, deleted: 1, failed: 2, batchItemFailures: 2 });
+  });
+
   it("counts NoSuchKey as deleted", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
@@ -735,27 +841,88 @@ describe("records that cannot be reported", () => {
       "a SequenceNumber that is not digits",
       (record: StreamRecord) => ({ ...record, dynamodb: { ...record.dynamodb, SequenceNumber: "12a" } }),
     ],
-  ])('rejects under "fail" when an invalid REMOVE has %s', async (_, spoil) => {
+  ])('rejects under "fail" when an invalid REMOVE has %s, before sending any delete', async (_, spoil) => {
     // Prepare
     const { removeRecord } = createRecordFactory();
-    const { handler } = setup({ onInvalidRecord: "fail" });
-    const event = streamEvent(
-      removeRecord({ keys: productKeys("p-1") }),
-      spoil(removeRecord({ keys: productKeys("p-2") })),
-    );
+    const { handler, lines } = setup({ onInvalidRecord: "fail" });
+    const spoilt = spoil(removeRecord({ keys: productKeys("p-2") }));
+    const event = streamEvent(removeRecord({ keys: productKeys("p-1") }), spoilt);
 
     // Act
-    const result = handler(event);
+    const error = await handler(event).then(
+      () => expect.unreachable("the handler must reject"),
+      (reason: unknown) => reason,
+    );
 
     // Assess
-    await expect(result).rejects.toThrow(InvalidRecordError);
-    await expect(result).rejects.toMatchObject({ field: "dynamodb.SequenceNumber", record: { index: 1 } });
+    expect(error).toBeInstanceOf(InvalidRecordError);
+    expect(error).toMatchObject({ field: "dynamodb.SequenceNumber", record: { index: 1 } });
+    expect((error as Error).message).toMatch(
+      /^record 1 \(.*eventID event-\d+\): `dynamodb\.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch$/,
+    );
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "Invalid record, reported as failed",
+        attributes: {
+          index: 1,
+          sequenceNumber: spoilt.dynamodb?.SequenceNumber,
+          eventId: spoilt.eventID,
+          error: expect.stringContaining("`dynamodb.SequenceNumber` must be a string of digits"),
+        },
+      },
+      {
+        level: "error",
+        message: "dynamodb-s3-cleanup summary: failing the whole batch",
+        attributes: {
+          records: 2,
+          removals: 0,
+          withoutObjects: 0,
+          skipped: 0,
+          invalid: 1,
+          targets: 0,
+          deleted: 0,
+          failed: 0,
+          batchItemFailures: undefined,
+          durationMs: 0,
+          dryRun: false,
+          error: (error as Error).message,
+        },
+      },
+    ]);
   });
 
-  it('rejects under "fail" when a record is not an object', async () => {
+  it("logs the error line with the summary counts in order, then the error", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
-    const { handler } = setup({ onInvalidRecord: "fail" });
+    const { handler, lines } = setup();
+    const event = streamEvent(removeRecord({ keys: productKeys("p-1") }), withoutSequenceNumber(removeRecord()));
+
+    // Act
+    await handler(event).catch(() => undefined);
+
+    // Assess
+    expect(Object.keys(lines.find((line) => line.level === "error")?.attributes ?? {})).toEqual([
+      "records",
+      "removals",
+      "withoutObjects",
+      "skipped",
+      "invalid",
+      "targets",
+      "deleted",
+      "failed",
+      "batchItemFailures",
+      "durationMs",
+      "dryRun",
+      "error",
+    ]);
+  });
+
+  it('rejects under "fail" when a record is not an object, before sending any delete', async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ onInvalidRecord: "fail" });
     const event = { Records: [removeRecord({ keys: productKeys("p-1") }), null] } as unknown as StreamEvent;
 
     // Act
@@ -763,6 +930,36 @@ describe("records that cannot be reported", () => {
 
     // Assess
     await expect(result).rejects.toThrow(InvalidRecordError);
+    await expect(result).rejects.toMatchObject({
+      message:
+        "record 1: `dynamodb.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch",
+      field: "dynamodb.SequenceNumber",
+      record: { index: 1 },
+    });
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines.map((line) => `${line.level} ${line.message}`)).toEqual([
+      "warn Invalid record, reported as failed",
+      "error dynamodb-s3-cleanup summary: failing the whole batch",
+    ]);
+  });
+
+  it("rejects in a dry run too, before logging the planned deletes", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ dryRun: true });
+    const event = streamEvent(removeRecord({ keys: productKeys("p-1") }), withoutSequenceNumber(removeRecord()));
+
+    // Act
+    const result = handler(event);
+
+    // Assess
+    await expect(result).rejects.toThrow(InvalidRecordError);
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines.map((line) => `${line.level} ${line.message}`)).toEqual([
+      "warn Invalid record, reported as failed",
+      "error dynamodb-s3-cleanup summary: failing the whole batch",
+    ]);
+    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 0, dryRun: true });
   });
 
   it('returns normally under "skip", deleting the valid records', async () => {
@@ -819,23 +1016,68 @@ describe("full failure", () => {
     expect(response).toEqual(failures(...records));
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
     expect(clock.sleep).not.toHaveBeenCalled();
-    expect(lines.filter((line) => line.message === "Object not deleted").map((line) => line.attributes?.code)).toEqual([
-      "AccessDenied",
-      "AccessDenied",
+    expect(
+      lines
+        .filter((line) => line.message === "Object not deleted")
+        .map((line) => [line.attributes?.code, line.attributes?.retryable]),
+    ).toEqual([
+      ["AccessDenied", false],
+      ["AccessDenied", false],
     ]);
   });
 
-  it("returns every removal after retrying a transient thrown error maxAttempts times", async () => {
+  it("returns every owning record after one request when DeleteObjects throws a transient error", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
     const { handler, lines, clock } = setup({ maxAttempts: 3 });
     s3.on(DeleteObjectsCommand).rejects(
       new S3ServiceException({
-        name: "InternalError",
+        name: "ServiceUnavailable",
         $fault: "server",
-        $metadata: { httpStatusCode: 500 },
-        message: "We encountered an internal error",
+        $metadata: { httpStatusCode: 503 },
+        message: "Please reduce your request rate.",
       }),
+    );
+    const a = removeRecord({ keys: productKeys("shared") });
+    const b = removeRecord({ keys: productKeys("p-2") });
+    const c = removeRecord({ keys: productKeys("shared") });
+
+    // Act
+    const response = await handler(streamEvent(a, b, c));
+
+    // Assess
+    expect(response).toEqual(failures(a, b, c));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.sleep).not.toHaveBeenCalled();
+    expect(lines.filter((line) => line.level === "warn").map((line) => line.attributes)).toEqual([
+      {
+        bucket: BUCKET,
+        key: imageKey("shared"),
+        versionId: undefined,
+        code: "ServiceUnavailable",
+        message: "Please reduce your request rate.",
+        retryable: true,
+        sequenceNumbers: [seqOf(a), seqOf(c)],
+      },
+      {
+        bucket: BUCKET,
+        key: imageKey("p-2"),
+        versionId: undefined,
+        code: "ServiceUnavailable",
+        message: "Please reduce your request rate.",
+        retryable: true,
+        sequenceNumbers: [seqOf(b)],
+      },
+    ]);
+    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 2, deleted: 0, failed: 2, batchItemFailures: 3 });
+  });
+
+  it("reports a network error without an HTTP status as retryable, after one request", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines, clock } = setup({ maxAttempts: 3 });
+    s3.on(DeleteObjectsCommand).rejects(
+      Object.assign(new Error("socket hang up"), { name: "TimeoutError", code: "ECONNRESET", $metadata: {} }),
     );
     const record = removeRecord({ keys: productKeys("p-1") });
 
@@ -844,13 +1086,47 @@ describe("full failure", () => {
 
     // Assess
     expect(response).toEqual(failures(record));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(clock.sleep).not.toHaveBeenCalled();
+    expect(lines.filter((line) => line.level === "warn").map((line) => line.attributes)).toEqual([
+      {
+        bucket: BUCKET,
+        key: imageKey("p-1"),
+        versionId: undefined,
+        code: "TimeoutError",
+        message: "socket hang up",
+        retryable: true,
+        sequenceNumbers: [seqOf(record)],
+      },
+    ]);
+  });
+
+  it("returns the record after retrying a transient per-key error maxAttempts times", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines, clock } = setup({ maxAttempts: 3 });
+    answerDeletes(() => "InternalError");
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
+    expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-1"), imageKey("p-1")]);
     expect(clock.sleep.mock.calls).toEqual([[50], [100]]);
-    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
-      code: "InternalError",
-      retryable: true,
-      sequenceNumbers: [seqOf(record)],
-    });
+    expect(lines.filter((line) => line.level === "warn").map((line) => line.attributes)).toEqual([
+      {
+        bucket: BUCKET,
+        key: imageKey("p-1"),
+        versionId: undefined,
+        code: "InternalError",
+        message: `InternalError for ${imageKey("p-1")}`,
+        retryable: true,
+        sequenceNumbers: [seqOf(record)],
+      },
+    ]);
   });
 });
 
@@ -949,6 +1225,66 @@ describe("time budget", () => {
 });
 
 describe("dry run", () => {
+  it("logs 2,500 planned deletes in lines of at most 1,000 objects and sends nothing", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const keys = Array.from({ length: 2500 }, (_, i) => `files/${i}`);
+    const { handler, lines } = setup({ dryRun: true, key: () => keys });
+    const target = (key: string) => ({ bucket: BUCKET, key });
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).not.toHaveReceivedAnyCommand();
+    const planned = lines.filter((line) => line.message === "Dry run: these objects would be deleted");
+    expect(planned).toEqual([
+      {
+        level: "info",
+        message: "Dry run: these objects would be deleted",
+        attributes: { targets: keys.slice(0, 1000).map(target) },
+      },
+      {
+        level: "info",
+        message: "Dry run: these objects would be deleted",
+        attributes: { targets: keys.slice(1000, 2000).map(target) },
+      },
+      {
+        level: "info",
+        message: "Dry run: these objects would be deleted",
+        attributes: { targets: keys.slice(2000).map(target) },
+      },
+    ]);
+    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 2500, deleted: 0, failed: 0, dryRun: true });
+  });
+
+  it("logs exactly 1,000 planned deletes in one line", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const keys = Array.from({ length: 1000 }, (_, i) => `files/${i}`);
+    const { handler, lines } = setup({ dryRun: true, key: () => keys });
+
+    // Act
+    await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    const planned = lines.filter((line) => line.message === "Dry run: these objects would be deleted");
+    expect(planned.map((line) => line.attributes)).toEqual([{ targets: keys.map((key) => ({ bucket: BUCKET, key })) }]);
+  });
+
+  it("logs no planned-deletes line when there is nothing to delete", async () => {
+    // Prepare
+    const { insertRecord } = createRecordFactory();
+    const { handler, lines } = setup({ dryRun: true });
+
+    // Act
+    await handler(streamEvent(insertRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(lines.map((line) => line.message)).toEqual(["dynamodb-s3-cleanup summary"]);
+  });
+
   it("logs the planned deletes and sends nothing, still reporting invalid records", async () => {
     // Prepare
     const { removeRecord, insertRecord } = createRecordFactory();
@@ -1017,6 +1353,7 @@ describe("logging", () => {
         attributes: {
           records: 6,
           removals: 2,
+          withoutObjects: 0,
           skipped: 3,
           invalid: 1,
           targets: 4,
@@ -1028,6 +1365,85 @@ describe("logging", () => {
         },
       },
     ]);
+    expect(Object.keys(summaries[0]?.attributes ?? {})).toEqual([
+      "records",
+      "removals",
+      "withoutObjects",
+      "skipped",
+      "invalid",
+      "targets",
+      "deleted",
+      "failed",
+      "batchItemFailures",
+      "durationMs",
+      "dryRun",
+    ]);
+  });
+
+  it("counts removals whose { attribute } is missing or NULL as withoutObjects, and mapping failures as invalid", async () => {
+    // Prepare
+    const { removeRecord, insertRecord } = createRecordFactory();
+    const { handler, lines } = setup({ key: { attribute: "files" } });
+    const image = (files?: AttributeValue): Record<string, AttributeValue> => ({
+      productId: { S: "p" },
+      ...(files === undefined ? {} : { files }),
+    });
+    const unmappable = removeRecord({ keys: productKeys("p-4"), oldImage: image({ N: "4" }) });
+    const event = streamEvent(
+      removeRecord({ keys: productKeys("p-1"), oldImage: image({ SS: ["files/a", "files/b"] }) }),
+      removeRecord({ keys: productKeys("p-2"), oldImage: image() }),
+      removeRecord({ keys: productKeys("p-3"), oldImage: image({ NULL: true }) }),
+      unmappable,
+      insertRecord({ keys: productKeys("p-5") }),
+    );
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(failures(unmappable));
+    expect(sentKeys()).toEqual(["files/a", "files/b"]);
+    expect(lines.filter((line) => line.level === "info")).toEqual([
+      {
+        level: "info",
+        message: "dynamodb-s3-cleanup summary",
+        attributes: {
+          records: 5,
+          removals: 3,
+          withoutObjects: 2,
+          skipped: 1,
+          invalid: 1,
+          targets: 2,
+          deleted: 2,
+          failed: 0,
+          batchItemFailures: 1,
+          durationMs: 0,
+          dryRun: false,
+        },
+      },
+    ]);
+  });
+
+  it("counts removals whose key function returns null, undefined or [] as withoutObjects", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const results: Record<string, ReturnType<KeyFunction>> = { "p-1": null, "p-2": undefined, "p-3": [], "p-4": "x" };
+    const { handler, lines } = setup({ key: (item) => results[String(item.keys.productId)] });
+    const event = streamEvent(...["p-1", "p-2", "p-3", "p-4"].map((id) => removeRecord({ keys: productKeys(id) })));
+
+    // Act
+    const response = await handler(event);
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(sentKeys()).toEqual(["x"]);
+    expect(lines.at(-1)?.attributes).toMatchObject({
+      records: 4,
+      removals: 4,
+      withoutObjects: 3,
+      targets: 1,
+      deleted: 1,
+    });
   });
 
   it("counts each record once: records = removals + skipped + invalid", async () => {
@@ -1114,6 +1530,57 @@ describe("logging", () => {
     });
   });
 
+  it("keeps the OldImage out of the log when a key function returns it", async () => {
+    // Prepare
+    const secret = "secret-email@example.com";
+    const { removeRecord } = createRecordFactory();
+    // A JavaScript key function returning the wrong thing: the item's OldImage instead of its keys
+    const { handler, lines } = setup({ key: (item) => item.oldImage as unknown as ObjectTarget });
+    const record = removeRecord({
+      keys: productKeys("p-1"),
+      oldImage: { productId: { S: "p-1" }, email: { S: secret }, aliases: { SS: [secret] } },
+    });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines.find((line) => line.level === "warn")?.attributes?.error).toBe(
+      `record 0 (SequenceNumber ${seqOf(record)}, eventID ${record.eventID}): the key function returned an object with keys [productId, email, aliases], which is neither a key string nor { bucket, key, versionId? }`,
+    );
+    expect(lines.map((line) => line.message)).toEqual([
+      "Invalid record, reported as failed",
+      "dynamodb-s3-cleanup summary",
+    ]);
+    for (const line of lines) expect(JSON.stringify(line)).not.toContain(secret);
+  });
+
+  it("keeps an OldImage value out of the log when a key function returns it in an array", async () => {
+    // Prepare
+    const secret = "secret-email@example.com";
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({
+      key: (item) => ["images/ok.png", item.oldImage?.tags as unknown as string],
+      onInvalidRecord: "skip",
+    });
+    const record = removeRecord({
+      keys: productKeys("p-1"),
+      oldImage: { productId: { S: "p-1" }, tags: { L: [{ S: secret }] } },
+    });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(lines.find((line) => line.level === "warn")?.attributes?.error).toContain(
+      "the key function returned an array, which is neither a key string nor { bucket, key, versionId? }",
+    );
+    for (const line of lines) expect(JSON.stringify(line)).not.toContain(secret);
+  });
+
   it("keeps a malformed OldImage value out of the log", async () => {
     // Prepare
     const secret = "secret-email@example.com";
@@ -1134,6 +1601,73 @@ describe("logging", () => {
       "dynamodb-s3-cleanup summary",
     ]);
     for (const line of lines) expect(JSON.stringify(line)).not.toContain(secret);
+  });
+});
+
+describe("key mapping concurrency", () => {
+  it.each([1, 3])("runs at most %i key functions at once, starting the next as one finishes", async (concurrency) => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const ids = ["p-0", "p-1", "p-2", "p-3", "p-4"];
+    const gates = new Map(ids.map((id) => [id, deferred<void>()]));
+    const started: string[] = [];
+    let running = 0;
+    let mostRunning = 0;
+    const { handler } = setup({
+      concurrency,
+      key: async (item) => {
+        const id = String(item.keys.productId);
+        started.push(id);
+        running++;
+        mostRunning = Math.max(mostRunning, running);
+        await gates.get(id)?.promise;
+        running--;
+        return imageKey(id);
+      },
+    });
+
+    // Act
+    const pending = handler(streamEvent(...ids.map((id) => removeRecord({ keys: productKeys(id) }))));
+    await settle();
+    const startedAtFirst = [...started];
+    const startedAfterEach: string[][] = [];
+    for (const id of ids) {
+      gates.get(id)?.resolve();
+      await settle();
+      startedAfterEach.push([...started]);
+    }
+    const response = await pending;
+
+    // Assess
+    expect(startedAtFirst).toEqual(ids.slice(0, concurrency));
+    expect(startedAfterEach).toEqual(ids.map((_, i) => ids.slice(0, Math.min(ids.length, concurrency + i + 1))));
+    expect(mostRunning).toBe(concurrency);
+    expect(response).toEqual(NO_FAILURES);
+    expect(sentKeys()).toEqual(ids.map(imageKey));
+  });
+
+  it("sends no delete until every key function has finished", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const gate = deferred<string>();
+    const { handler } = setup({
+      concurrency: 2,
+      key: (item) => (item.keys.productId === "p-slow" ? gate.promise : imageKey(String(item.keys.productId))),
+    });
+
+    // Act
+    const pending = handler(
+      streamEvent(removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-slow") })),
+    );
+    await settle();
+    const sentBefore = s3.commandCalls(DeleteObjectsCommand).length;
+    gate.resolve("images/slow.png");
+    const response = await pending;
+
+    // Assess
+    expect(sentBefore).toBe(0);
+    expect(response).toEqual(NO_FAILURES);
+    expect(new Set(sentKeys())).toEqual(new Set([imageKey("p-1"), "images/slow.png"]));
   });
 });
 

@@ -2,11 +2,20 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AttributeProblem } from "../src/attribute-value.js";
 import { CleanupError, ConfigError, isConfigError, isKeyMappingError, KeyMappingError } from "../src/errors.js";
-import { createKeyMapper, type KeyFunction, type KeySpec, MAX_KEY_BYTES } from "../src/key-mapper.js";
+import {
+  buildKeyMapper,
+  createKeyMapper,
+  type KeyFunction,
+  type KeyMapper,
+  type KeySpec,
+  MAX_KEY_BYTES,
+  mapRemovals,
+} from "../src/key-mapper.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "../src/key-template.js";
 import { parseStreamRecords, type RemovedItem } from "../src/parse-stream-records.js";
 import type { AttributeMap, StreamRecord } from "../src/types.js";
-import { createRecordFactory, productKeys, type RecordOptions } from "./factories.js";
+import { createRecordFactory, productKeys, type RecordOptions, streamEvent } from "./factories.js";
+import { type Deferred, deferred, settle } from "./fake-clock.js";
 
 const BUCKET = "product-images";
 const PRODUCT_IMAGE = "images/{productId}.png";
@@ -281,6 +290,32 @@ describe("createKeyMapper with a template", () => {
     expect(error.message).toContain("attribute `productId` Error: getter failed");
     expect(error.cause).toBe(failure);
   });
+  it.each([
+    ["an Error", new Error("getter failed"), "getter failed"],
+    ["a string", "nope", "nope"],
+  ])(
+    "wraps %s thrown while looking an attribute up in a KeyMappingError that says key mapping threw",
+    async (_name, failure, text) => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+      const item = handBuiltItem({
+        get productId(): AttributeMap[string] {
+          throw failure;
+        },
+      });
+
+      // Act
+      const error = await mappingErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.message).toBe(
+        `record 0 (SequenceNumber 100000000000000000001, eventID event-1): key mapping threw: ${text}`,
+      );
+      expect(error.cause).toBe(failure);
+      expect(error.attribute).toBeUndefined();
+      expect(error.key).toBeUndefined();
+    },
+  );
 });
 
 describe("createKeyMapper with an array of templates", () => {
@@ -420,6 +455,25 @@ describe("createKeyMapper with { attribute }", () => {
     expect(error.key).toBe("");
     expect(error.message).toContain("the object key is empty");
   });
+  it("wraps an error thrown while reading the OldImage in a KeyMappingError that says key mapping threw", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(imageKeys, { bucket: BUCKET });
+    const failure = new TypeError("getter failed");
+    const item = handBuiltItem(productKeys("p-1"), {
+      get imageKeys(): AttributeMap[string] {
+        throw failure;
+      },
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toBe(
+      "record 0 (SequenceNumber 100000000000000000001, eventID event-1): key mapping threw: getter failed",
+    );
+    expect(error.cause).toBe(failure);
+  });
 });
 
 describe("createKeyMapper with a function", () => {
@@ -515,21 +569,27 @@ describe("createKeyMapper with a function", () => {
   });
 
   it.each([
-    ["a number", 42, "42"],
-    ["a boolean", true, "true"],
-    ["an object without key", { bucket: "archive" }, '{"bucket":"archive"}'],
-    ["an object without bucket", { key: "k" }, '{"key":"k"}'],
-    ["an empty bucket", { bucket: "", key: "k" }, '{"bucket":"","key":"k"}'],
-    ["a key that is not a string", { bucket: "archive", key: 1 }, '{"bucket":"archive","key":1}'],
+    ["a number", 42, "a number"],
+    ["a boolean", true, "a boolean"],
+    ["an object without key", { bucket: "archive" }, "an object with keys [bucket]"],
+    ["an object without bucket", { key: "k" }, "an object with keys [key]"],
+    ["an empty bucket", { bucket: "", key: "k" }, "an object with keys [bucket, key]"],
+    ["a key that is not a string", { bucket: "archive", key: 1 }, "an object with keys [bucket, key]"],
     [
       "a versionId that is not a string",
       { bucket: "archive", key: "k", versionId: 3 },
-      '{"bucket":"archive","key":"k","versionId":3}',
+      "an object with keys [bucket, key, versionId]",
     ],
-    ["a nested array", [["images/p-1.png"]], '["images/p-1.png"]'],
-    ["an array with a number", ["images/p-1.png", 5], "5"],
-    ["a function", [() => "k"], "function"],
-  ])("rejects a result that holds %s", async (_name, result, shown) => {
+    [
+      "an empty versionId",
+      { bucket: "archive", key: "k", versionId: "" },
+      "an object with keys [bucket, key, versionId]",
+    ],
+    ["a nested array", [["images/p-1.png"]], "an array"],
+    ["an array with a number", ["images/p-1.png", 5], "a number"],
+    ["an array with null", ["images/p-1.png", null], "null"],
+    ["a function", [() => "k"], "a function"],
+  ])("rejects a result that holds %s, describing it by its shape", async (_name, result, shape) => {
     // Prepare
     const mapKeys = createKeyMapper(() => result as never, { bucket: BUCKET });
     const item = removedProduct();
@@ -538,12 +598,13 @@ describe("createKeyMapper with a function", () => {
     const error = await mappingErrorOf(mapKeys(item), item);
 
     // Assess
-    expect(error.message).toContain(
-      `the key function returned ${shown}, which is neither a key string nor { bucket, key, versionId? }`,
+    expect(error.message).toBe(
+      `record 0 (SequenceNumber ${item.sequenceNumber}, eventID ${item.eventId}): the key function returned ${shape}, which is neither a key string nor { bucket, key, versionId? }`,
     );
+    expect(error.cause).toBeUndefined();
   });
 
-  it("rejects a bigint result with a KeyMappingError", async () => {
+  it("rejects a bigint result, describing it by its type only", async () => {
     // Prepare
     // A numeric key attribute beyond 2^53 reads as a bigint; returning it unconverted is an easy mistake.
     const mapKeys = createKeyMapper((received) => received.keys.orderId as never, { bucket: BUCKET });
@@ -553,10 +614,13 @@ describe("createKeyMapper with a function", () => {
     const error = await mappingErrorOf(mapKeys(item), item);
 
     // Assess
-    expect(error.message).toContain("which is neither a key string nor { bucket, key, versionId? }");
+    expect(error.message).toContain(
+      "the key function returned a bigint, which is neither a key string nor { bucket, key, versionId? }",
+    );
+    expect(error.message).not.toContain("12345678901234567890");
   });
 
-  it("describes a circular result without throwing", async () => {
+  it("describes a circular result by its keys without throwing", async () => {
     // Prepare
     const circular: Record<string, unknown> = { bucket: BUCKET };
     circular.self = circular;
@@ -567,19 +631,62 @@ describe("createKeyMapper with a function", () => {
     const error = await mappingErrorOf(mapKeys(item), item);
 
     // Assess
-    expect(error.message).toContain("returned an object that JSON cannot show");
+    expect(error.message).toContain("the key function returned an object with keys [bucket, self], which is neither");
   });
 
-  it("rejects an empty versionId", async () => {
+  it("never puts the values of a returned OldImage in the message", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key: "images/p-1.png", versionId: "" }));
-    const item = removedProduct();
+    // Returning the whole image instead of a key is an easy mistake, and the image may hold personal data.
+    const mapKeys = createKeyMapper((received) => received.oldImage as never, { bucket: BUCKET });
+    const item = removedProduct({
+      oldImage: {
+        productId: { S: "p-1" },
+        ownerEmail: { S: "secret@example.com" },
+        ownerName: { S: "Ada Lovelace" },
+        bucket: { S: "private-bucket" },
+        key: { N: "42" },
+        versionId: { S: "v-secret" },
+      },
+    });
 
     // Act
     const error = await mappingErrorOf(mapKeys(item), item);
 
     // Assess
-    expect(error.message).toContain('"versionId":""');
+    expect(error.message).toBe(
+      `record 0 (SequenceNumber ${item.sequenceNumber}, eventID ${item.eventId}): the key function returned an object with keys [productId, ownerEmail, ownerName, bucket, key], which is neither a key string nor { bucket, key, versionId? }`,
+    );
+    for (const value of ["secret@example.com", "Ada Lovelace", "private-bucket", "42", "v-secret"]) {
+      expect(error.message).not.toContain(value);
+    }
+    expect(error.key).toBeUndefined();
+    expect(error.attribute).toBeUndefined();
+  });
+
+  it("never puts a value of a returned object in the message (property)", async () => {
+    // Prepare
+    const marker = "secret\u0000";
+    const objects = fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 8 }).filter((name) => !["bucket", "key", "versionId"].includes(name)),
+      fc.string().map((text) => marker + text),
+      { minKeys: 1, maxKeys: 8 },
+    );
+
+    await fc.assert(
+      fc.asyncProperty(objects, async (returned) => {
+        const mapKeys = createKeyMapper(() => returned as never, { bucket: BUCKET });
+        const item = removedProduct();
+
+        // Act
+        const error = await mappingErrorOf(mapKeys(item), item);
+
+        // Assess
+        expect(error.message).toContain(
+          `the key function returned an object with keys [${Object.keys(returned).slice(0, 5).join(", ")}], which`,
+        );
+        expect(error.message).not.toContain(marker);
+      }),
+    );
   });
 
   it("rejects a string result when no bucket is configured", async () => {
@@ -661,6 +768,50 @@ describe("createKeyMapper with a function", () => {
 
     // Assess
     expect(error).toBe(own);
+  });
+  it.each([
+    ["key", "key getter failed"],
+    ["bucket", "bucket getter failed"],
+    ["versionId", "versionId getter failed"],
+  ])("wraps an error thrown by the %s getter of a returned object in a KeyMappingError", async (field, text) => {
+    // Prepare
+    const failure = new Error(text);
+    const returned = Object.defineProperty({ bucket: BUCKET, key: "images/p-1.png" }, field, {
+      enumerable: true,
+      get() {
+        throw failure;
+      },
+    });
+    const mapKeys = createKeyMapper(() => returned);
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toBe(
+      `record 0 (SequenceNumber ${item.sequenceNumber}, eventID ${item.eventId}): the key function threw: ${text}`,
+    );
+    expect(error.cause).toBe(failure);
+  });
+
+  it("wraps a string thrown while reading a returned object in a KeyMappingError", async () => {
+    // Prepare
+    const returned = {
+      bucket: BUCKET,
+      get key(): string {
+        throw "no key today";
+      },
+    };
+    const mapKeys = createKeyMapper(() => [returned]);
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain("the key function threw: no key today");
+    expect(error.cause).toBe("no key today");
   });
 });
 
@@ -884,6 +1035,210 @@ describe("createKeyMapper configuration", () => {
       "bucket",
     ]);
     expect(error.message.split("\n")).toHaveLength(6);
+  });
+});
+
+describe("buildKeyMapper", () => {
+  it("maps an item as createKeyMapper does", async () => {
+    // Prepare
+    const mapKeys = buildKeyMapper([PRODUCT_IMAGE, "thumbs/{productId}.jpg"], { bucket: BUCKET });
+    const item = removedProduct({ keys: productKeys("p-9") });
+
+    // Act
+    const targets = await mapKeys(item);
+
+    // Assess
+    expect(targets).toStrictEqual([
+      { bucket: BUCKET, key: "images/p-9.png" },
+      { bucket: BUCKET, key: "thumbs/p-9.jpg" },
+    ]);
+  });
+
+  it("does not validate: it builds a mapper from options that createKeyMapper refuses", async () => {
+    // Prepare
+    const options = { bucket: BUCKET, allowedPrefixes: [] };
+    const item = removedProduct();
+
+    // Act
+    const mapKeys = buildKeyMapper(PRODUCT_IMAGE, options);
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain('the object key "images/p-1.png" is outside allowedPrefixes []');
+    expect(configErrorOf(() => createKeyMapper(PRODUCT_IMAGE, options)).issues).toEqual([
+      { path: "allowedPrefixes", message: "must hold at least one prefix (leave it out to allow every key)" },
+    ]);
+  });
+});
+
+/** Parsed REMOVE records of the products `ids`, one record each, in order. */
+function removedProducts(...ids: string[]): RemovedItem[] {
+  const factory = createRecordFactory();
+  const { removals } = parseStreamRecords(
+    streamEvent(...ids.map((id) => factory.removeRecord({ keys: productKeys(id) }))),
+  );
+  expect(removals).toHaveLength(ids.length);
+  return removals;
+}
+
+/** A key function whose calls the test finishes by hand, counting how many run at once. */
+function gatedKeyFunction() {
+  const state = { running: 0, maxRunning: 0, started: [] as string[] };
+  const gates = new Map<string, Deferred<string>>();
+  const keyFunction: KeyFunction = async (item) => {
+    const id = String(item.keys.productId);
+    const gate = deferred<string>();
+    gates.set(id, gate);
+    state.started.push(id);
+    state.running++;
+    state.maxRunning = Math.max(state.maxRunning, state.running);
+    try {
+      return await gate.promise;
+    } finally {
+      state.running--;
+    }
+  };
+  const finish = async (id: string) => {
+    gates.get(id)?.resolve(`images/${id}.png`);
+    await settle();
+  };
+  const fail = async (id: string, reason: unknown) => {
+    gates.get(id)?.reject(reason);
+    await settle();
+  };
+  return { state, keyFunction, finish, fail };
+}
+
+describe("mapRemovals", () => {
+  it("puts every removal in exactly one list: mapped with its targets, or invalid with its KeyMappingError", async () => {
+    // Prepare
+    const removals = removedProducts("p-0", "p-1", "p-2", "p-3", "p-4");
+    const inner = createKeyMapper(
+      (item) => {
+        const id = String(item.keys.productId);
+        if (id === "p-1") throw new Error("lookup failed");
+        if (id === "p-3") return 42 as never;
+        return [`images/${id}.png`, `thumbs/${id}.jpg`];
+      },
+      { bucket: BUCKET },
+    );
+    const rejections = new Map<number, unknown>();
+    const mapKeys: KeyMapper = async (item) => {
+      try {
+        return await inner(item);
+      } catch (error) {
+        rejections.set(item.index, error);
+        throw error;
+      }
+    };
+
+    // Act
+    const { mapped, invalid } = await mapRemovals(removals, mapKeys, 2);
+
+    // Assess
+    const byIndex = <T extends { index: number }>(list: T[]) => [...list].sort((a, b) => a.index - b.index);
+    const mappedInOrder = [...mapped].sort((a, b) => a.item.index - b.item.index);
+    expect(mappedInOrder.map((entry) => removals.indexOf(entry.item))).toStrictEqual([0, 2, 4]);
+    expect(mappedInOrder.map((entry) => entry.targets)).toStrictEqual(
+      ["p-0", "p-2", "p-4"].map((id) => [
+        { bucket: BUCKET, key: `images/${id}.png` },
+        { bucket: BUCKET, key: `thumbs/${id}.jpg` },
+      ]),
+    );
+    const invalidInOrder = byIndex(invalid);
+    expect(invalidInOrder.map(({ error: _error, ...ref }) => ref)).toStrictEqual(
+      [1, 3].map((index) => ({
+        index,
+        sequenceNumber: removals[index]?.sequenceNumber,
+        eventId: removals[index]?.eventId,
+      })),
+    );
+    expect(invalidInOrder[0]?.error).toBe(rejections.get(1));
+    expect(invalidInOrder[0]?.error).toBeInstanceOf(KeyMappingError);
+    expect(invalidInOrder[0]?.error.message).toContain("the key function threw: lookup failed");
+    expect(invalidInOrder[1]?.error).toBe(rejections.get(3));
+    expect(invalidInOrder[1]?.error.message).toContain("the key function returned a number");
+  });
+
+  it("returns two empty lists for no removals, without calling the mapper", async () => {
+    // Prepare
+    let calls = 0;
+    const mapKeys: KeyMapper = async () => {
+      calls++;
+      return [];
+    };
+
+    // Act
+    const result = await mapRemovals([], mapKeys, 4);
+
+    // Assess
+    expect(result).toStrictEqual({ mapped: [], invalid: [] });
+    expect(calls).toBe(0);
+  });
+
+  it("keeps a removal whose mapping yields no objects as mapped, with no targets", async () => {
+    // Prepare
+    const removals = removedProducts("p-0");
+    const mapKeys = createKeyMapper(() => null);
+
+    // Act
+    const result = await mapRemovals(removals, mapKeys, 1);
+
+    // Assess
+    expect(result).toStrictEqual({ mapped: [{ item: removals[0], targets: [] }], invalid: [] });
+  });
+
+  it.each([1, 2, 3])("runs at most %i mappings at once, starting the next as one finishes", async (concurrency) => {
+    // Prepare
+    const ids = ["p-0", "p-1", "p-2", "p-3", "p-4"];
+    const removals = removedProducts(...ids);
+    const { state, keyFunction, finish } = gatedKeyFunction();
+    const mapKeys = createKeyMapper(keyFunction, { bucket: BUCKET });
+
+    // Act
+    const done = mapRemovals(removals, mapKeys, concurrency);
+    await settle();
+    const startedAtFirst = [...state.started];
+    await finish("p-0");
+    const startedAfterOne = [...state.started];
+    for (const id of ids.slice(1)) await finish(id);
+    const { mapped, invalid } = await done;
+
+    // Assess
+    expect(startedAtFirst).toStrictEqual(ids.slice(0, concurrency));
+    expect(startedAfterOne).toStrictEqual(ids.slice(0, concurrency + 1));
+    expect(state.started).toStrictEqual(ids);
+    expect(state.maxRunning).toBe(concurrency);
+    expect(state.running).toBe(0);
+    expect(mapped).toHaveLength(5);
+    expect(invalid).toStrictEqual([]);
+  });
+
+  it("frees the slot of a mapping that fails, so that the next one starts", async () => {
+    // Prepare
+    const removals = removedProducts("p-0", "p-1", "p-2");
+    const { state, keyFunction, finish, fail } = gatedKeyFunction();
+    const mapKeys = createKeyMapper(keyFunction, { bucket: BUCKET });
+    const failure = new Error("lookup failed");
+
+    // Act
+    const done = mapRemovals(removals, mapKeys, 1);
+    await settle();
+    const startedAtFirst = [...state.started];
+    await fail("p-0", failure);
+    const startedAfterFailure = [...state.started];
+    await finish("p-1");
+    await finish("p-2");
+    const { mapped, invalid } = await done;
+
+    // Assess
+    expect(startedAtFirst).toStrictEqual(["p-0"]);
+    expect(startedAfterFailure).toStrictEqual(["p-0", "p-1"]);
+    expect(state.maxRunning).toBe(1);
+    expect(mapped.map((entry) => entry.item.index)).toStrictEqual([1, 2]);
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]?.index).toBe(0);
+    expect(invalid[0]?.error.cause).toBe(failure);
   });
 });
 

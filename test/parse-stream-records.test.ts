@@ -4,6 +4,7 @@ import { AttributeProblem } from "../src/attribute-value.js";
 import {
   CleanupError,
   ConfigError,
+  describeShape,
   InvalidEventError,
   InvalidRecordError,
   isConfigError,
@@ -16,6 +17,7 @@ import {
   isTtlRemoval,
   type ParsedBatch,
   parseStreamRecords,
+  REMOVAL_FILTERS,
 } from "../src/parse-stream-records.js";
 import type { RemovalFilter, StreamRecord } from "../src/types.js";
 import { createRecordFactory, productKeys, streamEvent, TABLE_ARN, TTL_IDENTITY } from "./factories.js";
@@ -52,7 +54,10 @@ describe("parseStreamRecords", () => {
       ["an object without Records", {}, "got an object with keys []"],
       ["Records that is not an array", { Records: "x" }, "got an object with keys [Records]"],
       ["a bare array of records", [], "got an array"],
-      ["a string", "event", "got string"],
+      ["a string", "event", "got a string"],
+      ["a number", 42, "got a number"],
+      ["a boolean", false, "got a boolean"],
+      ["a function", () => [], "got a function"],
     ])("throws InvalidEventError for %s", (_name, event, got) => {
       // Act
       const parse = () => parseStreamRecords(event);
@@ -68,6 +73,21 @@ describe("parseStreamRecords", () => {
           `The event has no Records array (${got}): is the function subscribed to a DynamoDB stream?`,
         );
       }
+    });
+
+    it("names at most the first five keys of an event object, never its values", () => {
+      // Prepare
+      const event = { a: "secret@example.com", b: 1, c: 2, d: 3, e: 4, f: 5, Items: [] };
+
+      // Act
+      const parse = () => parseStreamRecords(event);
+
+      // Assess
+      expect(parse).toThrow(
+        new InvalidEventError(
+          "The event has no Records array (got an object with keys [a, b, c, d, e]): is the function subscribed to a DynamoDB stream?",
+        ),
+      );
     });
 
     it("returns three empty lists for an empty Records array", () => {
@@ -248,10 +268,12 @@ describe("parseStreamRecords", () => {
   describe("invalid records", () => {
     it.each([
       ["null", null, "null"],
-      ["a string", "REMOVE", "string"],
-      ["a number", 42, "number"],
+      ["undefined", undefined, "undefined"],
+      ["a string", "REMOVE", "a string"],
+      ["a number", 42, "a number"],
+      ["a bigint", 42n, "a bigint"],
       ["an array", [{ eventName: "REMOVE" }], "an array"],
-      ["a boolean", true, "boolean"],
+      ["a boolean", true, "a boolean"],
     ])("rejects %s as not a record object", (_name, record, got) => {
       // Act
       const batch = parseStreamRecords({ Records: [record] });
@@ -265,10 +287,12 @@ describe("parseStreamRecords", () => {
     });
 
     it.each([
-      ["is missing", undefined, "(got nothing)"],
+      ["is missing", undefined, "(got undefined)"],
       ["is unknown", "DELETE", '(got "DELETE")'],
       ["is lower case", "remove", '(got "remove")'],
-      ["is not a string", 3, "(got 3)"],
+      ["is not a string", 3, "(got a number)"],
+      ["is an object holding content", { email: "secret@example.com" }, "(got an object with keys [email])"],
+      ["is a bigint", 3n, "(got a bigint)"],
     ])("rejects a record whose eventName %s", (_name, eventName, got) => {
       // Prepare
       const record = createRecordFactory().removeRecord();
@@ -337,7 +361,7 @@ describe("parseStreamRecords", () => {
         expect(invalid.sequenceNumber).toBe(sequenceNumber);
         expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.SequenceNumber");
         expect(invalid.error.message).toContain(`SequenceNumber ${sequenceNumber}`);
-        expect(invalid.error.message).toContain("`dynamodb.SequenceNumber` must be a string of digits (got string)");
+        expect(invalid.error.message).toContain("`dynamodb.SequenceNumber` must be a string of digits (got a string)");
       },
     );
 
@@ -352,7 +376,24 @@ describe("parseStreamRecords", () => {
       // Assess
       const invalid = onlyInvalid(batch);
       expect(invalid.sequenceNumber).toBeUndefined();
-      expect(invalid.error.message).toContain("`dynamodb.SequenceNumber` must be a string of digits (got number)");
+      expect(invalid.error.message).toContain("`dynamodb.SequenceNumber` must be a string of digits (got a number)");
+    });
+
+    it("describes a SequenceNumber that is an object by its keys, never by its values", () => {
+      // Prepare
+      const record = createRecordFactory().removeRecord();
+      const sequenceNumber = { owner: "secret@example.com", value: "100000000000000000000" };
+      const garbled = withData(record, { ...record.dynamodb, SequenceNumber: sequenceNumber });
+
+      // Act
+      const batch = parseStreamRecords({ Records: [garbled] });
+
+      // Assess
+      const invalid = onlyInvalid(batch);
+      expect(invalid.error.message).toBe(
+        `record 0 (eventID ${record.eventID}): \`dynamodb.SequenceNumber\` must be a string of digits (got an object with keys [owner, value])`,
+      );
+      expect(invalid.error.message).not.toContain("secret@example.com");
     });
 
     it.each([
@@ -671,6 +712,58 @@ describe("parseStreamRecords", () => {
         ),
       );
     });
+  });
+});
+
+describe("REMOVAL_FILTERS", () => {
+  it("lists the values of the removals option", () => {
+    // Assess
+    expect(REMOVAL_FILTERS).toStrictEqual(["any", "ttl", "user"]);
+  });
+});
+
+describe("describeShape", () => {
+  it.each([
+    ["null", "null", null],
+    ["undefined", "undefined", undefined],
+    ["an array", "an array", ["secret@example.com"]],
+    ["an empty object", "an object with keys []", {}],
+    ["an object", "an object with keys [email, id]", { email: "secret@example.com", id: 7 }],
+    ["an object with six keys", "an object with keys [a, b, c, d, e]", { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 }],
+    ["an object without prototype", "an object with keys [id]", Object.assign(Object.create(null), { id: 1 })],
+    ["a Date", "an object with keys []", new Date(0)],
+    ["a string", "a string", "secret@example.com"],
+    ["an empty string", "a string", ""],
+    ["a number", "a number", 42],
+    ["NaN", "a number", Number.NaN],
+    ["a bigint", "a bigint", 12345678901234567890n],
+    ["a boolean", "a boolean", true],
+    ["a function", "a function", () => "secret@example.com"],
+    ["a symbol", "a symbol", Symbol("secret")],
+  ])("describes %s as %j", (_name, expected, value) => {
+    // Act
+    const shape = describeShape(value);
+
+    // Assess
+    expect(shape).toBe(expected);
+  });
+
+  it("describes any string, number or bigint, alone or under a key, by its type only (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ minLength: 12 }), fc.double(), fc.bigInt()),
+        fc.string({ minLength: 1 }),
+        (value, key) => {
+          // Act
+          const direct = describeShape(value);
+          const nested = describeShape({ [key]: value });
+
+          // Assess
+          expect(direct).toBe(`a ${typeof value}`);
+          expect(nested).toBe(`an object with keys [${key}]`);
+        },
+      ),
+    );
   });
 });
 

@@ -1,7 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { FailedTarget } from "../src/batch-deleter.js";
 import { InvalidRecordError, type RecordRef } from "../src/errors.js";
-import { buildBatchResponse, compareSequenceNumbers } from "../src/report.js";
+import type { ObjectTarget } from "../src/index.js";
+import { targetId } from "../src/object-target.js";
+import {
+  buildBatchResponse,
+  collectOwnership,
+  compareSequenceNumbers,
+  type Ownership,
+  ownersOf,
+  unreportable,
+} from "../src/report.js";
 
 /** Digit strings of 1 to 40 digits, every length equally likely, so that unequal lengths meet often. */
 const sequenceNumberArb = fc
@@ -146,5 +156,245 @@ describe("buildBatchResponse", () => {
         }
       }),
     );
+  });
+});
+
+/** A record; without a second argument, one with a usable sequence number. */
+function ref(index: number, ...sequenceNumber: [string | undefined] | []): RecordRef {
+  return {
+    index,
+    sequenceNumber: sequenceNumber.length === 0 ? `${index + 1}00` : sequenceNumber[0],
+    eventId: `event-${index}`,
+  };
+}
+
+/** The ownership map as plain data: each target with its records, in map order. */
+const plain = (owners: Map<string, Ownership>) =>
+  [...owners].map(([id, { target, records }]) => ({ id, target, records: [...records] }));
+
+const failure = (target: ObjectTarget): FailedTarget => ({
+  target,
+  code: "AccessDenied",
+  message: "Access Denied",
+  retryable: false,
+});
+
+describe("collectOwnership", () => {
+  it("returns an empty map when no record has targets", () => {
+    // Prepare
+    const mapped = [
+      { item: ref(0), targets: [] },
+      { item: ref(1), targets: [] },
+    ];
+
+    // Act
+    const owners = collectOwnership(mapped);
+
+    // Assess
+    expect(owners.size).toBe(0);
+  });
+
+  it("keeps one entry per distinct bucket, key and versionId, with every record that owns it", () => {
+    // Prepare
+    const [a, b, c] = [ref(0), ref(1), ref(2)];
+    const plainKey = { bucket: "media", key: "k" };
+    const version1 = { bucket: "media", key: "k", versionId: "v1" };
+    const otherBucket = { bucket: "backup", key: "k" };
+    const mapped = [
+      { item: a, targets: [plainKey, version1] },
+      { item: b, targets: [{ bucket: "media", key: "k" }, otherBucket] },
+      { item: c, targets: [{ bucket: "media", key: "k", versionId: "v1" }] },
+    ];
+
+    // Act
+    const owners = collectOwnership(mapped);
+
+    // Assess
+    expect(plain(owners)).toEqual([
+      { id: targetId(plainKey), target: plainKey, records: [a, b] },
+      { id: targetId(version1), target: version1, records: [a, c] },
+      { id: targetId(otherBucket), target: otherBucket, records: [b] },
+    ]);
+    expect(owners.get(targetId(plainKey))?.target).toBe(plainKey);
+  });
+
+  it("tells apart targets whose bucket and key join to the same text", () => {
+    // Prepare
+    const [a, b] = [ref(0), ref(1)];
+    const first = { bucket: "ab", key: "c" };
+    const second = { bucket: "a", key: "bc" };
+    const versioned = { bucket: "a", key: "c", versionId: "b" };
+
+    // Act
+    const owners = collectOwnership([
+      { item: a, targets: [first, versioned] },
+      { item: b, targets: [second] },
+    ]);
+
+    // Assess
+    expect(plain(owners).map(({ target, records }) => ({ target, records }))).toEqual([
+      { target: first, records: [a] },
+      { target: versioned, records: [a] },
+      { target: second, records: [b] },
+    ]);
+  });
+
+  it("keeps a record once when it lists the same object twice", () => {
+    // Prepare
+    const [a, b] = [ref(0), ref(1)];
+    const target = { bucket: "media", key: "k" };
+
+    // Act
+    const owners = collectOwnership([
+      { item: a, targets: [target, { bucket: "media", key: "k" }] },
+      { item: b, targets: [target] },
+      { item: a, targets: [target] },
+    ]);
+
+    // Assess
+    expect(plain(owners)).toEqual([{ id: targetId(target), target, records: [a, b] }]);
+  });
+
+  it("accepts any iterable of mapped records", () => {
+    // Prepare
+    const a = ref(0);
+    function* mapped() {
+      yield { item: a, targets: [{ bucket: "media", key: "k" }] };
+    }
+
+    // Act
+    const owners = collectOwnership(mapped());
+
+    // Assess
+    expect(plain(owners)).toEqual([
+      { id: targetId({ bucket: "media", key: "k" }), target: { bucket: "media", key: "k" }, records: [a] },
+    ]);
+  });
+});
+
+describe("ownersOf", () => {
+  it("returns every record that owns the failed target, in the order they were collected", () => {
+    // Prepare
+    const [a, b, c] = [ref(0), ref(1), ref(2)];
+    const owners = collectOwnership([
+      { item: b, targets: [{ bucket: "media", key: "shared" }] },
+      { item: a, targets: [{ bucket: "media", key: "own" }] },
+      { item: c, targets: [{ bucket: "media", key: "shared" }] },
+    ]);
+
+    // Act
+    const shared = ownersOf(owners, failure({ bucket: "media", key: "shared" }));
+    const own = ownersOf(owners, failure({ bucket: "media", key: "own" }));
+
+    // Assess
+    expect(shared).toEqual([b, c]);
+    expect(shared[0]).toBe(b);
+    expect(own).toEqual([a]);
+  });
+
+  it("finds the owners by bucket, key and versionId, not by object identity", () => {
+    // Prepare
+    const [a, b] = [ref(0), ref(1)];
+    const owners = collectOwnership([
+      { item: a, targets: [{ bucket: "media", key: "k", versionId: "v1" }] },
+      { item: b, targets: [{ bucket: "media", key: "k" }] },
+    ]);
+
+    // Act
+    const versioned = ownersOf(owners, failure({ bucket: "media", key: "k", versionId: "v1" }));
+    const unversioned = ownersOf(owners, failure({ bucket: "media", key: "k" }));
+
+    // Assess
+    expect(versioned).toEqual([a]);
+    expect(unversioned).toEqual([b]);
+  });
+
+  it("returns a new array each time, so that a caller cannot change the ownership", () => {
+    // Prepare
+    const a = ref(0);
+    const owners = collectOwnership([{ item: a, targets: [{ bucket: "media", key: "k" }] }]);
+
+    // Act
+    ownersOf(owners, failure({ bucket: "media", key: "k" })).push(ref(9));
+    const again = ownersOf(owners, failure({ bucket: "media", key: "k" }));
+
+    // Assess
+    expect(again).toEqual([a]);
+  });
+});
+
+describe("unreportable", () => {
+  it("returns undefined when there are no records", () => {
+    // Act
+    const error = unreportable([]);
+
+    // Assess
+    expect(error).toBeUndefined();
+  });
+
+  it("returns undefined when every record has a usable SequenceNumber", () => {
+    // Prepare
+    const records = [ref(0, "0"), ref(1, "100"), ref(2, "9999999999999999999999999999999999999999")];
+
+    // Act
+    const error = unreportable(records);
+
+    // Assess
+    expect(error).toBeUndefined();
+  });
+
+  it.each([
+    ["no sequence number", undefined, "record 4 (eventID event-4)"],
+    ["an empty sequence number", "", "record 4 (SequenceNumber , eventID event-4)"],
+    ["a sequence number with a letter", "12a", "record 4 (SequenceNumber 12a, eventID event-4)"],
+    ["a decimal sequence number", "1.5", "record 4 (SequenceNumber 1.5, eventID event-4)"],
+  ])("returns an InvalidRecordError naming a record with %s", (_, sequenceNumber, named) => {
+    // Prepare
+    const bad = ref(4, sequenceNumber);
+    const records = [ref(0), ref(1), bad, ref(5)];
+
+    // Act
+    const error = unreportable(records);
+
+    // Assess
+    expect(error).toBeInstanceOf(InvalidRecordError);
+    expect(error?.message).toBe(
+      `${named}: \`dynamodb.SequenceNumber\` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch`,
+    );
+    expect(error?.record).toStrictEqual({ index: bad.index, sequenceNumber: bad.sequenceNumber, eventId: bad.eventId });
+    expect(error?.field).toBe("dynamodb.SequenceNumber");
+  });
+
+  it("returns the first record without a usable SequenceNumber, and reads no further", () => {
+    // Prepare
+    const first = ref(2, undefined);
+    const read: number[] = [];
+    function* records() {
+      for (const record of [ref(0), ref(1), first, ref(3, "x"), ref(4)]) {
+        read.push(record.index);
+        yield record;
+      }
+    }
+
+    // Act
+    const error = unreportable(records());
+
+    // Assess
+    expect(error?.record).toStrictEqual({ index: 2, sequenceNumber: undefined, eventId: "event-2" });
+    expect(error?.message).toBe(
+      "record 2 (eventID event-2): `dynamodb.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch",
+    );
+    expect(read).toEqual([0, 1, 2]);
+  });
+
+  it("is the error buildBatchResponse throws", () => {
+    // Prepare
+    const records = [ref(0), ref(1, "abc")];
+
+    // Act
+    const build = () => buildBatchResponse(records);
+
+    // Assess
+    expect(build).toThrow(unreportable(records)?.message as string);
   });
 });

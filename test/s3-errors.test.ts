@@ -47,7 +47,7 @@ describe("fromThrown", () => {
     const result = fromThrown(s3Error("AccessDenied", 403, "Access Denied"));
 
     // Assess
-    expect(result).toStrictEqual({ code: "AccessDenied", message: "Access Denied", class: "permanent" });
+    expect(result).toStrictEqual({ code: "AccessDenied", message: "Access Denied", class: "permanent", thrown: true });
   });
 
   it("prefers a Code property to the name", () => {
@@ -58,37 +58,42 @@ describe("fromThrown", () => {
     const result = fromThrown(error);
 
     // Assess
-    expect(result).toStrictEqual({ code: "SlowDown", message: "Please reduce your request rate.", class: "retryable" });
+    expect(result).toStrictEqual({
+      code: "SlowDown",
+      message: "Please reduce your request rate.",
+      class: "retryable",
+      thrown: true,
+    });
   });
 
   it("falls back to the name when Code is not a string", () => {
     // Prepare
-    const error = Object.assign(new RangeError("bad"), { Code: 42 });
+    const error = Object.assign(new RangeError("bad"), { Code: 42, $metadata: { httpStatusCode: 400 } });
 
     // Act
     const result = fromThrown(error);
 
     // Assess
-    expect(result).toStrictEqual({ code: "RangeError", message: "bad", class: "permanent" });
+    expect(result).toStrictEqual({ code: "RangeError", message: "bad", class: "permanent", thrown: true });
   });
 
-  it.each([500, 502, 503, 429])("makes an unknown code retryable when the status is %i", (status) => {
+  it.each([500, 502, 503, 504, 599, 429])("makes a permanent code retryable when the status is %i", (status) => {
     // Act
     const result = fromThrown(s3Error("AccessDenied", status, "Access Denied"));
 
     // Assess
-    expect(result).toStrictEqual({ code: "AccessDenied", message: "Access Denied", class: "retryable" });
+    expect(result).toStrictEqual({ code: "AccessDenied", message: "Access Denied", class: "retryable", thrown: true });
   });
 
-  it.each([400, 403, 404, 428, 499])("keeps a permanent code permanent when the status is %i", (status) => {
+  it.each([400, 403, 404, 428, 430, 499])("keeps a permanent code permanent when the status is %i", (status) => {
     // Act
     const result = fromThrown(s3Error("AccessDenied", status, "Access Denied"));
 
     // Assess
-    expect(result.class).toBe("permanent");
+    expect(result).toStrictEqual({ code: "AccessDenied", message: "Access Denied", class: "permanent", thrown: true });
   });
 
-  it("makes an error marked $retryable retryable", () => {
+  it("makes a 4xx error marked $retryable retryable", () => {
     // Prepare
     const error = s3Error("BadDigest", 400, "checksum mismatch");
     error.$retryable = { throttling: false };
@@ -97,15 +102,29 @@ describe("fromThrown", () => {
     const result = fromThrown(error);
 
     // Assess
-    expect(result).toStrictEqual({ code: "BadDigest", message: "checksum mismatch", class: "retryable" });
+    expect(result).toStrictEqual({ code: "BadDigest", message: "checksum mismatch", class: "retryable", thrown: true });
   });
 
-  it("keeps NoSuchKey as gone even with a 5xx status", () => {
+  it.each([
+    ["a 5xx status", 503],
+    ["no status", undefined],
+  ])("keeps NoSuchKey as gone with %s", (_, status) => {
+    // Prepare
+    const error =
+      status === undefined
+        ? Object.assign(new Error("The specified key does not exist."), { name: "NoSuchKey" })
+        : s3Error("NoSuchKey", status, "The specified key does not exist.");
+
     // Act
-    const result = fromThrown(s3Error("NoSuchKey", 503, "The specified key does not exist."));
+    const result = fromThrown(error);
 
     // Assess
-    expect(result).toStrictEqual({ code: "NoSuchKey", message: "The specified key does not exist.", class: "gone" });
+    expect(result).toStrictEqual({
+      code: "NoSuchKey",
+      message: "The specified key does not exist.",
+      class: "gone",
+      thrown: true,
+    });
   });
 
   it("keeps a retryable code retryable with a 4xx status", () => {
@@ -113,53 +132,101 @@ describe("fromThrown", () => {
     const result = fromThrown(s3Error("SlowDown", 400, "Please reduce your request rate."));
 
     // Assess
-    expect(result.class).toBe("retryable");
+    expect(result).toStrictEqual({
+      code: "SlowDown",
+      message: "Please reduce your request rate.",
+      class: "retryable",
+      thrown: true,
+    });
   });
 
-  it("ignores a status that is not a number", () => {
-    // Prepare
-    const error = { name: "AccessDenied", message: "Access Denied", $metadata: { httpStatusCode: "503" } };
+  describe("an error that came without an HTTP answer", () => {
+    it.each([
+      ["a TimeoutError", Object.assign(new Error("Connection timed out after 5000 ms"), { name: "TimeoutError" })],
+      ["an ECONNRESET", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", errno: -104 })],
+      ["a plain Error", new Error("socket hang up")],
+      ["an error with $metadata but no status", Object.assign(new Error("aborted"), { $metadata: {} })],
+    ])("is retryable: %s", (_, error) => {
+      // Act
+      const result = fromThrown(error);
 
-    // Act
-    const result = fromThrown(error);
+      // Assess
+      expect(result).toStrictEqual({ code: error.name, message: error.message, class: "retryable", thrown: true });
+    });
 
-    // Assess
-    expect(result).toStrictEqual({ code: "AccessDenied", message: "Access Denied", class: "permanent" });
-  });
+    it("is retryable when the status is not a number", () => {
+      // Prepare
+      const error = { name: "AccessDenied", message: "Access Denied", $metadata: { httpStatusCode: "403" } };
 
-  it("uses UnknownError for an object with neither Code nor name", () => {
-    // Prepare
-    const error = { message: "socket hang up" };
+      // Act
+      const result = fromThrown(error);
 
-    // Act
-    const result = fromThrown(error);
+      // Assess
+      expect(result).toStrictEqual({
+        code: "AccessDenied",
+        message: "Access Denied",
+        class: "retryable",
+        thrown: true,
+      });
+    });
 
-    // Assess
-    expect(result).toStrictEqual({ code: "UnknownError", message: "socket hang up", class: "permanent" });
-  });
+    it("uses UnknownError for an object with neither Code nor name", () => {
+      // Prepare
+      const error = { message: "socket hang up" };
 
-  it("uses UnknownError when the name is not a string", () => {
-    // Act
-    const result = fromThrown({ name: 7, message: "odd" });
+      // Act
+      const result = fromThrown(error);
 
-    // Assess
-    expect(result).toStrictEqual({ code: "UnknownError", message: "odd", class: "permanent" });
+      // Assess
+      expect(result).toStrictEqual({
+        code: "UnknownError",
+        message: "socket hang up",
+        class: "retryable",
+        thrown: true,
+      });
+    });
+
+    it("uses UnknownError when the name is not a string", () => {
+      // Act
+      const result = fromThrown({ name: 7, message: "odd" });
+
+      // Assess
+      expect(result).toStrictEqual({ code: "UnknownError", message: "odd", class: "retryable", thrown: true });
+    });
+
+    it.each([
+      ["a string", "connection reset", "connection reset"],
+      ["a number", 42, "42"],
+      ["null", null, "null"],
+      ["undefined", undefined, "undefined"],
+    ])("reads a thrown %s as a retryable UnknownError", (_, thrown, message) => {
+      // Act
+      const result = fromThrown(thrown);
+
+      // Assess
+      expect(result).toStrictEqual({ code: "UnknownError", message, class: "retryable", thrown: true });
+    });
   });
 
   it("uses the error's string form when the message is empty", () => {
     // Act
-    const result = fromThrown(new Error(""));
+    const result = fromThrown(Object.assign(new Error(""), { $metadata: { httpStatusCode: 400 } }));
 
     // Assess
-    expect(result).toStrictEqual({ code: "Error", message: "Error", class: "permanent" });
+    expect(result).toStrictEqual({ code: "Error", message: "Error", class: "permanent", thrown: true });
   });
 
   it("uses the error's string form when the message is not a string", () => {
     // Act
-    const result = fromThrown({ name: "AccessDenied", message: 403 });
+    const result = fromThrown({ name: "AccessDenied", message: 403, $metadata: { httpStatusCode: 403 } });
 
     // Assess
-    expect(result).toStrictEqual({ code: "AccessDenied", message: "[object Object]", class: "permanent" });
+    expect(result).toStrictEqual({
+      code: "AccessDenied",
+      message: "[object Object]",
+      class: "permanent",
+      thrown: true,
+    });
   });
 
   it("uses the default message of an S3ServiceException built without one", () => {
@@ -167,19 +234,6 @@ describe("fromThrown", () => {
     const result = fromThrown(s3Error("NoSuchBucket", 404));
 
     // Assess
-    expect(result).toStrictEqual({ code: "NoSuchBucket", message: "NoSuchBucket", class: "permanent" });
-  });
-
-  it.each([
-    ["a string", "connection reset", "connection reset"],
-    ["a number", 42, "42"],
-    ["null", null, "null"],
-    ["undefined", undefined, "undefined"],
-  ])("reads a thrown %s as a permanent UnknownError", (_, thrown, message) => {
-    // Act
-    const result = fromThrown(thrown);
-
-    // Assess
-    expect(result).toStrictEqual({ code: "UnknownError", message, class: "permanent" });
+    expect(result).toStrictEqual({ code: "NoSuchBucket", message: "NoSuchBucket", class: "permanent", thrown: true });
   });
 });

@@ -12,10 +12,12 @@ import type {
   DynamoDBStreamHandler,
 } from "aws-lambda";
 import { expectTypeOf } from "vitest";
+import * as api from "../src/index.js";
 import {
   type BatchResponse,
   type CleanupHandler,
   type CleanupOptions,
+  type CommonCleanupOptions,
   createCleanupHandler,
   type KeyFunction,
   type ObjectTarget,
@@ -93,3 +95,34 @@ createCleanupHandler({ bucket: "b", key: "{id}", onInvalidRecord: "retry" });
 createCleanupHandler({ bucket: "b", key: "{id}", dryRun: "yes" });
 expectTypeOf<CleanupOptions["removals"]>().toEqualTypeOf<"any" | "ttl" | "user" | undefined>();
 expectTypeOf<CleanupOptions["onInvalidRecord"]>().toEqualTypeOf<"fail" | "skip" | undefined>();
+
+// bucket: required with a template, templates or { attribute }; optional with a key function.
+// @ts-expect-error a template needs a bucket
+createCleanupHandler({ key: "{id}" });
+// @ts-expect-error an array of templates needs a bucket
+createCleanupHandler({ key: ["{id}.png", "{id}.webp"] });
+// @ts-expect-error { attribute } needs a bucket
+createCleanupHandler({ key: { attribute: "a" } });
+// @ts-expect-error an explicit undefined bucket is no bucket either
+createCleanupHandler({ key: "{id}", bucket: undefined });
+createCleanupHandler({ key: () => null });
+createCleanupHandler({ key: () => ({ bucket: "b", key: "k" }), bucket: undefined });
+createCleanupHandler({ key: async () => "k", bucket: "b" });
+declare const spec: string | { attribute: string };
+createCleanupHandler({ key: spec, bucket: "b" });
+// @ts-expect-error a spec that may be a template needs a bucket
+createCleanupHandler({ key: spec });
+
+// CommonCleanupOptions: every option but key and bucket, for helpers that add those.
+expectTypeOf<CommonCleanupOptions>().not.toHaveProperty("key");
+expectTypeOf<CommonCleanupOptions>().not.toHaveProperty("bucket");
+expectTypeOf<CleanupOptions>().toExtend<CommonCleanupOptions>();
+expectTypeOf<CommonCleanupOptions["dryRun"]>().toEqualTypeOf<boolean | undefined>();
+export const withTemplate = (common: CommonCleanupOptions) =>
+  createCleanupHandler({ ...common, bucket: "b", key: "{id}" });
+// @ts-expect-error a helper that adds a template must add a bucket too
+export const withoutBucket = (common: CommonCleanupOptions) => createCleanupHandler({ ...common, key: "{id}" });
+
+// The XML check of the deleter is private.
+expectTypeOf(api).not.toHaveProperty("isXmlSafe");
+expectTypeOf(api).toHaveProperty("createCleanupHandler");

@@ -1,5 +1,7 @@
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
+import { describeShape } from "../src/errors.js";
+import * as api from "../src/index.js";
 import {
   CleanupError,
   ConfigError,
@@ -130,5 +132,64 @@ describe("errors", () => {
     expect(error.attribute).toBe("productId");
     expect(error.key).toBe("images/x.png");
     expect(error.record).toBe(record);
+  });
+});
+
+describe("describeShape", () => {
+  it.each([
+    ["null", null, "null"],
+    ["undefined", undefined, "undefined"],
+    ["an array", ["secret@example.com"], "an array"],
+    ["an empty object", {}, "an object with keys []"],
+    ["an object", { id: "p-1", email: "secret@example.com" }, "an object with keys [id, email]"],
+    [
+      "an object with more than five keys",
+      { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 },
+      "an object with keys [a, b, c, d, e]",
+    ],
+    ["a Map", new Map([["email", "secret@example.com"]]), "an object with keys []"],
+    ["a string", "secret@example.com", "a string"],
+    ["a number", 42, "a number"],
+    ["a bigint", 12345678901234567890n, "a bigint"],
+    ["a boolean", true, "a boolean"],
+    ["a symbol", Symbol("secret"), "a symbol"],
+    ["a function", () => "secret@example.com", "a function"],
+  ])("describes %s by its shape only", (_, value, expected) => {
+    // Act
+    const shape = describeShape(value);
+
+    // Assess
+    expect(shape).toBe(expected);
+    expect(shape).not.toContain("secret");
+  });
+});
+
+describe("public API", () => {
+  it("exports exactly these runtime values, and keeps the XML check private", () => {
+    // Act
+    const names = Object.keys(api).sort();
+
+    // Assess
+    expect(names).toEqual([
+      "CleanupError",
+      "ConfigError",
+      "InvalidEventError",
+      "InvalidRecordError",
+      "KeyMappingError",
+      "MAX_KEYS_PER_REQUEST",
+      "MAX_KEY_BYTES",
+      "compareSequenceNumbers",
+      "createBatchDeleter",
+      "createCleanupHandler",
+      "createKeyMapper",
+      "isCleanupError",
+      "isConfigError",
+      "isInvalidEventError",
+      "isInvalidRecordError",
+      "isKeyMappingError",
+      "isTtlRemoval",
+      "parseStreamRecords",
+    ]);
+    expect(names).not.toContain("isXmlSafe");
   });
 });
