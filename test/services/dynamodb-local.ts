@@ -1,0 +1,64 @@
+/**
+ * AWS's DynamoDB Local on 127.0.0.1: streams plus a real TTL sweeper. Its jar comes from an npm
+ * tarball (see LOCAL-SERVICES.md), checked against a pinned integrity hash and cached in .cache/.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CACHE_DIR, freePort, run, type Service, startService } from "./process.js";
+
+const PACKAGE = "amplify-dynamodb-simulator@2.9.30";
+const INTEGRITY = "sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ==";
+const EMULATOR_DIR = join(CACHE_DIR, "dynamodb-local-1.25.1");
+
+/** Fetches and unpacks DynamoDB Local once; later runs use the cached copy. */
+export async function ensureDynamoDBLocal(): Promise<string> {
+  if (existsSync(join(EMULATOR_DIR, "DynamoDBLocal.jar"))) return EMULATOR_DIR;
+  const work = mkdtempSync(join(tmpdir(), "dynamodb-local-"));
+  try {
+    const pack = await run("npm", ["pack", PACKAGE, "--pack-destination", work, "--silent"]);
+    if (pack.code !== 0) throw new Error(`npm pack ${PACKAGE} failed:\n${pack.output}`);
+    const tarball = join(work, pack.output.trim().split("\n").at(-1) ?? "");
+    const integrity = `sha512-${createHash("sha512").update(readFileSync(tarball)).digest("base64")}`;
+    if (integrity !== INTEGRITY) throw new Error(`${PACKAGE} has integrity ${integrity}, expected ${INTEGRITY}`);
+    const untar = await run("tar", ["-xzf", tarball, "-C", work, "package/emulator"]);
+    if (untar.code !== 0) throw new Error(`unpacking ${tarball} failed:\n${untar.output}`);
+    mkdirSync(CACHE_DIR, { recursive: true });
+    renameSync(join(work, "package", "emulator"), EMULATOR_DIR);
+    return EMULATOR_DIR;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Starts DynamoDB Local in memory on a free port and waits until it answers. */
+export async function startDynamoDBLocal(): Promise<Service> {
+  if ((await run("java", ["-version"])).code !== 0) {
+    throw new Error(
+      "DynamoDB Local needs Java 17 or later, and `java` was not found. Install a JRE (on Debian: `apt-get install openjdk-17-jre-headless`).",
+    );
+  }
+  const emulator = await ensureDynamoDBLocal();
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  return startService({
+    name: "dynamodb-local",
+    command: "java",
+    args: [
+      "-Xmx512m",
+      "-Djava.library.path=./DynamoDBLocal_lib",
+      "-jar",
+      "DynamoDBLocal.jar",
+      "-inMemory",
+      "-sharedDb",
+      "-disableTelemetry",
+      "-port",
+      String(port),
+    ],
+    cwd: emulator,
+    endpoint,
+    // It answers a bare POST with HTTP 400 once it serves requests.
+    ready: async () => (await fetch(endpoint, { method: "POST" })).status === 400,
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * Child processes for local servers: free ports, readiness polling, and stopping only the
+ * processes this run started, by PID.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where services keep logs and downloads; git ignores it. */
+export const CACHE_DIR = fileURLToPath(new URL("../../.cache", import.meta.url));
+
+/** A port nobody listens on right now, on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A server process this run started. */
+export interface Service {
+  name: string;
+  endpoint: string;
+  pid: number;
+  /** The file holding the process's stdout and stderr. */
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `command`, logging to .cache/logs, and resolves once `ready()` is true. */
+export async function startService(options: {
+  name: string;
+  command: string;
+  args: string[];
+  cwd?: string;
+  endpoint: string;
+  ready: () => Promise<boolean>;
+  timeoutMs?: number;
+}): Promise<Service> {
+  const logs = join(CACHE_DIR, "logs");
+  mkdirSync(logs, { recursive: true });
+  const logFile = join(logs, `${options.name}-${process.pid}-${Date.now()}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => {
+    exited = `exited with ${signal ?? `code ${code}`}`;
+  });
+  child.once("error", (error) => {
+    exited = error.message;
+  });
+
+  const service: Service = {
+    name: options.name,
+    endpoint: options.endpoint,
+    pid: child.pid ?? -1,
+    logFile,
+    stop: () => stopProcess(child),
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    if (exited !== undefined) throw new Error(`${options.name} ${exited} before it was ready; see ${logFile}`);
+    if (await options.ready().catch(() => false)) return service;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await service.stop();
+  throw new Error(`${options.name} was not ready within ${options.timeoutMs ?? 60_000} ms; see ${logFile}`);
+}
+
+/** Stops a child this run started: SIGTERM to its process group, SIGKILL if it lingers. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid as number), name);
+    } catch {
+      // Already gone.
+    }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Runs a command to completion; resolves with its exit code and output. */
+export function run(command: string, args: string[], cwd?: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.once("error", (error) => resolve({ code: -1, output: error.message }));
+    child.once("close", (code) => resolve({ code: code ?? -1, output }));
+  });
+}
