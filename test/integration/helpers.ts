@@ -1,0 +1,81 @@
+/** Shared set-up for integration tests against the local servers. */
+import { randomUUID } from "node:crypto";
+import {
+  CreateBucketCommand,
+  ListObjectsV2Command,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { inject } from "vitest";
+import { localClientConfig } from "../services/index.js";
+
+/** An S3 client on moto that counts the commands it sends, by name. */
+export function countingS3Client(): { s3: S3Client; sent: Map<string, number> } {
+  const s3 = new S3Client({ ...localClientConfig(inject("motoEndpoint")), forcePathStyle: true });
+  const sent = new Map<string, number>();
+  s3.middlewareStack.add(
+    (next, context) => (args) => {
+      const name = context.commandName ?? "unknown";
+      sent.set(name, (sent.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: "initialize", name: "countCommands" },
+  );
+  return { s3, sent };
+}
+
+/** Creates a bucket with a fresh name. */
+export async function createBucket(s3: S3Client, prefix = "it"): Promise<string> {
+  const bucket = `${prefix}-${randomUUID().slice(0, 8)}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return bucket;
+}
+
+/** Uploads a small object under each key, a few at a time. */
+export async function putObjects(s3: S3Client, bucket: string, keys: readonly string[]): Promise<void> {
+  for (let start = 0; start < keys.length; start += 50) {
+    await Promise.all(
+      keys
+        .slice(start, start + 50)
+        .map((key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }))),
+    );
+  }
+}
+
+/** Every key in a bucket. */
+export async function listKeys(s3: S3Client, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ""));
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return keys.sort();
+}
+
+/** Denies s3:DeleteObject on one prefix of a bucket, for everyone. */
+export async function denyDeletes(s3: S3Client, bucket: string, prefix: string): Promise<void> {
+  const policy = {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:DeleteObject",
+        Resource: `arn:aws:s3:::${bucket}/${prefix}*`,
+      },
+    ],
+  };
+  await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+}
+
+/** A logger that keeps quiet and keeps its lines. */
+export function quietLogger() {
+  const lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
+  const at = (level: string) => (message: string, attributes: Record<string, unknown>) => {
+    lines.push({ level, message, attributes });
+  };
+  return { lines, logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") } };
+}
