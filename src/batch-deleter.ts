@@ -1,13 +1,20 @@
 /**
- * Delete: the only module that talks to S3. Deduplicates targets, batches them into DeleteObjects
- * calls of at most 1,000 keys, bounds the calls in flight, retries transient per-key errors with
- * backoff, and reports every target as deleted or failed.
+ * Delete: the only module that talks to S3. Deduplicates targets, lists the versions of keys to
+ * purge, batches the objects into DeleteObjects calls of at most 1,000 keys, bounds the calls in
+ * flight, retries transient per-key errors with backoff, falls back to single deletes for stores
+ * that refuse a DeleteObjects body's checksum, and reports every target as deleted or failed.
  */
-import { DeleteObjectCommand, DeleteObjectsCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  ListObjectVersionsCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
 import { createLimiter, type Limiter } from "./concurrency.js";
+import { withContentMd5 } from "./content-md5.js";
 import { targetId } from "./object-target.js";
-import { classifyCode, fromThrown, type KeyError } from "./s3-errors.js";
+import { classifyCode, fromThrown, type KeyError, refusesChecksum } from "./s3-errors.js";
 import type { ObjectTarget } from "./types.js";
 import { fn, nonNegativeInt, positiveInt, s3ClientSchema, validateOptions } from "./validation.js";
 
@@ -19,7 +26,7 @@ export interface BatchDeleterOptions {
   /** The client that sends the deletes. */
   s3Client: S3Client;
   /**
-   * How many delete requests may be in flight at once.
+   * How many S3 requests may be in flight at once: deletes, and with `versions: "all"` listings too.
    * @default 4
    */
   concurrency?: number | undefined;
@@ -46,14 +53,55 @@ export interface BatchDeleterOptions {
   sleep?: ((ms: number) => Promise<void>) | undefined;
   /** A number in [0, 1), for jitter. @default Math.random */
   random?: (() => number) | undefined;
+  /**
+   * Which versions a target without `versionId` deletes. A target with a `versionId` deletes exactly
+   * that version either way.
+   *
+   * - `"current"`: the key is deleted as given. In a versioned bucket that only adds a delete marker
+   *   (each repeat adds another); the older versions stay.
+   * - `"all"`: the key is purged. ListObjectVersions with the key as `Prefix` (paged with
+   *   `KeyMarker`/`VersionIdMarker`, keeping only entries whose key is exactly the target's, since
+   *   the prefix `a.png` also matches `a.png.bak`; paging stops at the first other key, as keys are
+   *   listed in order) finds every version and delete marker, and each is deleted by `VersionId` in
+   *   the same DeleteObjects batches (of up to 1,000, pooled with the other targets' objects),
+   *   retries, fallback and deadline as any object. Listing requests count against `concurrency`
+   *   and the deadline too. The target, as passed in (without `versionId`), is reported deleted when
+   *   every one of its versions was, or when it had none. Else it is reported failed with the code,
+   *   message and `retryable` of one failed version: the first one that failed permanently, or if
+   *   none did, the first that failed, in listing order (each page's versions, then its delete
+   *   markers). A listing that throws fails the target with the error's code, and nothing of it is
+   *   deleted; it is not retried here (the SDK has retried it). A dry run lists nothing.
+   *   Needs `s3:ListBucketVersions` on the bucket and `s3:DeleteObjectVersion` on the objects,
+   *   besides `s3:DeleteObject`.
+   *
+   * @default "current"
+   */
+  versions?: "current" | "all" | undefined;
+  /**
+   * Send each DeleteObjects request with a `Content-MD5` header and without the SDK's
+   * `x-amz-checksum-*` headers, for S3-compatible stores known to require it (older MinIO, Ceph,
+   * OpenStack Swift, ...). The header is set by a middleware on each DeleteObjects command, never on
+   * your client. AWS S3 accepts either; leave it off there.
+   * @default false
+   */
+  contentMd5?: boolean | undefined;
+  /**
+   * When a store refuses a DeleteObjects request with `MissingContentMD5` or `NotImplemented` (or
+   * HTTP 501), delete its objects with single DeleteObject calls instead, which carry no body and
+   * so no checksum, within the same `concurrency` and deadline; and send every later batch of the
+   * same call as single deletes straight away. The report's `fallback` then says so. When off, the
+   * objects of a refused request fail with the store's code.
+   * @default true
+   */
+  fallbackToSingleDeletes?: boolean | undefined;
 }
 
 /** Options of one call of a {@link BatchDeleter}. */
 export interface DeleteCallOptions {
   /**
-   * No request or retry starts at or after this time (in the deleter's clock, ms). Targets not yet
-   * attempted then fail with code `DeadlineExceeded`; targets whose retry it cuts short keep their
-   * last error's code. Both are retryable.
+   * No request (listing or delete) or retry starts at or after this time (in the deleter's clock,
+   * ms). Targets not yet attempted then fail with code `DeadlineExceeded`; targets whose retry it
+   * cuts short keep their last error's code. Both are retryable.
    */
   deadline?: number | undefined;
 }
@@ -72,10 +120,19 @@ export interface FailedTarget {
 
 /** The outcome of one call: each distinct target is in exactly one list. */
 export interface DeleteReport {
-  /** Objects S3 reported deleted, or already gone. */
+  /**
+   * Objects S3 reported deleted, or already gone. With `versions: "all"`, a key without `versionId`
+   * is here once every one of its versions and delete markers is deleted.
+   */
   deleted: ObjectTarget[];
   /** Objects not deleted, each with its reason. */
   failed: FailedTarget[];
+  /**
+   * Present when the store refused a DeleteObjects request's checksum during this call, so that its
+   * objects and every later batch went as single DeleteObject calls (see `fallbackToSingleDeletes`).
+   * Setting `contentMd5: true` avoids the refused request and the extra calls.
+   */
+  fallback?: "single-deletes";
 }
 
 /** Deletes targets and reports the outcome of each. Never rejects for S3 errors. */
@@ -90,6 +147,9 @@ export const deleterOptionFields = () => ({
   now: z.optional(fn<() => number>()),
   sleep: z.optional(fn<(ms: number) => Promise<void>>()),
   random: z.optional(fn<() => number>()),
+  versions: z.optional(z.enum(["current", "all"], { error: 'must be "current" or "all"' })),
+  contentMd5: z.optional(z.boolean({ error: "must be true or false" })),
+  fallbackToSingleDeletes: z.optional(z.boolean({ error: "must be true or false" })),
 });
 
 // Characters XML 1.0 cannot carry: a key holding one makes S3 reject a whole DeleteObjects body.
@@ -109,8 +169,41 @@ export function canBatch(key: string): boolean {
 
 const sleepWithTimer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Sends one request for some keys of one bucket; returns the errors by target, never throws. */
-type Send = (bucket: string, targets: readonly ObjectTarget[]) => Promise<Map<ObjectTarget, KeyError>>;
+/** The options of a deleter, defaults applied. */
+type Settings = Required<{ [K in keyof BatchDeleterOptions]: Exclude<BatchDeleterOptions[K], undefined> }>;
+
+/** The state of one call. Nothing is shared between calls. */
+interface Call {
+  readonly settings: Settings;
+  /** Bounds every request of the call: listings, batches and single deletes. */
+  readonly limit: Limiter;
+  readonly deadline: number;
+  /** The final error of each object not deleted, by {@link targetId}. */
+  readonly failures: Map<string, Failure>;
+  /** Set once the store refused a DeleteObjects request's checksum: later batches go as single deletes. */
+  singlesOnly: boolean;
+}
+
+/** Why an object or a target was not deleted. */
+type Failure = Omit<FailedTarget, "target">;
+
+/** A distinct target and the objects to delete for it, or why they could not be found. */
+interface Plan {
+  target: ObjectTarget;
+  objects: readonly ObjectTarget[];
+  /** Set when the objects could not be listed: the target fails with it. */
+  listing: Failure | undefined;
+}
+
+/**
+ * Sends one request for some keys of one bucket; returns the errors by target, or "refused" when
+ * the keys must go as single deletes instead. Never throws.
+ */
+type Send = (
+  call: Call,
+  bucket: string,
+  targets: readonly ObjectTarget[],
+) => Promise<Map<ObjectTarget, KeyError> | "refused">;
 
 /**
  * Creates a batch deleter. Throws {@link ConfigError} when an option is wrong.
@@ -128,102 +221,240 @@ export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
 
 /** Builds a deleter from options already validated. */
 export function buildBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
-  const {
-    s3Client,
-    concurrency = 4,
-    maxAttempts = 3,
-    baseDelayMs = 100,
-    maxDelayMs = 2000,
-    now = Date.now,
-    sleep = sleepWithTimer,
-    random = Math.random,
-  } = options;
-
-  const sendBatch: Send = async (bucket, targets) => {
-    const errors = new Map<ObjectTarget, KeyError>();
-    try {
-      const output = await s3Client.send(
-        new DeleteObjectsCommand({
-          Bucket: bucket,
-          Delete: {
-            Objects: targets.map(({ key, versionId }) =>
-              versionId === undefined ? { Key: key } : { Key: key, VersionId: versionId },
-            ),
-            Quiet: true,
-          },
-        }),
-      );
-      if (output.Errors && output.Errors.length > 0) matchErrors(targets, output.Errors, errors);
-    } catch (error) {
-      const keyError = fromThrown(error);
-      for (const target of targets) errors.set(target, keyError);
-    }
-    return errors;
+  const settings: Settings = {
+    s3Client: options.s3Client,
+    concurrency: options.concurrency ?? 4,
+    maxAttempts: options.maxAttempts ?? 3,
+    baseDelayMs: options.baseDelayMs ?? 100,
+    maxDelayMs: options.maxDelayMs ?? 2000,
+    now: options.now ?? Date.now,
+    sleep: options.sleep ?? sleepWithTimer,
+    random: options.random ?? Math.random,
+    versions: options.versions ?? "current",
+    contentMd5: options.contentMd5 ?? false,
+    fallbackToSingleDeletes: options.fallbackToSingleDeletes ?? true,
   };
-
-  const sendSingle: Send = async (bucket, [target]) => {
-    const errors = new Map<ObjectTarget, KeyError>();
-    const { key, versionId } = target as ObjectTarget;
-    try {
-      await s3Client.send(
-        new DeleteObjectCommand(
-          versionId === undefined ? { Bucket: bucket, Key: key } : { Bucket: bucket, Key: key, VersionId: versionId },
-        ),
-      );
-    } catch (error) {
-      errors.set(target as ObjectTarget, fromThrown(error));
-    }
-    return errors;
-  };
-
   return async (targets, callOptions = {}) => {
-    const deadline = callOptions.deadline ?? Number.POSITIVE_INFINITY;
-    const limit = createLimiter(concurrency);
-    const report: DeleteReport = { deleted: [], failed: [] };
-
-    const run = async (send: Send, bucket: string, first: readonly ObjectTarget[]) => {
-      let pending = first;
-      for (let attempt = 1; ; attempt++) {
-        const errors = await attemptWithin(limit, now, deadline, () => send(bucket, pending));
-        const retry: { target: ObjectTarget; error: KeyError }[] = [];
-        for (const target of pending) {
-          const error = errors === "deadline" ? DEADLINE : errors.get(target);
-          if (error === undefined || error.class === "gone") report.deleted.push(target);
-          else if (error.class === "retryable" && !error.thrown && error !== DEADLINE && attempt < maxAttempts)
-            retry.push({ target, error });
-          else
-            report.failed.push({
-              target,
-              code: error.code,
-              message: error.message,
-              retryable: error.class === "retryable",
-            });
-        }
-        if (retry.length === 0) return;
-        const delay = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-        if (now() + delay >= deadline) {
-          for (const { target, error } of retry) report.failed.push(cutShort(target, error));
-          return;
-        }
-        await sleep(delay);
-        pending = retry.map(({ target }) => target);
-      }
+    const call: Call = {
+      settings,
+      limit: createLimiter(settings.concurrency),
+      deadline: callOptions.deadline ?? Number.POSITIVE_INFINITY,
+      failures: new Map(),
+      singlesOnly: false,
     };
-
-    const work: Promise<void>[] = [];
-    for (const [bucket, group] of groupByBucket(targets)) {
-      const batchable: ObjectTarget[] = [];
-      for (const target of group) {
-        if (canBatch(target.key)) batchable.push(target);
-        else work.push(run(sendSingle, bucket, [target]));
-      }
-      for (let start = 0; start < batchable.length; start += MAX_KEYS_PER_REQUEST) {
-        work.push(run(sendBatch, bucket, batchable.slice(start, start + MAX_KEYS_PER_REQUEST)));
-      }
-    }
-    await Promise.all(work);
-    return report;
+    const plans = await Promise.all(distinct(targets).map((target) => plan(call, target)));
+    await deleteAll(
+      call,
+      plans.flatMap(({ objects }) => objects),
+    );
+    return report(call, plans);
   };
+}
+
+/** The objects to delete for a target: itself, or with `versions: "all"` every version of its key. */
+async function plan(call: Call, target: ObjectTarget): Promise<Plan> {
+  if (call.settings.versions === "current" || target.versionId !== undefined) {
+    return { target, objects: [target], listing: undefined };
+  }
+  const versions = await listVersions(call, target);
+  return "code" in versions
+    ? { target, objects: [], listing: failureOf(versions) }
+    : { target, objects: versions, listing: undefined };
+}
+
+/** Every version and delete marker of exactly `key`, page by page, or the error that stopped the listing. */
+async function listVersions(call: Call, { bucket, key }: ObjectTarget): Promise<ObjectTarget[] | KeyError> {
+  const versions: ObjectTarget[] = [];
+  let marker: string | undefined;
+  do {
+    const after = marker;
+    const page = await attemptWithin(call, () => listPage(call.settings.s3Client, bucket, key, after));
+    if (page === "deadline") return DEADLINE;
+    if ("code" in page) return page;
+    versions.push(...page.versions);
+    marker = page.next;
+  } while (marker !== undefined);
+  return versions;
+}
+
+/** A page of a listing: the key's versions on it, and the VersionIdMarker to list after when more may follow. */
+interface VersionPage {
+  versions: ObjectTarget[];
+  next: string | undefined;
+}
+
+/**
+ * Lists one page of versions and delete markers under the prefix `key`, after version `after` of
+ * `key`. Keys are requested URL-encoded (keys with characters XML cannot carry could not come back
+ * otherwise) and decoded when the store says it encoded them. Never throws.
+ */
+async function listPage(
+  s3Client: S3Client,
+  bucket: string,
+  key: string,
+  after: string | undefined,
+): Promise<VersionPage | KeyError> {
+  try {
+    const page = await s3Client.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        Prefix: key,
+        EncodingType: "url",
+        ...(after === undefined ? {} : { KeyMarker: key, VersionIdMarker: after }),
+      }),
+    );
+    const encoded = page.EncodingType === "url";
+    const entries = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])];
+    const own = entries.filter(
+      (entry) => entry.Key !== undefined && (encoded ? decodeKey(entry.Key) : entry.Key) === key,
+    );
+    const versions = own.map((entry) => ({ bucket, key, versionId: entry.VersionId ?? "null" }));
+    // Keys come in UTF-8 binary order, and `key` sorts before every other key it is a prefix of: once
+    // another key shows up, every version of `key` has been listed.
+    if (page.IsTruncated !== true || own.length < entries.length) return { versions, next: undefined };
+    const next = page.NextVersionIdMarker;
+    return next === undefined || next === after ? NO_PROGRESS : { versions, next };
+  } catch (error) {
+    return fromThrown(error);
+  }
+}
+
+/** Decodes a key listed with `EncodingType=url`: form encoding, `+` for a space (as boto3 and the Java SDK read it). */
+function decodeKey(encoded: string): string {
+  return decodeURIComponent(encoded.replaceAll("+", " "));
+}
+
+/** Deletes objects once each: keys that can go in an XML body in batches of 1,000, the others one by one. */
+async function deleteAll(call: Call, objects: readonly ObjectTarget[]): Promise<void> {
+  const work: Promise<unknown>[] = [];
+  for (const [bucket, group] of groupByBucket(objects)) {
+    const batchable: ObjectTarget[] = [];
+    for (const object of group) {
+      if (canBatch(object.key)) batchable.push(object);
+      else work.push(run(call, sendSingle, bucket, [object]));
+    }
+    for (let start = 0; start < batchable.length; start += MAX_KEYS_PER_REQUEST) {
+      work.push(deleteBatch(call, bucket, batchable.slice(start, start + MAX_KEYS_PER_REQUEST)));
+    }
+  }
+  await Promise.all(work);
+}
+
+/** Deletes one batch with DeleteObjects; if the store refuses its checksum, each of its keys with DeleteObject. */
+async function deleteBatch(call: Call, bucket: string, batch: readonly ObjectTarget[]): Promise<void> {
+  const refused = await run(call, sendBatch, bucket, batch);
+  await Promise.all(refused.map((object) => run(call, sendSingle, bucket, [object])));
+}
+
+/**
+ * Sends `first` and retries the keys with a transient per-key error, with backoff, until they are
+ * deleted, fail for good, run out of attempts or of time. Records every failure in the call; returns
+ * the keys the store refused to take in a DeleteObjects body.
+ */
+async function run(
+  call: Call,
+  send: Send,
+  bucket: string,
+  first: readonly ObjectTarget[],
+): Promise<readonly ObjectTarget[]> {
+  const { maxAttempts, maxDelayMs, baseDelayMs, now, random, sleep } = call.settings;
+  let pending = first;
+  for (let attempt = 1; ; attempt++) {
+    const errors = await attemptWithin(call, () => send(call, bucket, pending));
+    if (errors === "refused") return pending;
+    const retry: { target: ObjectTarget; error: KeyError }[] = [];
+    for (const target of pending) {
+      const error = errors === "deadline" ? DEADLINE : errors.get(target);
+      if (error === undefined || error.class === "gone") continue;
+      if (error.class === "retryable" && !error.thrown && error !== DEADLINE && attempt < maxAttempts)
+        retry.push({ target, error });
+      else call.failures.set(targetId(target), failureOf(error));
+    }
+    if (retry.length === 0) return [];
+    const delay = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+    if (now() + delay >= call.deadline) {
+      for (const { target, error } of retry) call.failures.set(targetId(target), cutShort(error));
+      return [];
+    }
+    await sleep(delay);
+    pending = retry.map(({ target }) => target);
+  }
+}
+
+/** Sends one DeleteObjects request (Quiet), or none once the store has refused one in this call. */
+const sendBatch: Send = async (call, bucket, targets) => {
+  const { s3Client, contentMd5, fallbackToSingleDeletes } = call.settings;
+  if (call.singlesOnly) return "refused";
+  const errors = new Map<ObjectTarget, KeyError>();
+  try {
+    const command = new DeleteObjectsCommand({
+      Bucket: bucket,
+      Delete: {
+        Objects: targets.map(({ key, versionId }) =>
+          versionId === undefined ? { Key: key } : { Key: key, VersionId: versionId },
+        ),
+        Quiet: true,
+      },
+    });
+    const output = await s3Client.send(contentMd5 ? withContentMd5(command) : command);
+    if (output.Errors && output.Errors.length > 0) matchErrors(targets, output.Errors, errors);
+  } catch (error) {
+    if (fallbackToSingleDeletes && refusesChecksum(error)) {
+      call.singlesOnly = true;
+      return "refused";
+    }
+    const keyError = fromThrown(error);
+    for (const target of targets) errors.set(target, keyError);
+  }
+  return errors;
+};
+
+/** Sends one DeleteObject request, for the one target it is given. */
+const sendSingle: Send = async (call, bucket, [target]) => {
+  const errors = new Map<ObjectTarget, KeyError>();
+  const { key, versionId } = target as ObjectTarget;
+  try {
+    await call.settings.s3Client.send(
+      new DeleteObjectCommand(
+        versionId === undefined ? { Bucket: bucket, Key: key } : { Bucket: bucket, Key: key, VersionId: versionId },
+      ),
+    );
+  } catch (error) {
+    errors.set(target as ObjectTarget, fromThrown(error));
+  }
+  return errors;
+};
+
+/**
+ * The report of a call, in the order the targets came: a target is deleted when it was listed and
+ * none of its objects failed. A target whose versions were not all deleted takes the first permanent
+ * failure among them, else the first failure.
+ */
+function report(call: Call, plans: readonly Plan[]): DeleteReport {
+  const result: DeleteReport = { deleted: [], failed: [] };
+  for (const { target, objects, listing } of plans) {
+    const failure = listing ?? firstFailure(call, objects);
+    if (failure === undefined) result.deleted.push(target);
+    else result.failed.push({ target, ...failure });
+  }
+  if (call.singlesOnly) result.fallback = "single-deletes";
+  return result;
+}
+
+/** The first permanent failure among `objects`, else the first failure, else undefined. */
+function firstFailure(call: Call, objects: readonly ObjectTarget[]): Failure | undefined {
+  let first: Failure | undefined;
+  for (const object of objects) {
+    const failure = call.failures.get(targetId(object));
+    if (failure !== undefined && !failure.retryable) return failure;
+    first ??= failure;
+  }
+  return first;
+}
+
+/** How a key error is reported. */
+function failureOf(error: KeyError): Failure {
+  return { code: error.code, message: error.message, retryable: error.class === "retryable" };
 }
 
 const DEADLINE: KeyError = {
@@ -233,34 +464,46 @@ const DEADLINE: KeyError = {
   thrown: false,
 };
 
+/**
+ * A ListObjectVersions page that says more follow but not after which version (none, or the one it
+ * started after): the key's versions cannot all be found, and asking again would loop.
+ */
+const NO_PROGRESS: KeyError = {
+  code: "IncompleteVersionListing",
+  message: "ListObjectVersions answered IsTruncated without a new NextVersionIdMarker: not every version can be listed",
+  class: "permanent",
+  thrown: true,
+};
+
 /** A target whose retry the deadline cut short keeps its last error's code. */
-function cutShort(target: ObjectTarget, last: KeyError): FailedTarget {
+function cutShort(last: KeyError): Failure {
   return {
-    target,
     code: last.code,
     message: `no time left to retry after ${last.code}: ${last.message}`,
     retryable: true,
   };
 }
 
-/** Runs `send` in a limiter slot, unless the deadline has passed by the time the slot is free. */
-function attemptWithin<T>(
-  limit: Limiter,
-  now: () => number,
-  deadline: number,
-  send: () => Promise<T>,
-): Promise<T | "deadline"> {
-  return limit(async () => (now() >= deadline ? "deadline" : send()));
+/** Runs `send` in a slot of the call's limiter, unless the deadline has passed by the time the slot is free. */
+function attemptWithin<T>(call: Call, send: () => Promise<T>): Promise<T | "deadline"> {
+  return call.limit(async () => (call.settings.now() >= call.deadline ? "deadline" : send()));
+}
+
+/** Distinct targets, in first-seen order. */
+function distinct(targets: readonly ObjectTarget[]): ObjectTarget[] {
+  const seen = new Set<string>();
+  return targets.filter((target) => {
+    const id = targetId(target);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
 }
 
 /** Distinct targets by bucket, in first-seen order. */
 function groupByBucket(targets: readonly ObjectTarget[]): Map<string, ObjectTarget[]> {
-  const seen = new Set<string>();
   const groups = new Map<string, ObjectTarget[]>();
-  for (const target of targets) {
-    const id = targetId(target);
-    if (seen.has(id)) continue;
-    seen.add(id);
+  for (const target of distinct(targets)) {
     const group = groups.get(target.bucket);
     if (group === undefined) groups.set(target.bucket, [target]);
     else group.push(target);

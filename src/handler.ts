@@ -61,14 +61,16 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    */
   onInvalidRecord?: "fail" | "skip" | undefined;
   /**
-   * How many delete requests may be in flight at once, and how many key functions may run at once.
+   * How many S3 requests (deletes, and with `versions: "all"` listings) may be in flight at once,
+   * and how many key functions may run at once.
    * @default 4
    */
   concurrency?: number | undefined;
   /** When set, every key must start with one of these; a record with any other key is invalid. */
   allowedPrefixes?: readonly string[] | undefined;
   /**
-   * Log the planned deletes (one info line per 1,000 objects) and delete nothing.
+   * Log the planned deletes (one info line per 1,000 objects) and delete nothing. With
+   * `versions: "all"` it logs the keys to purge; it lists no versions.
    * @default false
    */
   dryRun?: boolean | undefined;
@@ -127,6 +129,9 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
     now,
     sleep: options.sleep,
     random: options.random,
+    versions: options.versions,
+    contentMd5: options.contentMd5,
+    fallbackToSingleDeletes: options.fallbackToSingleDeletes,
   });
 
   return async (event, context) => {
@@ -143,6 +148,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
       targets: counts.targets,
       deleted: counts.deleted,
       failed: counts.failed,
+      fallback: counts.fallback,
       batchItemFailures: counts.batchItemFailures,
       durationMs: now() - started,
       dryRun,
@@ -168,8 +174,9 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
         targets: 0,
         deleted: 0,
         failed: 0,
+        fallback: "none",
         batchItemFailures: undefined,
-      };
+      } as const;
       logger.error("dynamodb-s3-cleanup summary: failing the whole batch", {
         ...summary({ ...nothing, invalid: batch.invalid.length }),
         error: cannotReport.message,
@@ -219,6 +226,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
         targets: targets.length,
         deleted: report.deleted.length,
         failed: report.failed.length,
+        fallback: report.fallback ?? "none",
         batchItemFailures: response.batchItemFailures.length,
       }),
     );
@@ -236,6 +244,8 @@ type Summary = {
   targets: number;
   deleted: number;
   failed: number;
+  /** `"single-deletes"` when the store refused a DeleteObjects checksum and objects went one by one. */
+  fallback: NonNullable<DeleteReport["fallback"]> | "none";
   /** Absent when the handler throws instead of answering. */
   batchItemFailures: number | undefined;
   durationMs: number;

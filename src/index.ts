@@ -1,8 +1,8 @@
 /**
  * dynamodb-s3-cleanup: delete the S3 objects of DynamoDB items removed by TTL or DeleteItem.
  *
- * Deliberately private: the AttributeValue reader, the limiter, the template compiler and the
- * option schemas. They may change in any release.
+ * Deliberately private: the AttributeValue reader, the limiter, the template compiler, the
+ * Content-MD5 middleware and the option schemas. They may change in any release.
  */
 
 export type { NativeValue } from "./attribute-value.js";

@@ -31,22 +31,30 @@ export interface KeyError {
   thrown: boolean;
 }
 
+/** The fields of an error thrown by `S3Client.send` that the deleter reads. */
+interface ThrownDetails {
+  Code?: unknown;
+  name?: unknown;
+  message?: unknown;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+/** The code of a thrown error (its `Code`, else its `name`) and its HTTP status, if it got one. */
+function readThrown(error: unknown): { details: ThrownDetails; code: string; status: unknown } {
+  const details = (typeof error === "object" && error !== null ? error : {}) as ThrownDetails;
+  const code =
+    typeof details.Code === "string" ? details.Code : typeof details.name === "string" ? details.name : "UnknownError";
+  return { details, code, status: details.$metadata?.httpStatusCode };
+}
+
 /**
  * Reads the code, message and class of an error thrown by `S3Client.send`. A thrown error is
  * transient when the SDK says so, on HTTP 5xx and 429, and when no HTTP answer came at all
  * (timeouts, resets); other 4xx answers are classified by their code.
  */
 export function fromThrown(error: unknown): KeyError {
-  const details = (typeof error === "object" && error !== null ? error : {}) as {
-    Code?: unknown;
-    name?: unknown;
-    message?: unknown;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: unknown };
-  };
-  const code =
-    typeof details.Code === "string" ? details.Code : typeof details.name === "string" ? details.name : "UnknownError";
-  const status = details.$metadata?.httpStatusCode;
+  const { details, code, status } = readThrown(error);
   const transient = details.$retryable !== undefined || typeof status !== "number" || status >= 500 || status === 429;
   const byCode = classifyCode(code);
   return {
@@ -55,4 +63,15 @@ export function fromThrown(error: unknown): KeyError {
     class: byCode === "permanent" && transient ? "retryable" : byCode,
     thrown: true,
   };
+}
+
+/**
+ * True when a store refused a DeleteObjects request for how its body is checksummed: code
+ * `MissingContentMD5` (it wants Content-MD5, HTTP 400) or `NotImplemented`, or HTTP 501. Older
+ * MinIO, Ceph and other S3-compatible stores answer so to the `x-amz-checksum-crc32` header that
+ * @aws-sdk/client-s3 sends since 3.729.0 (REFERENCE §5). Single DeleteObject calls carry no body.
+ */
+export function refusesChecksum(error: unknown): boolean {
+  const { code, status } = readThrown(error);
+  return code === "MissingContentMD5" || code === "NotImplemented" || status === 501;
 }

@@ -3,6 +3,8 @@ import {
   type DeleteObjectCommandInput,
   DeleteObjectsCommand,
   type DeleteObjectsCommandInput,
+  ListObjectVersionsCommand,
+  type ListObjectVersionsCommandInput,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
@@ -111,6 +113,19 @@ function keyFor(index: number): string {
   return `products/${index}.png`;
 }
 
+/**
+ * The versions a bucket holds for a key under `versions: "all"`: none to three (`v1`, `v2`, `v3`, so
+ * that some are also passed in as targets), and maybe a longer key the prefix matches too.
+ */
+function storedVersions(bucket: string, key: string): { versionIds: string[]; sibling: boolean } {
+  let hash = 0;
+  for (const character of `${bucket}/${key}`) hash = (hash * 31 + (character.codePointAt(0) ?? 0)) >>> 0;
+  return { versionIds: ["v1", "v2", "v3"].slice(0, hash % 4), sibling: hash % 3 === 0 };
+}
+
+/** Versions listed per page: small, so that listings page. */
+const PAGE_SIZE = 2;
+
 const scenarios = fc.record({
   buckets: fc.integer({ min: 1, max: 3 }),
   keyPool: fc.integer({ min: 1, max: 3000 }),
@@ -122,10 +137,11 @@ const scenarios = fc.record({
   latencies: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 8 }),
   concurrency: fc.integer({ min: 1, max: 8 }),
   maxAttempts: fc.integer({ min: 1, max: 4 }),
+  versions: fc.constantFrom("current", "all"),
 });
 
 describe("batch deleter, for any targets and any S3 answers", () => {
-  it("sends quiet batches of at most 1,000 XML-safe keys, reports each target once and truthfully, and keeps its bounds", async () => {
+  it("sends quiet batches of at most 1,000 XML-safe keys, reports each target once and truthfully, and keeps its bounds, for either versions mode", async () => {
     await fc.assert(
       fc.asyncProperty(scenarios, async (scenario) => {
         // Prepare
@@ -145,6 +161,8 @@ describe("batch deleter, for any targets and any S3 answers", () => {
         const settled = new Set<string>();
         const attemptedAfterSettled: string[] = [];
         const traffic = { inFlight: 0, maxInFlight: 0, requests: 0 };
+        // Under versions "all": the version ids listed for each key, and the error that ended its listing.
+        const listings = new Map<string, { versionIds: string[]; error?: AttemptError }>();
 
         /** Counts a request and its attempts, waits its latency, and tells its fate and its number. */
         const begin = async (ids: readonly string[]): Promise<{ fate: RequestFate; request: number }> => {
@@ -242,6 +260,34 @@ describe("batch deleter, for any targets and any S3 answers", () => {
             traffic.inFlight--;
           }
         });
+        s3.on(ListObjectVersionsCommand).callsFake(async (input: ListObjectVersionsCommandInput) => {
+          const key = input.Prefix as string;
+          const listing = listings.get(idOf(input.Bucket, key, undefined)) ?? { versionIds: [] };
+          listings.set(idOf(input.Bucket, key, undefined), listing);
+          const { fate } = await begin([]);
+          try {
+            if (fate !== "answered") {
+              const { error, expected } = thrownFor(fate);
+              listing.error = expected;
+              throw error;
+            }
+            const { versionIds, sibling } = storedVersions(input.Bucket as string, key);
+            const start = input.VersionIdMarker === undefined ? 0 : versionIds.indexOf(input.VersionIdMarker) + 1;
+            const page = versionIds.slice(start, start + PAGE_SIZE);
+            const truncated = start + PAGE_SIZE < versionIds.length;
+            listing.versionIds.push(...page);
+            const entries = page.map((versionId) => ({ Key: key, VersionId: versionId }));
+            if (!truncated && sibling) entries.push({ Key: `${key}.bak`, VersionId: "v1" });
+            return {
+              IsTruncated: truncated,
+              ...(truncated ? { NextKeyMarker: key, NextVersionIdMarker: page.at(-1) } : {}),
+              Versions: entries.filter((_, index) => index % 2 === 0),
+              DeleteMarkers: entries.filter((_, index) => index % 2 === 1),
+            };
+          } finally {
+            traffic.inFlight--;
+          }
+        });
         const clock = createFakeClock();
         const deleteObjects = createBatchDeleter({
           s3Client: new S3Client({ region: "us-east-1" }),
@@ -250,6 +296,7 @@ describe("batch deleter, for any targets and any S3 answers", () => {
           now: clock.now,
           sleep: clock.sleep,
           random: next,
+          versions: scenario.versions,
         });
 
         // Act
@@ -276,29 +323,67 @@ describe("batch deleter, for any targets and any S3 answers", () => {
         expect(reported).toHaveLength(distinct.size);
         expect(new Set(reported)).toStrictEqual(distinct);
 
-        // A target is in deleted only if its last attempt had no error (or NoSuchKey).
-        for (const id of deletedIds) {
-          expect([undefined, "NoSuchKey"]).toContain(last.get(id)?.code);
+        const purged = (target: ObjectTarget) => scenario.versions === "all" && target.versionId === undefined;
+        if (scenario.versions === "current") expect(s3.commandCalls(ListObjectVersionsCommand)).toStrictEqual([]);
+        // The objects deleted for a target: itself, or the versions listed for its key.
+        const objectIds = (target: ObjectTarget) =>
+          purged(target)
+            ? (listings.get(idOf(target.bucket, target.key, undefined))?.versionIds ?? []).map((versionId) =>
+                idOf(target.bucket, target.key, versionId),
+              )
+            : [idOf(target.bucket, target.key, target.versionId)];
+        const deletedOk = (id: string) => [undefined, "NoSuchKey"].includes(last.get(id)?.code);
+
+        // A target is in deleted only if the last attempt of each of its objects had no error (or NoSuchKey).
+        for (const target of report.deleted) {
+          if (purged(target)) {
+            const listing = listings.get(idOf(target.bucket, target.key, undefined));
+            expect(listing?.error).toBeUndefined();
+            expect(listing?.versionIds).toStrictEqual(storedVersions(target.bucket, target.key).versionIds);
+          }
+          for (const id of objectIds(target)) expect(deletedOk(id)).toBe(true);
         }
         for (const failure of report.failed) {
-          const id = idOf(failure.target.bucket, failure.target.key, failure.target.versionId);
-          const error = last.get(id);
-          expect(error).toBeDefined();
-          expect(error?.code).not.toBe("NoSuchKey");
-          expect({ code: failure.code, message: failure.message, retryable: failure.retryable }).toStrictEqual({
+          const listingError = purged(failure.target)
+            ? listings.get(idOf(failure.target.bucket, failure.target.key, undefined))?.error
+            : undefined;
+          const objectErrors = objectIds(failure.target)
+            .filter((id) => !deletedOk(id))
+            .map((id) => ({ id, error: last.get(id) as AttemptError }));
+          const reported = { code: failure.code, message: failure.message, retryable: failure.retryable };
+          const asReported = (error: AttemptError | undefined) => ({
             code: error?.code,
             message: error?.message,
             retryable: error?.retryable,
           });
+          if (listingError !== undefined) {
+            expect(reported).toStrictEqual(asReported(listingError));
+            continue;
+          }
+          // The error of one of its objects that was not deleted: a permanent one if there is any.
+          expect(objectErrors.map(({ error }) => asReported(error))).toContainEqual(reported);
+          if (objectErrors.some(({ error }) => !error.retryable)) expect(failure.retryable).toBe(false);
           // Only a per-key retryable error is retried, until the attempts run out.
-          if (failure.retryable && error?.thrown === false) expect(attempts.get(id)).toBe(scenario.maxAttempts);
+          for (const { id, error } of objectErrors) {
+            if (error.retryable && !error.thrown) expect(attempts.get(id)).toBe(scenario.maxAttempts);
+          }
         }
-        // A request that throws, a success, NoSuchKey and a permanent error each end a target's attempts.
+        // A request that throws, a success, NoSuchKey and a permanent error each end an object's attempts.
         expect(attemptedAfterSettled).toStrictEqual([]);
-        for (const id of distinct) {
+        const attemptedIds = new Set(
+          targets.filter((target) => !purged(target)).map((each) => idOf(each.bucket, each.key, each.versionId)),
+        );
+        for (const listing of listings.values()) expect(listing.versionIds.length).toBeLessThanOrEqual(3);
+        for (const target of targets.filter(purged)) {
+          const listing = listings.get(idOf(target.bucket, target.key, undefined));
+          expect(listing).toBeDefined();
+          if (listing?.error === undefined) for (const id of objectIds(target)) attemptedIds.add(id);
+        }
+        for (const id of attemptedIds) {
           expect(attempts.get(id)).toBeGreaterThanOrEqual(1);
           expect(attempts.get(id)).toBeLessThanOrEqual(scenario.maxAttempts);
         }
+        for (const id of attempts.keys()) expect(attemptedIds.has(id)).toBe(true);
         for (const input of singles) {
           expect(attempts.get(idOf(input.Bucket, input.Key, input.VersionId))).toBe(1);
         }
@@ -306,7 +391,8 @@ describe("batch deleter, for any targets and any S3 answers", () => {
       }),
       { numRuns: 100 },
     );
-  });
+    // Up to 2,500 targets a run, each listed under versions "all": a few seconds for 100 runs.
+  }, 30_000);
 });
 
 /** Code points XML 1.0 allows: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */

@@ -3,6 +3,8 @@ import {
   DeleteObjectsCommand,
   type DeleteObjectsCommandInput,
   type DeleteObjectsCommandOutput,
+  ListObjectVersionsCommand,
+  type ListObjectVersionsCommandInput,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
@@ -10,6 +12,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { allCustomMatcher, type BaseMatcher } from "aws-sdk-client-mock-vitest";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { buildBatchDeleter, canBatch, isXmlSafe } from "../src/batch-deleter.js";
+import { CONTENT_MD5_MIDDLEWARE } from "../src/content-md5.js";
 import {
   type BatchDeleterOptions,
   ConfigError,
@@ -1427,6 +1430,807 @@ describe("report", () => {
   });
 });
 
+describe('versions: "all"', () => {
+  /** One entry of a ListObjectVersions page: a version or a delete marker of `key`. */
+  const entry = (key: string, versionId?: string) =>
+    versionId === undefined ? { Key: key } : { Key: key, VersionId: versionId };
+
+  /** The inputs of every ListObjectVersions call, in order. */
+  const listInputs = (): ListObjectVersionsCommandInput[] =>
+    s3.commandCalls(ListObjectVersionsCommand).map((call) => call.args[0].input);
+
+  /** The objects of every DeleteObjects call, in order. */
+  const sentObjects = () => batchInputs().flatMap((input) => input.Delete?.Objects ?? []);
+
+  it("deletes every version and delete marker of the key by VersionId and reports the target as passed in", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).resolves({
+      Versions: [entry("a.png", "v3"), entry("a.png", "v2")],
+      DeleteMarkers: [entry("a.png", "d1")],
+    });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+    const image = target("a.png");
+
+    // Act
+    const report = await deleteObjects([image]);
+
+    // Assess
+    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: "a.png", EncodingType: "url" }]);
+    expect(batchInputs()).toStrictEqual([
+      {
+        Bucket: BUCKET,
+        Delete: {
+          Objects: [
+            { Key: "a.png", VersionId: "v3" },
+            { Key: "a.png", VersionId: "v2" },
+            { Key: "a.png", VersionId: "d1" },
+          ],
+          Quiet: true,
+        },
+      },
+    ]);
+    expect(report).toStrictEqual({ deleted: [image], failed: [] });
+    expect(report.deleted[0]).toBe(image);
+  });
+
+  it("keeps only entries whose key is exactly the target's, since the prefix matches longer keys too", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).resolves({
+      Versions: [entry("a.png", "v1"), entry("a.png.bak", "b1"), { VersionId: "keyless" }],
+      DeleteMarkers: [entry("a.png/thumb", "m1")],
+    });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(sentObjects()).toStrictEqual([{ Key: "a.png", VersionId: "v1" }]);
+    expect(report.deleted).toStrictEqual([target("a.png")]);
+  });
+
+  it("pages with KeyMarker and VersionIdMarker while the pages hold only the key's versions", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand)
+      .resolvesOnce({
+        IsTruncated: true,
+        NextKeyMarker: "a.png",
+        NextVersionIdMarker: "v2",
+        Versions: [entry("a.png", "v3"), entry("a.png", "v2")],
+      })
+      .resolvesOnce({
+        IsTruncated: true,
+        NextKeyMarker: "a.png",
+        NextVersionIdMarker: "d1",
+        DeleteMarkers: [entry("a.png", "d1")],
+      })
+      .resolvesOnce({ IsTruncated: false, Versions: [entry("a.png", "v1")] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(listInputs()).toStrictEqual([
+      { Bucket: BUCKET, Prefix: "a.png", EncodingType: "url" },
+      { Bucket: BUCKET, Prefix: "a.png", EncodingType: "url", KeyMarker: "a.png", VersionIdMarker: "v2" },
+      { Bucket: BUCKET, Prefix: "a.png", EncodingType: "url", KeyMarker: "a.png", VersionIdMarker: "d1" },
+    ]);
+    expect(sentObjects().map((object) => object.VersionId)).toStrictEqual(["v3", "v2", "d1", "v1"]);
+    expect(report.deleted).toStrictEqual([target("a.png")]);
+  });
+
+  it("stops paging once a page lists another key: every version of the key came before it", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand)
+      .resolvesOnce({
+        IsTruncated: true,
+        NextKeyMarker: "a.png.bak",
+        NextVersionIdMarker: "b1",
+        Versions: [entry("a.png", "v1"), entry("a.png.bak", "b1")],
+      })
+      .resolves({ Versions: [entry("a.png.bak", "b0")] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 1);
+    expect(sentObjects()).toStrictEqual([{ Key: "a.png", VersionId: "v1" }]);
+    expect(report.deleted).toStrictEqual([target("a.png")]);
+  });
+
+  it("deletes 2,500 versions of one key in DeleteObjects batches of 1,000, 1,000 and 500", async () => {
+    // Prepare
+    const versionIds = Array.from({ length: 2500 }, (_, index) => `v${index}`);
+    s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) => {
+      const start = input.VersionIdMarker === undefined ? 0 : versionIds.indexOf(input.VersionIdMarker) + 1;
+      const page = versionIds.slice(start, start + 1000);
+      const truncated = start + 1000 < versionIds.length;
+      return {
+        IsTruncated: truncated,
+        ...(truncated ? { NextKeyMarker: "a.png", NextVersionIdMarker: page.at(-1) } : {}),
+        Versions: page.map((versionId) => entry("a.png", versionId)),
+      };
+    });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 3);
+    expect(batchInputs().map((input) => input.Delete?.Objects?.length)).toStrictEqual([1000, 1000, 500]);
+    expect(sentObjects().map((object) => object.VersionId)).toStrictEqual(versionIds);
+    expect(batchInputs().every((input) => input.Delete?.Quiet === true)).toBe(true);
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+  });
+
+  it("puts the versions of several keys together in full batches", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) => ({
+      Versions: Array.from({ length: 600 }, (_, index) => entry(input.Prefix as string, `v${index}`)),
+    }));
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(batchInputs().map((input) => input.Delete?.Objects?.length)).toStrictEqual([1000, 200]);
+    expect(report.deleted).toStrictEqual([target("a.png"), target("b.png")]);
+  });
+
+  it("counts a key with no versions as deleted and sends no delete", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).resolves({ IsTruncated: false });
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("gone.png")]);
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(report).toStrictEqual({ deleted: [target("gone.png")], failed: [] });
+  });
+
+  it("deletes a target that has a versionId as given, without listing", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png", "v9")]);
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(ListObjectVersionsCommand);
+    expect(sentObjects()).toStrictEqual([{ Key: "a.png", VersionId: "v9" }]);
+    expect(report.deleted).toStrictEqual([target("a.png", "v9")]);
+  });
+
+  it("deletes a version once when it is both listed for a key and passed in with its versionId", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).resolves({ Versions: [entry("a.png", "v2"), entry("a.png", "v1")] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png", "v1"), target("a.png")]);
+
+    // Assess
+    expect(sentObjects()).toStrictEqual([
+      { Key: "a.png", VersionId: "v1" },
+      { Key: "a.png", VersionId: "v2" },
+    ]);
+    expect(report.deleted).toStrictEqual([target("a.png", "v1"), target("a.png")]);
+  });
+
+  it('lists nothing and deletes the key as given with versions: "current", the default', async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+    const explicit = setup({ versions: "current" }).deleteObjects;
+
+    // Act
+    await deleteObjects([target("a.png")]);
+    await explicit([target("b.png")]);
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(ListObjectVersionsCommand);
+    expect(sentObjects()).toStrictEqual([{ Key: "a.png" }, { Key: "b.png" }]);
+  });
+
+  it("deletes an entry without VersionId as version null, the id S3 gives objects stored while versioning was off", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).resolves({ Versions: [entry("a.png")] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(sentObjects()).toStrictEqual([{ Key: "a.png", VersionId: "null" }]);
+  });
+
+  it("decodes listed keys when the store says it URL-encoded them, + being a space", async () => {
+    // Prepare
+    const key = "odd\u0001 +ü%.png";
+    s3.on(ListObjectVersionsCommand).resolves({
+      EncodingType: "url",
+      Versions: [entry("odd%01+%2B%C3%BC%25.png", "v1"), entry("odd%01+%2B%C3%BC%25.png.bak", "b1")],
+      DeleteMarkers: [entry("odd%01++%C3%BC%25.png", "other")],
+    });
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target(key)]);
+
+    // Assess
+    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: key, EncodingType: "url" }]);
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { Bucket: BUCKET, Key: key, VersionId: "v1" },
+    ]);
+    expect(report.deleted).toStrictEqual([target(key)]);
+  });
+
+  it("compares keys verbatim when the store did not URL-encode them", async () => {
+    // Prepare
+    const key = "a+b%20c.png";
+    s3.on(ListObjectVersionsCommand).resolves({
+      Versions: [entry("a+b%20c.png", "v1"), entry("a b c.png", "other")],
+    });
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    await deleteObjects([target(key)]);
+
+    // Assess
+    expect(sentObjects()).toStrictEqual([{ Key: key, VersionId: "v1" }]);
+  });
+
+  it("deletes the versions of a key that cannot go in an XML body with single DeleteObject calls", async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).resolves({ Versions: [entry("line\nend", "v2"), entry("line\nend", "v1")] });
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("line\nend")]);
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { Bucket: BUCKET, Key: "line\nend", VersionId: "v2" },
+      { Bucket: BUCKET, Key: "line\nend", VersionId: "v1" },
+    ]);
+    expect(report.deleted).toStrictEqual([target("line\nend")]);
+  });
+
+  describe("failures", () => {
+    it("fails the original target with the error of a version that was not deleted, and reports the other keys deleted", async () => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) => ({
+        Versions: [entry(input.Prefix as string, "v2"), entry(input.Prefix as string, "v1")],
+      }));
+      s3.on(DeleteObjectsCommand).resolves({
+        Errors: [{ Key: "a.png", VersionId: "v1", Code: "AccessDenied", Message: "Access Denied" }],
+      });
+      const { deleteObjects } = setup({ versions: "all" });
+      const image = target("a.png");
+
+      // Act
+      const report = await deleteObjects([image, target("b.png")]);
+
+      // Assess
+      expect(report).toStrictEqual({
+        deleted: [target("b.png")],
+        failed: [{ target: image, code: "AccessDenied", message: "Access Denied", retryable: false }],
+      });
+      expect(report.failed[0]?.target).toBe(image);
+      expect(report.failed[0]?.target).not.toHaveProperty("versionId");
+    });
+
+    it("retries a version with a transient error in a request holding only it", async () => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand).resolves({ Versions: [entry("a.png", "v2"), entry("a.png", "v1")] });
+      s3.on(DeleteObjectsCommand)
+        .resolvesOnce({ Errors: [slowDown("a.png", "v2")] })
+        .resolves({});
+      const { deleteObjects } = setup({ versions: "all" });
+
+      // Act
+      const report = await deleteObjects([target("a.png")]);
+
+      // Assess
+      expect(batchInputs()[1]?.Delete?.Objects).toStrictEqual([{ Key: "a.png", VersionId: "v2" }]);
+      expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+    });
+
+    it.each([
+      [
+        "the first failed version, in listing order, when all failures are retryable",
+        ["SlowDown", "InternalError"],
+        "SlowDown",
+      ],
+      ["a permanent failure over a retryable one listed before it", ["SlowDown", "AccessDenied"], "AccessDenied"],
+      ["the first permanent failure when there are several", ["InvalidArgument", "AccessDenied"], "InvalidArgument"],
+    ])("reports %s", async (_, codes, expected) => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand).resolves({
+        Versions: [entry("a.png", "v3")],
+        DeleteMarkers: [entry("a.png", "d2"), entry("a.png", "d1")],
+      });
+      s3.on(DeleteObjectsCommand).resolves({
+        Errors: [
+          { Key: "a.png", VersionId: "d2", Code: codes[0], Message: `${codes[0]} for d2` },
+          { Key: "a.png", VersionId: "d1", Code: codes[1], Message: `${codes[1]} for d1` },
+        ],
+      });
+      const { deleteObjects } = setup({ versions: "all", maxAttempts: 1 });
+
+      // Act
+      const report = await deleteObjects([target("a.png")]);
+
+      // Assess
+      expect(report.failed).toStrictEqual([
+        {
+          target: target("a.png"),
+          code: expected,
+          message: `${expected} for ${expected === codes[0] ? "d2" : "d1"}`,
+          retryable: expected === "SlowDown",
+        },
+      ]);
+    });
+
+    it("fails both the listed key and the version passed in when that shared version is not deleted", async () => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand).resolves({ Versions: [entry("a.png", "v2"), entry("a.png", "v1")] });
+      s3.on(DeleteObjectsCommand).resolves({
+        Errors: [{ Key: "a.png", VersionId: "v1", Code: "AccessDenied", Message: "Access Denied" }],
+      });
+      const { deleteObjects } = setup({ versions: "all" });
+
+      // Act
+      const report = await deleteObjects([target("a.png"), target("a.png", "v1")]);
+
+      // Assess
+      expect(report.deleted).toStrictEqual([]);
+      expect(report.failed.map((failure) => [failure.target, failure.code])).toStrictEqual([
+        [target("a.png"), "AccessDenied"],
+        [target("a.png", "v1"), "AccessDenied"],
+      ]);
+    });
+
+    it.each([
+      ["a 403 AccessDenied, as permanent", "AccessDenied", 403, false],
+      ["a 503 ServiceUnavailable, as retryable", "ServiceUnavailable", 503, true],
+      ["a 404 NoSuchBucket, as permanent", "NoSuchBucket", 404, false],
+    ])(
+      "fails the target when ListObjectVersions throws %s, and deletes none of its versions",
+      async (_, name, status, retryable) => {
+        // Prepare
+        s3.on(ListObjectVersionsCommand, { Prefix: "a.png" }).rejects(
+          new S3ServiceException({
+            name,
+            $fault: status >= 500 ? "server" : "client",
+            $metadata: { httpStatusCode: status },
+            message: `${name} for the listing`,
+          }),
+        );
+        s3.on(ListObjectVersionsCommand, { Prefix: "b.png" }).resolves({ Versions: [entry("b.png", "v1")] });
+        s3.on(DeleteObjectsCommand).resolves({});
+        const { clock, deleteObjects } = setup({ versions: "all" });
+
+        // Act
+        const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+        // Assess
+        expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 2);
+        expect(clock.delays).toStrictEqual([]);
+        expect(sentObjects()).toStrictEqual([{ Key: "b.png", VersionId: "v1" }]);
+        expect(report).toStrictEqual({
+          deleted: [target("b.png")],
+          failed: [{ target: target("a.png"), code: name, message: `${name} for the listing`, retryable }],
+        });
+      },
+    );
+
+    it("fails the target when a later page of its listing throws, deleting none of the versions listed before", async () => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand)
+        .resolvesOnce({
+          IsTruncated: true,
+          NextKeyMarker: "a.png",
+          NextVersionIdMarker: "v2",
+          Versions: [entry("a.png", "v2")],
+        })
+        .rejectsOnce(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+      const { deleteObjects } = setup({ versions: "all" });
+
+      // Act
+      const report = await deleteObjects([target("a.png")]);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 2);
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
+      expect(report.failed).toStrictEqual([
+        { target: target("a.png"), code: "Error", message: "read ECONNRESET", retryable: true },
+      ]);
+    });
+
+    it.each([
+      ["gives no NextVersionIdMarker", [{ IsTruncated: true, Versions: [entry("a.png", "v2")] }], 1],
+      [
+        "gives the marker it started after again",
+        [
+          { IsTruncated: true, NextKeyMarker: "a.png", NextVersionIdMarker: "v2", Versions: [entry("a.png", "v2")] },
+          { IsTruncated: true, NextKeyMarker: "a.png", NextVersionIdMarker: "v2", Versions: [] },
+        ],
+        2,
+      ],
+    ])("fails the target when a page says it is truncated but %s, rather than loop", async (_, pages, calls) => {
+      // Prepare
+      const mock = s3.on(ListObjectVersionsCommand);
+      for (const page of pages) mock.resolvesOnce(page);
+      mock.rejects(new Error("listed once too often"));
+      const { deleteObjects } = setup({ versions: "all" });
+
+      // Act
+      const report = await deleteObjects([target("a.png")]);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, calls);
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
+      expect(report.failed).toStrictEqual([
+        {
+          target: target("a.png"),
+          code: "IncompleteVersionListing",
+          message:
+            "ListObjectVersions answered IsTruncated without a new NextVersionIdMarker: not every version can be listed",
+          retryable: false,
+        },
+      ]);
+    });
+  });
+
+  describe("limits", () => {
+    it("counts listing requests against `concurrency`", async () => {
+      // Prepare
+      const pending: Deferred<object>[] = [];
+      let inFlight = 0;
+      let maxInFlight = 0;
+      s3.on(ListObjectVersionsCommand).callsFake(() => {
+        const response = deferred<object>();
+        pending.push(response);
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        return response.promise.finally(() => {
+          inFlight--;
+        });
+      });
+      const { deleteObjects } = setup({ versions: "all", concurrency: 2 });
+
+      // Act
+      const done = deleteObjects(manyTargets(5));
+      await settle();
+      const startedAtFirst = pending.length;
+      for (let answered = 0; answered < 5; answered++) {
+        pending[answered]?.resolve({});
+        await settle();
+      }
+      const report = await done;
+
+      // Assess
+      expect(startedAtFirst).toBe(2);
+      expect(maxInFlight).toBe(2);
+      expect(report.deleted).toHaveLength(5);
+    });
+
+    it("sends no listing once the deadline has passed, and fails the target as DeadlineExceeded", async () => {
+      // Prepare
+      const { deleteObjects } = setup({ versions: "all" });
+
+      // Act
+      const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START });
+
+      // Assess
+      expect(s3).not.toHaveReceivedAnyCommand();
+      expect(report.failed).toStrictEqual([
+        {
+          target: target("a.png"),
+          code: "DeadlineExceeded",
+          message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
+          retryable: true,
+        },
+      ]);
+    });
+
+    it("requests no further page after the deadline, and deletes none of the versions listed", async () => {
+      // Prepare
+      const { clock, deleteObjects } = setup({ versions: "all" });
+      s3.on(ListObjectVersionsCommand).callsFake(() => {
+        clock.advance(100);
+        return {
+          IsTruncated: true,
+          NextKeyMarker: "a.png",
+          NextVersionIdMarker: "v2",
+          Versions: [entry("a.png", "v2")],
+        };
+      });
+
+      // Act
+      const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 100 });
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 1);
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
+      expect(report.failed.map((failure) => failure.code)).toStrictEqual(["DeadlineExceeded"]);
+    });
+
+    it("fails the target as DeadlineExceeded when the deadline passes between listing and deleting", async () => {
+      // Prepare
+      const { clock, deleteObjects } = setup({ versions: "all" });
+      s3.on(ListObjectVersionsCommand).callsFake(() => {
+        clock.advance(100);
+        return { Versions: [entry("a.png", "v2"), entry("a.png", "v1")] };
+      });
+
+      // Act
+      const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 100 });
+
+      // Assess
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [
+          {
+            target: target("a.png"),
+            code: "DeadlineExceeded",
+            message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
+            retryable: true,
+          },
+        ],
+      });
+    });
+  });
+});
+
+describe("stores that refuse a DeleteObjects checksum", () => {
+  const refusal = (name: string, status: number, extra: object = {}) =>
+    Object.assign(
+      new S3ServiceException({
+        name,
+        $fault: status >= 500 ? "server" : "client",
+        $metadata: { httpStatusCode: status },
+        message: `${name} from the store`,
+      }),
+      extra,
+    );
+
+  it.each([
+    ["MissingContentMD5 (400)", refusal("MissingContentMD5", 400)],
+    ["NotImplemented (501)", refusal("NotImplemented", 501)],
+    ["a Code of MissingContentMD5 under another name", refusal("Unknown", 400, { Code: "MissingContentMD5" })],
+    ["any HTTP 501", refusal("Unknown", 501)],
+  ])("deletes the keys of a request refused with %s one by one, and says so in the report", async (_, error) => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(error);
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup();
+    const targets = [target("a.png"), target("b.png", "v1")];
+
+    // Act
+    const report = await deleteObjects(targets);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { Bucket: BUCKET, Key: "a.png" },
+      { Bucket: BUCKET, Key: "b.png", VersionId: "v1" },
+    ]);
+    expect(report).toStrictEqual({ deleted: targets, failed: [], fallback: "single-deletes" });
+  });
+
+  it("sends every later batch of the call straight as single deletes", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(refusal("MissingContentMD5", 400));
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup({ concurrency: 1 });
+
+    // Act
+    const report = await deleteObjects(manyTargets(2001));
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 2001);
+    expect(report.deleted).toHaveLength(2001);
+    expect(report.fallback).toBe("single-deletes");
+  });
+
+  it("sends the keys of a refused retry as single deletes", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("b.png")] })
+      .rejects(refusal("NotImplemented", 501));
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectCommand, { Bucket: BUCKET, Key: "b.png" });
+    expect(report).toStrictEqual({
+      deleted: [target("a.png"), target("b.png")],
+      failed: [],
+      fallback: "single-deletes",
+    });
+  });
+
+  it("counts the single deletes against `concurrency`", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(refusal("MissingContentMD5", 400));
+    const pending: Deferred<object>[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    s3.on(DeleteObjectCommand).callsFake(() => {
+      const response = deferred<object>();
+      pending.push(response);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      return response.promise.finally(() => {
+        inFlight--;
+      });
+    });
+    const { deleteObjects } = setup({ concurrency: 3 });
+
+    // Act
+    const done = deleteObjects(manyTargets(7));
+    await settle();
+    const startedAtFirst = pending.length;
+    for (let answered = 0; answered < 7; answered++) {
+      pending[answered]?.resolve({});
+      await settle();
+    }
+    const report = await done;
+
+    // Assess
+    expect(startedAtFirst).toBe(3);
+    expect(maxInFlight).toBe(3);
+    expect(report.deleted).toHaveLength(7);
+  });
+
+  it("starts no single delete after the deadline, failing those keys as DeadlineExceeded", async () => {
+    // Prepare
+    const { clock, deleteObjects } = setup({ concurrency: 1 });
+    s3.on(DeleteObjectsCommand).callsFake(() => {
+      clock.advance(100);
+      throw refusal("MissingContentMD5", 400);
+    });
+    s3.on(DeleteObjectCommand).resolves({});
+
+    // Act
+    const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 100 });
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [
+        {
+          target: target("a.png"),
+          code: "DeadlineExceeded",
+          message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
+          retryable: true,
+        },
+      ],
+      fallback: "single-deletes",
+    });
+  });
+
+  it("reports the error of a single delete that fails after the fallback", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(refusal("MissingContentMD5", 400));
+    s3.on(DeleteObjectCommand, { Key: "b.png" }).rejects(refusal("AccessDenied", 403));
+    s3.on(DeleteObjectCommand, { Key: "a.png" }).resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects([target("a.png"), target("b.png")]);
+
+    // Assess
+    expect(report).toStrictEqual({
+      deleted: [target("a.png")],
+      failed: [
+        { target: target("b.png"), code: "AccessDenied", message: "AccessDenied from the store", retryable: false },
+      ],
+      fallback: "single-deletes",
+    });
+  });
+
+  it('purges the versions of a key one by one under versions: "all"', async () => {
+    // Prepare
+    s3.on(ListObjectVersionsCommand).resolves({
+      Versions: [{ Key: "a.png", VersionId: "v1" }],
+      DeleteMarkers: [{ Key: "a.png", VersionId: "d1" }],
+    });
+    s3.on(DeleteObjectsCommand).rejects(refusal("MissingContentMD5", 400));
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { Bucket: BUCKET, Key: "a.png", VersionId: "v1" },
+      { Bucket: BUCKET, Key: "a.png", VersionId: "d1" },
+    ]);
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], fallback: "single-deletes" });
+  });
+
+  it.each([
+    ["MissingContentMD5", 400, false],
+    ["NotImplemented", 501, true],
+  ])("fails the keys with %s when fallbackToSingleDeletes is false", async (name, status, retryable) => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).rejects(refusal(name, status));
+    const { deleteObjects } = setup({ fallbackToSingleDeletes: false });
+
+    // Act
+    const report = await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: [{ target: target("a.png"), code: name, message: `${name} from the store`, retryable }],
+    });
+  });
+});
+
+describe("contentMd5", () => {
+  const middlewareOf = (index: number) =>
+    s3.commandCalls(DeleteObjectsCommand)[index]?.args[0].middlewareStack.identify() ?? [];
+
+  it("adds the Content-MD5 middleware to each DeleteObjects command, at the build step", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup({ contentMd5: true });
+
+    // Act
+    await deleteObjects(manyTargets(1001));
+
+    // Assess
+    expect(middlewareOf(0)).toStrictEqual([`${CONTENT_MD5_MIDDLEWARE} - build`]);
+    expect(middlewareOf(1)).toStrictEqual([`${CONTENT_MD5_MIDDLEWARE} - build`]);
+  });
+
+  it("adds nothing to the commands by default", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const { deleteObjects } = setup();
+
+    // Act
+    await deleteObjects([target("a.png")]);
+
+    // Assess
+    expect(middlewareOf(0)).toStrictEqual([]);
+  });
+});
+
 describe("canBatch and isXmlSafe", () => {
   it.each([
     ["a plain key", true, true, "images/p-1.png"],
@@ -1548,6 +2352,10 @@ describe("options", () => {
     ["sleep", null, "must be a function"],
     ["random", 0.5, "must be a function"],
     ["s3Client", {}, "must be an S3Client (an object with a send method)"],
+    ["versions", "latest", 'must be "current" or "all"'],
+    ["versions", true, 'must be "current" or "all"'],
+    ["contentMd5", "yes", "must be true or false"],
+    ["fallbackToSingleDeletes", 0, "must be true or false"],
   ])("rejects %s: %j", (option, value, message) => {
     // Prepare
     const options = { s3Client, [option]: value } as unknown as BatchDeleterOptions;
@@ -1602,6 +2410,9 @@ describe("options", () => {
         now: () => 0,
         sleep: async () => {},
         random: () => 0,
+        versions: "all",
+        contentMd5: true,
+        fallbackToSingleDeletes: false,
       });
 
     // Assess
@@ -1620,6 +2431,9 @@ describe("options", () => {
         now: undefined,
         sleep: undefined,
         random: undefined,
+        versions: undefined,
+        contentMd5: undefined,
+        fallbackToSingleDeletes: undefined,
       });
 
     // Assess

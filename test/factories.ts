@@ -1,8 +1,13 @@
 /**
  * Realistic DynamoDB stream records for tests. REMOVE records carry no NewImage, TTL removals carry
  * the TTL userIdentity, and sequence numbers grow within one factory.
+ *
+ * The record factories of dynamodb-s3-cleanup/testing (src/testing/records.ts) build records from
+ * plain items with realistic defaults; these take raw AttributeValues (invalid ones included), and
+ * many tests depend on their exact defaults (eventID "event-<SequenceNumber>", KEYS_ONLY unless an
+ * old image is given, images on any event), so only `streamEvent` is shared.
  */
-import type { AttributeMap, StreamEvent, StreamRecord } from "../src/index.js";
+import type { AttributeMap, StreamRecord } from "../src/index.js";
 
 export const TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/products/stream/2026-11-27T00:00:00.000";
 
@@ -69,10 +74,8 @@ export function createRecordFactory(start = 100000000000000000000n) {
   };
 }
 
-/** Wraps records in the event Lambda delivers. */
-export function streamEvent(...records: StreamRecord[]): StreamEvent {
-  return { Records: records };
-}
+/** Wraps records in the event Lambda delivers: the one users get from dynamodb-s3-cleanup/testing. */
+export { streamEvent } from "../src/testing/records.js";
 
 /** Keys of a product item. */
 export const productKeys = (productId: string): AttributeMap => ({ productId: { S: productId } });

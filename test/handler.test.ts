@@ -3,6 +3,8 @@ import {
   DeleteObjectsCommand,
   type DeleteObjectsCommandInput,
   type DeleteObjectsCommandOutput,
+  ListObjectVersionsCommand,
+  type ListObjectVersionsCommandInput,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
@@ -10,6 +12,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { allCustomMatcher } from "aws-sdk-client-mock-vitest";
 import type {} from "aws-sdk-client-mock-vitest/extend";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { CONTENT_MD5_MIDDLEWARE } from "../src/content-md5.js";
 import {
   type AttributeValue,
   type CleanupContext,
@@ -244,6 +247,9 @@ describe("options", () => {
       allowedPrefixes: [],
       dryRun: "yes",
       onInvalidRecord: "retry",
+      versions: "newest",
+      contentMd5: "true",
+      fallbackToSingleDeletes: 1,
       s3Client: new S3Client({ region: "us-east-1" }),
     } as unknown as CleanupOptions;
 
@@ -255,6 +261,9 @@ describe("options", () => {
       { path: "key.attribute", message: "must be a non-empty attribute name" },
       { path: "bucket", message: "must be a non-empty string" },
       { path: "allowedPrefixes", message: "must hold at least one prefix (leave it out to allow every key)" },
+      { path: "versions", message: 'must be "current" or "all"' },
+      { path: "contentMd5", message: "must be true or false" },
+      { path: "fallbackToSingleDeletes", message: "must be true or false" },
       { path: "onInvalidRecord", message: 'must be "fail" or "skip"' },
       { path: "dryRun", message: "must be true or false" },
     ]);
@@ -884,6 +893,7 @@ describe("records that cannot be reported", () => {
           targets: 0,
           deleted: 0,
           failed: 0,
+          fallback: "none",
           batchItemFailures: undefined,
           durationMs: 0,
           dryRun: false,
@@ -912,6 +922,7 @@ describe("records that cannot be reported", () => {
       "targets",
       "deleted",
       "failed",
+      "fallback",
       "batchItemFailures",
       "durationMs",
       "dryRun",
@@ -1359,6 +1370,7 @@ describe("logging", () => {
           targets: 4,
           deleted: 3,
           failed: 1,
+          fallback: "none",
           batchItemFailures: 2,
           durationMs: 160,
           dryRun: false,
@@ -1374,6 +1386,7 @@ describe("logging", () => {
       "targets",
       "deleted",
       "failed",
+      "fallback",
       "batchItemFailures",
       "durationMs",
       "dryRun",
@@ -1416,6 +1429,7 @@ describe("logging", () => {
           targets: 2,
           deleted: 2,
           failed: 0,
+          fallback: "none",
           batchItemFailures: 1,
           durationMs: 0,
           dryRun: false,
@@ -1668,6 +1682,177 @@ describe("key mapping concurrency", () => {
     expect(sentBefore).toBe(0);
     expect(response).toEqual(NO_FAILURES);
     expect(new Set(sentKeys())).toEqual(new Set([imageKey("p-1"), "images/slow.png"]));
+  });
+});
+
+describe('versions: "all"', () => {
+  /** Answers ListObjectVersions with versions v2 and v1 and a delete marker d1 of the prefix key. */
+  function answerListings() {
+    s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) => ({
+      Versions: [
+        { Key: input.Prefix, VersionId: "v2" },
+        { Key: input.Prefix, VersionId: "v1" },
+        { Key: `${input.Prefix}.bak`, VersionId: "b1" },
+      ],
+      DeleteMarkers: [{ Key: input.Prefix, VersionId: "d1" }],
+    }));
+  }
+
+  it("purges every version of each object, and reports exactly the records whose objects kept a version", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ versions: "all" });
+    answerListings();
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: imageKey("shared"), VersionId: "v1", Code: "AccessDenied", Message: "Access Denied" }],
+    });
+    const a = removeRecord({ keys: productKeys("shared") });
+    const b = removeRecord({ keys: productKeys("p-2") });
+    const c = removeRecord({ keys: productKeys("shared") });
+
+    // Act
+    const response = await handler(streamEvent(a, b, c));
+
+    // Assess
+    expect(response).toEqual(failures(a, c));
+    expect(s3.commandCalls(ListObjectVersionsCommand).map((call) => call.args[0].input.Prefix)).toEqual([
+      imageKey("shared"),
+      imageKey("p-2"),
+    ]);
+    expect(s3.commandCalls(DeleteObjectsCommand)[0]?.args[0].input.Delete?.Objects).toEqual(
+      ["shared", "p-2"].flatMap((id) => ["v2", "v1", "d1"].map((VersionId) => ({ Key: imageKey(id), VersionId }))),
+    );
+    expect(lines.filter((line) => line.level === "warn")).toEqual([
+      {
+        level: "warn",
+        message: "Object not deleted",
+        attributes: {
+          bucket: BUCKET,
+          key: imageKey("shared"),
+          versionId: undefined,
+          code: "AccessDenied",
+          message: "Access Denied",
+          retryable: false,
+          sequenceNumbers: [seqOf(a), seqOf(c)],
+        },
+      },
+    ]);
+    expect(lines.find((line) => line.message === "dynamodb-s3-cleanup summary")?.attributes).toMatchObject({
+      targets: 2,
+      deleted: 1,
+      failed: 1,
+      fallback: "none",
+      batchItemFailures: 2,
+    });
+  });
+
+  it("reports the record whose listing throws, and deletes the others' versions", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ versions: "all" });
+    answerListings();
+    s3.on(ListObjectVersionsCommand, { Prefix: imageKey("p-1") }).rejects(
+      new S3ServiceException({ name: "AccessDenied", $fault: "client", $metadata: { httpStatusCode: 403 } }),
+    );
+    const denied = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(denied, removeRecord({ keys: productKeys("p-2") })));
+
+    // Assess
+    expect(response).toEqual(failures(denied));
+    expect(sentKeys()).toEqual([imageKey("p-2"), imageKey("p-2"), imageKey("p-2")]);
+  });
+
+  it("lists nothing in a dry run", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ versions: "all", dryRun: true });
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('deletes the keys as given with versions: "current", the default', async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup();
+
+    // Act
+    await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(ListObjectVersionsCommand);
+    expect(s3.commandCalls(DeleteObjectsCommand)[0]?.args[0].input.Delete?.Objects).toEqual([{ Key: imageKey("p-1") }]);
+  });
+});
+
+describe("stores that refuse a DeleteObjects checksum", () => {
+  const missingContentMd5 = () =>
+    new S3ServiceException({
+      name: "MissingContentMD5",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400 },
+      message: "Missing required header for this request: Content-Md5.",
+    });
+
+  it("deletes the objects one by one and says so in the summary, after failed", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup();
+    s3.on(DeleteObjectsCommand).rejects(missingContentMd5());
+    s3.on(DeleteObjectCommand).resolves({});
+
+    // Act
+    const response = await handler(
+      streamEvent(removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })),
+    );
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input.Key)).toEqual([
+      imageKey("p-1"),
+      imageKey("p-2"),
+    ]);
+    const summary = lines.find((line) => line.message === "dynamodb-s3-cleanup summary")?.attributes ?? {};
+    expect(summary).toMatchObject({ targets: 2, deleted: 2, failed: 0, fallback: "single-deletes" });
+    const keys = Object.keys(summary);
+    expect(keys.indexOf("fallback")).toBe(keys.indexOf("failed") + 1);
+  });
+
+  it("reports the records when fallbackToSingleDeletes is false", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ fallbackToSingleDeletes: false });
+    s3.on(DeleteObjectsCommand).rejects(missingContentMd5());
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes?.code).toBe("MissingContentMD5");
+  });
+
+  it("adds the Content-MD5 middleware to its DeleteObjects commands with contentMd5: true, and only then", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const withMd5 = setup({ contentMd5: true }).handler;
+    const without = setup().handler;
+
+    // Act
+    await withMd5(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+    await without(streamEvent(removeRecord({ keys: productKeys("p-2") })));
+
+    // Assess
+    const stacks = s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].middlewareStack.identify());
+    expect(stacks).toEqual([[`${CONTENT_MD5_MIDDLEWARE} - build`], []]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { classifyCode, fromThrown } from "../src/s3-errors.js";
+import { classifyCode, fromThrown, refusesChecksum } from "../src/s3-errors.js";
 
 const s3Error = (name: string, httpStatusCode: number, message?: string) =>
   new S3ServiceException({
@@ -235,5 +235,37 @@ describe("fromThrown", () => {
 
     // Assess
     expect(result).toStrictEqual({ code: "NoSuchBucket", message: "NoSuchBucket", class: "permanent", thrown: true });
+  });
+});
+
+describe("refusesChecksum", () => {
+  it.each([
+    ["a 400 MissingContentMD5", s3Error("MissingContentMD5", 400), true],
+    ["a 501 NotImplemented", s3Error("NotImplemented", 501), true],
+    ["a NotImplemented with another status", s3Error("NotImplemented", 400), true],
+    ["any 501", s3Error("UnknownError", 501), true],
+    [
+      "a Code of MissingContentMD5 under another name",
+      Object.assign(new Error("x"), { Code: "MissingContentMD5" }),
+      true,
+    ],
+    ["a 400 MalformedXML", s3Error("MalformedXML", 400), false],
+    ["a 403 AccessDenied", s3Error("AccessDenied", 403), false],
+    ["a 500 InternalError", s3Error("InternalError", 500), false],
+    ["a 503 SlowDown", s3Error("SlowDown", 503), false],
+    ["a network error", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), false],
+    [
+      "a Code that differs from MissingContentMD5 only in case",
+      Object.assign(new Error("x"), { Code: "MissingContentMd5" }),
+      false,
+    ],
+    ["undefined", undefined, false],
+    ["a string", "MissingContentMD5", false],
+  ])("tells that %s refuses the checksum: %s", (_, error, expected) => {
+    // Act
+    const result = refusesChecksum(error);
+
+    // Assess
+    expect(result).toBe(expected);
   });
 });

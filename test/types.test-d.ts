@@ -19,6 +19,7 @@ import {
   type CleanupOptions,
   type CommonCleanupOptions,
   createCleanupHandler,
+  type DeleteReport,
   type KeyFunction,
   type ObjectTarget,
   type RemovedItem,
@@ -93,6 +94,15 @@ createCleanupHandler({ bucket: "b", key: "{id}", removals: "all" });
 createCleanupHandler({ bucket: "b", key: "{id}", onInvalidRecord: "retry" });
 // @ts-expect-error dryRun is a boolean
 createCleanupHandler({ bucket: "b", key: "{id}", dryRun: "yes" });
+// @ts-expect-error versions is "current" or "all"
+createCleanupHandler({ bucket: "b", key: "{id}", versions: "latest" });
+// @ts-expect-error contentMd5 is a boolean
+createCleanupHandler({ bucket: "b", key: "{id}", contentMd5: "yes" });
+// @ts-expect-error fallbackToSingleDeletes is a boolean
+createCleanupHandler({ bucket: "b", key: "{id}", fallbackToSingleDeletes: 1 });
+createCleanupHandler({ bucket: "b", key: "{id}", versions: "all", contentMd5: true, fallbackToSingleDeletes: false });
+expectTypeOf<CleanupOptions["versions"]>().toEqualTypeOf<"current" | "all" | undefined>();
+expectTypeOf<DeleteReport["fallback"]>().toEqualTypeOf<"single-deletes" | undefined>();
 expectTypeOf<CleanupOptions["removals"]>().toEqualTypeOf<"any" | "ttl" | "user" | undefined>();
 expectTypeOf<CleanupOptions["onInvalidRecord"]>().toEqualTypeOf<"fail" | "skip" | undefined>();
 
@@ -123,6 +133,7 @@ export const withTemplate = (common: CommonCleanupOptions) =>
 // @ts-expect-error a helper that adds a template must add a bucket too
 export const withoutBucket = (common: CommonCleanupOptions) => createCleanupHandler({ ...common, key: "{id}" });
 
-// The XML check of the deleter is private.
+// The XML check of the deleter and the Content-MD5 middleware are private.
 expectTypeOf(api).not.toHaveProperty("isXmlSafe");
+expectTypeOf(api).not.toHaveProperty("withContentMd5");
 expectTypeOf(api).toHaveProperty("createCleanupHandler");

@@ -1,1 +1,39 @@
-export {};
+/**
+ * dynamodb-s3-cleanup/testing: aids for users' own tests and demos, not for production (there,
+ * Lambda's event source mapping reads the stream).
+ *
+ * - Record factories build realistic, Lambda-shaped stream records from plain items.
+ * - `runStream` feeds a real DynamoDB stream (DynamoDB Local, moto, AWS) to a handler the way an
+ *   event source mapping does. It needs the optional peer @aws-sdk/client-dynamodb-streams, which
+ *   it loads only when called.
+ */
+
+export type {
+  InsertRecordOptions,
+  Item,
+  ModifyRecordOptions,
+  RecordFactory,
+  RecordFactoryOptions,
+  RecordOptions,
+  RecordOverrides,
+  RemoveRecordOptions,
+  StreamSourceOptions,
+  StreamViewType,
+} from "./records.js";
+export {
+  createRecordFactory,
+  insertRecord,
+  modifyRecord,
+  removeRecord,
+  streamEvent,
+  ttlRemoveRecord,
+} from "./records.js";
+export type {
+  DiscardedBatch,
+  RunStreamOptions,
+  StreamBatch,
+  StreamHandler,
+  StreamRunnerContext,
+  StreamRunReport,
+} from "./stream-runner.js";
+export { runStream } from "./stream-runner.js";

@@ -1,7 +1,7 @@
 /** Starts the local servers the integration tests and the demo need, and stops them again. */
 import { startDynamoDBLocal } from "./dynamodb-local.js";
 import { startMoto } from "./moto.js";
-import type { Service } from "./process.js";
+import { reapOrphans, type Service } from "./process.js";
 
 export type { Service } from "./process.js";
 
@@ -16,6 +16,7 @@ export interface LocalServices {
 
 /** Starts moto and DynamoDB Local side by side; if either fails, stops the other and throws. */
 export async function startLocalServices(): Promise<LocalServices> {
+  reapOrphans();
   const [moto, dynamodbLocal] = await Promise.allSettled([startMoto(), startDynamoDBLocal()]);
   const started = [moto, dynamodbLocal].flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   const stop = async () => {

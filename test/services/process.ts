@@ -3,7 +3,7 @@
  * processes this run started, by PID.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,48 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Where each running service's PID is recorded, with the PID of the process that started it. */
+const PID_DIR = join(CACHE_DIR, "pids");
+
+interface PidRecord {
+  pid: number;
+  owner: number;
+  name: string;
+  /** A fragment of its command line, to recognise it before signalling it. */
+  command: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops servers that an earlier run started and could not stop (it was killed): their recorded
+ * owner is gone, and the PID still runs the recorded command. Nothing else is touched.
+ */
+export function reapOrphans(): void {
+  if (!existsSync(PID_DIR)) return;
+  for (const file of readdirSync(PID_DIR)) {
+    const path = join(PID_DIR, file);
+    const record = JSON.parse(readFileSync(path, "utf8")) as PidRecord;
+    if (isAlive(record.owner)) continue;
+    const cmdline = `/proc/${record.pid}/cmdline`;
+    if (existsSync(cmdline) && readFileSync(cmdline, "utf8").includes(record.command)) {
+      try {
+        process.kill(record.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    rmSync(path, { force: true });
+  }
 }
 
 /** A server process this run started. */
@@ -50,8 +92,8 @@ export async function startService(options: {
   const log = createWriteStream(logFile);
   const child = spawn(options.command, options.args, {
     cwd: options.cwd,
+    // Not detached: a Ctrl-C in the terminal reaches the servers too.
     stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -63,12 +105,20 @@ export async function startService(options: {
     exited = error.message;
   });
 
+  const pid = child.pid ?? -1;
+  mkdirSync(PID_DIR, { recursive: true });
+  const pidFile = join(PID_DIR, `${pid}.json`);
+  const record: PidRecord = { pid, owner: process.pid, name: options.name, command: options.args.join("\0") };
+  writeFileSync(pidFile, JSON.stringify(record));
   const service: Service = {
     name: options.name,
     endpoint: options.endpoint,
-    pid: child.pid ?? -1,
+    pid,
     logFile,
-    stop: () => stopProcess(child),
+    stop: async () => {
+      await stopProcess(child);
+      rmSync(pidFile, { force: true });
+    },
   };
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
@@ -80,13 +130,13 @@ export async function startService(options: {
   throw new Error(`${options.name} was not ready within ${options.timeoutMs ?? 60_000} ms; see ${logFile}`);
 }
 
-/** Stops a child this run started: SIGTERM to its process group, SIGKILL if it lingers. */
+/** Stops a child this run started, by its PID: SIGTERM, then SIGKILL if it lingers. */
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const signal = (name: NodeJS.Signals) => {
     try {
-      process.kill(-(child.pid as number), name);
+      process.kill(child.pid as number, name);
     } catch {
       // Already gone.
     }

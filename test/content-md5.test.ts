@@ -1,0 +1,267 @@
+/**
+ * Stores that demand Content-MD5, at the HTTP level: a real @aws-sdk/client-s3 talks to a node:http
+ * server on loopback that behaves like older MinIO or Ceph. It refuses a DeleteObjects request with
+ * `MissingContentMD5` unless a correct Content-MD5 comes without any `x-amz-checksum-*` header (or
+ * refuses every one with 501 NotImplemented), and answers a single DeleteObject with 204.
+ */
+import { createHash } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { S3Client } from "@aws-sdk/client-s3";
+import { afterEach, describe, expect, it } from "vitest";
+import { CONTENT_MD5_MIDDLEWARE } from "../src/content-md5.js";
+import { type BatchDeleterOptions, createBatchDeleter, type ObjectTarget } from "../src/index.js";
+
+const BUCKET = "legacy-store";
+
+/** How the store answers a DeleteObjects request. */
+type Strictness = "wants-content-md5" | "not-implemented";
+
+/** A request the store received. */
+interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+const xmlError = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>`;
+
+const MISSING_CONTENT_MD5 = xmlError("MissingContentMD5", "Missing required header for this request: Content-Md5.");
+const NOT_IMPLEMENTED = xmlError(
+  "NotImplemented",
+  "A header you provided implies functionality that is not implemented",
+);
+
+const unescapeXml = (text: string) =>
+  text.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (_, name: string, dec?: string, hex?: string) => {
+    if (dec !== undefined) return String.fromCodePoint(Number(dec));
+    if (hex !== undefined) return String.fromCodePoint(Number.parseInt(hex, 16));
+    return { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" }[name] as string;
+  });
+
+const md5 = (body: string) => createHash("md5").update(body).digest("base64");
+
+/** True when the request carries a Content-MD5 that matches its body and no x-amz-checksum-* header. */
+function hasOnlyCorrectMd5(headers: IncomingHttpHeaders, body: string): boolean {
+  const checksumHeaders = Object.keys(headers).filter((name) => name.startsWith("x-amz-checksum-"));
+  return checksumHeaders.length === 0 && headers["content-md5"] === md5(body);
+}
+
+let running: { server: Server; client: S3Client } | undefined;
+
+afterEach(async () => {
+  if (running === undefined) return;
+  running.client.destroy();
+  running.server.closeAllConnections();
+  await new Promise((resolve) => running?.server.close(resolve));
+  running = undefined;
+});
+
+/** Starts the store on 127.0.0.1 (a free port) holding `keys`, and an S3Client pointed at it. */
+async function startStore(strictness: Strictness, keys: readonly string[]) {
+  const stored = new Set(keys);
+  const requests: ReceivedRequest[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const url = new URL(request.url ?? "/", "http://store");
+      const [, bucket, ...rest] = url.pathname.split("/");
+      requests.push({ method: request.method ?? "", path: url.pathname, headers: request.headers, body });
+      const answer = (status: number, xml = "") => {
+        response.writeHead(status, xml === "" ? {} : { "content-type": "application/xml" });
+        response.end(xml);
+      };
+      if (bucket !== BUCKET) return answer(404, xmlError("NoSuchBucket", "The specified bucket does not exist"));
+      if (request.method === "POST" && url.searchParams.has("delete")) {
+        if (strictness === "not-implemented") return answer(501, NOT_IMPLEMENTED);
+        if (!hasOnlyCorrectMd5(request.headers, body)) return answer(400, MISSING_CONTENT_MD5);
+        for (const [, key] of body.matchAll(/<Key>([^<]*)<\/Key>/g)) stored.delete(unescapeXml(key as string));
+        return answer(200, '<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult></DeleteResult>');
+      }
+      if (request.method === "DELETE") {
+        stored.delete(decodeURIComponent(rest.join("/")));
+        return answer(204);
+      }
+      return answer(405, xmlError("MethodNotAllowed", "The specified method is not allowed"));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    forcePathStyle: true,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  running = { server, client };
+  const count = (method: string) => requests.filter((each) => each.method === method).length;
+  return { client, stored, requests, count };
+}
+
+/** `count` keys of the store's bucket: `products/p-0.png`, ... */
+const keysOf = (count: number) => Array.from({ length: count }, (_, index) => `products/p-${index}.png`);
+const targetsOf = (keys: readonly string[]): ObjectTarget[] => keys.map((key) => ({ bucket: BUCKET, key }));
+
+function deleterFor(client: S3Client, options: Partial<BatchDeleterOptions> = {}) {
+  return createBatchDeleter({ s3Client: client, random: () => 0, ...options });
+}
+
+describe("a store that wants Content-MD5, without the contentMd5 option", () => {
+  it("falls back to single deletes, deletes everything, and sends the next batch straight as single deletes", async () => {
+    // Prepare
+    const keys = keysOf(1001);
+    const { client, stored, requests, count } = await startStore("wants-content-md5", keys);
+    // One request at a time: the second batch starts only after the store refused the first.
+    const deleteObjects = deleterFor(client, { concurrency: 1 });
+
+    // Act
+    const report = await deleteObjects(targetsOf(keys));
+
+    // Assess
+    expect(count("POST")).toBe(1);
+    expect(requests[0]?.headers).toHaveProperty("x-amz-checksum-crc32");
+    expect(count("DELETE")).toBe(1001);
+    expect(requests.filter((each) => each.method === "DELETE").map((each) => each.body)).toStrictEqual(
+      Array(1001).fill(""),
+    );
+    expect(stored.size).toBe(0);
+    expect(report.deleted).toHaveLength(1001);
+    expect(report.failed).toStrictEqual([]);
+    expect(report.fallback).toBe("single-deletes");
+  });
+
+  it("sends DeleteObjects again in the next call, and falls back again", async () => {
+    // Prepare
+    const { client, stored, count } = await startStore("wants-content-md5", ["a.png", "b.png"]);
+    const deleteObjects = deleterFor(client);
+
+    // Act
+    const first = await deleteObjects(targetsOf(["a.png"]));
+    const second = await deleteObjects(targetsOf(["b.png"]));
+
+    // Assess
+    expect(count("POST")).toBe(2);
+    expect(count("DELETE")).toBe(2);
+    expect(stored.size).toBe(0);
+    expect([first.fallback, second.fallback]).toStrictEqual(["single-deletes", "single-deletes"]);
+  });
+
+  it("fails every key with MissingContentMD5 when fallbackToSingleDeletes is false", async () => {
+    // Prepare
+    const { client, stored, count } = await startStore("wants-content-md5", ["a.png", "b.png"]);
+    const deleteObjects = deleterFor(client, { fallbackToSingleDeletes: false });
+
+    // Act
+    const report = await deleteObjects(targetsOf(["a.png", "b.png"]));
+
+    // Assess
+    expect(count("POST")).toBe(1);
+    expect(count("DELETE")).toBe(0);
+    expect(stored.size).toBe(2);
+    expect(report).toStrictEqual({
+      deleted: [],
+      failed: targetsOf(["a.png", "b.png"]).map((target) => ({
+        target,
+        code: "MissingContentMD5",
+        message: "Missing required header for this request: Content-Md5.",
+        retryable: false,
+      })),
+    });
+  });
+});
+
+describe("contentMd5: true", () => {
+  it("sends one DeleteObjects per 1,000 keys with a correct Content-MD5 and no checksum header, which the store accepts", async () => {
+    // Prepare
+    const keys = keysOf(2500);
+    const { client, stored, requests, count } = await startStore("wants-content-md5", keys);
+    const deleteObjects = deleterFor(client, { contentMd5: true });
+
+    // Act
+    const report = await deleteObjects(targetsOf(keys));
+
+    // Assess
+    expect(count("POST")).toBe(3);
+    expect(count("DELETE")).toBe(0);
+    for (const { headers, body } of requests) {
+      expect(headers["content-md5"]).toBe(md5(body));
+      expect(Object.keys(headers).filter((name) => name.includes("checksum"))).toStrictEqual([]);
+    }
+    expect(requests.map(({ body }) => body.match(/<Key>/g)?.length).sort()).toStrictEqual([1000, 1000, 500]);
+    expect(stored.size).toBe(0);
+    expect(report).toStrictEqual({ deleted: targetsOf(keys), failed: [] });
+  });
+
+  it("signs the request after the headers are changed, and sends keys that need XML escaping", async () => {
+    // Prepare
+    const keys = ["a&b<c>.png", `quote"'.png`, "ünï/cødé 😀.png"];
+    const { client, stored, requests } = await startStore("wants-content-md5", keys);
+    const deleteObjects = deleterFor(client, { contentMd5: true });
+
+    // Act
+    const report = await deleteObjects(targetsOf(keys));
+
+    // Assess
+    const signed = /SignedHeaders=([^,]+)/.exec(String(requests[0]?.headers.authorization))?.[1]?.split(";") ?? [];
+    expect(signed).toContain("content-md5");
+    expect(signed.filter((name) => name.includes("checksum"))).toStrictEqual([]);
+    expect(stored.size).toBe(0);
+    expect(report.deleted).toStrictEqual(targetsOf(keys));
+  });
+
+  it("leaves the user's client alone: its middleware stack is unchanged and its own DeleteObjects keep the SDK's checksum", async () => {
+    // Prepare
+    const { client, requests } = await startStore("wants-content-md5", ["a.png"]);
+    const before = client.middlewareStack.identify();
+    const deleteObjects = deleterFor(client, { contentMd5: true });
+
+    // Act
+    await deleteObjects(targetsOf(["a.png"]));
+    const after = client.middlewareStack.identify();
+    const refused = await deleterFor(client)(targetsOf(["b.png"]));
+
+    // Assess
+    expect(after).toStrictEqual(before);
+    expect(after.join()).not.toContain(CONTENT_MD5_MIDDLEWARE);
+    expect(requests[1]?.headers).toHaveProperty("x-amz-checksum-crc32");
+    expect(refused.fallback).toBe("single-deletes");
+  });
+});
+
+describe("a store that answers NotImplemented (501) to DeleteObjects", () => {
+  it("falls back to single deletes and deletes everything", async () => {
+    // Prepare
+    const keys = keysOf(1001);
+    const { client, stored, count } = await startStore("not-implemented", keys);
+    const deleteObjects = deleterFor(client, { concurrency: 1 });
+
+    // Act
+    const report = await deleteObjects(targetsOf(keys));
+
+    // Assess
+    expect(count("POST")).toBe(1);
+    expect(count("DELETE")).toBe(1001);
+    expect(stored.size).toBe(0);
+    expect(report.failed).toStrictEqual([]);
+    expect(report.fallback).toBe("single-deletes");
+  });
+
+  it("falls back with contentMd5: true too", async () => {
+    // Prepare
+    const { client, stored, count } = await startStore("not-implemented", ["a.png", "b.png"]);
+    const deleteObjects = deleterFor(client, { contentMd5: true });
+
+    // Act
+    const report = await deleteObjects(targetsOf(["a.png", "b.png"]));
+
+    // Assess
+    expect(count("POST")).toBe(1);
+    expect(count("DELETE")).toBe(2);
+    expect(stored.size).toBe(0);
+    expect(report).toStrictEqual({ deleted: targetsOf(["a.png", "b.png"]), failed: [], fallback: "single-deletes" });
+  });
+});

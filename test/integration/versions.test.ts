@@ -1,0 +1,106 @@
+/**
+ * Versioned buckets on moto's S3: `versions: "all"` purges every version and delete marker of exactly
+ * the removed items' keys, and `versions: "current"` only adds a delete marker.
+ */
+import {
+  DeleteObjectCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { describe, expect, it } from "vitest";
+import { createCleanupHandler } from "../../src/index.js";
+import { createRecordFactory, streamEvent } from "../factories.js";
+import { countingS3Client, createBucket, quietLogger } from "./helpers.js";
+
+/** How many versions and delete markers each key of a bucket has, as "versions/markers", by key. */
+async function versionCounts(s3: S3Client, bucket: string): Promise<Record<string, string>> {
+  const counts = new Map<string, { versions: number; markers: number }>();
+  let keyMarker: string | undefined;
+  let versionIdMarker: string | undefined;
+  for (;;) {
+    const page = await s3.send(
+      new ListObjectVersionsCommand({ Bucket: bucket, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+    );
+    const add = (key: string | undefined, field: "versions" | "markers") => {
+      const entry = counts.get(key ?? "") ?? { versions: 0, markers: 0 };
+      entry[field]++;
+      counts.set(key ?? "", entry);
+    };
+    for (const version of page.Versions ?? []) add(version.Key, "versions");
+    for (const marker of page.DeleteMarkers ?? []) add(marker.Key, "markers");
+    if (page.IsTruncated !== true) break;
+    keyMarker = page.NextKeyMarker;
+    versionIdMarker = page.NextVersionIdMarker;
+  }
+  return Object.fromEntries(
+    [...counts]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, { versions, markers }]) => [key, `${versions}/${markers}`]),
+  );
+}
+
+/** A versioned bucket holding a few versions and delete markers of awkward keys, and a neighbour to keep. */
+async function versionedBucket(s3: S3Client) {
+  const bucket = await createBucket(s3, "versions");
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+  const put = (key: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+  for (const key of ["a.png", "a.png", "b c+d%20.png", "control\u0001.png", "control\u0001.png", "a.png.bak"]) {
+    await put(key);
+  }
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: "a.png" }));
+  await put("a.png");
+  return bucket;
+}
+
+describe("versioned buckets", () => {
+  it('purges every version and delete marker of the keys with versions: "all", and nothing else', async () => {
+    // Prepare
+    const { s3, sent } = countingS3Client();
+    const bucket = await versionedBucket(s3);
+    expect(await versionCounts(s3, bucket)).toEqual({
+      "a.png": "3/1",
+      "a.png.bak": "1/0",
+      "b c+d%20.png": "1/0",
+      "control\u0001.png": "2/0",
+    });
+    sent.clear();
+    const { removeRecord } = createRecordFactory();
+    const keys = ["a.png", "b c+d%20.png", "control\u0001.png", "never-stored.png"];
+    const handler = createCleanupHandler({
+      bucket,
+      key: "{key}",
+      s3Client: s3,
+      logger: quietLogger().logger,
+      versions: "all",
+    });
+
+    // Act
+    const response = await handler(streamEvent(...keys.map((key) => removeRecord({ keys: { key: { S: key } } }))));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(Object.fromEntries(sent)).toEqual({
+      ListObjectVersionsCommand: 4,
+      DeleteObjectsCommand: 1,
+      DeleteObjectCommand: 2,
+    });
+    expect(await versionCounts(s3, bucket)).toEqual({ "a.png.bak": "1/0" });
+  });
+
+  it('only adds a delete marker with versions: "current"', async () => {
+    // Prepare
+    const { s3 } = countingS3Client();
+    const bucket = await versionedBucket(s3);
+    const { removeRecord } = createRecordFactory();
+    const handler = createCleanupHandler({ bucket, key: "{key}", s3Client: s3, logger: quietLogger().logger });
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: { key: { S: "b c+d%20.png" } } })));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect((await versionCounts(s3, bucket))["b c+d%20.png"]).toBe("1/1");
+  });
+});
