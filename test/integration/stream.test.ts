@@ -17,7 +17,7 @@ import {
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, inject, it } from "vitest";
-import { type CleanupOptions, createCleanupHandler } from "../../src/index.js";
+import { type BatchResponse, type CleanupOptions, createCleanupHandler, type StreamEvent } from "../../src/index.js";
 import { runStream } from "../../src/testing/index.js";
 import { localClientConfig } from "../services/index.js";
 import { countingS3Client, createBucket, listKeys, quietLogger } from "./helpers.js";
@@ -160,5 +160,38 @@ describe.concurrent("the whole path: TTL expiry → stream → handler → S3", 
 
     // Assess
     expect(left).toEqual(imagesOf(products, ["live", "deleted"]).sort());
+  });
+});
+
+describe("the stream runner on DynamoDB Local", () => {
+  it("redelivers from a record that fails twice, and never the records before it", async () => {
+    // Prepare
+    const dynamodb = new DynamoDBClient(localClientConfig(inject("dynamodbEndpoint")));
+    const streams = new DynamoDBStreamsClient(localClientConfig(inject("dynamodbEndpoint")));
+    const table = `runner-${randomUUID().slice(0, 8)}`;
+    const streamArn = await createTable(dynamodb, table, "KEYS_ONLY");
+    const ids = ["a", "b", "c", "d", "e"];
+    for (const id of ids) {
+      await dynamodb.send(new PutItemCommand({ TableName: table, Item: { productId: { S: id } } }));
+    }
+    const deliveries: string[][] = [];
+    let failuresLeft = 2;
+    const handler = async (event: StreamEvent): Promise<BatchResponse> => {
+      const delivered = event.Records.map((record) => record.dynamodb?.Keys?.productId?.S ?? "?");
+      deliveries.push(delivered);
+      const third = event.Records.find((record) => record.dynamodb?.Keys?.productId?.S === "c");
+      if (third !== undefined && failuresLeft > 0) {
+        failuresLeft--;
+        return { batchItemFailures: [{ itemIdentifier: third.dynamodb?.SequenceNumber as string }] };
+      }
+      return { batchItemFailures: [] };
+    };
+
+    // Act
+    const report = await runStream({ client: streams, streamArn, handler, idleTimeoutMs: 1000 });
+
+    // Assess
+    expect(deliveries).toEqual([ids, ["c", "d", "e"], ["c", "d", "e"]]);
+    expect(report).toMatchObject({ batches: 3, retries: 2, discarded: [] });
   });
 });
