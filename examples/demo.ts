@@ -7,19 +7,12 @@
  * live ones stay. Exits non-zero when that is not what happened.
  */
 
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  PutItemCommand,
-  ScanCommand,
-  UpdateItemCommand,
-  UpdateTimeToLiveCommand,
-} from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createCleanupHandler } from "dynamodb-s3-cleanup";
 import { runStream } from "dynamodb-s3-cleanup/testing";
-import { listKeys } from "../test/integration/helpers.js";
+import { createProductsTable, listKeys } from "../test/integration/helpers.js";
 import { type LocalServices, localClientConfig, startLocalServices } from "../test/services/index.js";
 
 const bucket = "product-images";
@@ -52,21 +45,7 @@ async function main(): Promise<boolean> {
     const streams = new DynamoDBStreamsClient(localClientConfig(services.dynamodbLocal.endpoint));
 
     // The app's side: a table with TTL and a KEYS_ONLY stream, a bucket, items and their images.
-    const { TableDescription } = await dynamodb.send(
-      new CreateTableCommand({
-        TableName: table,
-        KeySchema: [{ AttributeName: "productId", KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: "productId", AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-        StreamSpecification: { StreamEnabled: true, StreamViewType: "KEYS_ONLY" },
-      }),
-    );
-    await dynamodb.send(
-      new UpdateTimeToLiveCommand({
-        TableName: table,
-        TimeToLiveSpecification: { Enabled: true, AttributeName: "expiresAt" },
-      }),
-    );
+    const streamArn = await createProductsTable(dynamodb, table, "KEYS_ONLY", "expiresAt");
     await s3Client.send(new CreateBucketCommand({ Bucket: bucket }));
     const now = Math.floor(Date.now() / 1000);
     for (const productId of [...expired, ...live]) {
@@ -104,7 +83,7 @@ async function main(): Promise<boolean> {
     say('Feeding the stream to createCleanupHandler({ bucket, key: "{productId}.png" }):');
     const report = await runStream({
       client: streams,
-      streamArn: TableDescription?.LatestStreamArn as string,
+      streamArn,
       handler,
       batchSize: 100,
       idleTimeoutMs: 1500,

@@ -1,18 +1,23 @@
 /** Shared set-up for integration tests against the local servers. */
 import { randomUUID } from "node:crypto";
 import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  type StreamViewType,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
   CreateBucketCommand,
   ListObjectsV2Command,
   PutBucketPolicyCommand,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { inject } from "vitest";
 import { localClientConfig } from "../services/index.js";
 
-/** An S3 client on moto that counts the commands it sends, by name. */
-export function countingS3Client(): { s3: S3Client; sent: Map<string, number> } {
-  const s3 = new S3Client({ ...localClientConfig(inject("motoEndpoint")), forcePathStyle: true });
+/** An S3 client on moto at `endpoint` that counts the commands it sends, by name. */
+export function countingS3Client(endpoint: string): { s3: S3Client; sent: Map<string, number> } {
+  const s3 = new S3Client({ ...localClientConfig(endpoint), forcePathStyle: true });
   const sent = new Map<string, number>();
   s3.middlewareStack.add(
     (next, context) => (args) => {
@@ -23,6 +28,34 @@ export function countingS3Client(): { s3: S3Client; sent: Map<string, number> } 
     { step: "initialize", name: "countCommands" },
   );
   return { s3, sent };
+}
+
+/**
+ * Creates a products table (partition key `productId`) with a stream and TTL on `ttlAttribute`, and
+ * returns its stream ARN.
+ */
+export async function createProductsTable(
+  dynamodb: DynamoDBClient,
+  table: string,
+  view: StreamViewType,
+  ttlAttribute: string,
+): Promise<string> {
+  const { TableDescription } = await dynamodb.send(
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [{ AttributeName: "productId", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "productId", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+      StreamSpecification: { StreamEnabled: true, StreamViewType: view },
+    }),
+  );
+  await dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: table,
+      TimeToLiveSpecification: { Enabled: true, AttributeName: ttlAttribute },
+    }),
+  );
+  return TableDescription?.LatestStreamArn as string;
 }
 
 /** Creates a bucket with a fresh name. */

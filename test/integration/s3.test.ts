@@ -2,7 +2,7 @@
  * The handler against moto's S3: scale, real per-key failures from a bucket policy, and awkward keys.
  * The events come from the record factories; the whole stream path is in stream.test.ts.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { createCleanupHandler } from "../../src/index.js";
 import { createRecordFactory, streamEvent } from "../factories.js";
 import { countingS3Client, createBucket, denyDeletes, listKeys, putObjects, quietLogger } from "./helpers.js";
@@ -10,7 +10,7 @@ import { countingS3Client, createBucket, denyDeletes, listKeys, putObjects, quie
 describe("scale", () => {
   it("deletes 2,600 objects with ⌈n/1000⌉ DeleteObjects calls and leaves the bucket empty", async () => {
     // Prepare
-    const { s3, sent } = countingS3Client();
+    const { s3, sent } = countingS3Client(inject("motoEndpoint"));
     const bucket = await createBucket(s3, "scale");
     const ids = Array.from({ length: 2600 }, (_, i) => `p-${i}`);
     await putObjects(
@@ -41,7 +41,7 @@ describe("scale", () => {
 describe("real per-key failures", () => {
   it("reports only the records whose keys a bucket policy protects, and deletes the rest", async () => {
     // Prepare
-    const { s3 } = countingS3Client();
+    const { s3 } = countingS3Client(inject("motoEndpoint"));
     const bucket = await createBucket(s3, "policy");
     const { removeRecord } = createRecordFactory(500000000000000000000n);
     const names = ["open/a", "denied/b", "open/c", "denied/d", "open/e"];
@@ -87,7 +87,7 @@ describe("awkward keys", () => {
 
   it("deletes every awkward key verbatim in one DeleteObjects call", async () => {
     // Prepare
-    const { s3, sent } = countingS3Client();
+    const { s3, sent } = countingS3Client(inject("motoEndpoint"));
     const bucket = await createBucket(s3, "awkward");
     await putObjects(s3, bucket, [...awkward, "keep me.png"]);
     sent.clear();
@@ -106,7 +106,7 @@ describe("awkward keys", () => {
 
   it("sends a key with a character XML cannot carry as a single DeleteObject", async () => {
     // Prepare
-    const { s3, sent } = countingS3Client();
+    const { s3, sent } = countingS3Client(inject("motoEndpoint"));
     const bucket = await createBucket(s3, "xml");
     const control = "control\u0001char.png";
     await putObjects(s3, bucket, [control, "plain.png"]);

@@ -5,14 +5,12 @@
  */
 import { randomUUID } from "node:crypto";
 import {
-  CreateTableCommand,
   DeleteItemCommand,
   DynamoDBClient,
   PutItemCommand,
   ScanCommand,
   type StreamViewType,
   UpdateItemCommand,
-  UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -20,30 +18,13 @@ import { describe, expect, inject, it } from "vitest";
 import { type BatchResponse, type CleanupOptions, createCleanupHandler, type StreamEvent } from "../../src/index.js";
 import { runStream } from "../../src/testing/index.js";
 import { localClientConfig } from "../services/index.js";
-import { countingS3Client, createBucket, listKeys, quietLogger } from "./helpers.js";
+import { countingS3Client, createBucket, createProductsTable, listKeys, quietLogger } from "./helpers.js";
 
 interface Product {
   id: string;
   /** expired: TTL in the past; live: TTL tomorrow; deleted: removed by a user's DeleteItem. */
   fate: "expired" | "live" | "deleted";
   images: string[];
-}
-
-/** Creates a table with TTL and a stream, and returns its stream ARN. */
-async function createTable(dynamodb: DynamoDBClient, table: string, view: StreamViewType): Promise<string> {
-  const { TableDescription } = await dynamodb.send(
-    new CreateTableCommand({
-      TableName: table,
-      KeySchema: [{ AttributeName: "productId", KeyType: "HASH" }],
-      AttributeDefinitions: [{ AttributeName: "productId", AttributeType: "S" }],
-      BillingMode: "PAY_PER_REQUEST",
-      StreamSpecification: { StreamEnabled: true, StreamViewType: view },
-    }),
-  );
-  await dynamodb.send(
-    new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { Enabled: true, AttributeName: "ttl" } }),
-  );
-  return TableDescription?.LatestStreamArn as string;
 }
 
 /**
@@ -55,12 +36,12 @@ async function scenario(
   products: Product[],
   options: Omit<CleanupOptions, "bucket" | "s3Client">,
 ) {
-  const { s3, sent } = countingS3Client();
+  const { s3, sent } = countingS3Client(inject("motoEndpoint"));
   const dynamodb = new DynamoDBClient(localClientConfig(inject("dynamodbEndpoint")));
   const streams = new DynamoDBStreamsClient(localClientConfig(inject("dynamodbEndpoint")));
   const bucket = await createBucket(s3, "stream");
   const table = `products-${randomUUID().slice(0, 8)}`;
-  const streamArn = await createTable(dynamodb, table, view);
+  const streamArn = await createProductsTable(dynamodb, table, view, "ttl");
   const now = Math.floor(Date.now() / 1000);
 
   for (const product of products) {
@@ -169,7 +150,7 @@ describe("the stream runner on DynamoDB Local", () => {
     const dynamodb = new DynamoDBClient(localClientConfig(inject("dynamodbEndpoint")));
     const streams = new DynamoDBStreamsClient(localClientConfig(inject("dynamodbEndpoint")));
     const table = `runner-${randomUUID().slice(0, 8)}`;
-    const streamArn = await createTable(dynamodb, table, "KEYS_ONLY");
+    const streamArn = await createProductsTable(dynamodb, table, "KEYS_ONLY", "ttl");
     const ids = ["a", "b", "c", "d", "e"];
     for (const id of ids) {
       await dynamodb.send(new PutItemCommand({ TableName: table, Item: { productId: { S: id } } }));

@@ -9,7 +9,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { createCleanupHandler } from "../../src/index.js";
 import { createRecordFactory, streamEvent } from "../factories.js";
 import { countingS3Client, createBucket, quietLogger } from "./helpers.js";
@@ -57,7 +57,7 @@ async function versionedBucket(s3: S3Client) {
 describe("versioned buckets", () => {
   it('purges every version and delete marker of the keys with versions: "all", and nothing else', async () => {
     // Prepare
-    const { s3, sent } = countingS3Client();
+    const { s3, sent } = countingS3Client(inject("motoEndpoint"));
     const bucket = await versionedBucket(s3);
     expect(await versionCounts(s3, bucket)).toEqual({
       "a.png": "3/1",
@@ -91,7 +91,7 @@ describe("versioned buckets", () => {
 
   it('only adds a delete marker with versions: "current"', async () => {
     // Prepare
-    const { s3 } = countingS3Client();
+    const { s3 } = countingS3Client(inject("motoEndpoint"));
     const bucket = await versionedBucket(s3);
     const { removeRecord } = createRecordFactory();
     const handler = createCleanupHandler({ bucket, key: "{key}", s3Client: s3, logger: quietLogger().logger });
