@@ -7,12 +7,12 @@
  * live ones stay. Exits non-zero when that is not what happened.
  */
 
-import { DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createCleanupHandler } from "dynamodb-s3-cleanup";
 import { runStream } from "dynamodb-s3-cleanup/testing";
-import { createProductsTable, listKeys } from "../test/integration/helpers.js";
+import { createProductsTable, listKeys, waitForItemCount } from "../test/integration/helpers.js";
 import { type LocalServices, localClientConfig, startLocalServices } from "../test/services/index.js";
 
 const bucket = "product-images";
@@ -36,7 +36,9 @@ async function main(): Promise<boolean> {
     say(`\nCannot start the demo: ${(error as Error).message}`);
     return false;
   }
-  const stop = () => void services.stop();
+  const stop = () => {
+    void services.stop().finally(() => process.exit(130));
+  };
   process.once("SIGINT", stop);
   try {
     say(`  moto ${services.moto.endpoint}, DynamoDB Local ${services.dynamodbLocal.endpoint}\n`);
@@ -71,12 +73,8 @@ async function main(): Promise<boolean> {
     say(`Bucket "${bucket}" before: ${bucketListing(await listKeys(s3Client, bucket))}\n`);
 
     say("Waiting for DynamoDB Local's TTL sweeper to remove the expired products ...");
-    const sweepStarted = Date.now();
-    while ((await dynamodb.send(new ScanCommand({ TableName: table, Select: "COUNT" }))).Count !== live.length) {
-      if (Date.now() - sweepStarted > 40_000) throw new Error("TTL did not remove the expired items within 40 s");
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    say(`  removed after ${((Date.now() - sweepStarted) / 1000).toFixed(1)} s\n`);
+    const sweptMs = await waitForItemCount(dynamodb, table, live.length, 40_000);
+    say(`  removed after ${(sweptMs / 1000).toFixed(1)} s\n`);
 
     // The library's side: the one-line handler, fed by a local event source mapping.
     const handler = createCleanupHandler({ bucket, key: "{productId}.png", s3Client, logger: summaryOnly() });

@@ -32,5 +32,5 @@ export async function drainStream(streamArn: string) {
     onBatch: ({ shardId, records, attempt, failedSequenceNumber }) =>
       console.log(`${shardId}: ${records} records, attempt ${attempt}, failed from ${failedSequenceNumber ?? "-"}`),
   });
-  return report.discarded.length === 0;
+  return report.discarded.length === 0 && report.unfinished.length === 0;
 }

@@ -285,8 +285,10 @@ interface VersionPage {
 
 /**
  * Lists one page of versions and delete markers under the prefix `key`, after version `after` of
- * `key`. Keys are requested URL-encoded (keys with characters XML cannot carry could not come back
- * otherwise) and decoded when the store says it encoded them. Never throws.
+ * `key`. Keys XML cannot carry are requested URL-encoded (they could not come back otherwise) and
+ * decoded when the store says it encoded them. Every listed key must start with `key`: a listing
+ * that does not (a store that encodes differently) fails the target rather than pass for "no
+ * versions", which would count as deleted. Never throws.
  */
 async function listPage(
   s3Client: S3Client,
@@ -299,15 +301,18 @@ async function listPage(
       new ListObjectVersionsCommand({
         Bucket: bucket,
         Prefix: key,
-        EncodingType: "url",
+        ...(isXmlSafe(key) ? {} : { EncodingType: "url" }),
         ...(after === undefined ? {} : { KeyMarker: key, VersionIdMarker: after }),
       }),
     );
     const encoded = page.EncodingType === "url";
-    const entries = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])];
-    const own = entries.filter(
-      (entry) => entry.Key !== undefined && (encoded ? decodeKey(entry.Key) : entry.Key) === key,
+    // An entry without a Key names no object: there is nothing to delete for it.
+    const entries = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].filter(
+      (entry) => entry.Key !== undefined,
     );
+    const keys = entries.map((entry) => (encoded ? decodeKey(entry.Key as string) : (entry.Key as string)));
+    if (keys.some((listed) => !listed.startsWith(key))) return UNEXPECTED_LISTING;
+    const own = entries.filter((_, i) => keys[i] === key);
     const versions = own.map((entry) => ({ bucket, key, versionId: entry.VersionId ?? "null" }));
     // Keys come in UTF-8 binary order, and `key` sorts before every other key it is a prefix of: once
     // another key shows up, every version of `key` has been listed.
@@ -468,6 +473,14 @@ const DEADLINE: KeyError = {
  * A ListObjectVersions page that says more follow but not after which version (none, or the one it
  * started after): the key's versions cannot all be found, and asking again would loop.
  */
+/** A listing whose keys do not all start with the prefix asked for. */
+const UNEXPECTED_LISTING: KeyError = {
+  code: "UnexpectedVersionListing",
+  message: "the store listed keys outside the prefix asked for, so the key's versions cannot be told apart",
+  class: "permanent",
+  thrown: false,
+};
+
 const NO_PROGRESS: KeyError = {
   code: "IncompleteVersionListing",
   message: "ListObjectVersions answered IsTruncated without a new NextVersionIdMarker: not every version can be listed",

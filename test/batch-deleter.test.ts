@@ -1456,7 +1456,7 @@ describe('versions: "all"', () => {
     const report = await deleteObjects([image]);
 
     // Assess
-    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: "a.png", EncodingType: "url" }]);
+    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: "a.png" }]);
     expect(batchInputs()).toStrictEqual([
       {
         Bucket: BUCKET,
@@ -1515,9 +1515,9 @@ describe('versions: "all"', () => {
 
     // Assess
     expect(listInputs()).toStrictEqual([
-      { Bucket: BUCKET, Prefix: "a.png", EncodingType: "url" },
-      { Bucket: BUCKET, Prefix: "a.png", EncodingType: "url", KeyMarker: "a.png", VersionIdMarker: "v2" },
-      { Bucket: BUCKET, Prefix: "a.png", EncodingType: "url", KeyMarker: "a.png", VersionIdMarker: "d1" },
+      { Bucket: BUCKET, Prefix: "a.png" },
+      { Bucket: BUCKET, Prefix: "a.png", KeyMarker: "a.png", VersionIdMarker: "v2" },
+      { Bucket: BUCKET, Prefix: "a.png", KeyMarker: "a.png", VersionIdMarker: "d1" },
     ]);
     expect(sentObjects().map((object) => object.VersionId)).toStrictEqual(["v3", "v2", "d1", "v1"]);
     expect(report.deleted).toStrictEqual([target("a.png")]);
@@ -1667,7 +1667,6 @@ describe('versions: "all"', () => {
     s3.on(ListObjectVersionsCommand).resolves({
       EncodingType: "url",
       Versions: [entry("odd%01+%2B%C3%BC%25.png", "v1"), entry("odd%01+%2B%C3%BC%25.png.bak", "b1")],
-      DeleteMarkers: [entry("odd%01++%C3%BC%25.png", "other")],
     });
     s3.on(DeleteObjectCommand).resolves({});
     const { deleteObjects } = setup({ versions: "all" });
@@ -1687,7 +1686,7 @@ describe('versions: "all"', () => {
     // Prepare
     const key = "a+b%20c.png";
     s3.on(ListObjectVersionsCommand).resolves({
-      Versions: [entry("a+b%20c.png", "v1"), entry("a b c.png", "other")],
+      Versions: [entry("a+b%20c.png", "v1"), entry("a+b%20c.png.bak", "other")],
     });
     s3.on(DeleteObjectsCommand).resolves({});
     const { deleteObjects } = setup({ versions: "all" });
@@ -1696,7 +1695,25 @@ describe('versions: "all"', () => {
     await deleteObjects([target(key)]);
 
     // Assess
+    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: key }]);
     expect(sentObjects()).toStrictEqual([{ Key: key, VersionId: "v1" }]);
+  });
+
+  it("fails the target, deleting nothing, when the listing holds keys outside the prefix", async () => {
+    // Prepare: a store that encodes keys without saying so
+    const key = "a b.png";
+    s3.on(ListObjectVersionsCommand).resolves({ Versions: [entry("a%20b.png", "v1")] });
+    const { deleteObjects } = setup({ versions: "all" });
+
+    // Act
+    const report = await deleteObjects([target(key)]);
+
+    // Assess
+    expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
+    expect(report.deleted).toStrictEqual([]);
+    expect(report.failed.map((failure) => [failure.code, failure.retryable])).toStrictEqual([
+      ["UnexpectedVersionListing", false],
+    ]);
   });
 
   it("deletes the versions of a key that cannot go in an XML body with single DeleteObject calls", async () => {

@@ -380,7 +380,14 @@ describe("runStream", () => {
       // Assess
       expect(calls).toEqual([[1, 2], [3, 4], [5]]);
       expect(recordsRequests().map((input) => input.Limit)).toEqual([2, 2, 2]);
-      expect(report).toEqual({ batches: 3, records: 5, retries: 0, discarded: [], stoppedBy: "drained" });
+      expect(report).toEqual({
+        batches: 3,
+        records: 5,
+        retries: 0,
+        discarded: [],
+        unfinished: [],
+        stoppedBy: "drained",
+      });
       expect(batches[1]).toStrictEqual({
         shardId: "shard-1",
         firstSequenceNumber: seq(3),
@@ -451,7 +458,14 @@ describe("runStream", () => {
         [4, 5, 6],
         [4, 5, 6],
       ]);
-      expect(report).toEqual({ batches: 3, records: 6, retries: 2, discarded: [], stoppedBy: "drained" });
+      expect(report).toEqual({
+        batches: 3,
+        records: 6,
+        retries: 2,
+        discarded: [],
+        unfinished: [],
+        stoppedBy: "drained",
+      });
       expect(iteratorRequests().slice(1)).toEqual([
         { StreamArn: STREAM_ARN, ShardId: "shard-1", ShardIteratorType: "AT_SEQUENCE_NUMBER", SequenceNumber: seq(4) },
         { StreamArn: STREAM_ARN, ShardId: "shard-1", ShardIteratorType: "AT_SEQUENCE_NUMBER", SequenceNumber: seq(4) },
@@ -730,7 +744,14 @@ describe("runStream", () => {
         ["parent", seq(3)],
         ["child", seq(10)],
       ]);
-      expect(report).toEqual({ batches: 4, records: 7, retries: 0, discarded: [], stoppedBy: "drained" });
+      expect(report).toEqual({
+        batches: 4,
+        records: 7,
+        retries: 0,
+        discarded: [],
+        unfinished: [],
+        stoppedBy: "drained",
+      });
       const describes = streams
         .commandCalls(DescribeStreamCommand)
         .map((call) => call.args[0].input.ExclusiveStartShardId);
@@ -803,7 +824,7 @@ describe("runStream", () => {
 
       // Assess
       expect(calls).toEqual([]);
-      expect(report).toEqual({ batches: 0, records: 0, retries: 0, discarded: [], stoppedBy: "idle" });
+      expect(report).toEqual({ batches: 0, records: 0, retries: 0, discarded: [], unfinished: [], stoppedBy: "idle" });
       expect(streams.commandCalls(DescribeStreamCommand).length).toBeGreaterThan(1);
     });
 
@@ -891,7 +912,14 @@ describe("runStream", () => {
 
       // Assess
       expect(calls).toEqual([[1, 2]]);
-      expect(report).toEqual({ batches: 1, records: 2, retries: 0, discarded: [], stoppedBy: "aborted" });
+      expect(report).toEqual({
+        batches: 1,
+        records: 2,
+        retries: 0,
+        discarded: [],
+        unfinished: [],
+        stoppedBy: "aborted",
+      });
     });
 
     it("reads no other shard once the handler aborts the signal", async () => {
@@ -953,7 +981,22 @@ describe("runStream", () => {
 
       // Assess
       expect(calls).toHaveLength(3);
-      expect(report).toEqual({ batches: 3, records: 2, retries: 2, discarded: [], stoppedBy: "aborted" });
+      expect(report).toEqual({
+        batches: 3,
+        records: 2,
+        retries: 2,
+        discarded: [],
+        unfinished: [
+          {
+            shardId: "shard-1",
+            firstSequenceNumber: report.unfinished[0]?.records[0]?.dynamodb?.SequenceNumber,
+            lastSequenceNumber: report.unfinished[0]?.records[1]?.dynamodb?.SequenceNumber,
+            records: [expect.objectContaining({ eventName: expect.any(String) }), expect.anything()],
+            attempts: 3,
+          },
+        ],
+        stoppedBy: "aborted",
+      });
     });
 
     it("reads nothing when the signal is already aborted", async () => {
@@ -1207,7 +1250,14 @@ describe("runStream", () => {
         [seq(1), fail(3)],
         [seq(3), { batchItemFailures: [] }],
       ]);
-      expect(report).toEqual({ batches: 2, records: 5, retries: 1, discarded: [], stoppedBy: "drained" });
+      expect(report).toEqual({
+        batches: 2,
+        records: 5,
+        retries: 1,
+        discarded: [],
+        unfinished: [],
+        stoppedBy: "drained",
+      });
     });
   });
 

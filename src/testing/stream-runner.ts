@@ -85,6 +85,11 @@ export interface StreamRunReport {
   /** Records given up on after `maxRetries`, one entry per batch. */
   discarded: DiscardedBatch[];
   /**
+   * Records the handler failed that were not retried because `signal` aborted the run first: neither
+   * delivered successfully nor discarded. A run is clean only when this and `discarded` are empty.
+   */
+  unfinished: DiscardedBatch[];
+  /**
    * Why it stopped: every shard was closed and read to its end, no record arrived for
    * `idleTimeoutMs`, or `signal` was aborted.
    */
@@ -214,7 +219,7 @@ export async function runStream(options: RunStreamOptions): Promise<StreamRunRep
     ...settings,
     sdk: await import("@aws-sdk/client-dynamodb-streams"),
     shards: new Map(),
-    report: { batches: 0, records: 0, retries: 0, discarded: [], stoppedBy: "drained" },
+    report: { batches: 0, records: 0, retries: 0, discarded: [], unfinished: [], stoppedBy: "drained" },
   };
   await discoverShards(run, run.startingPosition);
   let idleSince = Date.now();
@@ -326,17 +331,21 @@ async function deliver(run: Run, shardId: string, first: StreamRecord[]): Promis
     if (failedIndex === undefined) return;
     const failed = records.slice(failedIndex);
     const from = sequenceNumbers[failedIndex] as string;
+    const given = {
+      shardId,
+      firstSequenceNumber: from,
+      lastSequenceNumber: sequenceNumbers[sequenceNumbers.length - 1] as string,
+      records: failed,
+      attempts: attempt,
+    };
     if (attempt > run.maxRetries) {
-      run.report.discarded.push({
-        shardId,
-        firstSequenceNumber: from,
-        lastSequenceNumber: sequenceNumbers[sequenceNumbers.length - 1] as string,
-        records: failed,
-        attempts: attempt,
-      });
+      run.report.discarded.push(given);
       return;
     }
-    if (run.signal?.aborted) return;
+    if (run.signal?.aborted) {
+      run.report.unfinished.push(given);
+      return;
+    }
     run.report.retries++;
     records = await reread(run, shardId, from, failed.length);
   }

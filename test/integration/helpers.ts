@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import {
   CreateTableCommand,
   type DynamoDBClient,
+  ScanCommand,
   type StreamViewType,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -56,6 +57,26 @@ export async function createProductsTable(
     }),
   );
   return TableDescription?.LatestStreamArn as string;
+}
+
+/**
+ * Waits until DynamoDB Local's TTL sweeper has left `count` items in the table (it removes expired
+ * items 1.5 to 12 s after their time), and returns how long that took in ms.
+ */
+export async function waitForItemCount(
+  dynamodb: DynamoDBClient,
+  table: string,
+  count: number,
+  timeoutMs = 45_000,
+): Promise<number> {
+  const started = Date.now();
+  while ((await dynamodb.send(new ScanCommand({ TableName: table, Select: "COUNT" }))).Count !== count) {
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`DynamoDB Local's TTL sweeper did not leave ${count} items in ${table} within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return Date.now() - started;
 }
 
 /** Creates a bucket with a fresh name. */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, inject, it } from "vitest";
 import { createCleanupHandler } from "../../src/index.js";
-import { createRecordFactory, streamEvent } from "../factories.js";
+import { createRecordFactory, streamEvent } from "../../src/testing/index.js";
 import { countingS3Client, createBucket, denyDeletes, listKeys, putObjects, quietLogger } from "./helpers.js";
 
 describe("scale", () => {
@@ -20,7 +20,7 @@ describe("scale", () => {
     );
     sent.clear();
     const { removeRecord } = createRecordFactory();
-    const event = streamEvent(...ids.map((id) => removeRecord({ keys: { productId: { S: id } } })));
+    const event = streamEvent(...ids.map((id) => removeRecord({ keys: { productId: id } })));
     const handler = createCleanupHandler({
       bucket,
       key: "{productId}.png",
@@ -43,7 +43,7 @@ describe("real per-key failures", () => {
     // Prepare
     const { s3 } = countingS3Client(inject("motoEndpoint"));
     const bucket = await createBucket(s3, "policy");
-    const { removeRecord } = createRecordFactory(500000000000000000000n);
+    const { removeRecord } = createRecordFactory({ firstSequenceNumber: 500000000000000000000n });
     const names = ["open/a", "denied/b", "open/c", "denied/d", "open/e"];
     await putObjects(
       s3,
@@ -51,7 +51,7 @@ describe("real per-key failures", () => {
       names.map((name) => `${name}.png`),
     );
     await denyDeletes(s3, bucket, "denied/");
-    const records = names.map((name) => removeRecord({ keys: { path: { S: name } } }));
+    const records = names.map((name) => removeRecord({ keys: { path: name } }));
     const { lines, logger } = quietLogger();
     const handler = createCleanupHandler({ bucket, key: "{path}.png", s3Client: s3, logger });
 
@@ -92,7 +92,7 @@ describe("awkward keys", () => {
     await putObjects(s3, bucket, [...awkward, "keep me.png"]);
     sent.clear();
     const { removeRecord } = createRecordFactory();
-    const event = streamEvent(...awkward.map((key) => removeRecord({ keys: { key: { S: key } } })));
+    const event = streamEvent(...awkward.map((key) => removeRecord({ keys: { key } })));
     const handler = createCleanupHandler({ bucket, key: "{key}", s3Client: s3, logger: quietLogger().logger });
 
     // Act
@@ -112,10 +112,7 @@ describe("awkward keys", () => {
     await putObjects(s3, bucket, [control, "plain.png"]);
     sent.clear();
     const { removeRecord } = createRecordFactory();
-    const event = streamEvent(
-      removeRecord({ keys: { key: { S: control } } }),
-      removeRecord({ keys: { key: { S: "plain.png" } } }),
-    );
+    const event = streamEvent(removeRecord({ keys: { key: control } }), removeRecord({ keys: { key: "plain.png" } }));
     const handler = createCleanupHandler({ bucket, key: "{key}", s3Client: s3, logger: quietLogger().logger });
 
     // Act

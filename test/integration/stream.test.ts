@@ -8,7 +8,6 @@ import {
   DeleteItemCommand,
   DynamoDBClient,
   PutItemCommand,
-  ScanCommand,
   type StreamViewType,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -18,7 +17,14 @@ import { describe, expect, inject, it } from "vitest";
 import { type BatchResponse, type CleanupOptions, createCleanupHandler, type StreamEvent } from "../../src/index.js";
 import { runStream } from "../../src/testing/index.js";
 import { localClientConfig } from "../services/index.js";
-import { countingS3Client, createBucket, createProductsTable, listKeys, quietLogger } from "./helpers.js";
+import {
+  countingS3Client,
+  createBucket,
+  createProductsTable,
+  listKeys,
+  quietLogger,
+  waitForItemCount,
+} from "./helpers.js";
 
 interface Product {
   id: string;
@@ -74,11 +80,7 @@ async function scenario(
   }
 
   const remaining = products.filter((product) => product.fate === "live").length;
-  const deadline = Date.now() + 45_000;
-  while ((await dynamodb.send(new ScanCommand({ TableName: table, Select: "COUNT" }))).Count !== remaining) {
-    if (Date.now() > deadline) throw new Error("DynamoDB Local did not expire the items within 45 s");
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  await waitForItemCount(dynamodb, table, remaining);
 
   sent.clear();
   const { lines, logger } = quietLogger();
@@ -99,11 +101,13 @@ describe.concurrent("the whole path: TTL expiry → stream → handler → S3", 
     ];
 
     // Act
-    const { left, lines, sent } = await scenario("KEYS_ONLY", products, { key: "{productId}.png" });
+    const { left, lines, sent, report } = await scenario("KEYS_ONLY", products, { key: "{productId}.png" });
 
     // Assess
     expect(left).toEqual(imagesOf(products, ["live"]).sort());
-    expect(sent.get("DeleteObjectsCommand")).toBe(1);
+    // One DeleteObjects per batch that held removals: DynamoDB Local may page the stream.
+    expect(sent.get("DeleteObjectsCommand")).toBeGreaterThan(0);
+    expect(sent.get("DeleteObjectsCommand")).toBeLessThanOrEqual(report.batches);
     expect(lines.filter((line) => line.level === "warn")).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { describe, expect, inject, it } from "vitest";
 import { createCleanupHandler } from "../../src/index.js";
-import { createRecordFactory, streamEvent } from "../factories.js";
+import { createRecordFactory, streamEvent } from "../../src/testing/index.js";
 import { countingS3Client, createBucket, quietLogger } from "./helpers.js";
 
 /** How many versions and delete markers each key of a bucket has, as "versions/markers", by key. */
@@ -77,7 +77,7 @@ describe("versioned buckets", () => {
     });
 
     // Act
-    const response = await handler(streamEvent(...keys.map((key) => removeRecord({ keys: { key: { S: key } } }))));
+    const response = await handler(streamEvent(...keys.map((key) => removeRecord({ keys: { key } }))));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
@@ -97,10 +97,35 @@ describe("versioned buckets", () => {
     const handler = createCleanupHandler({ bucket, key: "{key}", s3Client: s3, logger: quietLogger().logger });
 
     // Act
-    const response = await handler(streamEvent(removeRecord({ keys: { key: { S: "b c+d%20.png" } } })));
+    const response = await handler(streamEvent(removeRecord({ keys: { key: "b c+d%20.png" } })));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect((await versionCounts(s3, bucket))["b c+d%20.png"]).toBe("1/1");
+  });
+
+  it("deletes exactly the version a key function names, and adds no delete marker", async () => {
+    // Prepare
+    const { s3 } = countingS3Client(inject("motoEndpoint"));
+    const bucket = await versionedBucket(s3);
+    const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: "a.png.bak" }));
+    const version = listed.Versions?.[0]?.VersionId as string;
+    const { removeRecord } = createRecordFactory();
+    const handler = createCleanupHandler({
+      key: (item) => ({ bucket, key: String(item.keys.key), versionId: String(item.oldImage?.version) }),
+      s3Client: s3,
+      logger: quietLogger().logger,
+    });
+
+    // Act
+    const response = await handler(
+      streamEvent(removeRecord({ keys: { key: "a.png.bak" }, oldImage: { key: "a.png.bak", version } })),
+    );
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const counts = await versionCounts(s3, bucket);
+    expect(counts["a.png.bak"]).toBeUndefined();
+    expect(counts["a.png"]).toBe("3/1");
   });
 });

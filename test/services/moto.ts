@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { freePort, run, type Service, startService } from "./process.js";
+import { run, type Service, startOnFreePort, startService } from "./process.js";
 
 const IMPORT_CHECK = "import moto.server, flask, flask_cors";
 
@@ -36,13 +36,15 @@ export async function findMotoPython(): Promise<string> {
 /** Starts `python -m moto.server` on a free loopback port and waits until it answers. */
 export async function startMoto(): Promise<Service> {
   const python = await findMotoPython();
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  return startService({
-    name: "moto",
-    command: python,
-    args: ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
-    endpoint,
-    ready: async () => (await fetch(`${endpoint}/moto-api/data.json`)).status === 200,
+  return startOnFreePort((port) => {
+    const endpoint = `http://127.0.0.1:${port}`;
+    return startService({
+      name: "moto",
+      command: python,
+      args: ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
+      endpoint,
+      ready: async () =>
+        (await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) })).status === 200,
+    });
   });
 }

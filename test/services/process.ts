@@ -3,7 +3,16 @@
  * processes this run started, by PID.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,9 +60,15 @@ function isAlive(pid: number): boolean {
 export function reapOrphans(): void {
   if (!existsSync(PID_DIR)) return;
   for (const file of readdirSync(PID_DIR)) {
+    if (!file.endsWith(".json")) continue;
     const path = join(PID_DIR, file);
-    const record = JSON.parse(readFileSync(path, "utf8")) as PidRecord;
-    if (isAlive(record.owner)) continue;
+    let record: PidRecord;
+    try {
+      record = JSON.parse(readFileSync(path, "utf8")) as PidRecord;
+    } catch {
+      continue; // Another run is writing it, or it is not ours to read.
+    }
+    if (!(record.pid > 0) || isAlive(record.owner)) continue;
     const cmdline = `/proc/${record.pid}/cmdline`;
     if (existsSync(cmdline) && readFileSync(cmdline, "utf8").includes(record.command)) {
       try {
@@ -75,6 +90,26 @@ export interface Service {
   logFile: string;
   stop(): Promise<void>;
 }
+
+/** How long a server must stay up after answering, to be sure the answer came from it. */
+const SETTLE_MS = 500;
+
+/**
+ * Starts a server on a free port, retrying on another port when the process exits before it is
+ * ready (say, because another run took the port in between).
+ */
+export async function startOnFreePort(start: (port: number) => Promise<Service>, attempts = 3): Promise<Service> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if (attempt >= attempts || !(error instanceof ExitedEarly)) throw error;
+    }
+  }
+}
+
+/** The server process exited before it was ready. */
+class ExitedEarly extends Error {}
 
 /** Starts `command`, logging to .cache/logs, and resolves once `ready()` is true. */
 export async function startService(options: {
@@ -108,8 +143,11 @@ export async function startService(options: {
   const pid = child.pid ?? -1;
   mkdirSync(PID_DIR, { recursive: true });
   const pidFile = join(PID_DIR, `${pid}.json`);
-  const record: PidRecord = { pid, owner: process.pid, name: options.name, command: options.args.join("\0") };
-  writeFileSync(pidFile, JSON.stringify(record));
+  if (pid > 0) {
+    const record: PidRecord = { pid, owner: process.pid, name: options.name, command: options.args.join("\0") };
+    writeFileSync(`${pidFile}.tmp`, JSON.stringify(record));
+    renameSync(`${pidFile}.tmp`, pidFile);
+  }
   const service: Service = {
     name: options.name,
     endpoint: options.endpoint,
@@ -120,11 +158,20 @@ export async function startService(options: {
       rmSync(pidFile, { force: true });
     },
   };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
-    if (exited !== undefined) throw new Error(`${options.name} ${exited} before it was ready; see ${logFile}`);
-    if (await options.ready().catch(() => false)) return service;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (exited !== undefined) {
+      rmSync(pidFile, { force: true });
+      throw new ExitedEarly(`${options.name} ${exited} before it was ready; see ${logFile}`);
+    }
+    if (await options.ready().catch(() => false)) {
+      // Another server on the same port could have answered: ours must still be running.
+      await sleep(SETTLE_MS);
+      if (exited === undefined) return service;
+    } else {
+      await sleep(100);
+    }
   }
   await service.stop();
   throw new Error(`${options.name} was not ready within ${options.timeoutMs ?? 60_000} ms; see ${logFile}`);
