@@ -29,7 +29,7 @@ export type NativeValue =
 /** The type names an AttributeValue can carry. */
 export type AttributeType = keyof AttributeValue;
 
-/** A problem in one attribute; `path` grows as the error unwinds out of nested values. */
+/** A problem in one attribute, at `path` relative to the value read (`.tags[2]`; empty for the value itself). */
 export class AttributeProblem extends Error {
   constructor(
     readonly path: string,
@@ -39,65 +39,131 @@ export class AttributeProblem extends Error {
   }
 }
 
+/**
+ * A problem found while converting, returned rather than thrown: the conversion of every attribute
+ * of every record stays a plain loop, with no try/catch and no closure per attribute. Its path
+ * grows as it is returned out of nested values; it becomes an {@link AttributeProblem} at the top.
+ */
+class Failure {
+  constructor(
+    public path: string,
+    readonly problem: string,
+  ) {}
+
+  /** Prefixes `segment` to the path, on the way out of a nested value. */
+  within(segment: string): Failure {
+    this.path = segment + this.path;
+    return this;
+  }
+}
+
 const TYPES = /* @__PURE__ */ new Set<string>(["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"]);
 
 /**
- * The one member an AttributeValue carries, as `[type, value]`. Members set to null are ignored, as
- * some producers write every member and null all but one.
+ * The type of the one member an AttributeValue carries. Members set to null are ignored, as some
+ * producers write every member and null all but one.
  */
-export function attributeMember(value: unknown): [AttributeType, unknown] {
+function typeOf(value: unknown): AttributeType | Failure {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new AttributeProblem("", "is not an AttributeValue object");
+    return new Failure("", "is not an AttributeValue object");
   }
-  let found: [AttributeType, unknown] | undefined;
+  let found: string | undefined;
   for (const type in value) {
     const member = (value as Record<string, unknown>)[type];
     if (member === null || member === undefined) continue;
-    if (!TYPES.has(type)) throw new AttributeProblem("", `has an unknown type "${type}"`);
-    if (found !== undefined) throw new AttributeProblem("", `has several types (${found[0]}, ${type})`);
-    found = [type as AttributeType, member];
+    if (!TYPES.has(type)) return new Failure("", `has an unknown type "${type}"`);
+    if (found !== undefined) return new Failure("", `has several types (${found}, ${type})`);
+    found = type;
   }
-  if (found === undefined) throw new AttributeProblem("", "has no value");
-  return found;
+  return found === undefined ? new Failure("", "has no value") : (found as AttributeType);
 }
 
-const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const INTEGER = /^-?\d+$/;
+function orThrow<T>(result: T | Failure): T {
+  if (result instanceof Failure) throw new AttributeProblem(result.path, result.problem);
+  return result;
+}
 
-function significantDigits(text: string): number {
-  const exponent = text.search(/[eE]/);
-  const mantissa = (exponent === -1 ? text : text.slice(0, exponent)).replace(/[-.]/g, "");
-  return mantissa.replace(/^0+/, "").replace(/0+$/, "").length;
+/**
+ * The one member an AttributeValue carries, as `[type, value]`. Members set to null are ignored, as
+ * some producers write every member and null all but one. Throws {@link AttributeProblem}.
+ */
+export function attributeMember(value: unknown): [AttributeType, unknown] {
+  const type = orThrow(typeOf(value));
+  return [type, (value as Record<string, unknown>)[type]];
+}
+
+const NOT_A_NUMBER = -1;
+const AN_INTEGER = 0;
+
+/**
+ * Reads N text in one pass against DynamoDB's number syntax, `-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?`.
+ * Returns NOT_A_NUMBER, AN_INTEGER (`-?\d+`), or for any other number its significant digits: from
+ * the first to the last non-zero digit of the mantissa (a zero counts one).
+ */
+function scanNumber(text: string): number {
+  const length = text.length;
+  let i = text.charCodeAt(0) === 0x2d ? 1 : 0; // "-"
+  let digits = 0;
+  let first = -1;
+  let last = -1;
+  let integer = true;
+  for (; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x2e && integer) {
+      integer = false; // the one "."
+      continue;
+    }
+    if (code < 0x30 || code > 0x39) break;
+    if (code !== 0x30) {
+      if (first === -1) first = digits;
+      last = digits;
+    }
+    digits++;
+  }
+  if (digits === 0) return NOT_A_NUMBER;
+  if (i < length) {
+    const code = text.charCodeAt(i);
+    if (code !== 0x65 && code !== 0x45) return NOT_A_NUMBER; // only "e" or "E" may follow the mantissa
+    integer = false;
+    i++;
+    const sign = text.charCodeAt(i);
+    if (sign === 0x2b || sign === 0x2d) i++;
+    const start = i;
+    while (i < length && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+    if (i === start || i < length) return NOT_A_NUMBER;
+  }
+  return integer ? AN_INTEGER : last - first + 1;
+}
+
+/** The most exact JavaScript value of N text, given what {@link scanNumber} found. */
+function exactNumber(text: string, scanned: number): number | bigint | NumberValue {
+  if (scanned === AN_INTEGER) {
+    const value = Number(text);
+    return Number.isSafeInteger(value) ? value : BigInt(text);
+  }
+  return scanned <= 15 ? Number(text) : NumberValueImpl.from(text);
 }
 
 /** Converts N text to the most exact JavaScript value (see {@link NativeValue}). */
 export function toNumber(text: string): number | bigint | NumberValue {
-  if (INTEGER.test(text)) {
-    const value = Number(text);
-    return Number.isSafeInteger(value) ? value : BigInt(text);
-  }
-  return significantDigits(text) <= 15 ? Number(text) : NumberValueImpl.from(text);
+  return exactNumber(text, scanNumber(text));
 }
 
-function expectString(value: unknown, type: string): string {
-  if (typeof value !== "string") throw new AttributeProblem("", `${type} must be a string`);
-  return value;
+function numberOf(text: string, type: string): number | bigint | NumberValue | Failure {
+  const scanned = scanNumber(text);
+  return scanned === NOT_A_NUMBER ? new Failure("", `${type} is not a number`) : exactNumber(text, scanned);
 }
 
-function expectStrings(value: unknown, type: string): string[] {
-  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
-    throw new AttributeProblem("", `${type} must be an array of strings`);
-  }
-  return value;
+function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (typeof item !== "string") return false;
+  return true;
 }
 
-function expectNumberText(value: unknown, type: string): string {
-  const text = expectString(value, type);
-  if (!NUMBER.test(text)) throw new AttributeProblem("", `${type} is not a number`);
-  return text;
-}
-
-/** Runs `read`, prefixing `segment` to the path of an {@link AttributeProblem} it throws. */
+/**
+ * Runs `read`, prefixing `segment` to the path of an {@link AttributeProblem} it throws: for callers
+ * that read AttributeValues inside code of their own.
+ */
 export function within<T>(segment: string, read: () => T): T {
   try {
     return read();
@@ -107,46 +173,79 @@ export function within<T>(segment: string, read: () => T): T {
   }
 }
 
-/** Converts one AttributeValue, validating it all the way down. Throws {@link AttributeProblem}. */
-export function toNative(value: unknown): NativeValue {
-  const [type, member] = attributeMember(value);
+function convert(value: unknown): NativeValue | Failure {
+  const type = typeOf(value);
+  if (type instanceof Failure) return type;
+  const member = (value as Record<string, unknown>)[type];
   switch (type) {
     case "S":
     case "B":
-      return expectString(member, type);
+      return typeof member === "string" ? member : new Failure("", `${type} must be a string`);
     case "N":
-      return toNumber(expectNumberText(member, type));
+      return typeof member === "string" ? numberOf(member, type) : new Failure("", `${type} must be a string`);
     case "BOOL":
     case "NULL":
-      if (typeof member !== "boolean") throw new AttributeProblem("", `${type} must be a boolean`);
+      if (typeof member !== "boolean") return new Failure("", `${type} must be a boolean`);
       return type === "BOOL" ? member : null;
     case "SS":
     case "BS":
-      return new Set(expectStrings(member, type));
-    case "NS":
-      return new Set(
-        expectStrings(member, type).map((text, i) => within(`[${i}]`, () => toNumber(expectNumberText(text, type)))),
-      );
-    case "L":
-      if (!Array.isArray(member)) throw new AttributeProblem("", "L must be an array");
-      return member.map((item, i) => within(`[${i}]`, () => toNative(item)));
+      return isStringArray(member) ? new Set(member) : new Failure("", `${type} must be an array of strings`);
+    case "NS": {
+      if (!isStringArray(member)) return new Failure("", `${type} must be an array of strings`);
+      const numbers = new Set<number | bigint | NumberValue>();
+      for (let i = 0; i < member.length; i++) {
+        const number = numberOf(member[i] as string, type);
+        if (number instanceof Failure) return number.within(`[${i}]`);
+        numbers.add(number);
+      }
+      return numbers;
+    }
+    case "L": {
+      if (!Array.isArray(member)) return new Failure("", "L must be an array");
+      const list = new Array<NativeValue>(member.length);
+      for (let i = 0; i < member.length; i++) {
+        const item = convert(member[i]);
+        if (item instanceof Failure) return item.within(`[${i}]`);
+        list[i] = item;
+      }
+      return list;
+    }
     case "M":
-      return toNativeMap(member);
+      return convertMap(member);
   }
 }
 
-/** Converts an attribute map (`Keys`, `OldImage`, or an `M`). Throws {@link AttributeProblem}. */
-export function toNativeMap(map: unknown): { [name: string]: NativeValue } {
+function convertMap(map: unknown): { [name: string]: NativeValue } | Failure {
   if (typeof map !== "object" || map === null || Array.isArray(map)) {
-    throw new AttributeProblem("", "is not an attribute map");
+    return new Failure("", "is not an attribute map");
   }
   const result: { [name: string]: NativeValue } = {};
   for (const name in map) {
-    const value = within(`.${name}`, () => toNative((map as AttributeMap)[name]));
+    const value = convert((map as AttributeMap)[name]);
+    if (value instanceof Failure) return value.within(`.${name}`);
     // DynamoDB allows any attribute name; "__proto__" must stay an own property, not set the prototype.
     if (name === "__proto__")
       Object.defineProperty(result, name, { value, enumerable: true, writable: true, configurable: true });
     else result[name] = value;
   }
   return result;
+}
+
+/** Converts one AttributeValue, validating it all the way down. Throws {@link AttributeProblem}. */
+export function toNative(value: unknown): NativeValue {
+  return orThrow(convert(value));
+}
+
+/** Converts an attribute map (`Keys`, `OldImage`, or an `M`). Throws {@link AttributeProblem}. */
+export function toNativeMap(map: unknown): { [name: string]: NativeValue } {
+  return orThrow(convertMap(map));
+}
+
+/**
+ * Converts an attribute map as {@link toNativeMap} does, but returns the problem instead of throwing
+ * it, with `field` prefixed to its path (`dynamodb.OldImage.tags[2]`): for reading many maps fast.
+ */
+export function readAttributeMap(map: unknown, field: string): { [name: string]: NativeValue } | AttributeProblem {
+  const result = convertMap(map);
+  return result instanceof Failure ? new AttributeProblem(field + result.path, result.problem) : result;
 }

@@ -154,8 +154,9 @@ export const deleterOptionFields = () => ({
 
 // Characters XML 1.0 cannot carry: a key holding one makes S3 reject a whole DeleteObjects body.
 const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
-// Line ends: XML parsers normalise CR and CRLF to LF, so they may not survive the round trip.
-const LINE_END = /[\r\n]/;
+// What a DeleteObjects body can carry: XML 1.0's characters without line ends, which XML parsers
+// normalise (CR and CRLF to LF), so they may not survive the round trip. One regex, tested per key.
+const NOT_BATCHABLE = /[^\t\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
 /** True when a key can travel in an XML body: every character is allowed by XML 1.0. */
 export function isXmlSafe(key: string): boolean {
@@ -164,7 +165,7 @@ export function isXmlSafe(key: string): boolean {
 
 /** True when a key goes in a DeleteObjects body; other keys go in the URL of a single DeleteObject. */
 export function canBatch(key: string): boolean {
-  return isXmlSafe(key) && !LINE_END.test(key);
+  return !NOT_BATCHABLE.test(key);
 }
 
 const sleepWithTimer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -242,10 +243,20 @@ export function buildBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
       failures: new Map(),
       singlesOnly: false,
     };
-    const plans = await Promise.all(distinct(targets).map((target) => plan(call, target)));
+    const unique = distinct(targets);
+    if (settings.versions === "current") {
+      // Each target is its own object: no listing, and the objects are distinct already.
+      await deleteAll(call, unique, { distinct: true });
+      return report(
+        call,
+        unique.map((target) => ({ target, objects: [target], listing: undefined })),
+      );
+    }
+    const plans = await Promise.all(unique.map((target) => plan(call, target)));
     await deleteAll(
       call,
       plans.flatMap(({ objects }) => objects),
+      { distinct: false },
     );
     return report(call, plans);
   };
@@ -329,10 +340,17 @@ function decodeKey(encoded: string): string {
   return decodeURIComponent(encoded.replaceAll("+", " "));
 }
 
-/** Deletes objects once each: keys that can go in an XML body in batches of 1,000, the others one by one. */
-async function deleteAll(call: Call, objects: readonly ObjectTarget[]): Promise<void> {
+/**
+ * Deletes objects once each: keys that can go in an XML body in batches of 1,000, the others one by
+ * one. `distinct: true` says the objects hold no duplicates, which spares deduplicating them again.
+ */
+async function deleteAll(
+  call: Call,
+  objects: readonly ObjectTarget[],
+  { distinct: unique }: { distinct: boolean },
+): Promise<void> {
   const work: Promise<unknown>[] = [];
-  for (const [bucket, group] of groupByBucket(objects)) {
+  for (const [bucket, group] of groupByBucket(unique ? objects : distinct(objects))) {
     const batchable: ObjectTarget[] = [];
     for (const object of group) {
       if (canBatch(object.key)) batchable.push(object);
@@ -438,7 +456,7 @@ const sendSingle: Send = async (call, bucket, [target]) => {
 function report(call: Call, plans: readonly Plan[]): DeleteReport {
   const result: DeleteReport = { deleted: [], failed: [] };
   for (const { target, objects, listing } of plans) {
-    const failure = listing ?? firstFailure(call, objects);
+    const failure = listing ?? (call.failures.size === 0 ? undefined : firstFailure(call, objects));
     if (failure === undefined) result.deleted.push(target);
     else result.failed.push({ target, ...failure });
   }
@@ -513,10 +531,10 @@ function distinct(targets: readonly ObjectTarget[]): ObjectTarget[] {
   });
 }
 
-/** Distinct targets by bucket, in first-seen order. */
+/** Targets by bucket, in order. */
 function groupByBucket(targets: readonly ObjectTarget[]): Map<string, ObjectTarget[]> {
   const groups = new Map<string, ObjectTarget[]>();
-  for (const target of distinct(targets)) {
+  for (const target of targets) {
     const group = groups.get(target.bucket);
     if (group === undefined) groups.set(target.bucket, [target]);
     else group.push(target);

@@ -5,7 +5,6 @@
 
 import * as z from "zod/mini";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
-import { createLimiter } from "./concurrency.js";
 import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, type RecordRef } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
 import type { InvalidRecord, RemovedItem } from "./parse-stream-records.js";
@@ -60,20 +59,25 @@ export async function mapRemovals(
   mapKeys: KeyMapper,
   concurrency: number,
 ): Promise<{ mapped: MappedRemoval[]; invalid: InvalidRecord[] }> {
-  const limit = createLimiter(concurrency);
-  const outcomes = await Promise.all(
-    removals.map((item) =>
-      limit(async (): Promise<MappedRemoval | InvalidRecord> => {
-        try {
-          return { item, targets: await mapKeys(item) };
-        } catch (error) {
-          // A key mapper rejects with KeyMappingError only.
-          const { index, sequenceNumber, eventId } = item;
-          return { index, sequenceNumber, eventId, error: error as KeyMappingError };
-        }
-      }),
-    ),
-  );
+  // `concurrency` workers take the removals in order, so that no more than `concurrency` mappings
+  // are pending at once: a task queued per removal would hold a closure and promises for each of
+  // thousands of records.
+  const outcomes = new Array<MappedRemoval | InvalidRecord>(removals.length);
+  let next = 0;
+  const work = async () => {
+    while (next < removals.length) {
+      const position = next++;
+      const item = removals[position] as RemovedItem;
+      try {
+        outcomes[position] = { item, targets: await mapKeys(item) };
+      } catch (error) {
+        // A key mapper rejects with KeyMappingError only.
+        const { index, sequenceNumber, eventId } = item;
+        outcomes[position] = { index, sequenceNumber, eventId, error: error as KeyMappingError };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, removals.length) }, work));
   const mapped: MappedRemoval[] = [];
   const invalid: InvalidRecord[] = [];
   for (const outcome of outcomes) {
@@ -86,7 +90,7 @@ export async function mapRemovals(
 /** S3's limit on a key's length, in bytes of UTF-8. */
 export const MAX_KEY_BYTES = 1024;
 
-type Resolve = (item: RemovedItem, ref: RecordRef) => KeyFunctionResult | Promise<KeyFunctionResult>;
+type Resolve = (item: RemovedItem) => KeyFunctionResult | Promise<KeyFunctionResult>;
 
 /** A problem in a key spec, at a path relative to the spec. */
 interface KeySpecIssue {
@@ -111,20 +115,24 @@ function compileKeySpec(key: unknown): Resolve | KeySpecIssue[] {
       else compiled.push(result);
     });
     if (issues.length > 0) return issues;
-    return (item, ref) =>
-      compiled.map((template) =>
-        renderTemplate(
-          template,
-          template.attributes.map((name) => readPlaceholder(item, ref, name)),
-        ),
-      );
+    // Loops into arrays of the exact size: this runs for every record of every batch.
+    return (item) => {
+      const keys = new Array<string>(compiled.length);
+      for (let t = 0; t < compiled.length; t++) {
+        const template = compiled[t] as KeyTemplate;
+        const values = new Array<string>(template.attributes.length);
+        for (let a = 0; a < values.length; a++) values[a] = readPlaceholder(item, template.attributes[a] as string);
+        keys[t] = renderTemplate(template, values);
+      }
+      return keys;
+    };
   }
   if (typeof key === "object" && key !== null && "attribute" in key) {
     const attribute = (key as { attribute: unknown }).attribute;
     if (typeof attribute !== "string" || attribute === "") {
       return [{ at: ["attribute"], message: "must be a non-empty attribute name" }];
     }
-    return (item, ref) => readKeyAttribute(item, ref, attribute);
+    return (item) => readKeyAttribute(item, attribute);
   }
   return [{ at: [], message: "must be a template string, an array of templates, { attribute } or a function" }];
 }
@@ -168,21 +176,46 @@ export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): K
   return buildKeyMapper(key, options);
 }
 
-/** Builds a mapper from a key spec and options already validated. */
+/**
+ * Builds a mapper from a key spec and options already validated. Templates and `{ attribute }` map
+ * synchronously, so their mapper is a plain function returning a settled promise; only a key
+ * function gets an async one.
+ */
 export function buildKeyMapper(key: KeySpec, { bucket, allowedPrefixes }: KeyMapperOptions): KeyMapper {
   const resolve = compileKeySpec(key) as Resolve;
-  const source = typeof key === "function" ? "the key function" : "key mapping";
-  return async (item) => {
-    const ref: RecordRef = { index: item.index, sequenceNumber: item.sequenceNumber, eventId: item.eventId };
+  const targetsOf = (item: RemovedItem, result: KeyFunctionResult) => {
+    const targets = toTargets(result, item, bucket);
+    for (const target of targets) checkScope(target, item, allowedPrefixes);
+    return targets;
+  };
+  if (typeof key === "function") {
+    return async (item) => {
+      try {
+        return targetsOf(item, await resolve(item));
+      } catch (error) {
+        throw mappingError(item, error, "the key function");
+      }
+    };
+  }
+  return (item) => {
     try {
-      const result = await resolve(item, ref);
-      return toTargets(result, ref, bucket).map((target) => checkScope(target, ref, allowedPrefixes));
+      return Promise.resolve(targetsOf(item, resolve(item) as KeyFunctionResult));
     } catch (error) {
-      if (isKeyMappingError(error)) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      throw new KeyMappingError(ref, `${source} threw: ${message}`, {}, { cause: error });
+      return Promise.reject(mappingError(item, error, "key mapping"));
     }
   };
+}
+
+/** The error a mapping rejects with: a KeyMappingError as it is, anything else wrapped in one. */
+function mappingError(item: RemovedItem, error: unknown, source: string): KeyMappingError {
+  if (isKeyMappingError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new KeyMappingError(refOf(item), `${source} threw: ${message}`, {}, { cause: error });
+}
+
+/** The record an item came from, for errors. */
+function refOf(item: RemovedItem): RecordRef {
+  return { index: item.index, sequenceNumber: item.sequenceNumber, eventId: item.eventId };
 }
 
 function rawAttribute(map: AttributeMap | undefined, name: string): unknown {
@@ -195,33 +228,33 @@ function keysOnlyHint(item: RemovedItem): string {
     : ` The record has no OldImage${item.streamViewType ? ` (StreamViewType ${item.streamViewType})` : ""}: non-key attributes need a stream of type OLD_IMAGE or NEW_AND_OLD_IMAGES.`;
 }
 
-function readPlaceholder(item: RemovedItem, ref: RecordRef, name: string): string {
+function readPlaceholder(item: RemovedItem, name: string): string {
   const data = item.record.dynamodb;
   const raw = rawAttribute(data?.Keys, name) ?? rawAttribute(data?.OldImage, name);
   if (raw === undefined) {
     throw new KeyMappingError(
-      ref,
+      refOf(item),
       `the key template needs attribute \`${name}\`, which is in neither Keys nor OldImage.${keysOnlyHint(item)}`,
       {
         attribute: name,
       },
     );
   }
-  const [type, value] = member(raw, ref, name);
+  const [type, value] = member(raw, item, name);
   if (type !== "S" && type !== "N") {
-    throw new KeyMappingError(ref, `attribute \`${name}\` is of type ${type}; a key template needs S or N`, {
+    throw new KeyMappingError(refOf(item), `attribute \`${name}\` is of type ${type}; a key template needs S or N`, {
       attribute: name,
     });
   }
-  if (value === "") throw new KeyMappingError(ref, `attribute \`${name}\` is empty`, { attribute: name });
+  if (value === "") throw new KeyMappingError(refOf(item), `attribute \`${name}\` is empty`, { attribute: name });
   return value as string;
 }
 
-function readKeyAttribute(item: RemovedItem, ref: RecordRef, name: string): string[] {
+function readKeyAttribute(item: RemovedItem, name: string): string[] {
   const image = item.record.dynamodb?.OldImage;
   if (image === undefined || image === null) {
     throw new KeyMappingError(
-      ref,
+      refOf(item),
       `{ attribute: "${name}" } reads the OldImage, and this record has none.${keysOnlyHint(item)}`,
       {
         attribute: name,
@@ -230,92 +263,104 @@ function readKeyAttribute(item: RemovedItem, ref: RecordRef, name: string): stri
   }
   const raw = rawAttribute(image, name);
   if (raw === undefined) return [];
-  const [type, value] = member(raw, ref, name);
+  const [type, value] = member(raw, item, name);
   if (type === "NULL") return [];
   if (type === "S") return [value as string];
   if (type === "SS") return value as string[];
   if (type === "L") {
     return (value as unknown[]).map((element, i) => {
-      const [elementType, elementValue] = member(element, ref, `${name}[${i}]`);
+      const [elementType, elementValue] = member(element, item, `${name}[${i}]`);
       if (elementType !== "S") {
-        throw new KeyMappingError(ref, `attribute \`${name}[${i}]\` is of type ${elementType}; keys must be S`, {
-          attribute: name,
-        });
+        throw new KeyMappingError(
+          refOf(item),
+          `attribute \`${name}[${i}]\` is of type ${elementType}; keys must be S`,
+          {
+            attribute: name,
+          },
+        );
       }
       return elementValue as string;
     });
   }
-  throw new KeyMappingError(ref, `attribute \`${name}\` is of type ${type}; { attribute } needs S, SS or L of S`, {
-    attribute: name,
-  });
+  throw new KeyMappingError(
+    refOf(item),
+    `attribute \`${name}\` is of type ${type}; { attribute } needs S, SS or L of S`,
+    {
+      attribute: name,
+    },
+  );
 }
 
-function member(raw: unknown, ref: RecordRef, name: string): [string, unknown] {
+function member(raw: unknown, item: RemovedItem, name: string): [string, unknown] {
   try {
     return attributeMember(raw);
   } catch (error) {
     const problem = error instanceof AttributeProblem ? error.problem : String(error);
-    throw new KeyMappingError(ref, `attribute \`${name}\` ${problem}`, { attribute: name }, { cause: error });
+    throw new KeyMappingError(refOf(item), `attribute \`${name}\` ${problem}`, { attribute: name }, { cause: error });
   }
 }
 
-function toTargets(result: KeyFunctionResult, ref: RecordRef, bucket: string | undefined): ObjectTarget[] {
+function toTargets(result: KeyFunctionResult, item: RemovedItem, bucket: string | undefined): ObjectTarget[] {
   if (result === null || result === undefined) return [];
   const entries: readonly unknown[] = Array.isArray(result) ? result : [result];
-  return entries.map((entry) => {
-    if (typeof entry === "string") {
-      if (bucket === undefined) {
-        throw new KeyMappingError(
-          ref,
-          "the key function returned a string key, but no `bucket` is configured: return { bucket, key }",
-          { key: entry },
-        );
-      }
-      return { bucket, key: entry };
+  const targets = new Array<ObjectTarget>(entries.length);
+  for (let i = 0; i < entries.length; i++) targets[i] = toTarget(entries[i], item, bucket);
+  return targets;
+}
+
+/** One entry of a key function's result as a target; throws a KeyMappingError for anything else. */
+function toTarget(entry: unknown, item: RemovedItem, bucket: string | undefined): ObjectTarget {
+  if (typeof entry === "string") {
+    if (bucket === undefined) {
+      throw new KeyMappingError(
+        refOf(item),
+        "the key function returned a string key, but no `bucket` is configured: return { bucket, key }",
+        { key: entry },
+      );
     }
-    if (typeof entry === "object" && entry !== null) {
-      const { bucket: targetBucket, key, versionId } = entry as Partial<Record<keyof ObjectTarget, unknown>>;
-      if (
-        typeof targetBucket === "string" &&
-        targetBucket !== "" &&
-        typeof key === "string" &&
-        (versionId === undefined || (typeof versionId === "string" && versionId !== ""))
-      ) {
-        return versionId === undefined ? { bucket: targetBucket, key } : { bucket: targetBucket, key, versionId };
-      }
+    return { bucket, key: entry };
+  }
+  if (typeof entry === "object" && entry !== null) {
+    const { bucket: targetBucket, key, versionId } = entry as Partial<Record<keyof ObjectTarget, unknown>>;
+    if (
+      typeof targetBucket === "string" &&
+      targetBucket !== "" &&
+      typeof key === "string" &&
+      (versionId === undefined || (typeof versionId === "string" && versionId !== ""))
+    ) {
+      return versionId === undefined ? { bucket: targetBucket, key } : { bucket: targetBucket, key, versionId };
     }
-    throw new KeyMappingError(
-      ref,
-      `the key function returned ${describeShape(entry)}, which is neither a key string nor { bucket, key, versionId? }`,
-    );
-  });
+  }
+  throw new KeyMappingError(
+    refOf(item),
+    `the key function returned ${describeShape(entry)}, which is neither a key string nor { bucket, key, versionId? }`,
+  );
 }
 
 function shorten(key: string): string {
   return key.length > 100 ? `${key.slice(0, 100)}…` : key;
 }
 
-function checkScope(
-  target: ObjectTarget,
-  ref: RecordRef,
-  allowedPrefixes: readonly string[] | undefined,
-): ObjectTarget {
+/** Throws a KeyMappingError for a key that is empty, too long, or outside `allowedPrefixes`. */
+function checkScope(target: ObjectTarget, item: RemovedItem, allowedPrefixes: readonly string[] | undefined): void {
   const { key } = target;
-  if (key === "") throw new KeyMappingError(ref, "the object key is empty", { key });
-  const bytes = Buffer.byteLength(key, "utf8");
-  if (bytes > MAX_KEY_BYTES) {
-    throw new KeyMappingError(
-      ref,
-      `the object key "${shorten(key)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`,
-      { key },
-    );
+  if (key === "") throw new KeyMappingError(refOf(item), "the object key is empty", { key });
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a longer key needs counting.
+  if (key.length * 3 > MAX_KEY_BYTES) {
+    const bytes = Buffer.byteLength(key, "utf8");
+    if (bytes > MAX_KEY_BYTES) {
+      throw new KeyMappingError(
+        refOf(item),
+        `the object key "${shorten(key)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`,
+        { key },
+      );
+    }
   }
   if (allowedPrefixes !== undefined && !allowedPrefixes.some((prefix) => key.startsWith(prefix))) {
     throw new KeyMappingError(
-      ref,
+      refOf(item),
       `the object key "${shorten(key)}" is outside allowedPrefixes [${allowedPrefixes.join(", ")}]`,
       { key },
     );
   }
-  return target;
 }

@@ -2,7 +2,7 @@
  * Parse and select: turns a stream event into the removals to act on, the records skipped on
  * purpose, and the records that are invalid. Pure; never throws for one bad record.
  */
-import { AttributeProblem, type NativeValue, toNativeMap, within } from "./attribute-value.js";
+import { AttributeProblem, type NativeValue, readAttributeMap } from "./attribute-value.js";
 import {
   ConfigError,
   describeShape,
@@ -93,9 +93,16 @@ export function isTtlRemoval(record: StreamRecord): boolean {
   return (type ?? Type) === "Service" && (principalId ?? PrincipalId) === "dynamodb.amazonaws.com";
 }
 
-function tableNameOf(arn: unknown): string | undefined {
+const TABLE_NAME = /:table\/([^/]+)/;
+
+/** The table's name in an eventSourceARN. Records of a batch share one ARN: `last` keeps the last answer. */
+function tableNameOf(arn: unknown, last: { arn: string; tableName: string | undefined }): string | undefined {
   if (typeof arn !== "string") return undefined;
-  return /:table\/([^/]+)/.exec(arn)?.[1];
+  if (arn !== last.arn) {
+    last.arn = arn;
+    last.tableName = TABLE_NAME.exec(arn)?.[1];
+  }
+  return last.tableName;
 }
 
 function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
@@ -127,19 +134,46 @@ export function parseStreamRecords(event: unknown, options: ParseOptions = {}): 
   }
 
   const batch: ParsedBatch = { removals: [], skipped: [], invalid: [] };
-  records.forEach((record: unknown, index) => {
-    const result = parseRecord(record, index, filter);
+  const table = { arn: "", tableName: undefined };
+  for (let index = 0; index < records.length; index++) {
+    const result = parseRecord(records[index], index, filter, table);
     if ("error" in result) batch.invalid.push(result);
     else if ("reason" in result) batch.skipped.push(result);
     else batch.removals.push(result);
-  });
+  }
   return batch;
 }
 
+/** The record's position and identifiers, for errors and skipped records. */
+function refOf(record: StreamRecord, index: number): RecordRef {
+  const sequenceNumber = record.dynamodb?.SequenceNumber;
+  return {
+    index,
+    sequenceNumber: typeof sequenceNumber === "string" ? sequenceNumber : undefined,
+    eventId: typeof record.eventID === "string" ? record.eventID : undefined,
+  };
+}
+
+function invalidRecord(
+  record: StreamRecord,
+  index: number,
+  field: string,
+  problem: string,
+  cause?: unknown,
+): InvalidRecord {
+  const ref = refOf(record, index);
+  return {
+    ...ref,
+    error: new InvalidRecordError(ref, field, problem, cause === undefined ? undefined : { cause }),
+  };
+}
+
+/** Parses one record. Builds nothing but the result on the way of a valid removal. */
 function parseRecord(
   value: unknown,
   index: number,
   filter: RemovalFilter,
+  table: { arn: string; tableName: string | undefined },
 ): RemovedItem | SkippedRecord | InvalidRecord {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     const ref = { index };
@@ -149,55 +183,54 @@ function parseRecord(
     };
   }
   const record = value as StreamRecord;
-  const data = record.dynamodb;
-  const ref: RecordRef = {
-    index,
-    sequenceNumber: typeof data?.SequenceNumber === "string" ? data.SequenceNumber : undefined,
-    eventId: typeof record.eventID === "string" ? record.eventID : undefined,
-  };
-  const invalid = (field: string, problem: string, cause?: unknown): InvalidRecord => ({
-    ...ref,
-    error: new InvalidRecordError(ref, field, problem, cause === undefined ? undefined : { cause }),
-  });
-
   const eventName = record.eventName;
-  if (eventName === "INSERT" || eventName === "MODIFY") return { ...ref, eventName, reason: "not-a-removal" };
+  if (eventName === "INSERT" || eventName === "MODIFY") {
+    return { ...refOf(record, index), eventName, reason: "not-a-removal" };
+  }
   if (eventName !== "REMOVE") {
-    return invalid(
+    return invalidRecord(
+      record,
+      index,
       "eventName",
       `must be INSERT, MODIFY or REMOVE (got ${typeof eventName === "string" ? JSON.stringify(eventName) : describeShape(eventName)})`,
     );
   }
   const removedBy = isTtlRemoval(record) ? "ttl" : "user";
-  if (!selects(filter, removedBy)) return { ...ref, eventName, reason: "removal-not-selected" };
+  if (!selects(filter, removedBy)) return { ...refOf(record, index), eventName, reason: "removal-not-selected" };
 
-  if (typeof data !== "object" || data === null) return invalid("dynamodb", "is missing");
-  if (!isSequenceNumber(data.SequenceNumber)) {
-    return invalid("dynamodb.SequenceNumber", `must be a string of digits (got ${describeShape(data.SequenceNumber)})`);
+  const data = record.dynamodb;
+  if (typeof data !== "object" || data === null) return invalidRecord(record, index, "dynamodb", "is missing");
+  const sequenceNumber = data.SequenceNumber;
+  if (!isSequenceNumber(sequenceNumber)) {
+    return invalidRecord(
+      record,
+      index,
+      "dynamodb.SequenceNumber",
+      `must be a string of digits (got ${describeShape(sequenceNumber)})`,
+    );
   }
-  if (data.Keys === undefined || data.Keys === null) return invalid("dynamodb.Keys", "is missing");
+  if (data.Keys === undefined || data.Keys === null) return invalidRecord(record, index, "dynamodb.Keys", "is missing");
 
-  let keys: NativeMap;
-  let oldImage: NativeMap | undefined;
-  try {
-    keys = readMap(data.Keys, "dynamodb.Keys");
-    if (Object.keys(keys).length === 0) return invalid("dynamodb.Keys", "is empty");
-    oldImage =
-      data.OldImage === undefined || data.OldImage === null ? undefined : readMap(data.OldImage, "dynamodb.OldImage");
-  } catch (error) {
-    if (!(error instanceof AttributeProblem)) throw error;
-    return invalid(error.path, error.problem, error);
+  const keys = readAttributeMap(data.Keys, "dynamodb.Keys");
+  if (keys instanceof AttributeProblem) return invalidRecord(record, index, keys.path, keys.problem, keys);
+  if (isEmpty(keys)) return invalidRecord(record, index, "dynamodb.Keys", "is empty");
+  const oldImage =
+    data.OldImage === undefined || data.OldImage === null
+      ? undefined
+      : readAttributeMap(data.OldImage, "dynamodb.OldImage");
+  if (oldImage instanceof AttributeProblem) {
+    return invalidRecord(record, index, oldImage.path, oldImage.problem, oldImage);
   }
 
   const created = data.ApproximateCreationDateTime;
   return {
     index,
-    sequenceNumber: data.SequenceNumber,
-    eventId: ref.eventId,
+    sequenceNumber,
+    eventId: typeof record.eventID === "string" ? record.eventID : undefined,
     keys,
     oldImage,
     removedBy,
-    tableName: tableNameOf(record.eventSourceARN),
+    tableName: tableNameOf(record.eventSourceARN, table),
     approximateCreationDateTime:
       typeof created === "number" && Number.isFinite(created) ? new Date(created * 1000) : undefined,
     streamViewType: typeof data.StreamViewType === "string" ? data.StreamViewType : undefined,
@@ -205,6 +238,7 @@ function parseRecord(
   };
 }
 
-function readMap(map: unknown, field: string): NativeMap {
-  return within(field, () => toNativeMap(map));
+function isEmpty(map: NativeMap): boolean {
+  for (const _name in map) return false;
+  return true;
 }

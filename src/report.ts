@@ -30,8 +30,12 @@ export function collectOwnership<R extends RecordRef>(
     for (const target of targets) {
       const id = targetId(target);
       const owner = owners.get(id);
-      if (owner === undefined) owners.set(id, { target, records: new Set([item]) });
-      else owner.records.add(item);
+      if (owner === undefined) {
+        // Not `new Set([item])`: building a Set from an array goes through the iterator protocol.
+        const records = new Set<R>();
+        records.add(item);
+        owners.set(id, { target, records });
+      } else owner.records.add(item);
     }
   }
   return owners;
