@@ -18,7 +18,7 @@
  * Run: npx tsx bench/cold-start.ts   (BENCH_SMOKE=1 for a short smoke run)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build, type Metafile } from "esbuild";
@@ -234,7 +234,7 @@ export const handler = createCleanupHandler({ bucket: "product-images", key: "{p
     const addedMs = handlerMs - sdkMs;
 
     console.log(
-      `Bundles: esbuild ${"bundle, minify, platform node, format esm, external @aws-sdk/*"}; gzip = zlib default level; KB = 1,024 bytes.`,
+      "Bundles: esbuild bundle, minify, platform node, format esm, external @aws-sdk/*; gzip = zlib default level; KB = 1,024 bytes.",
     );
     console.log(
       `Import time: ${PROCESSES} fresh node processes per row (plus one untimed round), interleaved; each times one await import(); medians.`,
@@ -344,7 +344,6 @@ export const handler = createCleanupHandler({ bucket: "product-images", key: "{p
         `library code ${signedKb(withoutZod.bytes)} / ${signedKb(withoutZod.gzip)} gzip. ` +
         `Import-time ratio handler/client-s3: ${ratio(handlerMs / sdkMs)}.`,
     );
-    void dirname;
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

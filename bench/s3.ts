@@ -23,6 +23,8 @@
  * The library is imported from dist/: `npm run build` first.
  * Run: npx tsx bench/s3.ts   (BENCH_SMOKE=1 for a short smoke run)
  */
+
+import { loadavg } from "node:os";
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -149,6 +151,7 @@ main(async () => {
   const text = eventText("KEYS_ONLY", REMOVALS);
   const keys = (JSON.parse(text) as StreamEvent).Records.map((record) => `${record.dynamodb?.Keys?.productId?.S}.png`);
 
+  const loadAtStart = loadavg()[0] ?? 0;
   const started = performance.now();
   let uploadMs = 0;
   let warmupMs = 0;
@@ -271,6 +274,7 @@ main(async () => {
           "S3 phase",
           "after",
           "wall per round",
+          "S3 phase per round",
         ],
         (["a", "b", "c"] as const).map((variant) => [
           LABELS[variant],
@@ -283,6 +287,7 @@ main(async () => {
           ms(med(variant, "s3Ms")),
           ms(med(variant, "afterMs")),
           runs[variant].map((run) => run.wallMs.toFixed(0)).join(" / "),
+          runs[variant].map((run) => run.s3Ms.toFixed(0)).join(" / "),
         ]),
       ),
     );
@@ -308,8 +313,14 @@ main(async () => {
       ),
     );
     console.log();
+    const ownMs = med("a", "beforeMs") + med("a", "afterMs");
     console.log(
-      `(a)/(c) per round (a and c run back to back): ${pairedAc.map(ratio).join(", ")}; median ${ratio(median(pairedAc))}.`,
+      `(a)/(c) per round (a and c run back to back): ${pairedAc.map(ratio).join(", ")}; median ${ratio(median(pairedAc))}. ` +
+        `(a)'s own time outside S3 (before + after): ${ms(ownMs)}, ${((ownMs / med("c", "wallMs")) * 100).toFixed(1)}% of (c)'s wall time; ` +
+        `S3 phase (a)/(c): ${ratio(med("a", "s3Ms") / med("c", "s3Ms"))}.`,
+    );
+    console.log(
+      `Load average (1 min) at the start and the end: ${loadAtStart.toFixed(2)}, ${loadavg()[0]?.toFixed(2)}.`,
     );
     const totalMs = performance.now() - started;
     const uploads = (ROUNDS_AC * 2 + ROUNDS_B) * keys.length;
