@@ -160,19 +160,6 @@ function isStringArray(value: unknown): value is string[] {
   return true;
 }
 
-/**
- * Runs `read`, prefixing `segment` to the path of an {@link AttributeProblem} it throws: for callers
- * that read AttributeValues inside code of their own.
- */
-export function within<T>(segment: string, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof AttributeProblem) throw new AttributeProblem(segment + error.path, error.problem);
-    throw error;
-  }
-}
-
 function convert(value: unknown): NativeValue | Failure {
   const type = typeOf(value);
   if (type instanceof Failure) return type;

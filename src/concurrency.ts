@@ -6,8 +6,8 @@ export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
 /** Creates a limiter. Each limiter has its own queue: create one per invocation, never per module. */
 export function createLimiter(max: number): Limiter {
   let running = 0;
-  // A queue read from `head`, since Array#shift copies the rest of the array and a handler may queue
-  // 10,000 key mappings. Started entries are cleared; the array is dropped once it has been read.
+  // A queue read from `head`, since Array#shift copies the rest of the array and a deleter may queue
+  // many requests. Started entries are cleared; the array is dropped once it has been read.
   let waiting: ((() => void) | undefined)[] = [];
   let head = 0;
   // A finishing task hands its slot straight to the next waiting one, so that a task arriving in

@@ -1,7 +1,7 @@
 import { NumberValueImpl } from "@aws-sdk/util-dynamodb";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AttributeProblem, attributeMember, toNative, toNativeMap, toNumber, within } from "../src/attribute-value.js";
+import { AttributeProblem, attributeMember, toNative, toNativeMap, toNumber } from "../src/attribute-value.js";
 
 /** Runs `read` and returns the AttributeProblem it throws; fails the test when it throws nothing else. */
 function problemOf(read: () => unknown): AttributeProblem {
@@ -404,71 +404,5 @@ describe("toNumber", () => {
         expect(toNumber(n.toString())).toBe(n);
       }),
     );
-  });
-});
-
-describe("within", () => {
-  it("returns what `read` returns", () => {
-    // Act
-    const value = within(".tags", () => ["a", "b"]);
-
-    // Assess
-    expect(value).toStrictEqual(["a", "b"]);
-  });
-
-  it("prefixes the segment to the path of an AttributeProblem and keeps its problem", () => {
-    // Prepare
-    const inner = new AttributeProblem("[2]", "N is not a number");
-
-    // Act
-    const problem = problemOf(() =>
-      within(".tags", () => {
-        throw inner;
-      }),
-    );
-
-    // Assess
-    expect(problem).not.toBe(inner);
-    expect(problem.path).toBe(".tags[2]");
-    expect(problem.problem).toBe("N is not a number");
-    expect(problem.message).toBe(".tags[2] N is not a number");
-  });
-
-  it("builds the path from the outermost segment inwards when nested", () => {
-    // Act
-    const problem = problemOf(() =>
-      within("dynamodb.OldImage", () =>
-        within(".meta", () =>
-          within("[0]", () => {
-            throw new AttributeProblem("", "has no value");
-          }),
-        ),
-      ),
-    );
-
-    // Assess
-    expect(problem.path).toBe("dynamodb.OldImage.meta[0]");
-    expect(problem.problem).toBe("has no value");
-  });
-
-  it.each([
-    ["an Error", new TypeError("getter failed")],
-    ["a string", "not an error"],
-    ["undefined", undefined],
-  ])("rethrows %s that is not an AttributeProblem unchanged", (_name, failure) => {
-    // Prepare
-    let caught: unknown = "nothing was thrown";
-
-    // Act
-    try {
-      within(".tags", () => {
-        throw failure;
-      });
-    } catch (error) {
-      caught = error;
-    }
-
-    // Assess
-    expect(caught).toBe(failure);
   });
 });
