@@ -8,6 +8,8 @@ const shared = {
   sourcemap: true,
 } as const;
 const dts = { compilerOptions: { ignoreDeprecations: "6.0" } };
+// The published entry points (package.json "exports"). `lambda` is the zero-code Lambda handler.
+const entries = { index: "src/index.ts", "testing/index": "src/testing/index.ts", lambda: "src/lambda.ts" };
 
 export default defineConfig([
   {
@@ -16,13 +18,13 @@ export default defineConfig([
     format: "esm",
     bundle: false,
     clean: true,
-    dts: { ...dts, entry: { index: "src/index.ts", "testing/index": "src/testing/index.ts" } },
+    dts: { ...dts, entry: entries },
   },
   {
     ...shared,
-    entry: { index: "src/index.ts", "testing/index": "src/testing/index.ts" },
+    entry: entries,
     format: "cjs",
     treeshake: true,
-    dts: { ...dts, entry: { index: "src/index.ts", "testing/index": "src/testing/index.ts" } },
+    dts: { ...dts, entry: entries },
   },
 ]);

@@ -14,6 +14,11 @@
  * handling it show where the memory goes: @aws-sdk/client-s3 (which any handler that deletes objects
  * loads), the library, and the handling itself.
  *
+ * Three more rows run the bundled case with V8's young generation capped (`--max-semi-space-size=2`,
+ * in MB): V8 grows that space, up to 16 MB a semi-space, while many new objects survive, and
+ * handling a batch keeps thousands of them. The capped rows show how much of the peak is that
+ * growth rather than data the handler holds.
+ *
  * Every measured process is plain node: `npm run build` first.
  * Run: npx tsx bench/memory.ts   (BENCH_SMOKE=1 for a seconds-long smoke run)
  */
@@ -49,7 +54,11 @@ interface Row {
   label: string;
   step: Step;
   library?: "dist" | "bundle";
+  /** Node flags of the child. */
+  nodeFlags?: readonly string[];
 }
+
+const CAPPED = ["--max-semi-space-size=2"];
 
 const ROWS: readonly Row[] = [
   { label: "JSON.parse only (baseline)", step: "parse" },
@@ -58,6 +67,14 @@ const ROWS: readonly Row[] = [
   { label: "dist/: createCleanupHandler handles the event", step: "handle", library: "dist" },
   { label: "bundle: client-s3 + bundle loaded, handler created + JSON.parse", step: "code", library: "bundle" },
   { label: "bundle: createCleanupHandler handles the event", step: "handle", library: "bundle" },
+  { label: "young generation capped: JSON.parse only", step: "parse", nodeFlags: CAPPED },
+  {
+    label: "young generation capped: bundle loaded, handler created + JSON.parse",
+    step: "code",
+    library: "bundle",
+    nodeFlags: CAPPED,
+  },
+  { label: "young generation capped: bundle handles the event", step: "handle", library: "bundle", nodeFlags: CAPPED },
 ];
 
 /** What every child prints: its peak RSS, and what it did, to check it did the work. */
@@ -148,6 +165,7 @@ main(async () => {
         const report = await runModule<Report>(CHILD, [row.step, libraryUrl, eventPath, BUCKET, KEY_TEMPLATE], {
           cwd: ROOT,
           env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+          nodeFlags: row.nodeFlags ?? [],
         });
         if (report.records !== records) throw new Error(`${row.label}: ${report.records} records, not ${records}`);
         if (
@@ -166,7 +184,17 @@ main(async () => {
   }
 
   const peak = peaks.map((values) => median(values));
-  const [baseline = 0, sdk = 0, distCode = 0, distHandled = 0, bundleCode = 0, bundleHandled = 0] = peak;
+  const [
+    baseline = 0,
+    sdk = 0,
+    distCode = 0,
+    distHandled = 0,
+    bundleCode = 0,
+    bundleHandled = 0,
+    cappedBaseline = 0,
+    cappedCode = 0,
+    cappedHandled = 0,
+  ] = peak;
   console.log(
     `Event: ${records.toLocaleString("en")} OLD_IMAGE REMOVE records (10 attributes each), ` +
       `${mb(Buffer.byteLength(text))} of JSON (limit ${mb(LAMBDA_PAYLOAD_LIMIT)}); ` +
@@ -184,7 +212,7 @@ main(async () => {
       ["process", "peak RSS", "vs JSON.parse only", "vs client-s3 + JSON.parse", "target", "result"],
       ROWS.map((row, at) => {
         const value = peak[at] ?? 0;
-        const handled = row.step === "handle";
+        const handled = row.step === "handle" && row.nodeFlags === undefined;
         return [
           row.label,
           mb(value),
@@ -206,4 +234,10 @@ main(async () => {
         ` + loading the library ${mb(code - sdk)} + handling the event ${mb(handled - code)}.`,
     );
   }
+  console.log(
+    `With the young generation capped at 2 MB a semi-space, handling the event adds ${mb(cappedHandled - cappedCode)}` +
+      ` (bundle) instead of ${mb(bundleHandled - bundleCode)}: the difference is V8 growing its young generation while` +
+      ` the batch's objects survive, not data the handler keeps. Capped, the handler's peak is` +
+      ` ${ratio(cappedHandled / cappedBaseline)} of JSON.parse only, capped the same way.`,
+  );
 });

@@ -2,19 +2,22 @@
  * Delete: the only module that talks to S3. Deduplicates targets, lists the versions of keys to
  * purge, batches the objects into DeleteObjects calls of at most 1,000 keys, bounds the calls in
  * flight, retries transient per-key errors with backoff, falls back to single deletes for stores
- * that refuse a DeleteObjects body's checksum, and reports every target as deleted or failed.
+ * that refuse a DeleteObjects body's checksum, sends a target's `etag` as a condition (conditional
+ * deletes), and reports every target as deleted, failed, or kept because it was replaced.
  */
 import {
   DeleteObjectCommand,
+  type DeleteObjectCommandInput,
   DeleteObjectsCommand,
   ListObjectVersionsCommand,
+  type ObjectIdentifier,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
 import { createLimiter, type Limiter } from "./concurrency.js";
 import { withContentMd5 } from "./content-md5.js";
-import { targetId } from "./object-target.js";
-import { classifyCode, fromThrown, type KeyError, refusesChecksum } from "./s3-errors.js";
+import { decodeListedKey, targetId } from "./object-target.js";
+import { asConditional, classifyCode, fromThrown, type KeyError, refusesChecksum } from "./s3-errors.js";
 import type { ObjectTarget } from "./types.js";
 import { fn, nonNegativeInt, positiveInt, s3ClientSchema, validateOptions } from "./validation.js";
 
@@ -71,6 +74,9 @@ export interface BatchDeleterOptions {
    *   none did, the first that failed, in listing order (each page's versions, then its delete
    *   markers). A listing that throws fails the target with the error's code, and nothing of it is
    *   deleted; it is not retried here (the SDK has retried it). A dry run lists nothing.
+   *   A target with an `etag` and no `versionId` is not purged: S3 checks an ETag against the
+   *   current version only, so purging it would delete versions unconditionally. It fails,
+   *   permanently, with code `ConditionalPurgeUnsupported`, and nothing of it is listed or deleted.
    *   Needs `s3:ListBucketVersions` on the bucket and `s3:DeleteObjectVersion` on the objects,
    *   besides `s3:DeleteObject`.
    *
@@ -118,15 +124,26 @@ export interface FailedTarget {
   retryable: boolean;
 }
 
-/** The outcome of one call: each distinct target is in exactly one list. */
+/**
+ * The outcome of one call: each distinct target (by bucket, key, versionId and etag) is in exactly
+ * one of `deleted`, `failed` and `keptReplaced`, each list in the order the targets came.
+ */
 export interface DeleteReport {
   /**
-   * Objects S3 reported deleted, or already gone. With `versions: "all"`, a key without `versionId`
-   * is here once every one of its versions and delete markers is deleted.
+   * Objects S3 reported deleted, or already gone (NoSuchKey, with or without an `etag`). With
+   * `versions: "all"`, a key without `versionId` is here once every one of its versions and delete
+   * markers is deleted.
    */
   deleted: ObjectTarget[];
   /** Objects not deleted, each with its reason. */
   failed: FailedTarget[];
+  /**
+   * Conditional deletes S3 refused with PreconditionFailed: the target carried an `etag`, and the
+   * object under its key has another one now, so it was replaced after the ETag was stored (a stale
+   * or redelivered removal). The new object is kept on purpose: these are neither failed nor
+   * retried. A PreconditionFailed for a target without `etag` is a failure like any other.
+   */
+  keptReplaced: ObjectTarget[];
   /**
    * Present when the store refused a DeleteObjects request's checksum during this call, so that its
    * objects and every later batch went as single DeleteObject calls (see `fallbackToSingleDeletes`).
@@ -181,6 +198,8 @@ interface Call {
   readonly deadline: number;
   /** The final error of each object not deleted, by {@link targetId}. */
   readonly failures: Map<string, Failure>;
+  /** The {@link targetId} of each object kept because it was replaced (PreconditionFailed on its etag). */
+  readonly kept: Set<string>;
   /** Set once the store refused a DeleteObjects request's checksum: later batches go as single deletes. */
   singlesOnly: boolean;
 }
@@ -241,6 +260,7 @@ export function buildBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
       limit: createLimiter(settings.concurrency),
       deadline: callOptions.deadline ?? Number.POSITIVE_INFINITY,
       failures: new Map(),
+      kept: new Set(),
       singlesOnly: false,
     };
     const unique = distinct(targets);
@@ -267,6 +287,7 @@ async function plan(call: Call, target: ObjectTarget): Promise<Plan> {
   if (call.settings.versions === "current" || target.versionId !== undefined) {
     return { target, objects: [target], listing: undefined };
   }
+  if (target.etag !== undefined) return { target, objects: [], listing: CONDITIONAL_PURGE };
   const versions = await listVersions(call, target);
   return "code" in versions
     ? { target, objects: [], listing: failureOf(versions) }
@@ -321,7 +342,7 @@ async function listPage(
     const entries = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].filter(
       (entry) => entry.Key !== undefined,
     );
-    const keys = entries.map((entry) => (encoded ? decodeKey(entry.Key as string) : (entry.Key as string)));
+    const keys = entries.map((entry) => (encoded ? decodeListedKey(entry.Key as string) : (entry.Key as string)));
     if (keys.some((listed) => !listed.startsWith(key))) return UNEXPECTED_LISTING;
     const own = entries.filter((_, i) => keys[i] === key);
     const versions = own.map((entry) => ({ bucket, key, versionId: entry.VersionId ?? "null" }));
@@ -335,14 +356,15 @@ async function listPage(
   }
 }
 
-/** Decodes a key listed with `EncodingType=url`: form encoding, `+` for a space (as boto3 and the Java SDK read it). */
-function decodeKey(encoded: string): string {
-  return decodeURIComponent(encoded.replaceAll("+", " "));
-}
-
 /**
  * Deletes objects once each: keys that can go in an XML body in batches of 1,000, the others one by
  * one. `distinct: true` says the objects hold no duplicates, which spares deduplicating them again.
+ *
+ * Objects of one key and version that differ only in their etag (two records removing one key with
+ * different ETags) are distinct, and both are sent; but only the first goes in a DeleteObjects
+ * batch and the others as single deletes, since a batch's per-key errors name no ETag and could
+ * not be told apart. Whichever delete comes second finds the object gone (NoSuchKey: deleted) or
+ * replaced (PreconditionFailed: kept).
  */
 async function deleteAll(
   call: Call,
@@ -352,8 +374,10 @@ async function deleteAll(
   const work: Promise<unknown>[] = [];
   for (const [bucket, group] of groupByBucket(unique ? objects : distinct(objects))) {
     const batchable: ObjectTarget[] = [];
+    // Only an object with an etag can share its key and version with another distinct object.
+    const batched = group.some((object) => object.etag !== undefined) ? new Set<string>() : undefined;
     for (const object of group) {
-      if (canBatch(object.key)) batchable.push(object);
+      if (canBatch(object.key) && (batched === undefined || firstOfItsVersion(batched, object))) batchable.push(object);
       else work.push(run(call, sendSingle, bucket, [object]));
     }
     for (let start = 0; start < batchable.length; start += MAX_KEYS_PER_REQUEST) {
@@ -361,6 +385,14 @@ async function deleteAll(
     }
   }
   await Promise.all(work);
+}
+
+/** True, and the object's key and version are noted in `seen`, unless they were noted already. */
+function firstOfItsVersion(seen: Set<string>, { key, versionId = "" }: ObjectTarget): boolean {
+  const id = `${versionId.length}:${versionId}${key}`;
+  if (seen.has(id)) return false;
+  seen.add(id);
+  return true;
 }
 
 /** Deletes one batch with DeleteObjects; if the store refuses its checksum, each of its keys with DeleteObject. */
@@ -389,6 +421,10 @@ async function run(
     for (const target of pending) {
       const error = errors === "deadline" ? DEADLINE : errors.get(target);
       if (error === undefined || error.class === "gone") continue;
+      if (error.class === "replaced") {
+        call.kept.add(targetId(target));
+        continue;
+      }
       if (error.class === "retryable" && !error.thrown && error !== DEADLINE && attempt < maxAttempts)
         retry.push({ target, error });
       else call.failures.set(targetId(target), failureOf(error));
@@ -413,9 +449,7 @@ const sendBatch: Send = async (call, bucket, targets) => {
     const command = new DeleteObjectsCommand({
       Bucket: bucket,
       Delete: {
-        Objects: targets.map(({ key, versionId }) =>
-          versionId === undefined ? { Key: key } : { Key: key, VersionId: versionId },
-        ),
+        Objects: targets.map(objectIdentifier),
         Quiet: true,
       },
     });
@@ -432,33 +466,45 @@ const sendBatch: Send = async (call, bucket, targets) => {
   return errors;
 };
 
-/** Sends one DeleteObject request, for the one target it is given. */
+/** A target's entry in a DeleteObjects body: its key, and its versionId and etag (as `ETag`) when it has them. */
+function objectIdentifier({ key, versionId, etag }: ObjectTarget): ObjectIdentifier {
+  const object: ObjectIdentifier = { Key: key };
+  if (versionId !== undefined) object.VersionId = versionId;
+  if (etag !== undefined) object.ETag = etag;
+  return object;
+}
+
+/**
+ * Sends one DeleteObject request, for the one target it is given; its etag goes as `If-Match`, and
+ * a PreconditionFailed (HTTP 412) then means the object was replaced.
+ */
 const sendSingle: Send = async (call, bucket, [target]) => {
   const errors = new Map<ObjectTarget, KeyError>();
-  const { key, versionId } = target as ObjectTarget;
+  const { key, versionId, etag } = target as ObjectTarget;
+  const input: DeleteObjectCommandInput = { Bucket: bucket, Key: key };
+  if (versionId !== undefined) input.VersionId = versionId;
+  if (etag !== undefined) input.IfMatch = etag;
   try {
-    await call.settings.s3Client.send(
-      new DeleteObjectCommand(
-        versionId === undefined ? { Bucket: bucket, Key: key } : { Bucket: bucket, Key: key, VersionId: versionId },
-      ),
-    );
+    await call.settings.s3Client.send(new DeleteObjectCommand(input));
   } catch (error) {
-    errors.set(target as ObjectTarget, fromThrown(error));
+    errors.set(target as ObjectTarget, fromThrown(error, etag !== undefined));
   }
   return errors;
 };
 
 /**
  * The report of a call, in the order the targets came: a target is deleted when it was listed and
- * none of its objects failed. A target whose versions were not all deleted takes the first permanent
- * failure among them, else the first failure.
+ * none of its objects failed or was kept. A target whose versions were not all deleted takes the
+ * first permanent failure among them, else the first failure. Only a target deleted as given (no
+ * listing) can be kept, so its own id says whether it was.
  */
 function report(call: Call, plans: readonly Plan[]): DeleteReport {
-  const result: DeleteReport = { deleted: [], failed: [] };
+  const result: DeleteReport = { deleted: [], failed: [], keptReplaced: [] };
   for (const { target, objects, listing } of plans) {
     const failure = listing ?? (call.failures.size === 0 ? undefined : firstFailure(call, objects));
-    if (failure === undefined) result.deleted.push(target);
-    else result.failed.push({ target, ...failure });
+    if (failure !== undefined) result.failed.push({ target, ...failure });
+    else if (call.kept.size > 0 && call.kept.has(targetId(target))) result.keptReplaced.push(target);
+    else result.deleted.push(target);
   }
   if (call.singlesOnly) result.fallback = "single-deletes";
   return result;
@@ -488,9 +534,17 @@ const DEADLINE: KeyError = {
 };
 
 /**
- * A ListObjectVersions page that says more follow but not after which version (none, or the one it
- * started after): the key's versions cannot all be found, and asking again would loop.
+ * A target with an etag under `versions: "all"`: S3 evaluates an ETag against the current version
+ * only, so its versions cannot be purged on that condition, and purging them without it would
+ * defeat the guard the etag stands for.
  */
+const CONDITIONAL_PURGE: Failure = {
+  code: "ConditionalPurgeUnsupported",
+  message:
+    'versions: "all" cannot purge a target that carries an etag: S3 checks an ETag against the current version only, and the versions are not deleted unconditionally instead',
+  retryable: false,
+};
+
 /** A listing whose keys do not all start with the prefix asked for. */
 const UNEXPECTED_LISTING: KeyError = {
   code: "UnexpectedVersionListing",
@@ -499,6 +553,10 @@ const UNEXPECTED_LISTING: KeyError = {
   thrown: false,
 };
 
+/**
+ * A ListObjectVersions page that says more follow but not after which version (none, or the one it
+ * started after): the key's versions cannot all be found, and asking again would loop.
+ */
 const NO_PROGRESS: KeyError = {
   code: "IncompleteVersionListing",
   message: "ListObjectVersions answered IsTruncated without a new NextVersionIdMarker: not every version can be listed",
@@ -578,7 +636,9 @@ function matchErrors(
     }
     const exact = sameKey.filter((target) => target.versionId === entry.VersionId);
     for (const target of exact) {
-      errors.set(target, error);
+      // Only an entry for exactly this object says its condition failed: a target sent with an
+      // etag is then kept, not failed.
+      errors.set(target, target.etag === undefined ? error : asConditional(error));
       ownEntry.add(target);
     }
     if (entry.VersionId === undefined || exact.length === 0) {

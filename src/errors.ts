@@ -11,6 +11,11 @@ export interface RecordRef {
   sequenceNumber?: string | undefined;
   /** `eventID`, when the record has one. */
   eventId?: string | undefined;
+  /**
+   * What `batchItemFailures` reports for this record, when it has one: `dynamodb.SequenceNumber`,
+   * `kinesis.sequenceNumber` (Kinesis) or `eventID` (EventBridge Pipes).
+   */
+  itemIdentifier?: string | undefined;
 }
 
 /** The base class of every error this library throws or reports. */

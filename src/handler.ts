@@ -11,7 +11,8 @@ import {
   deleterOptionFields,
   MAX_KEYS_PER_REQUEST,
 } from "./batch-deleter.js";
-import type { RecordRef } from "./errors.js";
+import { describeShape, type RecordRef } from "./errors.js";
+import { EVENT_SOURCES } from "./event-sources.js";
 import {
   buildKeyMapper,
   type KeyFunction,
@@ -21,9 +22,10 @@ import {
   requireBucket,
 } from "./key-mapper.js";
 import { type InvalidRecord, parseStreamRecords, REMOVAL_FILTERS } from "./parse-stream-records.js";
+import { buildPrefixExpander, expandRemovals, prefixExpanderOptionFields } from "./prefix-expander.js";
 import { buildBatchResponse, collectOwnership, ownersOf, unreportable } from "./report.js";
-import type { CleanupContext, CleanupHandler, Logger, RemovalFilter } from "./types.js";
-import { loggerSchema, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
+import type { CleanupContext, CleanupHandler, CleanupSummary, Logger, RemovalFilter } from "./types.js";
+import { fn, loggerSchema, nonEmptyString, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
 
 /**
  * Options of {@link createCleanupHandler}. `bucket` is required unless `key` is a function, which
@@ -52,6 +54,28 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    * @default "any"
    */
   removals?: RemovalFilter | undefined;
+  /**
+   * The table's TTL attribute (epoch seconds). When set, a REMOVE without userIdentity also counts
+   * as a TTL removal when `OldImage[ttlAttribute] <= ApproximateCreationDateTime`. This makes
+   * `removals: "ttl"` right in a global table's replica Regions, where replicated TTL deletes carry
+   * no userIdentity. Needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream.
+   */
+  ttlAttribute?: string | undefined;
+  /**
+   * Conditional deletes: the OldImage attribute (S) holding the ETag the object had when the item
+   * was written. Each object is then deleted only while it still has that ETag; an object replaced
+   * since is kept and counted as `keptReplaced`, not as a failure. This guards against a stale or
+   * redelivered REMOVE deleting a new object under the same key. Needs an OLD_IMAGE or
+   * NEW_AND_OLD_IMAGES stream, one object per record (or key functions returning `{ key, etag }`),
+   * and s3:GetObject besides s3:DeleteObject. Not with `versions: "all"`.
+   */
+  etagAttribute?: string | undefined;
+  /**
+   * Called once per invocation with what it did (the summary line's fields), also when the
+   * handler throws because a record cannot be reported. For metrics: see `emfMetrics`. What it
+   * throws or rejects with is logged and otherwise ignored.
+   */
+  onResult?: ((summary: CleanupSummary) => void | Promise<void>) | undefined;
   /** The S3 client. @default one `new S3Client({})`, created when the factory is called */
   s3Client?: S3Client | undefined;
   /**
@@ -61,16 +85,33 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    */
   onInvalidRecord?: "fail" | "skip" | undefined;
   /**
-   * How many S3 requests (deletes, and with `versions: "all"` listings) may be in flight at once,
-   * and how many key functions may run at once.
+   * How many S3 requests (deletes, and listings for `versions: "all"` and prefix targets) may be
+   * in flight at once, and how many key functions may run at once.
    * @default 4
    */
   concurrency?: number | undefined;
-  /** When set, every key must start with one of these; a record with any other key is invalid. */
+  /**
+   * When set, every key must start with one of these; a record with any other key is invalid.
+   * Required by prefix targets, which must lie strictly inside one of them.
+   */
   allowedPrefixes?: readonly string[] | undefined;
   /**
+   * Where the prefix of a `{ bucket, prefix }` target returned by a key function must end, so that
+   * `products/p-1/` cannot be given as `products/p-1` (which would take `products/p-10/` too).
+   * @default "/"
+   */
+  prefixDelimiter?: string | undefined;
+  /**
+   * The most objects listed under prefix targets in one invocation, across all of them (1 to
+   * 1,000,000). A prefix not finished by then has what was listed deleted, and its records reported
+   * for redelivery, which goes on where this one stopped.
+   * @default 10000
+   */
+  maxPrefixObjects?: number | undefined;
+  /**
    * Log the planned deletes (one info line per 1,000 objects) and delete nothing. With
-   * `versions: "all"` it logs the keys to purge; it lists no versions.
+   * `versions: "all"` it logs the keys to purge; it lists no versions. Prefix targets are listed
+   * (read-only), and the objects under them logged.
    * @default false
    */
   dryRun?: boolean | undefined;
@@ -88,7 +129,10 @@ const cleanupOptionsSchema = () =>
   z.strictObject({
     ...keyMapperFields(),
     ...deleterOptionFields(),
+    ...prefixExpanderOptionFields(),
     removals: z.optional(z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' })),
+    ttlAttribute: z.optional(nonEmptyString()),
+    onResult: z.optional(fn()),
     s3Client: z.optional(s3ClientSchema()),
     onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
     dryRun: z.optional(z.boolean({ error: "must be true or false" })),
@@ -99,7 +143,9 @@ const cleanupOptionsSchema = () =>
 /**
  * Creates the Lambda handler for a DynamoDB stream: for every selected REMOVE record it deletes the
  * item's S3 objects, and it returns the partial batch response that makes Lambda redeliver exactly
- * the records whose objects were not all deleted.
+ * the records whose objects were not all deleted. It takes the records from a DynamoDB stream,
+ * from Kinesis Data Streams for DynamoDB or from EventBridge Pipes, telling them apart per
+ * invocation.
  *
  * Options are validated here, once; a mistake throws {@link ConfigError} at cold start.
  *
@@ -109,9 +155,21 @@ const cleanupOptionsSchema = () =>
  * ```
  */
 export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
-  validateOptions(cleanupOptionsSchema(), options, requireBucket);
+  validateOptions(cleanupOptionsSchema(), options, (input) => [
+    ...requireBucket(input),
+    ...(input.etagAttribute !== undefined && input.versions === "all"
+      ? [
+          {
+            path: "etagAttribute",
+            message: 'cannot be used with versions: "all": a purge of every version has no ETag to match',
+          },
+        ]
+      : []),
+  ]);
   const {
     removals = "any",
+    ttlAttribute,
+    onResult,
     onInvalidRecord = "fail",
     dryRun = false,
     logger = console,
@@ -119,9 +177,22 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
     concurrency = 4,
     now = Date.now,
   } = options;
-  const mapKeys = buildKeyMapper(options.key, { bucket: options.bucket, allowedPrefixes: options.allowedPrefixes });
+  const mapKeys = buildKeyMapper(options.key, {
+    bucket: options.bucket,
+    allowedPrefixes: options.allowedPrefixes,
+    prefixDelimiter: options.prefixDelimiter,
+    etagAttribute: options.etagAttribute,
+  });
+  const s3Client = options.s3Client ?? new S3Client({});
+  const expandPrefixes = buildPrefixExpander({
+    s3Client,
+    concurrency,
+    versions: options.versions,
+    maxPrefixObjects: options.maxPrefixObjects,
+    now,
+  });
   const deleteTargets = buildBatchDeleter({
-    s3Client: options.s3Client ?? new S3Client({}),
+    s3Client,
     concurrency,
     maxAttempts: options.maxAttempts,
     baseDelayMs: options.baseDelayMs,
@@ -137,9 +208,13 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
   return async (event, context) => {
     const started = now();
     const deadline = deadlineOf(context, now, timeoutMarginMs);
-    const batch = parseStreamRecords(event, { removals });
+    const batch = parseStreamRecords(event, { removals, ttlAttribute });
+    const source = EVENT_SOURCES[batch.source];
     const records = batch.removals.length + batch.skipped.length + batch.invalid.length;
-    const summary = (counts: Omit<Summary, "records" | "skipped" | "durationMs" | "dryRun">): Summary => ({
+    const summary = (
+      counts: Omit<CleanupSummary, "source" | "records" | "skipped" | "durationMs" | "dryRun">,
+    ): CleanupSummary => ({
+      source: batch.source,
       records,
       removals: counts.removals,
       withoutObjects: counts.withoutObjects,
@@ -148,6 +223,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
       targets: counts.targets,
       deleted: counts.deleted,
       failed: counts.failed,
+      keptReplaced: counts.keptReplaced,
       fallback: counts.fallback,
       batchItemFailures: counts.batchItemFailures,
       durationMs: now() - started,
@@ -159,13 +235,14 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
           index: record.index,
           sequenceNumber: record.sequenceNumber,
           eventId: record.eventId,
+          itemIdentifier: record.itemIdentifier,
           error: record.error.message,
         });
       }
     };
 
     // Found before any key function or delete runs: Lambda must retry this batch whole anyway.
-    const cannotReport = onInvalidRecord === "fail" ? unreportable(batch.invalid) : undefined;
+    const cannotReport = onInvalidRecord === "fail" ? unreportable(batch.invalid, source) : undefined;
     if (cannotReport !== undefined) {
       logInvalid(batch.invalid);
       const nothing = {
@@ -174,36 +251,49 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
         targets: 0,
         deleted: 0,
         failed: 0,
+        keptReplaced: 0,
         fallback: "none",
         batchItemFailures: undefined,
       } as const;
-      logger.error("dynamodb-s3-cleanup summary: failing the whole batch", {
-        ...summary({ ...nothing, invalid: batch.invalid.length }),
-        error: cannotReport.message,
-      });
+      const result = summary({ ...nothing, invalid: batch.invalid.length });
+      logger.error("dynamodb-s3-cleanup summary: failing the whole batch", { ...result, error: cannotReport.message });
+      await report(result);
       throw cannotReport;
     }
 
     const { mapped, invalid: unmappable } = await mapRemovals(batch.removals, mapKeys, concurrency);
     const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
     logInvalid(invalid);
-    const owners = collectOwnership(mapped);
+    // Prefix targets are listed, read-only, in a dry run too: what they would delete is the answer.
+    const { owned, unfinished } = await expandRemovals(mapped, expandPrefixes, { deadline });
+    const owners = collectOwnership(owned);
     const targets = [...owners.values()].map((owner) => owner.target);
 
-    let report: DeleteReport;
+    let outcome: DeleteReport;
     if (dryRun) {
       for (let start = 0; start < targets.length; start += MAX_KEYS_PER_REQUEST) {
         logger.info("Dry run: these objects would be deleted", {
           targets: targets.slice(start, start + MAX_KEYS_PER_REQUEST),
         });
       }
-      report = { deleted: [], failed: [] };
+      outcome = { deleted: [], failed: [], keptReplaced: [] };
     } else {
-      report = await deleteTargets(targets, { deadline });
+      outcome = await deleteTargets(targets, { deadline });
     }
 
     const mustRetry: RecordRef[] = onInvalidRecord === "fail" ? [...invalid] : [];
-    for (const failure of report.failed) {
+    for (const { failure, records: owning } of unfinished) {
+      logger.warn("Prefix not fully deleted", {
+        bucket: failure.target.bucket,
+        prefix: failure.target.prefix,
+        code: failure.code,
+        message: failure.message,
+        retryable: failure.retryable,
+        sequenceNumbers: owning.map((record) => record.sequenceNumber),
+      });
+      mustRetry.push(...owning);
+    }
+    for (const failure of outcome.failed) {
       const owning = ownersOf(owners, failure);
       logger.warn("Object not deleted", {
         bucket: failure.target.bucket,
@@ -216,41 +306,42 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
       });
       mustRetry.push(...owning);
     }
-    const response = buildBatchResponse(mustRetry);
-    logger.info(
-      "dynamodb-s3-cleanup summary",
-      summary({
-        removals: mapped.length,
-        withoutObjects: mapped.filter((removal) => removal.targets.length === 0).length,
-        invalid: invalid.length,
-        targets: targets.length,
-        deleted: report.deleted.length,
-        failed: report.failed.length,
-        fallback: report.fallback ?? "none",
-        batchItemFailures: response.batchItemFailures.length,
-      }),
-    );
+    for (const kept of outcome.keptReplaced) {
+      logger.debug("Object kept: replaced since its item was written", {
+        bucket: kept.bucket,
+        key: kept.key,
+        versionId: kept.versionId,
+      });
+    }
+    const response = buildBatchResponse(mustRetry, source);
+    const result = summary({
+      removals: mapped.length,
+      withoutObjects: mapped.filter((removal) => removal.targets.length === 0).length,
+      invalid: invalid.length,
+      targets: targets.length,
+      deleted: outcome.deleted.length,
+      failed: outcome.failed.length,
+      keptReplaced: outcome.keptReplaced.length,
+      fallback: outcome.fallback ?? "none",
+      batchItemFailures: response.batchItemFailures.length,
+    });
+    logger.info("dynamodb-s3-cleanup summary", { ...result });
+    await report(result);
     return response;
   };
-}
 
-/** The fields of the summary line, in the order they are logged. */
-type Summary = {
-  records: number;
-  removals: number;
-  withoutObjects: number;
-  skipped: number;
-  invalid: number;
-  targets: number;
-  deleted: number;
-  failed: number;
-  /** `"single-deletes"` when the store refused a DeleteObjects checksum and objects went one by one. */
-  fallback: NonNullable<DeleteReport["fallback"]> | "none";
-  /** Absent when the handler throws instead of answering. */
-  batchItemFailures: number | undefined;
-  durationMs: number;
-  dryRun: boolean;
-};
+  /** Hands the summary to `onResult`; a metrics hook that fails must not fail the cleanup. */
+  async function report(result: CleanupSummary): Promise<void> {
+    if (onResult === undefined) return;
+    try {
+      await onResult(result);
+    } catch (error) {
+      logger.warn("onResult failed; the cleanup's response is unaffected", {
+        error: error instanceof Error ? error.message : describeShape(error),
+      });
+    }
+  }
+}
 
 function deadlineOf(context: CleanupContext | undefined, now: () => number, marginMs: number): number | undefined {
   const remaining = context?.getRemainingTimeInMillis?.();

@@ -14,6 +14,17 @@ export type {
   FailedTarget,
 } from "./batch-deleter.js";
 export { createBatchDeleter, MAX_KEYS_PER_REQUEST } from "./batch-deleter.js";
+export type { FilterCriteria } from "./deployment.js";
+export {
+  KINESIS_REMOVE_ONLY_FILTER_CRITERIA,
+  KINESIS_TTL_REMOVE_ONLY_FILTER_CRITERIA,
+  RECOMMENDED_EVENT_SOURCE_MAPPING,
+  REMOVE_ONLY_FILTER_CRITERIA,
+  REMOVE_ONLY_PATTERN,
+  recommendedEventSourceMapping,
+  TTL_REMOVE_ONLY_FILTER_CRITERIA,
+  TTL_REMOVE_ONLY_PATTERN,
+} from "./deployment.js";
 export type { ConfigIssue, RecordRef } from "./errors.js";
 export {
   CleanupError,
@@ -27,10 +38,14 @@ export {
   isKeyMappingError,
   KeyMappingError,
 } from "./errors.js";
+export type { CleanupEnvVariable } from "./from-env.js";
+export { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv } from "./from-env.js";
 export type { CleanupOptions, CommonCleanupOptions } from "./handler.js";
 export { createCleanupHandler } from "./handler.js";
 export type { KeyFunction, KeyFunctionResult, KeyMapper, KeyMapperOptions, KeySpec } from "./key-mapper.js";
 export { createKeyMapper, MAX_KEY_BYTES } from "./key-mapper.js";
+export type { EmfMetricsOptions } from "./metrics.js";
+export { EMF_METRICS, emfMetrics } from "./metrics.js";
 export type {
   InvalidRecord,
   NativeMap,
@@ -47,9 +62,16 @@ export type {
   BatchItemFailure,
   BatchResponse,
   CleanupContext,
+  CleanupEvent,
   CleanupHandler,
+  CleanupSummary,
+  CleanupTarget,
+  EventSourceKind,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
   Logger,
   ObjectTarget,
+  PrefixTarget,
   RemovalFilter,
   StreamEvent,
   StreamRecord,

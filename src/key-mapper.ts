@@ -7,12 +7,23 @@ import * as z from "zod/mini";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
 import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, type RecordRef } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
+import { targetId } from "./object-target.js";
 import type { InvalidRecord, RemovedItem } from "./parse-stream-records.js";
-import type { AttributeMap, ObjectTarget } from "./types.js";
+import type { AttributeMap, CleanupTarget, ObjectTarget, PrefixTarget } from "./types.js";
 import { allowedPrefixesSchema, nonEmptyString, validateOptions } from "./validation.js";
 
-/** What a key function may return. `null` and `undefined` mean "nothing to delete". */
-export type KeyFunctionResult = string | ObjectTarget | readonly (string | ObjectTarget)[] | null | undefined;
+/**
+ * What a key function may return: a key, an object, `{ bucket, prefix }` for every object under a
+ * prefix (needs `allowedPrefixes`), or an array of those. `null` and `undefined` mean "nothing to
+ * delete".
+ */
+export type KeyFunctionResult =
+  | string
+  | ObjectTarget
+  | PrefixTarget
+  | readonly (string | ObjectTarget | PrefixTarget)[]
+  | null
+  | undefined;
 
 /** A key function: full control over the objects of one removed item, sync or async. */
 export type KeyFunction = (item: RemovedItem) => KeyFunctionResult | Promise<KeyFunctionResult>;
@@ -35,22 +46,47 @@ export interface KeyMapperOptions {
   bucket?: string | undefined;
   /**
    * When set, every key must start with one of these prefixes; a record with a key outside them is
-   * invalid and deletes nothing.
+   * invalid and deletes nothing. Prefix targets need it, and must lie strictly inside one of them.
    */
   allowedPrefixes?: readonly string[] | undefined;
+  /**
+   * Where a prefix target must end: a `{ bucket, prefix }` a key function returns is refused unless
+   * its prefix ends with this, so that `products/p-1/` cannot be written as `products/p-1`, which
+   * would also take `products/p-10/...`. Prefix targets also need `allowedPrefixes`, and each
+   * prefix must lie strictly inside one of them (start with it and be longer).
+   * @default "/"
+   */
+  prefixDelimiter?: string | undefined;
+  /**
+   * Makes deletes conditional: the name of an OldImage attribute (type S) that holds the ETag of the
+   * item's object, as PutObject returned it. The object is then deleted only while its ETag is still
+   * that one; an object replaced since (a stale or redelivered REMOVE) is kept and reported as
+   * `keptReplaced`, not as failed. Needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream, and
+   * `s3:GetObject` besides `s3:DeleteObject`.
+   *
+   * One attribute holds one ETag, so a record may map to only one object without an `etag` of its
+   * own: a key function that returns several objects gives each its own `{ bucket, key, etag }`.
+   * Targets that carry an `etag` keep it; prefix targets never get one. A record whose objects need
+   * the attribute and whose OldImage lacks it (or holds anything but a non-empty string) is invalid
+   * and deletes nothing, rather than deleting unconditionally.
+   * @default undefined (deletes are unconditional)
+   */
+  etagAttribute?: string | undefined;
 }
 
-/** Maps one removed item to its objects. Rejects with {@link KeyMappingError}. */
-export type KeyMapper = (item: RemovedItem) => Promise<ObjectTarget[]>;
+/** Maps one removed item to its objects and prefixes. Rejects with {@link KeyMappingError}. */
+export type KeyMapper = (item: RemovedItem) => Promise<CleanupTarget[]>;
 
-/** A removal and the objects it owns. */
+/** A removal and the objects and prefixes it owns. */
 export interface MappedRemoval {
   item: RemovedItem;
-  targets: ObjectTarget[];
+  /** Objects, and prefixes (each at most once) whose objects are to be listed and deleted. */
+  targets: CleanupTarget[];
 }
 
 /**
- * Maps every removal, at most `concurrency` at a time (key functions may do I/O). A record whose
+ * Maps every removal: with a key function at most `concurrency` at a time (it may do I/O), with a
+ * template or `{ attribute }` in one synchronous pass. A record whose
  * mapping fails becomes invalid, alone. Both lists keep the records' order, whatever order the
  * mappings finish in.
  */
@@ -59,6 +95,8 @@ export async function mapRemovals(
   mapKeys: KeyMapper,
   concurrency: number,
 ): Promise<{ mapped: MappedRemoval[]; invalid: InvalidRecord[] }> {
+  const sync = (mapKeys as SyncKeyMapper).sync;
+  if (sync !== undefined) return mapEach(removals, sync);
   // `concurrency` workers take the removals in order, so that no more than `concurrency` mappings
   // are pending at once: a task queued per removal would hold a closure and promises for each of
   // thousands of records.
@@ -72,8 +110,8 @@ export async function mapRemovals(
         outcomes[position] = { item, targets: await mapKeys(item) };
       } catch (error) {
         // A key mapper rejects with KeyMappingError only.
-        const { index, sequenceNumber, eventId } = item;
-        outcomes[position] = { index, sequenceNumber, eventId, error: error as KeyMappingError };
+        const { index, sequenceNumber, eventId, itemIdentifier } = item;
+        outcomes[position] = { index, sequenceNumber, eventId, itemIdentifier, error: error as KeyMappingError };
       }
     }
   };
@@ -83,6 +121,30 @@ export async function mapRemovals(
   for (const outcome of outcomes) {
     if ("error" in outcome) invalid.push(outcome);
     else mapped.push(outcome);
+  }
+  return { mapped, invalid };
+}
+
+/**
+ * A mapper built from a template or `{ attribute }`, which maps without waiting: `sync` maps one
+ * item or throws its KeyMappingError. mapRemovals uses it to spare a promise per record.
+ */
+type SyncKeyMapper = KeyMapper & { sync?: (item: RemovedItem) => CleanupTarget[] };
+
+/** Maps every removal in one synchronous pass, in order. */
+function mapEach(
+  removals: readonly RemovedItem[],
+  sync: (item: RemovedItem) => CleanupTarget[],
+): { mapped: MappedRemoval[]; invalid: InvalidRecord[] } {
+  const mapped: MappedRemoval[] = [];
+  const invalid: InvalidRecord[] = [];
+  for (const item of removals) {
+    try {
+      mapped.push({ item, targets: sync(item) });
+    } catch (error) {
+      const { index, sequenceNumber, eventId, itemIdentifier } = item;
+      invalid.push({ index, sequenceNumber, eventId, itemIdentifier, error: error as KeyMappingError });
+    }
   }
   return { mapped, invalid };
 }
@@ -153,6 +215,8 @@ export const keyMapperFields = () => ({
   key: keySpecSchema(),
   bucket: z.optional(nonEmptyString()),
   allowedPrefixes: z.optional(allowedPrefixesSchema()),
+  prefixDelimiter: z.optional(nonEmptyString()),
+  etagAttribute: z.optional(nonEmptyString()),
 });
 
 /** Templates and `{ attribute }` produce bare keys, which need a bucket. */
@@ -171,6 +235,11 @@ export function requireBucket(options: Record<string, unknown>): ConfigIssue[] {
  * const targets = await mapKeys(removedItem); // [{ bucket: "product-images", key: "images/42.png" }]
  * ```
  */
+export function createKeyMapper(
+  key: Exclude<KeySpec, KeyFunction>,
+  options?: KeyMapperOptions,
+): (item: RemovedItem) => Promise<ObjectTarget[]>;
+export function createKeyMapper(key: KeySpec, options?: KeyMapperOptions): KeyMapper;
 export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): KeyMapper {
   validateOptions(z.strictObject(keyMapperFields()), { ...options, key }, requireBucket);
   return buildKeyMapper(key, options);
@@ -181,12 +250,17 @@ export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): K
  * synchronously, so their mapper is a plain function returning a settled promise; only a key
  * function gets an async one.
  */
-export function buildKeyMapper(key: KeySpec, { bucket, allowedPrefixes }: KeyMapperOptions): KeyMapper {
+export function buildKeyMapper(
+  key: KeySpec,
+  { bucket, allowedPrefixes, prefixDelimiter = "/", etagAttribute }: KeyMapperOptions,
+): KeyMapper {
   const resolve = compileKeySpec(key) as Resolve;
+  const prefixScope: PrefixScope = { allowedPrefixes, delimiter: prefixDelimiter };
   const targetsOf = (item: RemovedItem, result: KeyFunctionResult) => {
-    const targets = toTargets(result, item, bucket);
-    for (const target of targets) checkScope(target, item, allowedPrefixes);
-    return targets;
+    const targets = toTargets(result, item, bucket, prefixScope);
+    // Prefix targets were checked when they were read.
+    for (const target of targets) if (!isPrefixTarget(target)) checkScope(target, item, allowedPrefixes);
+    return etagAttribute === undefined ? targets : withEtag(targets, item, etagAttribute);
   };
   if (typeof key === "function") {
     return async (item) => {
@@ -197,13 +271,21 @@ export function buildKeyMapper(key: KeySpec, { bucket, allowedPrefixes }: KeyMap
       }
     };
   }
-  return (item) => {
+  const sync = (item: RemovedItem): CleanupTarget[] => {
     try {
-      return Promise.resolve(targetsOf(item, resolve(item) as KeyFunctionResult));
+      return targetsOf(item, resolve(item) as KeyFunctionResult);
     } catch (error) {
-      return Promise.reject(mappingError(item, error, "key mapping"));
+      throw mappingError(item, error, "key mapping");
     }
   };
+  const mapper: KeyMapper = (item) => {
+    try {
+      return Promise.resolve(sync(item));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  return Object.assign(mapper, { sync });
 }
 
 /** The error a mapping rejects with: a KeyMappingError as it is, anything else wrapped in one. */
@@ -215,7 +297,12 @@ function mappingError(item: RemovedItem, error: unknown, source: string): KeyMap
 
 /** The record an item came from, for errors. */
 function refOf(item: RemovedItem): RecordRef {
-  return { index: item.index, sequenceNumber: item.sequenceNumber, eventId: item.eventId };
+  return {
+    index: item.index,
+    sequenceNumber: item.sequenceNumber,
+    eventId: item.eventId,
+    itemIdentifier: item.itemIdentifier,
+  };
 }
 
 function rawAttribute(map: AttributeMap | undefined, name: string): unknown {
@@ -300,12 +387,24 @@ function member(raw: unknown, item: RemovedItem, name: string): [string, unknown
   }
 }
 
-function toTargets(result: KeyFunctionResult, item: RemovedItem, bucket: string | undefined): ObjectTarget[] {
+function toTargets(
+  result: KeyFunctionResult,
+  item: RemovedItem,
+  bucket: string | undefined,
+  prefixScope: PrefixScope,
+): CleanupTarget[] {
   if (result === null || result === undefined) return [];
   const entries: readonly unknown[] = Array.isArray(result) ? result : [result];
-  const targets = new Array<ObjectTarget>(entries.length);
-  for (let i = 0; i < entries.length; i++) targets[i] = toTarget(entries[i], item, bucket);
-  return targets;
+  const targets = new Array<CleanupTarget>(entries.length);
+  let prefixes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
+    if (isPrefixEntry(entry)) {
+      targets[i] = toPrefixTarget(entry, item, prefixScope);
+      prefixes++;
+    } else targets[i] = toTarget(entry, item, bucket);
+  }
+  return prefixes > 1 ? withoutRepeatedPrefixes(targets) : targets;
 }
 
 /** One entry of a key function's result as a target; throws a KeyMappingError for anything else. */
@@ -321,14 +420,25 @@ function toTarget(entry: unknown, item: RemovedItem, bucket: string | undefined)
     return { bucket, key: entry };
   }
   if (typeof entry === "object" && entry !== null) {
-    const { bucket: targetBucket, key, versionId } = entry as Partial<Record<keyof ObjectTarget, unknown>>;
+    const { bucket: targetBucket, key, versionId, etag } = entry as Partial<Record<keyof ObjectTarget, unknown>>;
     if (
       typeof targetBucket === "string" &&
       targetBucket !== "" &&
       typeof key === "string" &&
       (versionId === undefined || (typeof versionId === "string" && versionId !== ""))
     ) {
-      return versionId === undefined ? { bucket: targetBucket, key } : { bucket: targetBucket, key, versionId };
+      const target: ObjectTarget =
+        versionId === undefined ? { bucket: targetBucket, key } : { bucket: targetBucket, key, versionId };
+      if (etag === undefined) return target;
+      if (typeof etag === "string" && etag !== "") {
+        target.etag = etag;
+        return target;
+      }
+      throw new KeyMappingError(
+        refOf(item),
+        `the key function returned an object whose \`etag\` is ${etag === "" ? "an empty string" : describeShape(etag)}; \`etag\` must be a non-empty string, the object's ETag`,
+        { key },
+      );
     }
   }
   throw new KeyMappingError(
@@ -345,16 +455,13 @@ function shorten(key: string): string {
 function checkScope(target: ObjectTarget, item: RemovedItem, allowedPrefixes: readonly string[] | undefined): void {
   const { key } = target;
   if (key === "") throw new KeyMappingError(refOf(item), "the object key is empty", { key });
-  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a longer key needs counting.
-  if (key.length * 3 > MAX_KEY_BYTES) {
-    const bytes = Buffer.byteLength(key, "utf8");
-    if (bytes > MAX_KEY_BYTES) {
-      throw new KeyMappingError(
-        refOf(item),
-        `the object key "${shorten(key)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`,
-        { key },
-      );
-    }
+  const bytes = bytesOverLimit(key);
+  if (bytes !== undefined) {
+    throw new KeyMappingError(
+      refOf(item),
+      `the object key "${shorten(key)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`,
+      { key },
+    );
   }
   if (allowedPrefixes !== undefined && !allowedPrefixes.some((prefix) => key.startsWith(prefix))) {
     throw new KeyMappingError(
@@ -363,4 +470,149 @@ function checkScope(target: ObjectTarget, item: RemovedItem, allowedPrefixes: re
       { key },
     );
   }
+}
+
+/** The length of `key` in bytes of UTF-8 when it is over {@link MAX_KEY_BYTES}, else undefined. */
+function bytesOverLimit(key: string): number | undefined {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a longer key needs counting.
+  if (key.length * 3 <= MAX_KEY_BYTES) return undefined;
+  const bytes = Buffer.byteLength(key, "utf8");
+  return bytes > MAX_KEY_BYTES ? bytes : undefined;
+}
+
+/** What a prefix target must satisfy: lie strictly inside `allowedPrefixes` and end with the delimiter. */
+interface PrefixScope {
+  allowedPrefixes: readonly string[] | undefined;
+  delimiter: string;
+}
+
+/** True for a prefix target, false for an object target. */
+export function isPrefixTarget(target: CleanupTarget): target is PrefixTarget {
+  return "prefix" in target;
+}
+
+/**
+ * A string that is equal for two prefix targets exactly when bucket and prefix are both equal. It
+ * starts with `p`, so it never equals a `targetId` of an object (which starts with a digit).
+ */
+export function prefixTargetId(target: PrefixTarget): string {
+  return `p${target.bucket.length}:${target.bucket}${target.prefix}`;
+}
+
+/** An entry of a key function's result meant as a prefix target: an object with a `prefix`. */
+function isPrefixEntry(entry: unknown): entry is Partial<Record<"bucket" | "prefix" | "key", unknown>> {
+  return typeof entry === "object" && entry !== null && (entry as { prefix?: unknown }).prefix !== undefined;
+}
+
+/**
+ * A `{ bucket, prefix }` entry as a prefix target. Throws a KeyMappingError, so that nothing at all
+ * is deleted for the record, unless `allowedPrefixes` is set and the prefix lies strictly inside one
+ * of them (a record may never take a whole allowed prefix), ends with the delimiter, and fits S3's
+ * key length.
+ */
+function toPrefixTarget(
+  entry: Partial<Record<"bucket" | "prefix" | "key", unknown>>,
+  item: RemovedItem,
+  { allowedPrefixes, delimiter }: PrefixScope,
+): PrefixTarget {
+  const { bucket, prefix, key } = entry;
+  if (typeof bucket !== "string" || bucket === "" || typeof prefix !== "string" || key !== undefined) {
+    throw new KeyMappingError(
+      refOf(item),
+      `the key function returned ${describeShape(entry)}; a prefix target is { bucket, prefix }, with a non-empty bucket, a string prefix and no key`,
+    );
+  }
+  const refuse = (problem: string) => new KeyMappingError(refOf(item), problem, { key: prefix });
+  if (allowedPrefixes === undefined) {
+    throw refuse(
+      "the key function returned a prefix target { bucket, prefix }, and prefix targets need `allowedPrefixes` to be set: each prefix must lie strictly inside one of them",
+    );
+  }
+  if (prefix === "") throw refuse("the prefix of a prefix target is empty: it would take every object of the bucket");
+  const bytes = bytesOverLimit(prefix);
+  if (bytes !== undefined) {
+    throw refuse(`the prefix "${shorten(prefix)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`);
+  }
+  if (!allowedPrefixes.some((allowed) => prefix.length > allowed.length && prefix.startsWith(allowed))) {
+    throw refuse(
+      `the prefix "${shorten(prefix)}" is not strictly inside allowedPrefixes [${allowedPrefixes.join(", ")}]: it must start with one of them and be longer`,
+    );
+  }
+  if (!prefix.endsWith(delimiter)) {
+    throw refuse(
+      `the prefix "${shorten(prefix)}" does not end with prefixDelimiter "${delimiter}", so it could also take the objects of other items (as "p-1" takes "p-10/...")`,
+    );
+  }
+  return { bucket, prefix };
+}
+
+/** The targets with each prefix target kept at its first occurrence only. */
+function withoutRepeatedPrefixes(targets: CleanupTarget[]): CleanupTarget[] {
+  const seen = new Set<string>();
+  return targets.filter((target) => {
+    if (!isPrefixTarget(target)) return true;
+    const id = prefixTargetId(target);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/**
+ * Conditional deletes (`etagAttribute`): gives a record's object target the ETag its OldImage holds
+ * in `etagAttribute`. Targets with an `etag` of their own keep it and prefix targets never get one;
+ * the attribute is read only when an object target lacks an etag. It holds one ETag, so the
+ * targets without one must all be the same object. Throws a KeyMappingError otherwise, and when the
+ * ETag cannot be read: a record is never deleted unconditionally for want of its ETag.
+ */
+function withEtag<T extends CleanupTarget>(targets: T[], item: RemovedItem, etagAttribute: string): T[] {
+  let needing: ObjectTarget | undefined;
+  for (const target of targets) {
+    if (isPrefixTarget(target) || target.etag !== undefined) continue;
+    if (needing !== undefined && targetId(needing) !== targetId(target)) {
+      throw new KeyMappingError(
+        refOf(item),
+        `the record maps to several objects without an etag, and etagAttribute \`${etagAttribute}\` holds the ETag of one object: return { bucket, key, etag } from a key function for each object`,
+        { attribute: etagAttribute },
+      );
+    }
+    needing = target;
+  }
+  if (needing === undefined) return targets;
+  const etag = readEtag(item, etagAttribute);
+  // The targets were made for this record alone (toTargets builds new objects): set it in place.
+  for (const target of targets) if (!isPrefixTarget(target) && target.etag === undefined) target.etag = etag;
+  return targets;
+}
+
+/** The ETag in the record's OldImage under `name`: a non-empty S. Throws a KeyMappingError otherwise. */
+function readEtag(item: RemovedItem, name: string): string {
+  const image = item.record.dynamodb?.OldImage;
+  if (image === undefined || image === null) {
+    throw new KeyMappingError(
+      refOf(item),
+      `\`dynamodb.OldImage\` is missing, and etagAttribute \`${name}\` reads the object's ETag from it: the stream must be of type OLD_IMAGE or NEW_AND_OLD_IMAGES${item.streamViewType ? ` (this record's StreamViewType is ${item.streamViewType})` : ""}`,
+      { attribute: name },
+    );
+  }
+  const raw = rawAttribute(image, name);
+  if (raw === undefined) {
+    throw new KeyMappingError(
+      refOf(item),
+      `the OldImage has no attribute \`${name}\` (etagAttribute), so the object cannot be deleted conditionally: store the ETag PutObject returns with the item`,
+      { attribute: name },
+    );
+  }
+  const [type, value] = member(raw, item, name);
+  if (type !== "S") {
+    throw new KeyMappingError(
+      refOf(item),
+      `attribute \`${name}\` (etagAttribute) is of type ${type}; the ETag must be a string (S)`,
+      { attribute: name },
+    );
+  }
+  if (value === "") {
+    throw new KeyMappingError(refOf(item), `attribute \`${name}\` (etagAttribute) is empty`, { attribute: name });
+  }
+  return value as string;
 }

@@ -1,42 +1,50 @@
 /**
- * Parse and select: turns a stream event into the removals to act on, the records skipped on
- * purpose, and the records that are invalid. Pure; never throws for one bad record.
+ * Parse and select: turns an event from any of the three sources (see event-sources.ts) into the
+ * removals to act on, the records skipped on purpose, and the records that are invalid. Pure; never
+ * throws for one bad record.
  */
 import { AttributeProblem, type NativeValue, readAttributeMap } from "./attribute-value.js";
-import {
-  ConfigError,
-  describeShape,
-  InvalidEventError,
-  InvalidRecordError,
-  type KeyMappingError,
-  type RecordRef,
-} from "./errors.js";
-import type { RemovalFilter, StreamRecord } from "./types.js";
+import { ConfigError, describeShape, InvalidRecordError, type KeyMappingError, type RecordRef } from "./errors.js";
+import { detectEventSource, type EventSource, isSequenceNumber, type OpenedRecord } from "./event-sources.js";
+import type { EventSourceKind, RemovalFilter, StreamRecord } from "./types.js";
+
+export { isSequenceNumber };
 
 /** An item's attributes, read from an attribute map (see {@link NativeValue}). */
 export type NativeMap = { [name: string]: NativeValue };
 
 /** A REMOVE record selected for cleanup. */
 export interface RemovedItem {
-  /** Position of the record in `event.Records`. */
+  /** Position of the record in `event.Records` (in the event itself, for EventBridge Pipes). */
   index: number;
-  /** `dynamodb.SequenceNumber`: a digit string, the identifier Lambda checkpoints on. */
+  /**
+   * The record's sequence number in its stream, a digit string: `dynamodb.SequenceNumber`, or
+   * `kinesis.sequenceNumber` for Kinesis.
+   */
   sequenceNumber: string;
-  /** `eventID`. */
+  /** `eventID` of the DynamoDB record. */
   eventId: string | undefined;
+  /**
+   * What `batchItemFailures` reports for this record: the sequence number, or `eventID` for
+   * EventBridge Pipes.
+   */
+  itemIdentifier: string;
   /** The item's key attributes, from `dynamodb.Keys`. */
   keys: NativeMap;
   /** The item as it was before removal; only on OLD_IMAGE and NEW_AND_OLD_IMAGES streams. */
   oldImage?: NativeMap | undefined;
-  /** `"ttl"` when DynamoDB's TTL sweeper removed the item, `"user"` otherwise. */
+  /**
+   * `"ttl"` when DynamoDB's TTL sweeper removed the item (its userIdentity says so, or with
+   * `ttlAttribute`, its expiry time had passed when it was removed), `"user"` otherwise.
+   */
   removedBy: "ttl" | "user";
-  /** The table's name, read from `eventSourceARN`. */
+  /** The table's name, read from `eventSourceARN` (from `tableName` for Kinesis). */
   tableName?: string | undefined;
-  /** `dynamodb.ApproximateCreationDateTime` as a Date. */
+  /** `dynamodb.ApproximateCreationDateTime` as a Date (Kinesis sends ms or µs, the others seconds). */
   approximateCreationDateTime?: Date | undefined;
   /** `dynamodb.StreamViewType`, such as `KEYS_ONLY` or `OLD_IMAGE`. */
   streamViewType?: string | undefined;
-  /** The record as received. */
+  /** The DynamoDB record as received (decoded from `kinesis.data` for Kinesis). */
   record: StreamRecord;
 }
 
@@ -55,6 +63,8 @@ export interface InvalidRecord extends RecordRef {
 
 /** The records of one event, sorted into three lists; each record is in exactly one. */
 export interface ParsedBatch {
+  /** How the records arrived. */
+  source: EventSourceKind;
   /** Selected REMOVE records, parsed: the ones whose objects to delete. */
   removals: RemovedItem[];
   /** Records that delete nothing by design. */
@@ -70,17 +80,17 @@ export interface ParseOptions {
    * @default "any"
    */
   removals?: RemovalFilter;
+  /**
+   * The table's TTL attribute (epoch seconds). When set, a REMOVE without userIdentity also counts
+   * as a TTL removal when `OldImage[ttlAttribute] <= ApproximateCreationDateTime`: in a global
+   * table's replica Regions, replicated TTL deletes carry no userIdentity. Needs an OLD_IMAGE or
+   * NEW_AND_OLD_IMAGES stream to select by `removals: "ttl"` or `"user"`.
+   */
+  ttlAttribute?: string | undefined;
 }
 
 /** The values of the `removals` option. */
 export const REMOVAL_FILTERS: readonly RemovalFilter[] = ["any", "ttl", "user"];
-
-const SEQUENCE_NUMBER = /^\d+$/;
-
-/** True when `value` is a usable sequence number: a non-empty string of digits. */
-export function isSequenceNumber(value: unknown): value is string {
-  return typeof value === "string" && SEQUENCE_NUMBER.test(value);
-}
 
 /**
  * True when a REMOVE was made by DynamoDB's TTL sweeper. The Lambda event spells the identity
@@ -110,11 +120,13 @@ function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
 }
 
 /**
- * Sorts a stream event's records into removals, skipped records and invalid records.
+ * Sorts an event's records into removals, skipped records and invalid records. The event may come
+ * from a DynamoDB stream, Kinesis Data Streams for DynamoDB, or EventBridge Pipes (a bare array):
+ * its shape tells which.
  *
  * It never throws for a bad record: that record lands in `invalid` with an error naming it and its
- * field. It throws {@link InvalidEventError} when the event has no `Records` array, and
- * {@link ConfigError} when `options.removals` is not one of "any", "ttl", "user".
+ * field. It throws {@link InvalidEventError} when the event is none of those shapes or mixes them,
+ * and {@link ConfigError} when an option is wrong.
  *
  * @example
  * ```ts
@@ -126,113 +138,128 @@ export function parseStreamRecords(event: unknown, options: ParseOptions = {}): 
   if (!REMOVAL_FILTERS.includes(filter)) {
     throw new ConfigError([{ path: "removals", message: 'must be "any", "ttl" or "user"' }]);
   }
-  const records = (event as { Records?: unknown } | null | undefined)?.Records;
-  if (!Array.isArray(records)) {
-    throw new InvalidEventError(
-      `The event has no Records array (got ${describeShape(event)}): is the function subscribed to a DynamoDB stream?`,
-    );
+  const { ttlAttribute } = options;
+  if (ttlAttribute !== undefined && (typeof ttlAttribute !== "string" || ttlAttribute === "")) {
+    throw new ConfigError([{ path: "ttlAttribute", message: "must be a non-empty attribute name" }]);
   }
+  const { source, records } = detectEventSource(event);
 
-  const batch: ParsedBatch = { removals: [], skipped: [], invalid: [] };
+  const batch: ParsedBatch = { source: source.kind, removals: [], skipped: [], invalid: [] };
   const table = { arn: "", tableName: undefined };
   for (let index = 0; index < records.length; index++) {
-    const result = parseRecord(records[index], index, filter, table);
-    if ("error" in result) batch.invalid.push(result);
+    const opened = source.open(records[index], index);
+    const result = "error" in opened ? opened : parseRecord(opened, source, filter, ttlAttribute, table);
+    if ("error" in result) batch.invalid.push("ref" in result ? { ...result.ref, error: result.error } : result);
     else if ("reason" in result) batch.skipped.push(result);
     else batch.removals.push(result);
   }
   return batch;
 }
 
-/** The record's position and identifiers, for errors and skipped records. */
-function refOf(record: StreamRecord, index: number): RecordRef {
-  const sequenceNumber = record.dynamodb?.SequenceNumber;
-  return {
-    index,
-    sequenceNumber: typeof sequenceNumber === "string" ? sequenceNumber : undefined,
-    eventId: typeof record.eventID === "string" ? record.eventID : undefined,
-  };
+function invalidRecord(ref: RecordRef, field: string, problem: string, cause?: unknown): InvalidRecord {
+  return { ...ref, error: new InvalidRecordError(ref, field, problem, cause === undefined ? undefined : { cause }) };
 }
 
-function invalidRecord(
+/**
+ * Who removed the item. With `ttlAttribute`, a REMOVE without userIdentity counts as TTL when the
+ * item's expiry time had passed when it was removed. Returns the problem when that cannot be told
+ * and the filter depends on it.
+ */
+function removedByOf(
   record: StreamRecord,
-  index: number,
-  field: string,
-  problem: string,
-  cause?: unknown,
-): InvalidRecord {
-  const ref = refOf(record, index);
-  return {
-    ...ref,
-    error: new InvalidRecordError(ref, field, problem, cause === undefined ? undefined : { cause }),
-  };
+  createdMs: number | undefined,
+  filter: RemovalFilter,
+  ttlAttribute: string | undefined,
+): "ttl" | "user" | { field: string; problem: string } {
+  if (isTtlRemoval(record)) return "ttl";
+  const identity = record.userIdentity;
+  if (ttlAttribute === undefined || (identity !== undefined && identity !== null)) return "user";
+  const oldImage = record.dynamodb?.OldImage;
+  if (oldImage === undefined || oldImage === null) {
+    return filter === "any"
+      ? "user"
+      : {
+          field: "dynamodb.OldImage",
+          problem:
+            "is missing: ttlAttribute needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream to tell TTL removals without userIdentity",
+        };
+  }
+  const expiry = (oldImage as Record<string, { N?: unknown } | null | undefined>)[ttlAttribute]?.N;
+  // An item without a numeric TTL attribute is never removed by TTL.
+  if (typeof expiry !== "string") return "user";
+  if (createdMs === undefined) {
+    return filter === "any"
+      ? "user"
+      : {
+          field: "dynamodb.ApproximateCreationDateTime",
+          problem: "must be a number: ttlAttribute compares it with the item's expiry time",
+        };
+  }
+  return Number(expiry) * 1000 <= createdMs ? "ttl" : "user";
 }
 
-/** Parses one record. Builds nothing but the result on the way of a valid removal. */
+/** Parses one opened record. Builds nothing but the result on the way of a valid removal. */
 function parseRecord(
-  value: unknown,
-  index: number,
+  { record, ref, tableName, raw }: OpenedRecord,
+  source: EventSource,
   filter: RemovalFilter,
+  ttlAttribute: string | undefined,
   table: { arn: string; tableName: string | undefined },
 ): RemovedItem | SkippedRecord | InvalidRecord {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    const ref = { index };
-    return {
-      ...ref,
-      error: new InvalidRecordError(ref, undefined, `is not a record object (got ${describeShape(value)})`),
-    };
-  }
-  const record = value as StreamRecord;
   const eventName = record.eventName;
-  if (eventName === "INSERT" || eventName === "MODIFY") {
-    return { ...refOf(record, index), eventName, reason: "not-a-removal" };
-  }
+  if (eventName === "INSERT" || eventName === "MODIFY") return { ...ref, eventName, reason: "not-a-removal" };
   if (eventName !== "REMOVE") {
     return invalidRecord(
-      record,
-      index,
+      ref,
       "eventName",
       `must be INSERT, MODIFY or REMOVE (got ${typeof eventName === "string" ? JSON.stringify(eventName) : describeShape(eventName)})`,
     );
   }
-  const removedBy = isTtlRemoval(record) ? "ttl" : "user";
-  if (!selects(filter, removedBy)) return { ...refOf(record, index), eventName, reason: "removal-not-selected" };
-
   const data = record.dynamodb;
-  if (typeof data !== "object" || data === null) return invalidRecord(record, index, "dynamodb", "is missing");
-  const sequenceNumber = data.SequenceNumber;
+  const created = data?.ApproximateCreationDateTime;
+  const createdMs =
+    typeof created === "number" && Number.isFinite(created) ? source.creationTimeMs(created) : undefined;
+  const removedBy = removedByOf(record, createdMs, filter, ttlAttribute);
+  if (typeof removedBy === "object") return invalidRecord(ref, removedBy.field, removedBy.problem);
+  if (!selects(filter, removedBy)) return { ...ref, eventName, reason: "removal-not-selected" };
+
+  if (typeof data !== "object" || data === null) return invalidRecord(ref, "dynamodb", "is missing");
+  const { sequenceNumber, itemIdentifier } = ref;
   if (!isSequenceNumber(sequenceNumber)) {
     return invalidRecord(
-      record,
-      index,
-      "dynamodb.SequenceNumber",
-      `must be a string of digits (got ${describeShape(sequenceNumber)})`,
+      ref,
+      source.sequenceField,
+      `must be a string of digits (got ${describeShape(raw.sequenceNumber)})`,
     );
   }
-  if (data.Keys === undefined || data.Keys === null) return invalidRecord(record, index, "dynamodb.Keys", "is missing");
+  if (!source.isIdentifier(itemIdentifier)) {
+    return invalidRecord(
+      ref,
+      source.identifierField,
+      `must be a non-empty string (got ${describeShape(raw.itemIdentifier)})`,
+    );
+  }
+  if (data.Keys === undefined || data.Keys === null) return invalidRecord(ref, "dynamodb.Keys", "is missing");
 
   const keys = readAttributeMap(data.Keys, "dynamodb.Keys");
-  if (keys instanceof AttributeProblem) return invalidRecord(record, index, keys.path, keys.problem, keys);
-  if (isEmpty(keys)) return invalidRecord(record, index, "dynamodb.Keys", "is empty");
+  if (keys instanceof AttributeProblem) return invalidRecord(ref, keys.path, keys.problem, keys);
+  if (isEmpty(keys)) return invalidRecord(ref, "dynamodb.Keys", "is empty");
   const oldImage =
     data.OldImage === undefined || data.OldImage === null
       ? undefined
       : readAttributeMap(data.OldImage, "dynamodb.OldImage");
-  if (oldImage instanceof AttributeProblem) {
-    return invalidRecord(record, index, oldImage.path, oldImage.problem, oldImage);
-  }
+  if (oldImage instanceof AttributeProblem) return invalidRecord(ref, oldImage.path, oldImage.problem, oldImage);
 
-  const created = data.ApproximateCreationDateTime;
   return {
-    index,
+    index: ref.index,
     sequenceNumber,
-    eventId: typeof record.eventID === "string" ? record.eventID : undefined,
+    eventId: ref.eventId,
+    itemIdentifier,
     keys,
     oldImage,
     removedBy,
-    tableName: tableNameOf(record.eventSourceARN, table),
-    approximateCreationDateTime:
-      typeof created === "number" && Number.isFinite(created) ? new Date(created * 1000) : undefined,
+    tableName: tableName ?? tableNameOf(record.eventSourceARN, table),
+    approximateCreationDateTime: createdMs === undefined ? undefined : new Date(createdMs),
     streamViewType: typeof data.StreamViewType === "string" ? data.StreamViewType : undefined,
     record,
   };

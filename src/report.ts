@@ -1,11 +1,12 @@
 /**
- * Report: turns what happened to each record into Lambda's partial batch response. Lambda
- * checkpoints at the lowest identifier reported, so every record that still has work must be in it.
+ * Report: turns what happened to each record into the partial batch response. Lambda checkpoints
+ * at the lowest sequence number reported and Pipes retries the eventIDs reported, so every record
+ * that still has work must be in it.
  */
 import type { FailedTarget } from "./batch-deleter.js";
 import { InvalidRecordError, type RecordRef } from "./errors.js";
+import { DYNAMODB_STREAMS, type EventSource } from "./event-sources.js";
 import { targetId } from "./object-target.js";
-import { isSequenceNumber } from "./parse-stream-records.js";
 import type { BatchResponse, ObjectTarget } from "./types.js";
 
 /** Orders two sequence numbers by value: they are digit strings of up to 40 digits. */
@@ -15,10 +16,17 @@ export function compareSequenceNumbers(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** A distinct target and every record that owns it: if it fails, they all must be retried. */
+/**
+ * A distinct target and every record that owns it: if it fails, they all must be retried. Most
+ * targets have one owner, so further owners get a Set only when there are some: for a batch of
+ * thousands of records, a Set per target is most of this map's memory.
+ */
 export interface Ownership<R extends RecordRef = RecordRef> {
   target: ObjectTarget;
-  records: Set<R>;
+  /** The first record that owns the target. */
+  owner: R;
+  /** The other records that own it, when there are any. */
+  others: Set<R> | undefined;
 }
 
 /** Collects the distinct targets of the mapped records, each with the records that own it. */
@@ -30,12 +38,11 @@ export function collectOwnership<R extends RecordRef>(
     for (const target of targets) {
       const id = targetId(target);
       const owner = owners.get(id);
-      if (owner === undefined) {
-        // Not `new Set([item])`: building a Set from an array goes through the iterator protocol.
-        const records = new Set<R>();
-        records.add(item);
-        owners.set(id, { target, records });
-      } else owner.records.add(item);
+      if (owner === undefined) owners.set(id, { target, owner: item, others: undefined });
+      else if (owner.owner !== item) {
+        owner.others ??= new Set<R>();
+        owner.others.add(item);
+      }
     }
   }
   return owners;
@@ -43,22 +50,30 @@ export function collectOwnership<R extends RecordRef>(
 
 /** The records that own a failed target. Every target the deleter reports came from `owners`. */
 export function ownersOf<R extends RecordRef>(owners: Map<string, Ownership<R>>, failure: FailedTarget): R[] {
-  return [...(owners.get(targetId(failure.target)) as Ownership<R>).records];
+  return recordsOf(owners.get(targetId(failure.target)) as Ownership<R>);
+}
+
+/** Every record that owns a target, the first one first. */
+export function recordsOf<R extends RecordRef>({ owner, others }: Ownership<R>): R[] {
+  return others === undefined ? [owner] : [owner, ...others];
 }
 
 /**
- * The first record that must be reported but has no usable SequenceNumber, as the error to throw:
- * an identifier Lambda cannot use would fail the batch anyway, and leaving the record out would
+ * The first record that must be reported but has no usable identifier, as the error to throw: an
+ * identifier the source cannot use would fail the batch anyway, and leaving the record out would
  * lose its work, so the whole batch must be retried.
  */
-export function unreportable(records: Iterable<RecordRef>): InvalidRecordError | undefined {
+export function unreportable(
+  records: Iterable<RecordRef>,
+  source: EventSource = DYNAMODB_STREAMS,
+): InvalidRecordError | undefined {
   for (const record of records) {
-    if (!isSequenceNumber(record.sequenceNumber)) {
-      const { index, sequenceNumber, eventId } = record;
+    if (!source.isIdentifier(record.itemIdentifier)) {
+      const { index, sequenceNumber, eventId, itemIdentifier } = record;
       return new InvalidRecordError(
-        { index, sequenceNumber, eventId },
-        "dynamodb.SequenceNumber",
-        "is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch",
+        { index, sequenceNumber, eventId, itemIdentifier },
+        source.identifierField,
+        "is needed to report this record as failed, and it has no usable one: failing the whole invocation so that the batch is retried",
       );
     }
   }
@@ -66,15 +81,19 @@ export function unreportable(records: Iterable<RecordRef>): InvalidRecordError |
 }
 
 /**
- * The partial batch response for the records that must be redelivered: deduplicated, sorted
- * ascending. Throws the {@link unreportable} error when one of them has no usable SequenceNumber.
+ * The partial batch response for the records that must be redelivered, each identifier once:
+ * sequence numbers sorted ascending by value, Pipes' eventIDs in batch order. Throws the
+ * {@link unreportable} error when one of them has no usable identifier.
  */
-export function buildBatchResponse(mustRetry: Iterable<RecordRef>): BatchResponse {
+export function buildBatchResponse(
+  mustRetry: Iterable<RecordRef>,
+  source: EventSource = DYNAMODB_STREAMS,
+): BatchResponse {
   const records = [...mustRetry];
-  const error = unreportable(records);
+  const error = unreportable(records, source);
   if (error !== undefined) throw error;
-  const identifiers = new Set(records.map((record) => record.sequenceNumber as string));
-  return {
-    batchItemFailures: [...identifiers].sort(compareSequenceNumbers).map((itemIdentifier) => ({ itemIdentifier })),
-  };
+  const ordered = source.ordersByValue
+    ? records.map((record) => record.itemIdentifier as string).sort(compareSequenceNumbers)
+    : records.sort((a, b) => a.index - b.index).map((record) => record.itemIdentifier as string);
+  return { batchItemFailures: [...new Set(ordered)].map((itemIdentifier) => ({ itemIdentifier })) };
 }

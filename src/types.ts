@@ -48,7 +48,42 @@ export interface StreamEvent {
   Records: StreamRecord[];
 }
 
-/** One entry of the partial batch response: the `SequenceNumber` of a record to redeliver. */
+/**
+ * One record of a Kinesis event. With Kinesis Data Streams for DynamoDB, `kinesis.data` is base64
+ * JSON of a DynamoDB record (with `tableName`, and `userIdentity: null` for users' deletes).
+ */
+export interface KinesisStreamRecord {
+  kinesis: {
+    data: string;
+    sequenceNumber: string;
+    partitionKey?: string | undefined;
+    kinesisSchemaVersion?: string | undefined;
+    approximateArrivalTimestamp?: number | undefined;
+  };
+  eventSource?: string | undefined;
+  eventID?: string | undefined;
+  eventName?: string | undefined;
+  eventVersion?: string | undefined;
+  eventSourceARN?: string | undefined;
+  awsRegion?: string | undefined;
+  invokeIdentityArn?: string | undefined;
+}
+
+/** The event Lambda passes to a function subscribed to a Kinesis data stream. */
+export interface KinesisStreamEvent {
+  Records: KinesisStreamRecord[];
+}
+
+/**
+ * Any event the handler takes: from a DynamoDB stream, from Kinesis Data Streams for DynamoDB, or
+ * from EventBridge Pipes (a bare array of DynamoDB stream records).
+ */
+export type CleanupEvent = StreamEvent | KinesisStreamEvent | StreamRecord[];
+
+/**
+ * One entry of the partial batch response: the record to redeliver, by its sequence number
+ * (`eventID` for EventBridge Pipes).
+ */
 export interface BatchItemFailure {
   itemIdentifier: string;
 }
@@ -66,15 +101,35 @@ export interface CleanupContext {
   getRemainingTimeInMillis?(): number;
 }
 
-/** The handler `createCleanupHandler` returns. It is assignable to `DynamoDBStreamHandler`. */
-export type CleanupHandler = (event: StreamEvent, context?: CleanupContext) => Promise<BatchResponse>;
+/**
+ * The handler `createCleanupHandler` returns. It is assignable to `DynamoDBStreamHandler` and
+ * `KinesisStreamHandler` of @types/aws-lambda, and to a handler of `DynamoDBRecord[]` (Pipes).
+ */
+export type CleanupHandler = (event: CleanupEvent, context?: CleanupContext) => Promise<BatchResponse>;
 
 /** An S3 object to delete. Without `versionId`, a versioned bucket only adds a delete marker. */
 export interface ObjectTarget {
   bucket: string;
   key: string;
   versionId?: string;
+  /**
+   * Delete only while the object's ETag is this one (a conditional delete). When the object has
+   * been replaced since, S3 answers PreconditionFailed and the object is kept.
+   */
+  etag?: string;
 }
+
+/**
+ * Every object under a prefix. Only key functions return these, and only when `allowedPrefixes`
+ * is set: the prefix must lie strictly inside one of them and end with `prefixDelimiter`.
+ */
+export interface PrefixTarget {
+  bucket: string;
+  prefix: string;
+}
+
+/** What a removed item maps to: single objects, or every object under a prefix. */
+export type CleanupTarget = ObjectTarget | PrefixTarget;
 
 /**
  * Where the log lines go. `console` fits, and so does a Powertools `Logger`.
@@ -89,3 +144,39 @@ export interface Logger {
 
 /** Which REMOVE records delete objects: all of them, only TTL expiries, or only users' deletes. */
 export type RemovalFilter = "any" | "ttl" | "user";
+
+/**
+ * How the records arrived, detected per invocation: a DynamoDB stream through Lambda's event
+ * source mapping, Kinesis Data Streams for DynamoDB, or EventBridge Pipes (a bare array of records).
+ */
+export type EventSourceKind = "dynamodb-streams" | "kinesis" | "pipes";
+
+/** What one invocation did: the fields of the summary log line, also given to `onResult`. */
+export interface CleanupSummary {
+  /** How the records arrived. */
+  source: EventSourceKind;
+  /** Records in the event. */
+  records: number;
+  /** Selected REMOVE records that were mapped to their objects. */
+  removals: number;
+  /** Removals that map to no object (a missing or NULL key attribute, a key function's null). */
+  withoutObjects: number;
+  /** INSERT and MODIFY records, and REMOVE records the `removals` filter leaves out. */
+  skipped: number;
+  /** Records that could not be parsed or mapped. */
+  invalid: number;
+  /** Distinct objects (and prefixes) to delete. */
+  targets: number;
+  /** Objects deleted (or already gone). */
+  deleted: number;
+  /** Objects not deleted: their records are reported for redelivery. */
+  failed: number;
+  /** Conditional deletes refused because the object was replaced since (PreconditionFailed): kept, not failed. */
+  keptReplaced: number;
+  /** `"single-deletes"` when the store refused a DeleteObjects checksum and objects went one by one. */
+  fallback: "single-deletes" | "none";
+  /** Records reported to Lambda for redelivery; absent when the handler throws instead of answering. */
+  batchItemFailures: number | undefined;
+  durationMs: number;
+  dryRun: boolean;
+}

@@ -524,3 +524,205 @@ describe("canBatch", () => {
     );
   });
 });
+
+/** What S3 answers for one object in one attempt of a conditional-delete scenario. */
+const CONDITIONAL_OUTCOMES = ["ok", "ok", "NoSuchKey", "PreconditionFailed", "SlowDown", "AccessDenied"] as const;
+type ConditionalOutcome = (typeof CONDITIONAL_OUTCOMES)[number];
+
+/** What happens to a whole DeleteObjects request: answered, thrown (503 or 403), or refused for its checksum. */
+const CONDITIONAL_FATES = [
+  "answered",
+  "answered",
+  "answered",
+  "answered",
+  "throws503",
+  "throws403",
+  "refused",
+] as const;
+
+const conditionalScenarios = fc.record({
+  buckets: fc.integer({ min: 1, max: 2 }),
+  keyPool: fc.integer({ min: 1, max: 400 }),
+  count: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 1500 })),
+  seed: fc.integer(),
+  outcomes: fc.array(fc.constantFrom(...CONDITIONAL_OUTCOMES), { minLength: 1, maxLength: 10 }),
+  fates: fc.array(fc.constantFrom(...CONDITIONAL_FATES), { minLength: 1, maxLength: 8 }),
+  concurrency: fc.integer({ min: 1, max: 6 }),
+  maxAttempts: fc.integer({ min: 1, max: 3 }),
+});
+
+describe("conditional deletes, for any targets with or without etags and any S3 answers", () => {
+  it("puts each distinct target in exactly one of deleted, failed and keptReplaced, in input order, truthfully, sending each etag as its condition", async () => {
+    await fc.assert(
+      fc.asyncProperty(conditionalScenarios, async (scenario) => {
+        // Prepare
+        s3.reset();
+        const next = seeded(scenario.seed);
+        const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)] as T;
+        const targets: ObjectTarget[] = Array.from({ length: scenario.count }, () => {
+          const target: ObjectTarget = {
+            bucket: `bucket-${Math.floor(next() * scenario.buckets)}`,
+            key: keyFor(Math.floor(next() * scenario.keyPool)),
+          };
+          const versionId = pick([undefined, undefined, undefined, "v1"]);
+          const etag = pick([undefined, '"e1"', '"e1"', '"e2"']);
+          if (versionId !== undefined) target.versionId = versionId;
+          if (etag !== undefined) target.etag = etag;
+          return target;
+        });
+        const idOfTarget = ({ bucket, key, versionId, etag }: ObjectTarget) =>
+          JSON.stringify([bucket, key, versionId ?? null, etag ?? null]);
+        const sentId = (bucket?: string, key?: string, versionId?: string, etag?: string) =>
+          JSON.stringify([bucket, key, versionId ?? null, etag ?? null]);
+
+        const attempts = new Map<string, number>();
+        /**
+         * The last answer for each object: undefined for success, else its code, whether the request
+         * threw, and whether the error was the object's own (an entry for its key and version, or its
+         * single delete) rather than its key's entry without VersionId, which fails every version.
+         */
+        const last = new Map<string, { code: string; thrown: boolean; own: boolean } | undefined>();
+        // Objects whose last answer settled them (anything but a per-key SlowDown): never sent again.
+        const settled = new Set<string>();
+        const attemptedAfterSettled: string[] = [];
+        let requests = 0;
+        /** Counts an attempt of each object and tells the fate of a DeleteObjects request. */
+        const begin = (ids: readonly string[]) => {
+          for (const id of ids) {
+            if (settled.has(id)) attemptedAfterSettled.push(id);
+            attempts.set(id, (attempts.get(id) ?? 0) + 1);
+          }
+          return scenario.fates[requests++ % scenario.fates.length];
+        };
+        const record = (id: string, answer: { code: string; thrown: boolean; own: boolean } | undefined) => {
+          last.set(id, answer);
+          if (answer === undefined || answer.thrown || answer.code !== "SlowDown") settled.add(id);
+        };
+
+        s3.on(DeleteObjectsCommand).callsFake(async (input: DeleteObjectsCommandInput) => {
+          const objects = input.Delete?.Objects ?? [];
+          const ids = objects.map((object) => sentId(input.Bucket, object.Key, object.VersionId, object.ETag));
+          const fate = begin(ids);
+          if (fate === "refused") {
+            // Nothing was deleted: the objects will be sent again, one by one.
+            for (const id of ids) attempts.set(id, (attempts.get(id) ?? 1) - 1);
+            throw new S3ServiceException({
+              name: "MissingContentMD5",
+              $fault: "client",
+              $metadata: { httpStatusCode: 400 },
+              message: "Missing Content-MD5",
+            });
+          }
+          if (fate === "throws503" || fate === "throws403") {
+            const { error, expected } = thrownFor(fate);
+            for (const id of ids) record(id, { code: expected.code, thrown: true, own: true });
+            throw error;
+          }
+          const errors: ErrorEntry[] = objects.flatMap((object) => {
+            const outcome: ConditionalOutcome = pick(scenario.outcomes);
+            const { Key, VersionId } = object;
+            return outcome === "ok"
+              ? []
+              : [
+                  {
+                    Key,
+                    ...(VersionId === undefined ? {} : { VersionId }),
+                    Code: outcome,
+                    Message: `${outcome} for ${Key}`,
+                  },
+                ];
+          });
+          // A request holds each key and version once, so each entry is found by both.
+          const entryOf = new Map(errors.map((entry) => [JSON.stringify([entry.Key, entry.VersionId ?? null]), entry]));
+          objects.forEach((object, index) => {
+            const own = entryOf.get(JSON.stringify([object.Key, object.VersionId ?? null]));
+            const keyWide =
+              object.VersionId === undefined ? undefined : entryOf.get(JSON.stringify([object.Key, null]));
+            const entry = own ?? keyWide;
+            record(ids[index] as string, entry && { code: entry.Code, thrown: false, own: own !== undefined });
+          });
+          return { Errors: errors };
+        });
+        s3.on(DeleteObjectCommand).callsFake(async (input: DeleteObjectCommandInput) => {
+          const id = sentId(input.Bucket, input.Key, input.VersionId, input.IfMatch);
+          // A single delete's fate is its outcome alone: the request fates are DeleteObjects'.
+          begin([id]);
+          const outcome: ConditionalOutcome = pick(scenario.outcomes);
+          if (outcome === "ok") {
+            record(id, undefined);
+            return {};
+          }
+          record(id, { code: outcome, thrown: true, own: true });
+          const status = { NoSuchKey: 404, PreconditionFailed: 412, SlowDown: 503, AccessDenied: 403 }[outcome];
+          throw new S3ServiceException({
+            name: outcome,
+            $fault: status >= 500 ? "server" : "client",
+            $metadata: { httpStatusCode: status },
+            message: `${outcome} for ${input.Key}`,
+          });
+        });
+        const clock = createFakeClock();
+        const deleteObjects = createBatchDeleter({
+          s3Client: new S3Client({ region: "us-east-1" }),
+          concurrency: scenario.concurrency,
+          maxAttempts: scenario.maxAttempts,
+          now: clock.now,
+          sleep: clock.sleep,
+          random: next,
+        });
+
+        // Act
+        const report = await deleteObjects(targets);
+
+        // Assess
+        // Each distinct target (bucket, key, versionId, etag) is in exactly one list, each list in input order.
+        const order = new Map<string, number>();
+        for (const target of targets) if (!order.has(idOfTarget(target))) order.set(idOfTarget(target), order.size);
+        const lists = [report.deleted, report.failed.map(({ target }) => target), report.keptReplaced];
+        const reported = lists.flat().map(idOfTarget);
+        expect(reported).toHaveLength(order.size);
+        expect(new Set(reported)).toStrictEqual(new Set(order.keys()));
+        for (const list of lists) {
+          const positions = list.map((target) => order.get(idOfTarget(target)) as number);
+          expect(positions).toStrictEqual([...positions].sort((a, b) => a - b));
+        }
+
+        // Every request carries each target's etag as its condition, and never two entries for one object version.
+        for (const call of s3.commandCalls(DeleteObjectsCommand)) {
+          const { Bucket, Delete } = call.args[0].input;
+          const objects = Delete?.Objects ?? [];
+          const versions = objects.map((object) => JSON.stringify([object.Key, object.VersionId ?? null]));
+          expect(new Set(versions).size).toBe(versions.length);
+          for (const object of objects) {
+            expect(order.has(sentId(Bucket, object.Key, object.VersionId, object.ETag))).toBe(true);
+          }
+        }
+        for (const call of s3.commandCalls(DeleteObjectCommand)) {
+          const { Bucket, Key, VersionId, IfMatch } = call.args[0].input;
+          expect(order.has(sentId(Bucket, Key, VersionId, IfMatch))).toBe(true);
+        }
+        for (const id of order.keys()) {
+          expect(attempts.get(id)).toBeGreaterThanOrEqual(1);
+          expect(attempts.get(id)).toBeLessThanOrEqual(scenario.maxAttempts);
+        }
+        expect(attemptedAfterSettled).toStrictEqual([]);
+
+        // Kept only when a target with an etag was last answered PreconditionFailed for itself (its own
+        // entry, or its single delete); and then always.
+        const keptIds = new Set(report.keptReplaced.map(idOfTarget));
+        for (const target of targets) {
+          const answer = last.get(idOfTarget(target));
+          const replaced = target.etag !== undefined && answer?.code === "PreconditionFailed" && answer.own;
+          expect(keptIds.has(idOfTarget(target))).toBe(replaced);
+        }
+        // Deleted only on success or NoSuchKey.
+        for (const target of report.deleted) {
+          expect([undefined, "NoSuchKey"]).toContain(last.get(idOfTarget(target))?.code);
+        }
+        // Failed with the last answer's code.
+        for (const failure of report.failed) expect(failure.code).toBe(last.get(idOfTarget(failure.target))?.code);
+      }),
+      { numRuns: 100 },
+    );
+  }, 30_000);
+});

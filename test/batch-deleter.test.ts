@@ -102,7 +102,7 @@ describe("deduplication", () => {
     expect(batchInputs()).toStrictEqual([
       { Bucket: BUCKET, Delete: { Objects: [{ Key: "products/p-1.png" }], Quiet: true } },
     ]);
-    expect(report).toStrictEqual({ deleted: [image], failed: [] });
+    expect(report).toStrictEqual({ deleted: [image], failed: [], keptReplaced: [] });
   });
 
   it("treats one key with two versionIds as two targets", async () => {
@@ -121,7 +121,7 @@ describe("deduplication", () => {
       { Key: "products/p-1.png", VersionId: "v1" },
       { Key: "products/p-1.png", VersionId: "v2" },
     ]);
-    expect(report).toStrictEqual({ deleted: [v1, v2], failed: [] });
+    expect(report).toStrictEqual({ deleted: [v1, v2], failed: [], keptReplaced: [] });
   });
 
   it("treats a key without versionId and the same key with one as two targets", async () => {
@@ -157,7 +157,7 @@ describe("deduplication", () => {
       { Bucket: BUCKET, Delete: { Objects: [{ Key: "products/p-1.png" }], Quiet: true } },
       { Bucket: OTHER_BUCKET, Delete: { Objects: [{ Key: "products/p-1.png" }], Quiet: true } },
     ]);
-    expect(report).toStrictEqual({ deleted: [image, thumbnail], failed: [] });
+    expect(report).toStrictEqual({ deleted: [image, thumbnail], failed: [], keptReplaced: [] });
   });
 
   it("keeps apart targets whose bucket, versionId and key run together alike", async () => {
@@ -182,7 +182,7 @@ describe("deduplication", () => {
 
     // Assess
     expect(s3).not.toHaveReceivedAnyCommand();
-    expect(report).toStrictEqual({ deleted: [], failed: [] });
+    expect(report).toStrictEqual({ deleted: [], failed: [], keptReplaced: [] });
   });
 });
 
@@ -416,6 +416,7 @@ describe("per-key errors", () => {
         expect(report).toStrictEqual({
           deleted: [target("a.png")],
           failed: [{ target: target("b.png"), code, message: "try again", retryable: true }],
+          keptReplaced: [],
         });
       });
     },
@@ -540,6 +541,7 @@ describe("per-key errors", () => {
     expect(report).toStrictEqual({
       deleted: [target("a.png")],
       failed: [{ target: target("b.png"), code, message: `${code} happened`, retryable: false }],
+      keptReplaced: [],
     });
   });
 
@@ -555,7 +557,7 @@ describe("per-key errors", () => {
 
     // Assess
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
   });
 
   it("fails an entry without Code as permanent UnknownError", async () => {
@@ -612,7 +614,7 @@ describe("per-key errors", () => {
     const report = await deleteObjects([target("a.png")]);
 
     // Assess
-    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
   });
 });
 
@@ -631,6 +633,7 @@ describe("error entries matched to targets", () => {
     expect(report).toStrictEqual({
       deleted: [target("a.png", "v1")],
       failed: [{ target: target("a.png", "v2"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+      keptReplaced: [],
     });
   });
 
@@ -687,6 +690,7 @@ describe("error entries matched to targets", () => {
     expect(report).toStrictEqual({
       deleted: [target("a.png", "v1")],
       failed: [{ target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+      keptReplaced: [],
     });
   });
 
@@ -756,6 +760,7 @@ describe("error entries matched to targets", () => {
         { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
         { target: target("c.png", "v1"), code: "AccessDenied", message: "Access Denied", retryable: false },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -779,6 +784,7 @@ describe("error entries matched to targets", () => {
         { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
         { target: target("b.png"), code: "InvalidArgument", message: "Invalid argument", retryable: false },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -801,6 +807,7 @@ describe("error entries matched to targets", () => {
     expect(report).toStrictEqual({
       deleted: [],
       failed: [{ target: target("a.png"), code: "AccessDenied", message: "first", retryable: false }],
+      keptReplaced: [],
     });
   });
 
@@ -823,6 +830,7 @@ describe("error entries matched to targets", () => {
     expect(report).toStrictEqual({
       deleted: [target("a.png"), target("c.png")],
       failed: [{ target: target("b.png"), code: "AccessDenied", message: "Access Denied", retryable: false }],
+      keptReplaced: [],
     });
   });
 
@@ -847,6 +855,7 @@ describe("error entries matched to targets", () => {
         { target: target("a.png", "v1"), code: "InvalidArgument", message: "Invalid argument", retryable: false },
         { target: target("b.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -894,6 +903,7 @@ describe("requests that throw", () => {
         { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
         { target: target("b.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -924,6 +934,7 @@ describe("requests that throw", () => {
           { target: target("a.png"), code: "SlowDownish", message: "later", retryable: true },
           { target: target("b.png"), code: "SlowDownish", message: "later", retryable: true },
         ],
+        keptReplaced: [],
       });
     },
   );
@@ -952,6 +963,7 @@ describe("requests that throw", () => {
       failed: [
         { target: target("a.png"), code: "ServiceUnavailable", message: "Service Unavailable", retryable: true },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -973,6 +985,7 @@ describe("requests that throw", () => {
     expect(report).toStrictEqual({
       deleted: [],
       failed: [{ target: target("a.png"), code, message: error.message, retryable: true }],
+      keptReplaced: [],
     });
   });
 
@@ -1008,6 +1021,7 @@ describe("requests that throw", () => {
           retryable: true,
         },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -1023,7 +1037,7 @@ describe("requests that throw", () => {
 
     // Assess
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [], keptReplaced: [] });
   });
 
   it("fails only the keys of the request that threw", async () => {
@@ -1189,6 +1203,7 @@ describe("keys that cannot go in a DeleteObjects body", () => {
     expect(report).toStrictEqual({
       deleted: [],
       failed: [{ target: target("line\nend.png"), code: "Error", message: "socket hang up", retryable: true }],
+      keptReplaced: [],
     });
   });
 
@@ -1203,7 +1218,7 @@ describe("keys that cannot go in a DeleteObjects body", () => {
     const report = await deleteObjects([target("gone\u0001")]);
 
     // Assess
-    expect(report).toStrictEqual({ deleted: [target("gone\u0001")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("gone\u0001")], failed: [], keptReplaced: [] });
   });
 });
 
@@ -1297,6 +1312,7 @@ describe("deadline", () => {
           retryable: true,
         },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -1324,6 +1340,7 @@ describe("deadline", () => {
           retryable: true,
         },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -1340,7 +1357,7 @@ describe("deadline", () => {
     // Assess
     expect(clock.delays).toStrictEqual([500]);
     expect(keysOf(batchInputs()[1])).toStrictEqual(["b.png"]);
-    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [], keptReplaced: [] });
   });
 
   it("fails a retry as DeadlineExceeded when the deadline passes while it waits for a slot", async () => {
@@ -1377,6 +1394,7 @@ describe("deadline", () => {
           retryable: true,
         },
       ],
+      keptReplaced: [],
     });
   });
 
@@ -1470,7 +1488,7 @@ describe('versions: "all"', () => {
         },
       },
     ]);
-    expect(report).toStrictEqual({ deleted: [image], failed: [] });
+    expect(report).toStrictEqual({ deleted: [image], failed: [], keptReplaced: [] });
     expect(report.deleted[0]).toBe(image);
   });
 
@@ -1569,7 +1587,7 @@ describe('versions: "all"', () => {
     expect(batchInputs().map((input) => input.Delete?.Objects?.length)).toStrictEqual([1000, 1000, 500]);
     expect(sentObjects().map((object) => object.VersionId)).toStrictEqual(versionIds);
     expect(batchInputs().every((input) => input.Delete?.Quiet === true)).toBe(true);
-    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
   });
 
   it("puts the versions of several keys together in full batches", async () => {
@@ -1599,7 +1617,7 @@ describe('versions: "all"', () => {
     // Assess
     expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
     expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
-    expect(report).toStrictEqual({ deleted: [target("gone.png")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("gone.png")], failed: [], keptReplaced: [] });
   });
 
   it("deletes a target that has a versionId as given, without listing", async () => {
@@ -1753,6 +1771,7 @@ describe('versions: "all"', () => {
       expect(report).toStrictEqual({
         deleted: [target("b.png")],
         failed: [{ target: image, code: "AccessDenied", message: "Access Denied", retryable: false }],
+        keptReplaced: [],
       });
       expect(report.failed[0]?.target).toBe(image);
       expect(report.failed[0]?.target).not.toHaveProperty("versionId");
@@ -1771,7 +1790,7 @@ describe('versions: "all"', () => {
 
       // Assess
       expect(batchInputs()[1]?.Delete?.Objects).toStrictEqual([{ Key: "a.png", VersionId: "v2" }]);
-      expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+      expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
     });
 
     it.each([
@@ -1859,6 +1878,7 @@ describe('versions: "all"', () => {
         expect(report).toStrictEqual({
           deleted: [target("b.png")],
           failed: [{ target: target("a.png"), code: name, message: `${name} for the listing`, retryable }],
+          keptReplaced: [],
         });
       },
     );
@@ -2018,6 +2038,7 @@ describe('versions: "all"', () => {
             retryable: true,
           },
         ],
+        keptReplaced: [],
       });
     });
   });
@@ -2056,7 +2077,7 @@ describe("stores that refuse a DeleteObjects checksum", () => {
       { Bucket: BUCKET, Key: "a.png" },
       { Bucket: BUCKET, Key: "b.png", VersionId: "v1" },
     ]);
-    expect(report).toStrictEqual({ deleted: targets, failed: [], fallback: "single-deletes" });
+    expect(report).toStrictEqual({ deleted: targets, failed: [], keptReplaced: [], fallback: "single-deletes" });
   });
 
   it("sends every later batch of the call straight as single deletes", async () => {
@@ -2092,6 +2113,7 @@ describe("stores that refuse a DeleteObjects checksum", () => {
     expect(report).toStrictEqual({
       deleted: [target("a.png"), target("b.png")],
       failed: [],
+      keptReplaced: [],
       fallback: "single-deletes",
     });
   });
@@ -2153,6 +2175,7 @@ describe("stores that refuse a DeleteObjects checksum", () => {
           retryable: true,
         },
       ],
+      keptReplaced: [],
       fallback: "single-deletes",
     });
   });
@@ -2173,6 +2196,7 @@ describe("stores that refuse a DeleteObjects checksum", () => {
       failed: [
         { target: target("b.png"), code: "AccessDenied", message: "AccessDenied from the store", retryable: false },
       ],
+      keptReplaced: [],
       fallback: "single-deletes",
     });
   });
@@ -2195,7 +2219,12 @@ describe("stores that refuse a DeleteObjects checksum", () => {
       { Bucket: BUCKET, Key: "a.png", VersionId: "v1" },
       { Bucket: BUCKET, Key: "a.png", VersionId: "d1" },
     ]);
-    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], fallback: "single-deletes" });
+    expect(report).toStrictEqual({
+      deleted: [target("a.png")],
+      failed: [],
+      keptReplaced: [],
+      fallback: "single-deletes",
+    });
   });
 
   it.each([
@@ -2214,6 +2243,541 @@ describe("stores that refuse a DeleteObjects checksum", () => {
     expect(report).toStrictEqual({
       deleted: [],
       failed: [{ target: target("a.png"), code: name, message: `${name} from the store`, retryable }],
+      keptReplaced: [],
+    });
+  });
+});
+
+describe("conditional deletes (targets with an etag)", () => {
+  const E1 = '"6805f2cfc46c0f04559748bb039d69a1"';
+  const E2 = '"9b2cf535f27731c974343645a3985328"';
+  const conditional = (key: string, etag: string, versionId?: string, bucket = BUCKET): ObjectTarget => ({
+    ...target(key, versionId, bucket),
+    etag,
+  });
+  const preconditionFailed = (key: string, versionId?: string) => ({
+    Key: key,
+    ...(versionId === undefined ? {} : { VersionId: versionId }),
+    Code: "PreconditionFailed",
+    Message: "At least one of the pre-conditions you specified did not hold",
+  });
+  const thrown = (name: string, status: number, message = `${name} from S3`) =>
+    new S3ServiceException({
+      name,
+      $fault: status >= 500 ? "server" : "client",
+      $metadata: { httpStatusCode: status },
+      message,
+    });
+  const singleInputs = () => s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input);
+
+  describe("in DeleteObjects", () => {
+    it("sends a target's etag as the ETag of its entry, and no ETag for a target without one", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      const { deleteObjects } = setup();
+      const targets = [conditional("a.png", E1), target("b.png"), conditional("c.png", E2, "v1")];
+
+      // Act
+      const report = await deleteObjects(targets);
+
+      // Assess
+      expect(batchInputs()).toStrictEqual([
+        {
+          Bucket: BUCKET,
+          Delete: {
+            Objects: [{ Key: "a.png", ETag: E1 }, { Key: "b.png" }, { Key: "c.png", VersionId: "v1", ETag: E2 }],
+            Quiet: true,
+          },
+        },
+      ]);
+      expect(report).toStrictEqual({ deleted: targets, failed: [], keptReplaced: [] });
+    });
+
+    it("keeps a target whose entry is PreconditionFailed, as keptReplaced, and never retries it", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand)
+        .resolvesOnce({ Errors: [preconditionFailed("a.png"), slowDown("b.png")] })
+        .resolves({});
+      const { deleteObjects } = setup();
+      const replaced = conditional("a.png", E1);
+      const busy = conditional("b.png", E2);
+
+      // Act
+      const report = await deleteObjects([replaced, busy]);
+
+      // Assess
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([
+        [
+          { Key: "a.png", ETag: E1 },
+          { Key: "b.png", ETag: E2 },
+        ],
+        [{ Key: "b.png", ETag: E2 }],
+      ]);
+      expect(report).toStrictEqual({ deleted: [busy], failed: [], keptReplaced: [replaced] });
+    });
+
+    it("keeps a target whose retry, sent with its ETag again, is PreconditionFailed", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand)
+        .resolvesOnce({ Errors: [slowDown("a.png")] })
+        .resolves({ Errors: [preconditionFailed("a.png")] });
+      const { deleteObjects } = setup();
+      const replaced = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([replaced]);
+
+      // Assess
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([
+        [{ Key: "a.png", ETag: E1 }],
+        [{ Key: "a.png", ETag: E1 }],
+      ]);
+      expect(report).toStrictEqual({ deleted: [], failed: [], keptReplaced: [replaced] });
+    });
+
+    it("fails a target without etag whose entry is PreconditionFailed permanently, as before, next to a kept one", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [preconditionFailed("a.png"), preconditionFailed("b.png")] });
+      const { deleteObjects } = setup();
+      const replaced = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([replaced, target("b.png")]);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [
+          {
+            target: target("b.png"),
+            code: "PreconditionFailed",
+            message: "At least one of the pre-conditions you specified did not hold",
+            retryable: false,
+          },
+        ],
+        keptReplaced: [replaced],
+      });
+    });
+
+    it("counts a conditional target whose entry is NoSuchKey as deleted", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({
+        Errors: [{ Key: "a.png", Code: "NoSuchKey", Message: "The specified key does not exist." }],
+      });
+      const { deleteObjects } = setup();
+      const gone = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([gone]);
+
+      // Assess
+      expect(report).toStrictEqual({ deleted: [gone], failed: [], keptReplaced: [] });
+    });
+
+    it("keeps a version sent with an etag when its own entry is PreconditionFailed", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [preconditionFailed("a.png", "v1")] });
+      const { deleteObjects } = setup();
+      const version = conditional("a.png", E1, "v1");
+
+      // Act
+      const report = await deleteObjects([version, conditional("a.png", E1, "v2")]);
+
+      // Assess
+      expect(report).toStrictEqual({
+        deleted: [conditional("a.png", E1, "v2")],
+        failed: [],
+        keptReplaced: [version],
+      });
+    });
+
+    it.each([
+      ["names no key", { Code: "PreconditionFailed", Message: "no key" }],
+      ["names a key not sent", { Key: "other.png", Code: "PreconditionFailed", Message: "no key" }],
+      ["names the key but no VersionId for a version", { Key: "a.png", Code: "PreconditionFailed", Message: "no key" }],
+    ])("fails, and does not keep, a conditional target when the PreconditionFailed entry %s", async (_, entry) => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [entry] });
+      const { deleteObjects } = setup();
+      const version = conditional("a.png", E1, "v1");
+
+      // Act
+      const report = await deleteObjects([version]);
+
+      // Assess
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [{ target: version, code: "PreconditionFailed", message: "no key", retryable: false }],
+        keptReplaced: [],
+      });
+    });
+
+    it("fails, and does not keep, the conditional targets of a DeleteObjects request that throws PreconditionFailed", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).rejects(thrown("PreconditionFailed", 412));
+      const { deleteObjects } = setup();
+      const first = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([first]);
+
+      // Assess
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [
+          { target: first, code: "PreconditionFailed", message: "PreconditionFailed from S3", retryable: false },
+        ],
+        keptReplaced: [],
+      });
+    });
+
+    it("retries a conditional target whose entry is ConditionalRequestConflict (a racing write)", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand)
+        .resolvesOnce({ Errors: [{ Key: "a.png", Code: "ConditionalRequestConflict", Message: "conflict" }] })
+        .resolves({});
+      const { deleteObjects } = setup();
+      const contended = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([contended]);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+      expect(report).toStrictEqual({ deleted: [contended], failed: [], keptReplaced: [] });
+    });
+
+    it("fails a conditional target that was not attempted before the deadline as DeadlineExceeded, not kept", async () => {
+      // Prepare
+      const { deleteObjects } = setup();
+      const late = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([late], { deadline: CLOCK_START });
+
+      // Assess
+      expect(s3).not.toHaveReceivedAnyCommand();
+      expect(report.keptReplaced).toStrictEqual([]);
+      expect(report.failed.map(({ target: failed, code }) => [failed, code])).toStrictEqual([
+        [late, "DeadlineExceeded"],
+      ]);
+    });
+  });
+
+  describe("identity", () => {
+    it("sends one key and etag listed twice once", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      const { deleteObjects } = setup();
+      const image = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([image, { ...image }]);
+
+      // Assess
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([[{ Key: "a.png", ETag: E1 }]]);
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+      expect(report).toStrictEqual({ deleted: [image], failed: [], keptReplaced: [] });
+    });
+
+    it("sends one key with two etags as two deletes, the second as a single DeleteObject: the stale one is kept, the current one deleted", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [preconditionFailed("a.png")] });
+      s3.on(DeleteObjectCommand).resolves({});
+      const { deleteObjects } = setup();
+      const stale = conditional("a.png", E1);
+      const current = conditional("a.png", E2);
+
+      // Act
+      const report = await deleteObjects([stale, current]);
+
+      // Assess
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([[{ Key: "a.png", ETag: E1 }]]);
+      expect(singleInputs()).toStrictEqual([{ Bucket: BUCKET, Key: "a.png", IfMatch: E2 }]);
+      expect(report).toStrictEqual({ deleted: [current], failed: [], keptReplaced: [stale] });
+    });
+
+    it("counts the second of two etags of one key as deleted when the first delete took the object (NoSuchKey)", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
+      const { deleteObjects } = setup();
+      const current = conditional("a.png", E1);
+      const duplicate = conditional("a.png", E2);
+
+      // Act
+      const report = await deleteObjects([current, duplicate]);
+
+      // Assess
+      expect(report).toStrictEqual({ deleted: [current, duplicate], failed: [], keptReplaced: [] });
+    });
+
+    it("sends a key without etag in the batch and the same key with an etag alone, each on its own terms", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
+      const { deleteObjects } = setup();
+      const unconditional = target("a.png");
+      const guarded = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([guarded, unconditional, target("b.png")]);
+
+      // Assess
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([
+        [{ Key: "a.png", ETag: E1 }, { Key: "b.png" }],
+      ]);
+      expect(singleInputs()).toStrictEqual([{ Bucket: BUCKET, Key: "a.png" }]);
+      expect(report.deleted).toStrictEqual([guarded, unconditional, target("b.png")]);
+    });
+
+    it("batches one key with two etags in two buckets together: they are different objects", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      const { deleteObjects } = setup();
+      const image = conditional("a.png", E1);
+      const copy = conditional("a.png", E2, undefined, OTHER_BUCKET);
+
+      // Act
+      const report = await deleteObjects([image, copy]);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+      expect(report.deleted).toStrictEqual([image, copy]);
+    });
+
+    it("batches two versions of one key with etags together: each entry names its version", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      const { deleteObjects } = setup();
+      const targets = [conditional("a.png", E1, "v1"), conditional("a.png", E2, "v2")];
+
+      // Act
+      await deleteObjects(targets);
+
+      // Assess
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([
+        [
+          { Key: "a.png", VersionId: "v1", ETag: E1 },
+          { Key: "a.png", VersionId: "v2", ETag: E2 },
+        ],
+      ]);
+    });
+
+    it("lists keptReplaced in the order the targets came, whichever request answered first", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [preconditionFailed("b.png"), preconditionFailed("d.png")] });
+      s3.on(DeleteObjectCommand).rejects(thrown("PreconditionFailed", 412));
+      const { deleteObjects } = setup();
+      const targets = [
+        conditional("a\u0001.png", E1),
+        conditional("b.png", E1),
+        target("c.png"),
+        conditional("d.png", E2),
+        conditional("e\u0001.png", E2),
+      ];
+
+      // Act
+      const report = await deleteObjects(targets);
+
+      // Assess
+      expect(report.keptReplaced).toStrictEqual([targets[0], targets[1], targets[3], targets[4]]);
+      expect(report.deleted).toStrictEqual([target("c.png")]);
+    });
+  });
+
+  describe("in a single DeleteObject", () => {
+    it("sends the etag as IfMatch, with the VersionId when there is one", async () => {
+      // Prepare
+      s3.on(DeleteObjectCommand).resolves({});
+      const { deleteObjects } = setup();
+      const targets = [conditional("odd\u0001.png", E1), conditional("odd\u0001.png", E2, "v1")];
+
+      // Act
+      const report = await deleteObjects(targets);
+
+      // Assess
+      expect(singleInputs()).toStrictEqual([
+        { Bucket: BUCKET, Key: "odd\u0001.png", IfMatch: E1 },
+        { Bucket: BUCKET, Key: "odd\u0001.png", VersionId: "v1", IfMatch: E2 },
+      ]);
+      expect(report).toStrictEqual({ deleted: targets, failed: [], keptReplaced: [] });
+    });
+
+    it.each([
+      ["412 PreconditionFailed", thrown("PreconditionFailed", 412)],
+      ["a 412 under another name", thrown("UnknownError", 412)],
+      [
+        "a PreconditionFailed Code under another name",
+        Object.assign(thrown("Unknown", 400), { Code: "PreconditionFailed" }),
+      ],
+    ])("keeps a conditional target whose DeleteObject throws %s, without retrying it", async (_, error) => {
+      // Prepare
+      s3.on(DeleteObjectCommand).rejects(error);
+      const { clock, deleteObjects } = setup();
+      const replaced = conditional("line\nend.png", E1);
+
+      // Act
+      const report = await deleteObjects([replaced]);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+      expect(clock.delays).toStrictEqual([]);
+      expect(report).toStrictEqual({ deleted: [], failed: [], keptReplaced: [replaced] });
+    });
+
+    it("counts a conditional target whose DeleteObject throws 404 NoSuchKey as deleted", async () => {
+      // Prepare
+      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
+      const { deleteObjects } = setup();
+      const gone = conditional("line\nend.png", E1);
+
+      // Act
+      const report = await deleteObjects([gone]);
+
+      // Assess
+      expect(report).toStrictEqual({ deleted: [gone], failed: [], keptReplaced: [] });
+    });
+
+    it("fails a target without etag whose DeleteObject throws 412 PreconditionFailed, permanently, as before", async () => {
+      // Prepare
+      s3.on(DeleteObjectCommand).rejects(thrown("PreconditionFailed", 412));
+      const { deleteObjects } = setup();
+
+      // Act
+      const report = await deleteObjects([target("line\nend.png")]);
+
+      // Assess
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [
+          {
+            target: target("line\nend.png"),
+            code: "PreconditionFailed",
+            message: "PreconditionFailed from S3",
+            retryable: false,
+          },
+        ],
+        keptReplaced: [],
+      });
+    });
+
+    it("fails a conditional target whose DeleteObject throws anything else, as any target would", async () => {
+      // Prepare
+      s3.on(DeleteObjectCommand, { Key: "denied\u0001" }).rejects(thrown("AccessDenied", 403, "Access Denied"));
+      s3.on(DeleteObjectCommand, { Key: "busy\u0001" }).rejects(thrown("ServiceUnavailable", 503, "busy"));
+      const { deleteObjects } = setup();
+      const denied = conditional("denied\u0001", E1);
+      const busy = conditional("busy\u0001", E2);
+
+      // Act
+      const report = await deleteObjects([denied, busy]);
+
+      // Assess
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [
+          { target: denied, code: "AccessDenied", message: "Access Denied", retryable: false },
+          { target: busy, code: "ServiceUnavailable", message: "busy", retryable: true },
+        ],
+        keptReplaced: [],
+      });
+    });
+
+    it("sends IfMatch on the fallback to single deletes, and keeps the targets that were replaced", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).rejects(thrown("MissingContentMD5", 400));
+      s3.on(DeleteObjectCommand, { Key: "a.png" }).rejects(thrown("PreconditionFailed", 412));
+      s3.on(DeleteObjectCommand, { Key: "b.png" }).resolves({});
+      s3.on(DeleteObjectCommand, { Key: "c.png" }).rejects(thrown("NoSuchKey", 404));
+      const { deleteObjects } = setup();
+      const replaced = conditional("a.png", E1);
+      const unchanged = conditional("b.png", E2);
+      const gone = conditional("c.png", E1, "v1");
+
+      // Act
+      const report = await deleteObjects([replaced, unchanged, gone]);
+
+      // Assess
+      expect(singleInputs()).toStrictEqual([
+        { Bucket: BUCKET, Key: "a.png", IfMatch: E1 },
+        { Bucket: BUCKET, Key: "b.png", IfMatch: E2 },
+        { Bucket: BUCKET, Key: "c.png", VersionId: "v1", IfMatch: E1 },
+      ]);
+      expect(report).toStrictEqual({
+        deleted: [unchanged, gone],
+        failed: [],
+        keptReplaced: [replaced],
+        fallback: "single-deletes",
+      });
+    });
+  });
+
+  describe('with versions: "all"', () => {
+    it("fails a target with an etag and no versionId permanently as ConditionalPurgeUnsupported, listing and deleting nothing of it", async () => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: "b.png", VersionId: "v1" }] });
+      s3.on(DeleteObjectsCommand).resolves({});
+      const { deleteObjects } = setup({ versions: "all" });
+      const guarded = conditional("a.png", E1);
+
+      // Act
+      const report = await deleteObjects([guarded, target("b.png")]);
+
+      // Assess
+      expect(s3.commandCalls(ListObjectVersionsCommand).map((call) => call.args[0].input.Prefix)).toStrictEqual([
+        "b.png",
+      ]);
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([[{ Key: "b.png", VersionId: "v1" }]]);
+      expect(report).toStrictEqual({
+        deleted: [target("b.png")],
+        failed: [
+          {
+            target: guarded,
+            code: "ConditionalPurgeUnsupported",
+            message:
+              'versions: "all" cannot purge a target that carries an etag: S3 checks an ETag against the current version only, and the versions are not deleted unconditionally instead',
+            retryable: false,
+          },
+        ],
+        keptReplaced: [],
+      });
+    });
+
+    it("deletes a target with an etag and a versionId as given, and keeps it when it is PreconditionFailed", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [preconditionFailed("a.png", "v1")] });
+      const { deleteObjects } = setup({ versions: "all" });
+      const version = conditional("a.png", E1, "v1");
+
+      // Act
+      const report = await deleteObjects([version]);
+
+      // Assess
+      expect(s3).not.toHaveReceivedCommand(ListObjectVersionsCommand);
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([
+        [{ Key: "a.png", VersionId: "v1", ETag: E1 }],
+      ]);
+      expect(report).toStrictEqual({ deleted: [], failed: [], keptReplaced: [version] });
+    });
+
+    it("deletes a version once unconditionally for the listed key and once conditionally for the target that names it", async () => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: "a.png", VersionId: "v1" }] });
+      s3.on(DeleteObjectsCommand).resolves({});
+      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
+      const { deleteObjects } = setup({ versions: "all" });
+      const version = conditional("a.png", E1, "v1");
+
+      // Act
+      const report = await deleteObjects([target("a.png"), version]);
+
+      // Assess
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([[{ Key: "a.png", VersionId: "v1" }]]);
+      expect(singleInputs()).toStrictEqual([{ Bucket: BUCKET, Key: "a.png", VersionId: "v1", IfMatch: E1 }]);
+      expect(report).toStrictEqual({ deleted: [target("a.png"), version], failed: [], keptReplaced: [] });
     });
   });
 });
@@ -2297,7 +2861,7 @@ describe("default timing", () => {
     // Assess
     expect(callsBeforeBackoffEnds).toBe(1);
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
-    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [] });
+    expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
   });
 });
 

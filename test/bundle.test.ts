@@ -9,6 +9,7 @@ import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const entry = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+const lambdaEntry = fileURLToPath(new URL("../dist/lambda.js", import.meta.url));
 
 beforeAll(() => {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm test does)`);
@@ -43,5 +44,32 @@ describe("tree-shaking", () => {
     expect(code).toContain("Records");
     expect(code).not.toMatch(/zod|ZodError|\$ZodType/);
     expect(code).not.toContain("@aws-sdk/client-s3");
+  });
+
+  it("keeps the environment variables and the metrics writer out of a bundle that only creates a handler", async () => {
+    const code = await bundle(
+      `import { createCleanupHandler } from ${JSON.stringify(entry)}; export const handler = createCleanupHandler({ bucket: "b", key: "{id}" });`,
+    );
+
+    expect(code).toContain("DeleteObjects");
+    expect(code).not.toContain("CLEANUP_");
+    expect(code).not.toContain("CloudWatchMetrics");
+  });
+
+  it("keeps the environment variables out of a bundle that only writes metrics", async () => {
+    const code = await bundle(
+      `import { emfMetrics } from ${JSON.stringify(entry)}; export const onResult = emfMetrics({ namespace: "Cleanup" });`,
+    );
+
+    expect(code).toContain("CloudWatchMetrics");
+    expect(code).not.toContain("CLEANUP_");
+  });
+
+  it("keeps the handler, the variables and the metrics writer in a bundle of the lambda entry point", async () => {
+    const code = await bundle(`export { handler } from ${JSON.stringify(lambdaEntry)};`);
+
+    expect(code).toContain("CLEANUP_BUCKET");
+    expect(code).toContain("CloudWatchMetrics");
+    expect(code).toContain("DeleteObjects");
   });
 });

@@ -170,6 +170,7 @@ describe("a store that wants Content-MD5, without the contentMd5 option", () => 
         message: "Missing required header for this request: Content-Md5.",
         retryable: false,
       })),
+      keptReplaced: [],
     });
   });
 });
@@ -193,7 +194,7 @@ describe("contentMd5: true", () => {
     }
     expect(requests.map(({ body }) => body.match(/<Key>/g)?.length).sort()).toStrictEqual([1000, 1000, 500]);
     expect(stored.size).toBe(0);
-    expect(report).toStrictEqual({ deleted: targetsOf(keys), failed: [] });
+    expect(report).toStrictEqual({ deleted: targetsOf(keys), failed: [], keptReplaced: [] });
   });
 
   it("signs the request after the headers are changed, and sends keys that need XML escaping", async () => {
@@ -262,6 +263,11 @@ describe("a store that answers NotImplemented (501) to DeleteObjects", () => {
     expect(count("POST")).toBe(1);
     expect(count("DELETE")).toBe(2);
     expect(stored.size).toBe(0);
-    expect(report).toStrictEqual({ deleted: targetsOf(["a.png", "b.png"]), failed: [], fallback: "single-deletes" });
+    expect(report).toStrictEqual({
+      deleted: targetsOf(["a.png", "b.png"]),
+      failed: [],
+      keptReplaced: [],
+      fallback: "single-deletes",
+    });
   });
 });

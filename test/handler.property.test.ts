@@ -10,12 +10,15 @@ import fc from "fast-check";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type BatchResponse,
+  type CleanupEvent,
   createCleanupHandler,
+  type EventSourceKind,
   InvalidRecordError,
   MAX_KEYS_PER_REQUEST,
   type RemovalFilter,
   type StreamRecord,
 } from "../src/index.js";
+import { kinesisEvent, pipesEvent } from "../src/testing/index.js";
 import { createRecordFactory, recordingLogger } from "./factories.js";
 
 const BUCKET = "product-files";
@@ -41,6 +44,8 @@ interface Spec {
 }
 
 interface Scenario {
+  /** How the batch arrives; the identifier each record is reported by depends on it. */
+  source: EventSourceKind;
   specs: Spec[];
   /** The first sequence number, and the gap before each next one (digit lengths from 1 to 40). */
   firstSequence: bigint;
@@ -52,6 +57,11 @@ interface Scenario {
   maxAttempts: number;
   /** Seeds the per-key outcomes the mocked S3 gives on each call. */
   seed: number;
+  /**
+   * Kinesis only: records delivered twice, as Kinesis may: the position of the record copied (modulo
+   * the batch's size), and where the copy goes. The copy has its own sequence number.
+   */
+  duplicates: { of: number; at: number }[];
 }
 
 const fileKey = (n: number) => `files/k${n}`;
@@ -93,6 +103,11 @@ const specArb = (pool: number): fc.Arbitrary<Spec> =>
 const firstSequenceArb = fc.constantFrom(1n, 95n, 999_999_999n, 10n ** 20n, 10n ** 39n);
 const gapArb = fc.constantFrom(1n, 3n, 1000n, 10n ** 15n);
 
+const duplicatesArb = (source: EventSourceKind) =>
+  source === "kinesis"
+    ? fc.array(fc.record({ of: fc.nat(), at: fc.nat() }), { maxLength: 4 })
+    : fc.constant<{ of: number; at: number }[]>([]);
+
 const settingsArb = {
   reversed: fc.boolean(),
   removals: fc.constantFrom<RemovalFilter>("any", "ttl", "user"),
@@ -103,48 +118,63 @@ const settingsArb = {
 };
 
 /** Small batches with few distinct keys, so keys are often shared by several records. */
-const smallScenarioArb: fc.Arbitrary<Scenario> = fc.integer({ min: 1, max: 12 }).chain((pool) =>
-  fc.record({
-    specs: fc.array(specArb(pool), { maxLength: 30 }),
-    firstSequence: firstSequenceArb,
-    gaps: fc.array(gapArb, { minLength: 30, maxLength: 30 }),
-    ...settingsArb,
-  }),
-);
+const smallScenarioArb = (source: EventSourceKind): fc.Arbitrary<Scenario> =>
+  fc.integer({ min: 1, max: 12 }).chain((pool) =>
+    fc.record({
+      source: fc.constant(source),
+      specs: fc.array(specArb(pool), { maxLength: 30 }),
+      firstSequence: firstSequenceArb,
+      gaps: fc.array(gapArb, { minLength: 30, maxLength: 30 }),
+      duplicates: duplicatesArb(source),
+      ...settingsArb,
+    }),
+  );
 
 /** Batches of 1,000 to 1,500 records, built from a seed: enough distinct keys to need several requests. */
-const largeScenarioArb: fc.Arbitrary<Scenario> = fc
-  .record({ size: fc.integer({ min: 1000, max: 1500 }), batchSeed: fc.integer(), ...settingsArb })
-  .map(({ size, batchSeed, ...settings }) => {
-    const random = seededRandom(batchSeed);
-    const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)] as T;
-    const specs = Array.from(
-      { length: size },
-      (): Spec => ({
-        eventName: pick<EventName>([
-          "REMOVE",
-          "REMOVE",
-          "REMOVE",
-          "REMOVE",
-          "REMOVE",
-          "REMOVE",
-          "INSERT",
-          "MODIFY",
-          "UPSERT",
-        ]),
-        removedBy: pick(["user", "ttl"] as const),
-        defect: random() < 0.03 ? pick<Defect>(["badAttribute", "outsidePrefix", "noSequenceNumber"]) : "none",
-        files: Array.from({ length: 2 + Math.floor(random() * 3) }, () => Math.floor(random() * 20_000)),
-      }),
-    );
-    return { specs, firstSequence: 10n ** 20n, gaps: [1000n], ...settings };
-  });
+const largeScenarioArb = (source: EventSourceKind): fc.Arbitrary<Scenario> =>
+  fc
+    .record({
+      size: fc.integer({ min: 1000, max: 1500 }),
+      batchSeed: fc.integer(),
+      duplicates: duplicatesArb(source),
+      ...settingsArb,
+    })
+    .map(({ size, batchSeed, ...settings }) => {
+      const random = seededRandom(batchSeed);
+      const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)] as T;
+      const specs = Array.from(
+        { length: size },
+        (): Spec => ({
+          eventName: pick<EventName>([
+            "REMOVE",
+            "REMOVE",
+            "REMOVE",
+            "REMOVE",
+            "REMOVE",
+            "REMOVE",
+            "INSERT",
+            "MODIFY",
+            "UPSERT",
+          ]),
+          removedBy: pick(["user", "ttl"] as const),
+          defect: random() < 0.03 ? pick<Defect>(["badAttribute", "outsidePrefix", "noSequenceNumber"]) : "none",
+          files: Array.from({ length: 2 + Math.floor(random() * 3) }, () => Math.floor(random() * 20_000)),
+        }),
+      );
+      return { source, specs, firstSequence: 10n ** 20n, gaps: [1000n], ...settings };
+    });
 
 interface Built {
   spec: Spec;
   record: StreamRecord;
+  /** The record's sequence number in its stream (Kinesis': the copy's own), when it has one. */
   sequenceNumber: string | undefined;
+  /** What the source reports the record by, when it has it: a sequence number, or Pipes' eventID. */
+  identifier: string | undefined;
 }
+
+/** An eventID that tells nothing of the record's place: Pipes must report in batch order, not eventID order. */
+const scrambledEventId = (i: number) => `${((i * 2654435761) >>> 0).toString(36)}-${i}`;
 
 function buildBatch(scenario: Scenario): Built[] {
   const factory = createRecordFactory();
@@ -172,13 +202,40 @@ function buildBatch(scenario: Scenario): Built[] {
       record = spec.removedBy === "ttl" ? factory.ttlRemoveRecord(options) : factory.removeRecord(options);
       if (spec.eventName === "UPSERT") record = { ...record, eventName: "UPSERT" };
     }
+    const eventId = scrambledEventId(i);
+    if (scenario.source === "pipes") record = { ...record, eventID: eventId };
+    const identifier = scenario.source === "pipes" ? eventId : sequenceNumber;
     if (spec.defect === "noSequenceNumber" && spec.eventName !== "INSERT" && spec.eventName !== "MODIFY") {
+      // The defect takes away what the source reports the record by.
+      if (scenario.source === "pipes") {
+        const { eventID: _, ...rest } = record;
+        return { spec, record: rest, sequenceNumber, identifier: undefined };
+      }
       const { SequenceNumber: _, ...data } = record.dynamodb ?? {};
-      return { spec, record: { ...record, dynamodb: data }, sequenceNumber: undefined };
+      return { spec, record: { ...record, dynamodb: data }, sequenceNumber: undefined, identifier: undefined };
     }
-    return { spec, record, sequenceNumber };
+    return { spec, record, sequenceNumber, identifier };
   });
-  return scenario.reversed ? built.reverse() : built;
+  const ordered = scenario.reversed ? built.reverse() : built;
+  let copies = 0;
+  for (const { of, at } of scenario.duplicates) {
+    const original = ordered[of % Math.max(1, ordered.length)];
+    if (original?.sequenceNumber === undefined) continue;
+    // Kinesis gives the copy a sequence number of its own, higher than every other in the batch.
+    copies++;
+    const sequenceNumber = (sequence + BigInt(copies)).toString();
+    const record = { ...original.record, dynamodb: { ...original.record.dynamodb, SequenceNumber: sequenceNumber } };
+    ordered.splice(at % (ordered.length + 1), 0, { ...original, record, sequenceNumber, identifier: sequenceNumber });
+  }
+  return ordered;
+}
+
+/** The event the source delivers for the batch. */
+function eventOf(scenario: Scenario, batch: readonly Built[]): CleanupEvent {
+  const records = batch.map((item) => item.record);
+  if (scenario.source === "kinesis") return kinesisEvent(records);
+  if (scenario.source === "pipes") return pipesEvent(records);
+  return { Records: records };
 }
 
 /** What the handler must do with a record: delete its objects, report it if invalid, or leave it. */
@@ -297,12 +354,14 @@ async function checkScenario(scenario: Scenario): Promise<number> {
   let response: BatchResponse | undefined;
   let thrown: unknown;
   try {
-    response = await handler({ Records: batch.map((item) => item.record) });
+    response = await handler(eventOf(scenario, batch));
   } catch (error) {
     thrown = error;
   }
 
-  // Assess: the counts, and whether the batch can be reported at all
+  // Assess: the counts, and whether the batch can be reported at all. An empty Kinesis batch,
+  // `{ Records: [] }`, has no shape to tell it from an empty DynamoDB stream batch.
+  const summarySource = scenario.source === "kinesis" && batch.length === 0 ? "dynamodb-streams" : scenario.source;
   const toDelete = batch.filter((item) => roleOf(item.spec, scenario.removals) === "delete");
   const invalid = batch.filter((item) => roleOf(item.spec, scenario.removals) === "invalid");
   const expectedKeys = new Set(toDelete.flatMap((item) => item.spec.files.map(fileKey)));
@@ -315,7 +374,7 @@ async function checkScenario(scenario: Scenario): Promise<number> {
     targets: expectedKeys.size,
   };
   const mustReportInvalid = scenario.onInvalidRecord === "fail" ? invalid : [];
-  if (mustReportInvalid.some((item) => item.sequenceNumber === undefined)) {
+  if (mustReportInvalid.some((item) => item.identifier === undefined)) {
     expect(thrown).toBeInstanceOf(InvalidRecordError);
     expect(requests).toEqual([]);
     expect(lines.filter((line) => line.level === "info")).toEqual([]);
@@ -328,6 +387,7 @@ async function checkScenario(scenario: Scenario): Promise<number> {
         level: "error",
         message: "dynamodb-s3-cleanup summary: failing the whole batch",
         attributes: {
+          source: summarySource,
           records: counts.records,
           removals: 0,
           withoutObjects: 0,
@@ -336,6 +396,7 @@ async function checkScenario(scenario: Scenario): Promise<number> {
           targets: 0,
           deleted: 0,
           failed: 0,
+          keptReplaced: 0,
           fallback: "none",
           batchItemFailures: undefined,
           durationMs: 0,
@@ -384,30 +445,39 @@ async function checkScenario(scenario: Scenario): Promise<number> {
   const notDeleted = toDelete.filter((item) => item.spec.files.some((n) => failed.has(fileKey(n))));
   const mustReport = [...notDeleted, ...mustReportInvalid];
   const identifiers = (response as BatchResponse).batchItemFailures.map((failure) => failure.itemIdentifier);
-  const inBatch = new Set(batch.map((item) => item.sequenceNumber));
-  for (const identifier of identifiers) {
-    expect(identifier).toMatch(/^\d+$/);
-    expect(inBatch.has(identifier)).toBe(true);
+  const inBatch = new Set(batch.map((item) => item.identifier));
+  for (const identifier of identifiers) expect(inBatch.has(identifier)).toBe(true);
+  expect(new Set(identifiers).size).toBe(identifiers.length);
+  let expected: string[];
+  if (scenario.source === "pipes") {
+    // Pipes retries the eventIDs reported: each record with work left, in batch order.
+    const reported = new Set(mustReport);
+    expected = batch.filter((item) => reported.has(item)).map((item) => item.identifier as string);
+  } else {
+    // Lambda checkpoints at the lowest sequence number reported and redelivers every record from there.
+    for (const identifier of identifiers) expect(identifier).toMatch(/^\d+$/);
+    for (let i = 1; i < identifiers.length; i++) {
+      expect(BigInt(identifiers[i - 1] as string) < BigInt(identifiers[i] as string)).toBe(true);
+    }
+    if (mustReport.length > 0) {
+      const lowest = BigInt(identifiers[0] as string);
+      for (const item of mustReport) expect(BigInt(item.identifier as string) >= lowest).toBe(true);
+    }
+    expected = [...new Set(mustReport.map((item) => item.identifier as string))].sort((a, b) =>
+      BigInt(a) < BigInt(b) ? -1 : 1,
+    );
   }
-  for (let i = 1; i < identifiers.length; i++) {
-    expect(BigInt(identifiers[i - 1] as string) < BigInt(identifiers[i] as string)).toBe(true);
-  }
-  if (mustReport.length > 0) {
-    const lowest = BigInt(identifiers[0] as string);
-    for (const item of mustReport) expect(BigInt(item.sequenceNumber as string) >= lowest).toBe(true);
-  }
-  const expected = [...new Set(mustReport.map((item) => item.sequenceNumber as string))].sort((a, b) =>
-    BigInt(a) < BigInt(b) ? -1 : 1,
-  );
   expect(identifiers).toEqual(expected);
   expect(lines.filter((line) => line.level === "info")).toEqual([
     {
       level: "info",
       message: "dynamodb-s3-cleanup summary",
       attributes: {
+        source: summarySource,
         ...counts,
         deleted: expectedKeys.size - failed.size,
         failed: failed.size,
+        keptReplaced: 0,
         fallback: "none",
         batchItemFailures: identifiers.length,
         durationMs: 0,
@@ -418,23 +488,30 @@ async function checkScenario(scenario: Scenario): Promise<number> {
   return largest;
 }
 
-describe("handler properties", () => {
+/** numRuns per source: the file runs in `npm test` on two cores, so the three sources share the budget. */
+const SOURCES: [EventSourceKind, { small: number; large: number }][] = [
+  ["dynamodb-streams", { small: 300, large: 12 }],
+  ["kinesis", { small: 300, large: 10 }],
+  ["pipes", { small: 200, large: 8 }],
+];
+
+describe.each(SOURCES)("handler properties, from %s", (source, numRuns) => {
   it("deletes only selected removals, in requests of at most 1,000 keys, retrying only per-key transient errors, and reports every record with work left", async () => {
     await fc.assert(
-      fc.asyncProperty(smallScenarioArb, async (scenario) => {
+      fc.asyncProperty(smallScenarioArb(source), async (scenario) => {
         await checkScenario(scenario);
       }),
-      { numRuns: 500 },
+      { numRuns: numRuns.small },
     );
   });
 
   it("holds for batches of 1,000 to 1,500 records", async () => {
     const largest: number[] = [];
     await fc.assert(
-      fc.asyncProperty(largeScenarioArb, async (scenario) => {
+      fc.asyncProperty(largeScenarioArb(source), async (scenario) => {
         largest.push(await checkScenario(scenario));
       }),
-      { numRuns: 25 },
+      { numRuns: numRuns.large },
     );
     expect(largest).toContain(MAX_KEYS_PER_REQUEST);
   }, 30_000);

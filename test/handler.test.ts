@@ -3,6 +3,8 @@ import {
   DeleteObjectsCommand,
   type DeleteObjectsCommandInput,
   type DeleteObjectsCommandOutput,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandInput,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandInput,
   S3Client,
@@ -17,6 +19,7 @@ import {
   type AttributeValue,
   type CleanupContext,
   type CleanupOptions,
+  type CleanupSummary,
   type CommonCleanupOptions,
   ConfigError,
   createCleanupHandler,
@@ -30,6 +33,7 @@ import {
   type StreamEvent,
   type StreamRecord,
 } from "../src/index.js";
+import { kinesisEvent, pipesEvent } from "../src/testing/index.js";
 import { createRecordFactory, productKeys, recordingLogger, streamEvent } from "./factories.js";
 import { deferred, settle } from "./fake-clock.js";
 
@@ -533,6 +537,7 @@ describe("invalid records", () => {
             index: 1,
             sequenceNumber: seqOf(invalid),
             eventId: invalid.eventID,
+            itemIdentifier: seqOf(invalid),
             error: expect.stringContaining(problem),
           },
         },
@@ -558,6 +563,7 @@ describe("invalid records", () => {
             index: 1,
             sequenceNumber: seqOf(invalid),
             eventId: invalid.eventID,
+            itemIdentifier: seqOf(invalid),
             error: expect.stringContaining(problem),
           },
         },
@@ -867,7 +873,7 @@ describe("records that cannot be reported", () => {
     expect(error).toBeInstanceOf(InvalidRecordError);
     expect(error).toMatchObject({ field: "dynamodb.SequenceNumber", record: { index: 1 } });
     expect((error as Error).message).toMatch(
-      /^record 1 \(.*eventID event-\d+\): `dynamodb\.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch$/,
+      /^record 1 \(.*eventID event-\d+\): `dynamodb\.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that the batch is retried$/,
     );
     expect(s3).not.toHaveReceivedAnyCommand();
     expect(lines).toEqual([
@@ -878,6 +884,7 @@ describe("records that cannot be reported", () => {
           index: 1,
           sequenceNumber: spoilt.dynamodb?.SequenceNumber,
           eventId: spoilt.eventID,
+          itemIdentifier: spoilt.dynamodb?.SequenceNumber,
           error: expect.stringContaining("`dynamodb.SequenceNumber` must be a string of digits"),
         },
       },
@@ -885,6 +892,7 @@ describe("records that cannot be reported", () => {
         level: "error",
         message: "dynamodb-s3-cleanup summary: failing the whole batch",
         attributes: {
+          source: "dynamodb-streams",
           records: 2,
           removals: 0,
           withoutObjects: 0,
@@ -893,6 +901,7 @@ describe("records that cannot be reported", () => {
           targets: 0,
           deleted: 0,
           failed: 0,
+          keptReplaced: 0,
           fallback: "none",
           batchItemFailures: undefined,
           durationMs: 0,
@@ -914,6 +923,7 @@ describe("records that cannot be reported", () => {
 
     // Assess
     expect(Object.keys(lines.find((line) => line.level === "error")?.attributes ?? {})).toEqual([
+      "source",
       "records",
       "removals",
       "withoutObjects",
@@ -922,6 +932,7 @@ describe("records that cannot be reported", () => {
       "targets",
       "deleted",
       "failed",
+      "keptReplaced",
       "fallback",
       "batchItemFailures",
       "durationMs",
@@ -943,7 +954,7 @@ describe("records that cannot be reported", () => {
     await expect(result).rejects.toThrow(InvalidRecordError);
     await expect(result).rejects.toMatchObject({
       message:
-        "record 1: `dynamodb.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch",
+        "record 1: `dynamodb.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that the batch is retried",
       field: "dynamodb.SequenceNumber",
       record: { index: 1 },
     });
@@ -1362,6 +1373,7 @@ describe("logging", () => {
         level: "info",
         message: "dynamodb-s3-cleanup summary",
         attributes: {
+          source: "dynamodb-streams",
           records: 6,
           removals: 2,
           withoutObjects: 0,
@@ -1370,6 +1382,7 @@ describe("logging", () => {
           targets: 4,
           deleted: 3,
           failed: 1,
+          keptReplaced: 0,
           fallback: "none",
           batchItemFailures: 2,
           durationMs: 160,
@@ -1378,6 +1391,7 @@ describe("logging", () => {
       },
     ]);
     expect(Object.keys(summaries[0]?.attributes ?? {})).toEqual([
+      "source",
       "records",
       "removals",
       "withoutObjects",
@@ -1386,6 +1400,7 @@ describe("logging", () => {
       "targets",
       "deleted",
       "failed",
+      "keptReplaced",
       "fallback",
       "batchItemFailures",
       "durationMs",
@@ -1421,6 +1436,7 @@ describe("logging", () => {
         level: "info",
         message: "dynamodb-s3-cleanup summary",
         attributes: {
+          source: "dynamodb-streams",
           records: 5,
           removals: 3,
           withoutObjects: 2,
@@ -1429,6 +1445,7 @@ describe("logging", () => {
           targets: 2,
           deleted: 2,
           failed: 0,
+          keptReplaced: 0,
           fallback: "none",
           batchItemFailures: 1,
           durationMs: 0,
@@ -1800,7 +1817,7 @@ describe("stores that refuse a DeleteObjects checksum", () => {
       message: "Missing required header for this request: Content-Md5.",
     });
 
-  it("deletes the objects one by one and says so in the summary, after failed", async () => {
+  it("deletes the objects one by one and says so in the summary, after failed and keptReplaced", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
     const { handler, lines } = setup();
@@ -1821,7 +1838,8 @@ describe("stores that refuse a DeleteObjects checksum", () => {
     const summary = lines.find((line) => line.message === "dynamodb-s3-cleanup summary")?.attributes ?? {};
     expect(summary).toMatchObject({ targets: 2, deleted: 2, failed: 0, fallback: "single-deletes" });
     const keys = Object.keys(summary);
-    expect(keys.indexOf("fallback")).toBe(keys.indexOf("failed") + 1);
+    expect(keys.indexOf("keptReplaced")).toBe(keys.indexOf("failed") + 1);
+    expect(keys.indexOf("fallback")).toBe(keys.indexOf("failed") + 2);
   });
 
   it("reports the records when fallbackToSingleDeletes is false", async () => {
@@ -1954,5 +1972,703 @@ describe("default S3 client", () => {
     expect(clients[1]).toBe(clients[0]);
     expect(clients[2]).not.toBe(clients[0]);
     expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+});
+
+describe("event sources", () => {
+  /** The Kinesis record of `record`, as a duplicate Kinesis delivered with its own sequence number. */
+  const redelivered = (record: StreamRecord, sequenceNumber: string): StreamRecord => ({
+    ...record,
+    dynamodb: { ...record.dynamodb, SequenceNumber: sequenceNumber },
+  });
+  const withEventId = (record: StreamRecord, eventID: string | undefined): StreamRecord => {
+    const { eventID: _, ...rest } = record;
+    return eventID === undefined ? rest : { ...rest, eventID };
+  };
+  const identifiers = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
+    response.batchItemFailures.map((failure) => failure.itemIdentifier);
+
+  describe("Kinesis Data Streams for DynamoDB", () => {
+    it("deletes the objects of the removals and says so in the summary", async () => {
+      // Prepare
+      const { removeRecord, insertRecord, ttlRemoveRecord } = createRecordFactory();
+      const { handler, lines } = setup();
+      const event = kinesisEvent([
+        removeRecord({ keys: productKeys("p-1") }),
+        insertRecord({ keys: productKeys("p-2") }),
+        ttlRemoveRecord({ keys: productKeys("p-3") }),
+      ]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-3")]);
+      expect(lines.at(-1)?.attributes).toMatchObject({ source: "kinesis", records: 3, removals: 2, skipped: 1 });
+    });
+
+    it("reports kinesis.sequenceNumber, sorted by numeric value", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup();
+      answerDeletes(() => "AccessDenied");
+      const sequenceNumbers = [
+        "49654321000000000000000000000000000000000000000000000002",
+        "900",
+        "149654321000000000000000000000000000000000000000000000001",
+        "1000",
+      ];
+      const records = sequenceNumbers.map((sequenceNumber, i) =>
+        removeRecord({ keys: productKeys(`p-${i}`), sequenceNumber }),
+      );
+
+      // Act
+      const response = await handler(kinesisEvent(records));
+
+      // Assess
+      expect(identifiers(response)).toEqual([
+        "900",
+        "1000",
+        "49654321000000000000000000000000000000000000000000000002",
+        "149654321000000000000000000000000000000000000000000000001",
+      ]);
+    });
+
+    it("deletes the objects of a duplicated record once, and counts both copies as removals", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup();
+      const record = removeRecord({ keys: productKeys("p-1") });
+      const event = kinesisEvent([
+        record,
+        removeRecord({ keys: productKeys("p-2") }),
+        redelivered(record, "900000000000000000000"),
+      ]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-2")]);
+      expect(lines.at(-1)?.attributes).toMatchObject({ records: 3, removals: 3, targets: 2, deleted: 2 });
+    });
+
+    it("reports every copy of a duplicated record when its object is not deleted", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup();
+      answerDeletes((key) => (key === imageKey("p-1") ? "AccessDenied" : undefined));
+      const record = removeRecord({ keys: productKeys("p-1") });
+      const copy = redelivered(record, "900000000000000000000");
+      const event = kinesisEvent([copy, removeRecord({ keys: productKeys("p-2") }), record]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(identifiers(response)).toEqual([seqOf(record), seqOf(copy)]);
+      expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-2")]);
+      expect(lines.find((line) => line.message === "Object not deleted")?.attributes?.sequenceNumbers).toEqual([
+        seqOf(copy),
+        seqOf(record),
+      ]);
+    });
+
+    it("reports a record whose kinesis.data cannot be read by its kinesis.sequenceNumber, and deletes the others", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup();
+      const event = kinesisEvent([
+        removeRecord({ keys: productKeys("p-1") }),
+        removeRecord({ keys: productKeys("p-2") }),
+      ]);
+      const [, broken] = event.Records;
+      if (broken === undefined) throw new Error("no record");
+      broken.kinesis.data = Buffer.from("not JSON").toString("base64");
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: broken.kinesis.sequenceNumber }] });
+      expect(sentKeys()).toEqual([imageKey("p-1")]);
+      expect(lines[0]).toEqual({
+        level: "warn",
+        message: "Invalid record, reported as failed",
+        attributes: {
+          index: 1,
+          sequenceNumber: broken.kinesis.sequenceNumber,
+          eventId: undefined,
+          itemIdentifier: broken.kinesis.sequenceNumber,
+          error: `record 1 (SequenceNumber ${broken.kinesis.sequenceNumber}): \`kinesis.data\` is not base64 of a JSON document`,
+        },
+      });
+    });
+
+    it("fails the whole batch when a record to report has no kinesis.sequenceNumber, before deleting", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup();
+      const event = kinesisEvent([removeRecord({ keys: productKeys("p-1") }), withoutSequenceNumber(removeRecord())]);
+
+      // Act
+      const result = handler(event);
+
+      // Assess
+      await expect(result).rejects.toThrow(InvalidRecordError);
+      await expect(result).rejects.toMatchObject({ field: "kinesis.sequenceNumber", record: { index: 1 } });
+      expect(s3).not.toHaveReceivedAnyCommand();
+      expect(lines.at(-1)).toMatchObject({
+        level: "error",
+        attributes: { source: "kinesis", invalid: 1, batchItemFailures: undefined },
+      });
+    });
+  });
+
+  describe("EventBridge Pipes", () => {
+    it("deletes the objects of the removals and says so in the summary", async () => {
+      // Prepare
+      const { removeRecord, modifyRecord } = createRecordFactory();
+      const { handler, lines } = setup();
+      const event = pipesEvent([
+        removeRecord({ keys: productKeys("p-1") }),
+        modifyRecord({ keys: productKeys("p-2") }),
+      ]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual([imageKey("p-1")]);
+      expect(lines.at(-1)?.attributes).toMatchObject({ source: "pipes", records: 2, removals: 1, skipped: 1 });
+    });
+
+    it("reports eventIDs in batch order, even when they do not sort", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup();
+      answerDeletes((key) => (key === imageKey("ok") ? undefined : "AccessDenied"));
+      const event = pipesEvent([
+        withEventId(removeRecord({ keys: productKeys("p-1") }), "zeta"),
+        withEventId(removeRecord({ keys: productKeys("ok") }), "beta"),
+        withEventId(removeRecord({ keys: productKeys("p-3") }), "alpha"),
+        withEventId(removeRecord({ keys: productKeys("p-4") }), "mid"),
+      ]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(identifiers(response)).toEqual(["zeta", "alpha", "mid"]);
+    });
+
+    it("reports a removal with an eventID but no SequenceNumber by its eventID, and deletes the others", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup();
+      const spoilt = withoutSequenceNumber(removeRecord({ keys: productKeys("p-2") }));
+      const event = pipesEvent([removeRecord({ keys: productKeys("p-1") }), spoilt]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: spoilt.eventID as string }] });
+      expect(sentKeys()).toEqual([imageKey("p-1")]);
+      expect(lines[0]?.attributes).toMatchObject({
+        index: 1,
+        sequenceNumber: undefined,
+        itemIdentifier: spoilt.eventID,
+      });
+    });
+
+    it("fails the whole batch when a removal has no eventID, before deleting", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup();
+      const event = pipesEvent([removeRecord({ keys: productKeys("p-1") }), withEventId(removeRecord(), undefined)]);
+
+      // Act
+      const result = handler(event);
+
+      // Assess
+      await expect(result).rejects.toThrow(InvalidRecordError);
+      await expect(result).rejects.toMatchObject({
+        field: "eventID",
+        message: expect.stringContaining("`eventID` is needed to report this record as failed"),
+      });
+      expect(s3).not.toHaveReceivedAnyCommand();
+    });
+
+    it('deletes the others when a removal has no eventID under onInvalidRecord "skip"', async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ onInvalidRecord: "skip" });
+      const event = pipesEvent([removeRecord({ keys: productKeys("p-1") }), withEventId(removeRecord(), undefined)]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual([imageKey("p-1")]);
+    });
+  });
+
+  it.each([
+    [
+      "Records mixing Kinesis and DynamoDB records",
+      () => {
+        const { removeRecord } = createRecordFactory();
+        return { Records: [removeRecord(), ...kinesisEvent([removeRecord()]).Records] };
+      },
+    ],
+    [
+      "an array holding a Kinesis record",
+      () => {
+        const { removeRecord } = createRecordFactory();
+        return [removeRecord(), ...kinesisEvent([removeRecord()]).Records];
+      },
+    ],
+  ])("rejects %s with InvalidEventError, deleting and logging nothing", async (_, makeEvent) => {
+    // Prepare
+    const onResult = vi.fn();
+    const { handler, lines } = setup({ onResult });
+
+    // Act
+    const result = handler(makeEvent() as unknown as StreamEvent);
+
+    // Assess
+    await expect(result).rejects.toThrow(InvalidEventError);
+    expect(s3).not.toHaveReceivedAnyCommand();
+    expect(lines).toEqual([]);
+    expect(onResult).not.toHaveBeenCalled();
+  });
+});
+
+describe("ttlAttribute", () => {
+  const CREATED = 1_795_000_000;
+  const image = (id: string, expiresAt: number): Record<string, AttributeValue> => ({
+    productId: { S: id },
+    expiresAt: { N: String(expiresAt) },
+  });
+
+  it("rejects an empty attribute name at factory time", () => {
+    // Act
+    const issues = configIssues(() => setup({ ttlAttribute: "" }));
+
+    // Assess
+    expect(issues).toEqual([{ path: "ttlAttribute", message: "must be a non-empty string" }]);
+  });
+
+  describe.each([
+    ["a DynamoDB stream", (records: StreamRecord[]) => streamEvent(...records)],
+    ["Kinesis in milliseconds", (records: StreamRecord[]) => kinesisEvent(records)],
+    ["Kinesis in microseconds", (records: StreamRecord[]) => kinesisEvent(records, { precision: "MICROSECOND" })],
+    ["EventBridge Pipes", (records: StreamRecord[]) => pipesEvent(records)],
+  ])("from %s", (_source, eventOf) => {
+    it('deletes for expired items without userIdentity under removals: "ttl", and not for live ones', async () => {
+      // Prepare
+      const { removeRecord, ttlRemoveRecord } = createRecordFactory();
+      const { handler, lines } = setup({ removals: "ttl", ttlAttribute: "expiresAt" });
+      const at = { approximateCreationDateTime: CREATED };
+      const event = eventOf([
+        removeRecord({ keys: productKeys("expired"), oldImage: image("expired", CREATED - 3600), ...at }),
+        removeRecord({ keys: productKeys("now"), oldImage: image("now", CREATED), ...at }),
+        removeRecord({ keys: productKeys("live"), oldImage: image("live", CREATED + 1), ...at }),
+        ttlRemoveRecord({ keys: productKeys("by-ttl"), ...at }),
+      ]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual([imageKey("expired"), imageKey("now"), imageKey("by-ttl")]);
+      expect(lines.at(-1)?.attributes).toMatchObject({ removals: 3, skipped: 1 });
+    });
+
+    it('reports a KEYS_ONLY removal without userIdentity under removals: "ttl": it cannot be told', async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup({ removals: "ttl", ttlAttribute: "expiresAt" });
+      const event = eventOf([removeRecord({ keys: productKeys("p-1") })]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response.batchItemFailures).toHaveLength(1);
+      expect(s3).not.toHaveReceivedAnyCommand();
+      expect(lines[0]?.attributes?.error).toContain("`dynamodb.OldImage` is missing: ttlAttribute needs an OLD_IMAGE");
+    });
+  });
+});
+
+describe("onResult", () => {
+  it("rejects a hook that is not a function at factory time", () => {
+    // Act
+    const issues = configIssues(() => setup({ onResult: "metrics" as unknown as () => void }));
+
+    // Assess
+    expect(issues).toEqual([{ path: "onResult", message: "must be a function" }]);
+  });
+
+  it.each([
+    ["a DynamoDB stream", "dynamodb-streams", (records: StreamRecord[]) => streamEvent(...records)],
+    ["Kinesis", "kinesis", (records: StreamRecord[]) => kinesisEvent(records)],
+    ["EventBridge Pipes", "pipes", (records: StreamRecord[]) => pipesEvent(records)],
+  ])(
+    "is called once, after the summary line, with the summary of an invocation from %s",
+    async (_, source, eventOf) => {
+      // Prepare
+      const { removeRecord, insertRecord } = createRecordFactory();
+      const calls: { summary: CleanupSummary; linesBefore: number }[] = [];
+      const { handler, lines } = setup({
+        onResult: (summary) => {
+          calls.push({ summary, linesBefore: lines.length });
+        },
+      });
+      answerDeletes((key) => (key === imageKey("p-2") ? "AccessDenied" : undefined));
+      const event = eventOf([
+        removeRecord({ keys: productKeys("p-1") }),
+        removeRecord({ keys: productKeys("p-2") }),
+        insertRecord({ keys: productKeys("p-3") }),
+      ]);
+
+      // Act
+      await handler(event);
+
+      // Assess
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.summary).toStrictEqual({
+        source,
+        records: 3,
+        removals: 2,
+        withoutObjects: 0,
+        skipped: 1,
+        invalid: 0,
+        targets: 2,
+        deleted: 1,
+        failed: 1,
+        keptReplaced: 0,
+        fallback: "none",
+        batchItemFailures: 1,
+        durationMs: 0,
+        dryRun: false,
+      });
+      expect(calls[0]?.summary).toStrictEqual(lines.at(-1)?.attributes);
+      expect(calls[0]?.linesBefore).toBe(lines.length);
+    },
+  );
+
+  it("is awaited: the handler answers only once the hook's promise settles", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const gate = deferred<void>();
+    const { handler } = setup({ onResult: () => gate.promise });
+    let answered = false;
+
+    // Act
+    const pending = handler(streamEvent(removeRecord({ keys: productKeys("p-1") }))).then((response) => {
+      answered = true;
+      return response;
+    });
+    await settle();
+    const answeredBefore = answered;
+    gate.resolve();
+    const response = await pending;
+
+    // Assess
+    expect(answeredBefore).toBe(false);
+    expect(response).toEqual(NO_FAILURES);
+  });
+
+  it.each([
+    [
+      "throws an Error",
+      () => {
+        throw new Error("metrics endpoint down");
+      },
+      "metrics endpoint down",
+    ],
+    ["rejects with an Error", () => Promise.reject(new Error("flush failed")), "flush failed"],
+    [
+      "throws a value that is not an Error",
+      () => {
+        throw { email: "secret@example.com" };
+      },
+      "an object with keys [email]",
+    ],
+  ])("logs a hook that %s at warn and answers as without it", async (_, onResult, error) => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ onResult });
+    answerDeletes((key) => (key === imageKey("p-2") ? "AccessDenied" : undefined));
+    const denied = removeRecord({ keys: productKeys("p-2") });
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") }), denied));
+
+    // Assess
+    expect(response).toEqual(failures(denied));
+    expect(lines.slice(-2)).toEqual([
+      { level: "info", message: "dynamodb-s3-cleanup summary", attributes: expect.objectContaining({ failed: 1 }) },
+      { level: "warn", message: "onResult failed; the cleanup's response is unaffected", attributes: { error } },
+    ]);
+    for (const line of lines) expect(JSON.stringify(line)).not.toContain("secret@example.com");
+  });
+
+  it("is called, and awaited, before the handler fails the whole batch, with batchItemFailures undefined", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const gate = deferred<void>();
+    const onResult = vi.fn((_summary: CleanupSummary) => gate.promise);
+    const { handler, lines } = setup({ onResult });
+    const event = streamEvent(removeRecord({ keys: productKeys("p-1") }), withoutSequenceNumber(removeRecord()));
+    let settled = false;
+
+    // Act
+    const pending = handler(event).finally(() => {
+      settled = true;
+    });
+    await settle();
+    const settledBefore = settled;
+    gate.resolve();
+    const error = await pending.then(
+      () => expect.unreachable("the handler must reject"),
+      (reason: unknown) => reason,
+    );
+
+    // Assess
+    expect(settledBefore).toBe(false);
+    expect(error).toBeInstanceOf(InvalidRecordError);
+    expect(onResult).toHaveBeenCalledTimes(1);
+    const { error: _message, ...logged } = lines.at(-1)?.attributes ?? {};
+    expect(onResult.mock.calls[0]?.[0]).toStrictEqual(logged);
+    expect(onResult.mock.calls[0]?.[0]).toMatchObject({ source: "dynamodb-streams", batchItemFailures: undefined });
+  });
+
+  it("lets the handler fail the whole batch with its own error when the hook throws too", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({
+      onResult: () => {
+        throw new Error("metrics endpoint down");
+      },
+    });
+    const event = streamEvent(withoutSequenceNumber(removeRecord({ keys: productKeys("p-1") })));
+
+    // Act
+    const result = handler(event);
+
+    // Assess
+    await expect(result).rejects.toThrow(InvalidRecordError);
+    expect(lines.map((line) => `${line.level} ${line.message}`)).toEqual([
+      "warn Invalid record, reported as failed",
+      "error dynamodb-s3-cleanup summary: failing the whole batch",
+      "warn onResult failed; the cleanup's response is unaffected",
+    ]);
+  });
+
+  it("is not called for an event of no known shape: there is no batch to sum up", async () => {
+    // Prepare
+    const onResult = vi.fn();
+    const { handler } = setup({ onResult });
+
+    // Act
+    const result = handler({} as StreamEvent);
+
+    // Assess
+    await expect(result).rejects.toThrow(InvalidEventError);
+    expect(onResult).not.toHaveBeenCalled();
+  });
+
+  it("is called once per invocation", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const onResult = vi.fn();
+    const { handler } = setup({ onResult });
+
+    // Act
+    await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+    await handler(streamEvent());
+
+    // Assess
+    expect(onResult.mock.calls.map(([summary]) => summary.records)).toEqual([1, 0]);
+  });
+});
+
+describe("prefix targets", () => {
+  const prefixOf = (item: { keys: Record<string, unknown> }) => ({
+    bucket: BUCKET,
+    prefix: `products/${String(item.keys.productId)}/`,
+  });
+
+  /** Answers ListObjectsV2 with `count` objects under the prefix asked for, in one page. */
+  function answerListings(count: number) {
+    s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => ({
+      Contents: Array.from({ length: count }, (_, i) => ({ Key: `${input.Prefix}${i}.png` })),
+      IsTruncated: false,
+    }));
+  }
+
+  it("lists the prefix and deletes every object under it in DeleteObjects requests", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ key: prefixOf, allowedPrefixes: ["products/"] });
+    answerListings(3);
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input.Prefix)).toEqual(["products/p-1/"]);
+    expect(s3.commandCalls(DeleteObjectsCommand)[0]?.args[0].input.Delete?.Objects).toEqual(
+      [0, 1, 2].map((i) => ({ Key: `products/p-1/${i}.png` })),
+    );
+    expect(lines.find((line) => line.message === "dynamodb-s3-cleanup summary")?.attributes).toMatchObject({
+      targets: 3,
+      deleted: 3,
+      failed: 0,
+      batchItemFailures: 0,
+    });
+  });
+
+  it("deletes what it listed within maxPrefixObjects and reports the record, with a warn line", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ key: prefixOf, allowedPrefixes: ["products/"], maxPrefixObjects: 2 });
+    answerListings(5);
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3.commandCalls(DeleteObjectsCommand)[0]?.args[0].input.Delete?.Objects).toHaveLength(2);
+    expect(lines.filter((line) => line.message === "Prefix not fully deleted")).toEqual([
+      {
+        level: "warn",
+        message: "Prefix not fully deleted",
+        attributes: expect.objectContaining({
+          bucket: BUCKET,
+          prefix: "products/p-1/",
+          retryable: true,
+          sequenceNumbers: [seqOf(record)],
+        }),
+      },
+    ]);
+  });
+
+  it("refuses a prefix outside allowedPrefixes as an invalid record, listing and deleting nothing", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ key: prefixOf, allowedPrefixes: ["images/"] });
+    answerListings(3);
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
+    expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
+  });
+
+  it("rejects bad prefixDelimiter and maxPrefixObjects options by name", () => {
+    // Act
+    const error = (() => {
+      try {
+        setup({ key: prefixOf, allowedPrefixes: ["products/"], prefixDelimiter: "", maxPrefixObjects: 0 });
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+
+    // Assess
+    expect(isConfigError(error)).toBe(true);
+    expect((error as ConfigError).issues.map((issue) => issue.path).sort()).toEqual([
+      "maxPrefixObjects",
+      "prefixDelimiter",
+    ]);
+  });
+});
+
+describe("etagAttribute", () => {
+  const withEtag = (productId: string, etag: string): Record<string, AttributeValue> => ({
+    productId: { S: productId },
+    imageEtag: { S: etag },
+  });
+
+  it("sends the ETag from the OldImage, and keeps an object replaced since without reporting it", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ etagAttribute: "imageEtag" });
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [
+        {
+          Key: imageKey("p-2"),
+          Code: "PreconditionFailed",
+          Message: "At least one of the pre-conditions you specified did not hold",
+        },
+      ],
+    });
+    const kept = removeRecord({ keys: productKeys("p-2"), oldImage: withEtag("p-2", '"old"') });
+    const deleted = removeRecord({ keys: productKeys("p-1"), oldImage: withEtag("p-1", '"abc"') });
+
+    // Act
+    const response = await handler(streamEvent(deleted, kept));
+
+    // Assess
+    expect(response).toEqual(NO_FAILURES);
+    expect(s3.commandCalls(DeleteObjectsCommand)[0]?.args[0].input.Delete?.Objects).toEqual([
+      { Key: imageKey("p-1"), ETag: '"abc"' },
+      { Key: imageKey("p-2"), ETag: '"old"' },
+    ]);
+    expect(lines.filter((line) => line.level === "debug")).toEqual([
+      {
+        level: "debug",
+        message: "Object kept: replaced since its item was written",
+        attributes: { bucket: BUCKET, key: imageKey("p-2"), versionId: undefined },
+      },
+    ]);
+    expect(lines.find((line) => line.message === "dynamodb-s3-cleanup summary")?.attributes).toMatchObject({
+      deleted: 1,
+      failed: 0,
+      keptReplaced: 1,
+      batchItemFailures: 0,
+    });
+  });
+
+  it("reports a record whose OldImage has no ETag, deleting nothing for it", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ etagAttribute: "imageEtag" });
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
+  });
+
+  it('rejects etagAttribute with versions: "all" at factory time', () => {
+    // Act
+    const act = () => setup({ etagAttribute: "imageEtag", versions: "all" });
+
+    // Assess
+    expect(act).toThrow(ConfigError);
+    expect(act).toThrow(/`etagAttribute`: cannot be used with versions: "all"/);
   });
 });

@@ -5,15 +5,19 @@ import { CleanupError, ConfigError, isConfigError, isKeyMappingError, KeyMapping
 import {
   buildKeyMapper,
   createKeyMapper,
+  isPrefixTarget,
   type KeyFunction,
   type KeyMapper,
+  type KeyMapperOptions,
   type KeySpec,
   MAX_KEY_BYTES,
   mapRemovals,
+  prefixTargetId,
 } from "../src/key-mapper.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "../src/key-template.js";
+import { targetId } from "../src/object-target.js";
 import { parseStreamRecords, type RemovedItem } from "../src/parse-stream-records.js";
-import type { AttributeMap, StreamRecord } from "../src/types.js";
+import type { AttributeMap, ObjectTarget, PrefixTarget, StreamRecord } from "../src/types.js";
 import { createRecordFactory, productKeys, type RecordOptions, streamEvent } from "./factories.js";
 import { type Deferred, deferred, settle } from "./fake-clock.js";
 
@@ -44,6 +48,7 @@ function handBuiltItem(keys: AttributeMap, oldImage?: AttributeMap): RemovedItem
     index: 0,
     sequenceNumber: "100000000000000000001",
     eventId: "event-1",
+    itemIdentifier: "100000000000000000001",
     keys: {},
     oldImage: oldImage ? {} : undefined,
     removedBy: "user",
@@ -69,6 +74,7 @@ async function mappingErrorOf(mapping: Promise<unknown>, item: RemovedItem): Pro
     index: item.index,
     sequenceNumber: item.sequenceNumber,
     eventId: item.eventId,
+    itemIdentifier: item.itemIdentifier,
   });
   expect(mappingError.message).toContain(`SequenceNumber ${item.sequenceNumber}`);
   return mappingError;
@@ -753,7 +759,12 @@ describe("createKeyMapper with a function", () => {
     // Prepare
     const item = removedProduct();
     const own = new KeyMappingError(
-      { index: item.index, sequenceNumber: item.sequenceNumber, eventId: item.eventId },
+      {
+        index: item.index,
+        sequenceNumber: item.sequenceNumber,
+        eventId: item.eventId,
+        itemIdentifier: item.itemIdentifier,
+      },
       "no image",
       {
         attribute: "imageId",
@@ -877,7 +888,10 @@ describe("scope checks", () => {
     const targets = await mapKeys(removedProduct());
 
     // Assess
-    expect(targets.map((target) => target.key)).toEqual(["images/p-1.png", "thumbs/p-1.jpg"]);
+    expect(targets).toStrictEqual([
+      { bucket: BUCKET, key: "images/p-1.png" },
+      { bucket: BUCKET, key: "thumbs/p-1.jpg" },
+    ]);
   });
 
   it("rejects the item when one key is outside allowedPrefixes", async () => {
@@ -908,6 +922,286 @@ describe("scope checks", () => {
 
     // Assess
     expect(error.key).toBe("../secrets.txt");
+  });
+});
+
+describe("prefix targets", () => {
+  const PRODUCTS = ["products/"] as const;
+  const prefixMapper = (result: ReturnType<KeyFunction>, options: Omit<KeyMapperOptions, "bucket"> = {}) =>
+    createKeyMapper(() => result, { allowedPrefixes: PRODUCTS, ...options });
+
+  it("maps { bucket, prefix } to a prefix target", async () => {
+    // Prepare
+    const mapKeys = prefixMapper({ bucket: BUCKET, prefix: "products/p-1/" });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, prefix: "products/p-1/" }]);
+    expect(targets.every(isPrefixTarget)).toBe(true);
+  });
+
+  it("keeps prefixes among keys and objects, in order", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(
+      () => [
+        "products/p-1.json",
+        { bucket: BUCKET, prefix: "products/p-1/" },
+        { bucket: "archive", key: "products/p-1.zip", versionId: "v1" },
+      ],
+      { bucket: BUCKET, allowedPrefixes: PRODUCTS },
+    );
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([
+      { bucket: BUCKET, key: "products/p-1.json" },
+      { bucket: BUCKET, prefix: "products/p-1/" },
+      { bucket: "archive", key: "products/p-1.zip", versionId: "v1" },
+    ]);
+    expect(targets.map(isPrefixTarget)).toStrictEqual([false, true, false]);
+  });
+
+  it("keeps each prefix of a record once, at its first place", async () => {
+    // Prepare
+    const mapKeys = prefixMapper([
+      { bucket: BUCKET, prefix: "products/p-1/" },
+      { bucket: BUCKET, key: "products/p-1.json" },
+      { bucket: "archive", prefix: "products/p-1/" },
+      { bucket: BUCKET, prefix: "products/p-1/" },
+      { bucket: BUCKET, key: "products/p-1.json" },
+      { bucket: BUCKET, prefix: "products/p-1/thumbs/" },
+    ]);
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([
+      { bucket: BUCKET, prefix: "products/p-1/" },
+      { bucket: BUCKET, key: "products/p-1.json" },
+      { bucket: "archive", prefix: "products/p-1/" },
+      { bucket: BUCKET, key: "products/p-1.json" },
+      { bucket: BUCKET, prefix: "products/p-1/thumbs/" },
+    ]);
+  });
+
+  it("reads only bucket and prefix of the returned object", async () => {
+    // Prepare
+    const mapKeys = prefixMapper({ bucket: BUCKET, prefix: "products/p-1/", note: "extra" } as PrefixTarget);
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, prefix: "products/p-1/" }]);
+  });
+
+  it("reads an object whose prefix is undefined as an object target", async () => {
+    // Prepare
+    const mapKeys = prefixMapper({ bucket: BUCKET, key: "products/p-1.json", prefix: undefined } as ObjectTarget);
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "products/p-1.json" }]);
+  });
+
+  it("ends prefixes at the prefixDelimiter given", async () => {
+    // Prepare
+    const mapKeys = prefixMapper(
+      { bucket: BUCKET, prefix: "tenant:42:" },
+      {
+        allowedPrefixes: ["tenant:"],
+        prefixDelimiter: ":",
+      },
+    );
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, prefix: "tenant:42:" }]);
+  });
+
+  it.each([
+    ["a template", "products/{productId}/", {}],
+    [
+      "{ attribute }",
+      { attribute: "folder" },
+      { oldImage: { productId: { S: "p-1" }, folder: { S: "products/p-1/" } } },
+    ],
+  ])("reads what %s produces as object keys, never as prefixes", async (_name, key: KeySpec, record: RecordOptions) => {
+    // Prepare
+    const mapKeys = createKeyMapper(key, { bucket: BUCKET, allowedPrefixes: PRODUCTS });
+
+    // Act
+    const targets = await mapKeys(removedProduct(record));
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key: "products/p-1/" }]);
+  });
+
+  it("refuses a prefix target when allowedPrefixes is not set, saying that it is needed", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, prefix: "products/p-1/" }));
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("products/p-1/");
+    expect(error.message).toContain("prefix targets need `allowedPrefixes` to be set");
+  });
+
+  it("refuses an empty prefix", async () => {
+    // Prepare
+    const mapKeys = prefixMapper({ bucket: BUCKET, prefix: "" });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("");
+    expect(error.message).toContain("the prefix of a prefix target is empty: it would take every object of the bucket");
+  });
+
+  it.each([
+    ["equals an allowed prefix", "products/"],
+    ["lies outside every allowed prefix", "images/p-1/"],
+    ["is a part of an allowed prefix", "prod/"],
+  ])("refuses a prefix that %s: it must lie strictly inside one", async (_name, prefix) => {
+    // Prepare
+    const mapKeys = prefixMapper({ bucket: BUCKET, prefix }, { allowedPrefixes: ["products/", "thumbs/"] });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(prefix);
+    expect(error.message).toContain(
+      `the prefix "${prefix}" is not strictly inside allowedPrefixes [products/, thumbs/]: it must start with one of them and be longer`,
+    );
+  });
+
+  it.each([
+    ["/", "products/p-1", {}],
+    [":", "tenant:42/", { allowedPrefixes: ["tenant:"], prefixDelimiter: ":" }],
+  ])('refuses a prefix that does not end with prefixDelimiter "%s"', async (delimiter, prefix, options) => {
+    // Prepare
+    const mapKeys = prefixMapper({ bucket: BUCKET, prefix }, options);
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(prefix);
+    expect(error.message).toContain(`the prefix "${prefix}" does not end with prefixDelimiter "${delimiter}"`);
+  });
+
+  it("refuses a prefix over 1,024 bytes of UTF-8", async () => {
+    // Prepare
+    const prefix = `products/${"€".repeat(338)}a/`;
+    const mapKeys = prefixMapper({ bucket: BUCKET, prefix });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(Buffer.byteLength(prefix)).toBe(1024 + 1);
+    expect(error.message).toContain(`the prefix "${prefix.slice(0, 100)}…" is 1025 bytes of UTF-8; S3 allows 1024`);
+  });
+
+  it("accepts a prefix of exactly 1,024 bytes", async () => {
+    // Prepare
+    const prefix = `products/${"a".repeat(1014)}/`;
+    const mapKeys = prefixMapper({ bucket: BUCKET, prefix });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, prefix }]);
+  });
+
+  it.each([
+    ["no bucket", { prefix: "products/p-1/" }, "an object with keys [prefix]"],
+    ["an empty bucket", { bucket: "", prefix: "products/p-1/" }, "an object with keys [bucket, prefix]"],
+    ["a bucket that is not a string", { bucket: 7, prefix: "products/p-1/" }, "an object with keys [bucket, prefix]"],
+    [
+      "a prefix that is not a string",
+      { bucket: BUCKET, prefix: ["products/"] },
+      "an object with keys [bucket, prefix]",
+    ],
+    [
+      "both key and prefix",
+      { bucket: BUCKET, key: "a.png", prefix: "products/p-1/" },
+      "an object with keys [bucket, key, prefix]",
+    ],
+  ])("refuses a prefix target with %s, describing it by shape only", async (_name, entry, shape) => {
+    // Prepare
+    const mapKeys = prefixMapper(entry as unknown as PrefixTarget);
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain(
+      `the key function returned ${shape}; a prefix target is { bucket, prefix }, with a non-empty bucket, a string prefix and no key`,
+    );
+    expect(error.message).not.toContain("products/p-1/");
+  });
+
+  it("makes the whole record invalid when one prefix is refused, whatever else it maps to", async () => {
+    // Prepare
+    const mapKeys = prefixMapper([
+      { bucket: BUCKET, key: "products/p-1.json" },
+      { bucket: BUCKET, prefix: "products/p-1/" },
+      { bucket: BUCKET, prefix: "products/p-1" },
+    ]);
+    const item = removedProduct();
+
+    // Act
+    const { mapped, invalid } = await mapRemovals([item], mapKeys, 1);
+
+    // Assess
+    expect(mapped).toStrictEqual([]);
+    expect(invalid.map(({ error }) => (isKeyMappingError(error) ? error.key : error.message))).toStrictEqual([
+      "products/p-1",
+    ]);
+  });
+
+  it("refuses a prefixDelimiter that is not a non-empty string, naming the option", () => {
+    // Act
+    const errors = ["", 5].map((prefixDelimiter) =>
+      configErrorOf(() => createKeyMapper(() => null, { prefixDelimiter } as KeyMapperOptions)),
+    );
+
+    // Assess
+    for (const error of errors) {
+      expect(error.issues).toStrictEqual([{ path: "prefixDelimiter", message: "must be a non-empty string" }]);
+    }
+  });
+
+  it("gives equal ids exactly to equal prefix targets, never equal to an object's targetId", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.string(), fc.string(), (bucketA, prefixA, bucketB, prefixB) => {
+        const a = { bucket: bucketA, prefix: prefixA };
+        const b = { bucket: bucketB, prefix: prefixB };
+        expect(prefixTargetId(a) === prefixTargetId(b)).toBe(bucketA === bucketB && prefixA === prefixB);
+        expect(prefixTargetId(a)).not.toBe(targetId({ bucket: bucketA, key: prefixA }));
+      }),
+    );
   });
 });
 
@@ -1151,6 +1445,7 @@ describe("mapRemovals", () => {
         index,
         sequenceNumber: removals[index]?.sequenceNumber,
         eventId: removals[index]?.eventId,
+        itemIdentifier: removals[index]?.itemIdentifier,
       })),
     );
     expect(invalidInOrder[0]?.error).toBe(rejections.get(1));
@@ -1313,5 +1608,425 @@ describe("renderTemplate", () => {
         );
       }),
     );
+  });
+});
+
+describe("etagAttribute (conditional deletes)", () => {
+  const ETAG = '"6805f2cfc46c0f04559748bb039d69a1"';
+  const OTHER_ETAG = '"9b2cf535f27731c974343645a3985328"';
+  /** A removed product whose OldImage stores its image's ETag in `imageEtag`. */
+  const productWithEtag = (etag: AttributeMap[string] = { S: ETAG }, extra: AttributeMap = {}) =>
+    removedProduct({ oldImage: { productId: { S: "p-1" }, imageEtag: etag, ...extra } });
+
+  /** The KeyMappingError a mapping rejects with; checks that it names the item's record. */
+  async function etagErrorOf(mapping: Promise<unknown>, item: RemovedItem): Promise<KeyMappingError> {
+    const error = await mapping.then(
+      () => {
+        throw new Error("expected a KeyMappingError, but the mapping succeeded");
+      },
+      (reason: unknown) => reason,
+    );
+    expect(isKeyMappingError(error)).toBe(true);
+    const mappingError = error as KeyMappingError;
+    expect(mappingError.record.index).toBe(item.index);
+    expect(mappingError.record.sequenceNumber).toBe(item.sequenceNumber);
+    expect(mappingError.message).toContain(`SequenceNumber ${item.sequenceNumber}`);
+    return mappingError;
+  }
+
+  describe("with a template", () => {
+    it("gives the object the ETag the OldImage holds, exactly as stored, quotes included", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+
+      // Act
+      const targets = await mapKeys(productWithEtag());
+
+      // Assess
+      expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/p-1.png", etag: ETAG }]);
+    });
+
+    it("reads the ETag from a NEW_AND_OLD_IMAGES record too", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+      const item = removedProduct({
+        oldImage: { productId: { S: "p-1" }, imageEtag: { S: ETAG } },
+        streamViewType: "NEW_AND_OLD_IMAGES",
+      });
+
+      // Act
+      const targets = await mapKeys(item);
+
+      // Assess
+      expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/p-1.png", etag: ETAG }]);
+    });
+
+    it("gives the ETag to both copies when an array of templates renders one key twice: they are one object", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper([PRODUCT_IMAGE, PRODUCT_IMAGE], { bucket: BUCKET, etagAttribute: "imageEtag" });
+
+      // Act
+      const targets = await mapKeys(productWithEtag());
+
+      // Assess
+      expect(targets).toStrictEqual([
+        { bucket: BUCKET, key: "images/p-1.png", etag: ETAG },
+        { bucket: BUCKET, key: "images/p-1.png", etag: ETAG },
+      ]);
+    });
+
+    it("rejects a record that maps to several objects, naming the attribute: one attribute holds one ETag", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper([PRODUCT_IMAGE, "thumbs/{productId}.webp"], {
+        bucket: BUCKET,
+        etagAttribute: "imageEtag",
+      });
+      const item = productWithEtag();
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.attribute).toBe("imageEtag");
+      expect(error.message).toContain("several objects without an etag");
+      expect(error.message).toContain("etagAttribute `imageEtag`");
+      expect(error.message).toContain("{ bucket, key, etag }");
+      expect(error.message).not.toContain(ETAG);
+    });
+
+    it("maps as before, without etags, when etagAttribute is not set", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+
+      // Act
+      const targets = await mapKeys(productWithEtag());
+
+      // Assess
+      expect(targets).toStrictEqual([{ bucket: BUCKET, key: "images/p-1.png" }]);
+    });
+  });
+
+  describe("with { attribute }", () => {
+    it("gives the one key read from the attribute the ETag", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper({ attribute: "imageKey" }, { bucket: BUCKET, etagAttribute: "imageEtag" });
+
+      // Act
+      const targets = await mapKeys(productWithEtag({ S: ETAG }, { imageKey: { S: "uploads/a.png" } }));
+
+      // Assess
+      expect(targets).toStrictEqual([{ bucket: BUCKET, key: "uploads/a.png", etag: ETAG }]);
+    });
+
+    it("rejects two keys read from an SS", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper({ attribute: "imageKeys" }, { bucket: BUCKET, etagAttribute: "imageEtag" });
+      const item = productWithEtag({ S: ETAG }, { imageKeys: { SS: ["uploads/a.png", "uploads/b.png"] } });
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.attribute).toBe("imageEtag");
+      expect(error.message).not.toContain("uploads/");
+    });
+
+    it("maps an item without keys to nothing, reading no ETag", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper({ attribute: "imageKey" }, { bucket: BUCKET, etagAttribute: "imageEtag" });
+
+      // Act
+      const targets = await mapKeys(removedProduct({ oldImage: { productId: { S: "p-1" } } }));
+
+      // Assess
+      expect(targets).toStrictEqual([]);
+    });
+  });
+
+  describe("a record whose ETag cannot be read is invalid, never deleted unconditionally", () => {
+    it.each(["KEYS_ONLY", "NEW_IMAGE"] as const)(
+      "rejects a REMOVE of a %s stream, which has no OldImage, naming dynamodb.OldImage and the stream types it needs",
+      async (view) => {
+        // Prepare
+        const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+        const item = removedProduct({ streamViewType: view });
+
+        // Act
+        const error = await etagErrorOf(mapKeys(item), item);
+
+        // Assess
+        expect(error.attribute).toBe("imageEtag");
+        expect(error.message).toContain("`dynamodb.OldImage` is missing");
+        expect(error.message).toContain("etagAttribute `imageEtag`");
+        expect(error.message).toContain("OLD_IMAGE or NEW_AND_OLD_IMAGES");
+        expect(error.message).toContain(`(this record's StreamViewType is ${view})`);
+      },
+    );
+
+    it("leaves the stream type out of the message when the record names none", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+      const record = createRecordFactory().removeRecord({ keys: productKeys("p-1") });
+      delete (record.dynamodb as { StreamViewType?: string }).StreamViewType;
+      const item = removedItem(record);
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.message).toContain("the stream must be of type OLD_IMAGE or NEW_AND_OLD_IMAGES");
+      expect(error.message).not.toContain("StreamViewType");
+    });
+
+    it("rejects an OldImage without the attribute, naming it", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+      const item = removedProduct({ oldImage: { productId: { S: "p-1" }, etag: { S: ETAG } } });
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.attribute).toBe("imageEtag");
+      expect(error.message).toContain("the OldImage has no attribute `imageEtag` (etagAttribute)");
+      expect(error.message).toContain("store the ETag PutObject returns with the item");
+    });
+
+    it.each<[string, AttributeMap[string]]>([
+      ["NULL", { NULL: true }],
+      ["N", { N: "1234567890" }],
+      ["B", { B: "MTIzNDU2Nzg5MA==" }],
+      ["SS", { SS: ["1234567890"] }],
+      ["L", { L: [{ S: "1234567890" }] }],
+      ["M", { M: { etag: { S: "1234567890" } } }],
+      ["BOOL", { BOOL: true }],
+    ])("rejects an attribute of type %s, by its type only", async (type, value) => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+      const item = productWithEtag(value);
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.attribute).toBe("imageEtag");
+      expect(error.message).toContain(
+        `attribute \`imageEtag\` (etagAttribute) is of type ${type}; the ETag must be a string (S)`,
+      );
+      expect(error.message).not.toContain("1234567890");
+      expect(error.message).not.toContain("MTIzNDU2Nzg5MA");
+    });
+
+    it("rejects an empty S", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+      const item = productWithEtag({ S: "" });
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.attribute).toBe("imageEtag");
+      expect(error.message).toContain("attribute `imageEtag` (etagAttribute) is empty");
+    });
+
+    it("rejects a malformed AttributeValue in a hand-built item, naming the attribute", async () => {
+      // Prepare
+      const mapKeys = buildKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+      const item = handBuiltItem(productKeys("p-1"), { imageEtag: { S: ETAG, N: "1" } as AttributeMap[string] });
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.attribute).toBe("imageEtag");
+      expect(error.message).toContain("attribute `imageEtag` ");
+      expect(error.cause).toBeInstanceOf(AttributeProblem);
+    });
+
+    it("never puts the stored value in the message, whatever its type (property)", async () => {
+      const secret = fc.string({ minLength: 1, maxLength: 20 }).map((text) => `secret-${text}`);
+      const wrongTyped = fc.oneof(
+        secret.map((text) => ({ N: text })),
+        secret.map((text) => ({ B: text })),
+        secret.map((text) => ({ SS: [text] })),
+        secret.map((text) => ({ L: [{ S: text }] })),
+        secret.map((text) => ({ M: { [text]: { S: text } } })),
+      );
+      const mapKeys = buildKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: "imageEtag" });
+
+      await fc.assert(
+        fc.asyncProperty(wrongTyped, async (value) => {
+          // Prepare
+          const item = handBuiltItem(productKeys("p-1"), { imageEtag: value as AttributeMap[string] });
+
+          // Act
+          const error = await mapKeys(item).then(
+            () => undefined,
+            (reason: unknown) => reason as KeyMappingError,
+          );
+
+          // Assess
+          expect(isKeyMappingError(error)).toBe(true);
+          expect(error?.message).not.toContain("secret-");
+        }),
+      );
+    });
+  });
+
+  describe("with a key function", () => {
+    it("keeps an etag the function returns, for any number of objects, without reading the attribute", async () => {
+      // Prepare
+      const returned: ObjectTarget[] = [
+        { bucket: BUCKET, key: "images/p-1.png", etag: ETAG },
+        { bucket: "archive", key: "images/p-1.zip", versionId: "v1", etag: OTHER_ETAG },
+      ];
+      const mapKeys = createKeyMapper(() => returned.map((target) => ({ ...target })), { etagAttribute: "imageEtag" });
+
+      // Act
+      const targets = await mapKeys(removedProduct());
+
+      // Assess
+      expect(targets).toStrictEqual(returned);
+    });
+
+    it("gives the attribute's ETag to the one object without an etag of its own", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(
+        () => [{ bucket: BUCKET, key: "thumbs/p-1.webp", etag: OTHER_ETAG }, "images/p-1.png"],
+        { bucket: BUCKET, etagAttribute: "imageEtag" },
+      );
+
+      // Act
+      const targets = await mapKeys(productWithEtag());
+
+      // Assess
+      expect(targets).toStrictEqual([
+        { bucket: BUCKET, key: "thumbs/p-1.webp", etag: OTHER_ETAG },
+        { bucket: BUCKET, key: "images/p-1.png", etag: ETAG },
+      ]);
+    });
+
+    it("rejects two objects without an etag of their own, even next to one that has one", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(
+        () => [{ bucket: BUCKET, key: "thumbs/p-1.webp", etag: OTHER_ETAG }, "images/p-1.png", "images/p-1.jpg"],
+        { bucket: BUCKET, etagAttribute: "imageEtag" },
+      );
+      const item = productWithEtag();
+
+      // Act
+      const error = await etagErrorOf(mapKeys(item), item);
+
+      // Assess
+      expect(error.attribute).toBe("imageEtag");
+      expect(error.message).toContain("several objects without an etag");
+    });
+
+    it("treats one key in two buckets, or with two versionIds, as two objects", async () => {
+      // Prepare
+      const twoBuckets = createKeyMapper(
+        () => [
+          { bucket: BUCKET, key: "images/p-1.png" },
+          { bucket: "archive", key: "images/p-1.png" },
+        ],
+        { etagAttribute: "imageEtag" },
+      );
+      const twoVersions = createKeyMapper(
+        () => [
+          { bucket: BUCKET, key: "images/p-1.png", versionId: "v1" },
+          { bucket: BUCKET, key: "images/p-1.png", versionId: "v2" },
+        ],
+        { etagAttribute: "imageEtag" },
+      );
+      const item = productWithEtag();
+
+      // Act
+      const errors = [await etagErrorOf(twoBuckets(item), item), await etagErrorOf(twoVersions(item), item)];
+
+      // Assess
+      for (const error of errors) expect(error.message).toContain("several objects without an etag");
+    });
+
+    it("never gives a prefix target an etag, and reads no ETag when the record maps only to prefixes", async () => {
+      // Prepare
+      const options = { bucket: BUCKET, allowedPrefixes: ["products/"], etagAttribute: "imageEtag" };
+      const mixed = createKeyMapper(() => [{ bucket: BUCKET, prefix: "products/p-1/" }, "products/p-1.json"], options);
+      const prefixesOnly = createKeyMapper(() => ({ bucket: BUCKET, prefix: "products/p-1/" }), options);
+
+      // Act
+      const mixedTargets = await mixed(productWithEtag());
+      const prefixTargets = await prefixesOnly(removedProduct());
+
+      // Assess
+      expect(mixedTargets).toStrictEqual([
+        { bucket: BUCKET, prefix: "products/p-1/" },
+        { bucket: BUCKET, key: "products/p-1.json", etag: ETAG },
+      ]);
+      expect(prefixTargets).toStrictEqual([{ bucket: BUCKET, prefix: "products/p-1/" }]);
+    });
+
+    it("reads no ETag when the function returns nothing, even on a KEYS_ONLY stream", async () => {
+      // Prepare
+      const mapKeys = createKeyMapper(() => null, { etagAttribute: "imageEtag" });
+
+      // Act
+      const targets = await mapKeys(removedProduct());
+
+      // Assess
+      expect(targets).toStrictEqual([]);
+    });
+
+    it.each([
+      ["an empty string", "", "an empty string"],
+      ["a number", 42, "a number"],
+      ["null", null, "null"],
+      ["an object", { value: "secret-etag" }, "an object with keys [value]"],
+    ])("rejects an etag that is %s, with or without etagAttribute, by its shape only", async (_, etag, shape) => {
+      // Prepare
+      const returned = () => ({ bucket: BUCKET, key: "images/p-1.png", etag }) as unknown as ObjectTarget;
+      const mappers = [createKeyMapper(returned), createKeyMapper(returned, { etagAttribute: "imageEtag" })];
+      const item = productWithEtag();
+
+      for (const mapKeys of mappers) {
+        // Act
+        const error = await etagErrorOf(mapKeys(item), item);
+
+        // Assess
+        expect(error.key).toBe("images/p-1.png");
+        expect(error.message).toContain(
+          `the key function returned an object whose \`etag\` is ${shape}; \`etag\` must be a non-empty string, the object's ETag`,
+        );
+        expect(error.message).not.toContain("secret-etag");
+      }
+    });
+  });
+
+  describe("configuration", () => {
+    it.each([
+      ["an empty string", ""],
+      ["a number", 42],
+      ["null", null],
+    ])("refuses etagAttribute as %s, naming the option", (_, etagAttribute) => {
+      // Act
+      const error = configErrorOf(() =>
+        createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute } as unknown as KeyMapperOptions),
+      );
+
+      // Assess
+      expect(error.issues).toStrictEqual([{ path: "etagAttribute", message: "must be a non-empty string" }]);
+      expect(error.message).toContain("`etagAttribute`: must be a non-empty string");
+    });
+
+    it("accepts etagAttribute left out or undefined", () => {
+      // Act
+      const mappers = [
+        createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET }),
+        createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute: undefined }),
+      ];
+
+      // Assess
+      for (const mapKeys of mappers) expect(typeof mapKeys).toBe("function");
+    });
   });
 });

@@ -16,10 +16,12 @@ import {
   isSequenceNumber,
   isTtlRemoval,
   type ParsedBatch,
+  type ParseOptions,
   parseStreamRecords,
   REMOVAL_FILTERS,
 } from "../src/parse-stream-records.js";
-import type { RemovalFilter, StreamRecord } from "../src/types.js";
+import { kinesisEvent, pipesEvent } from "../src/testing/sources.js";
+import type { AttributeMap, AttributeValue, RemovalFilter, StreamRecord } from "../src/types.js";
 import { createRecordFactory, productKeys, streamEvent, TABLE_ARN, TTL_IDENTITY } from "./factories.js";
 
 const STREAMS_API_TTL_IDENTITY = { Type: "Service", PrincipalId: "dynamodb.amazonaws.com" } as const;
@@ -27,6 +29,11 @@ const STREAMS_API_TTL_IDENTITY = { Type: "Service", PrincipalId: "dynamodb.amazo
 /** A copy of `value` without the named property, for records that lack a field. */
 function without(value: object, name: string): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).filter(([field]) => field !== name));
+}
+
+/** True when `value` is an object with the named property. */
+function hasField(value: unknown, name: string): boolean {
+  return typeof value === "object" && value !== null && name in value;
 }
 
 /** A REMOVE record whose `dynamodb` is replaced by `data`, keeping the other fields. */
@@ -53,11 +60,7 @@ describe("parseStreamRecords", () => {
       ["null", null, "got null"],
       ["an object without Records", {}, "got an object with keys []"],
       ["Records that is not an array", { Records: "x" }, "got an object with keys [Records]"],
-      ["a bare array of records", [], "got an array"],
       ["a string", "event", "got a string"],
-      ["a number", 42, "got a number"],
-      ["a boolean", false, "got a boolean"],
-      ["a function", () => [], "got a function"],
     ])("throws InvalidEventError for %s", (_name, event, got) => {
       // Act
       const parse = () => parseStreamRecords(event);
@@ -70,24 +73,33 @@ describe("parseStreamRecords", () => {
         expect(isInvalidEventError(error)).toBe(true);
         expect(error).toBeInstanceOf(CleanupError);
         expect((error as Error).message).toBe(
-          `The event has no Records array (${got}): is the function subscribed to a DynamoDB stream?`,
+          `The event has no Records array and is not an array of records (${got}): is the function subscribed to a DynamoDB stream, a Kinesis stream or an EventBridge pipe?`,
         );
       }
     });
 
-    it("names at most the first five keys of an event object, never its values", () => {
+    it("throws InvalidEventError for Records that mix Kinesis and DynamoDB stream records", () => {
       // Prepare
-      const event = { a: "secret@example.com", b: 1, c: 2, d: 3, e: 4, f: 5, Items: [] };
+      const factory = createRecordFactory();
+      const [kinesis] = kinesisEvent([factory.removeRecord()]).Records;
 
       // Act
-      const parse = () => parseStreamRecords(event);
+      const parse = () => parseStreamRecords({ Records: [factory.removeRecord(), kinesis] });
 
       // Assess
-      expect(parse).toThrow(
-        new InvalidEventError(
-          "The event has no Records array (got an object with keys [a, b, c, d, e]): is the function subscribed to a DynamoDB stream?",
-        ),
-      );
+      expect(parse).toThrow(InvalidEventError);
+    });
+
+    it.each([
+      ["a DynamoDB stream", streamEvent(), "dynamodb-streams"],
+      ["Kinesis", kinesisEvent([createRecordFactory().insertRecord()]), "kinesis"],
+      ["EventBridge Pipes", pipesEvent([]), "pipes"],
+    ])("says the batch came from %s", (_name, event, source) => {
+      // Act
+      const batch = parseStreamRecords(event);
+
+      // Assess
+      expect(batch.source).toBe(source);
     });
 
     it("returns three empty lists for an empty Records array", () => {
@@ -95,7 +107,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords(streamEvent());
 
       // Assess
-      expect(batch).toEqual({ removals: [], skipped: [], invalid: [] });
+      expect(batch).toEqual({ source: "dynamodb-streams", removals: [], skipped: [], invalid: [] });
     });
   });
 
@@ -147,6 +159,7 @@ describe("parseStreamRecords", () => {
           index: 0,
           sequenceNumber: insert.dynamodb?.SequenceNumber,
           eventId: insert.eventID,
+          itemIdentifier: insert.dynamodb?.SequenceNumber,
           eventName: "INSERT",
           reason: "not-a-removal",
         },
@@ -154,6 +167,7 @@ describe("parseStreamRecords", () => {
           index: 1,
           sequenceNumber: modify.dynamodb?.SequenceNumber,
           eventId: modify.eventID,
+          itemIdentifier: modify.dynamodb?.SequenceNumber,
           eventName: "MODIFY",
           reason: "not-a-removal",
         },
@@ -169,7 +183,14 @@ describe("parseStreamRecords", () => {
 
       // Assess
       expect(batch.skipped).toEqual([
-        { index: 0, sequenceNumber: undefined, eventId: insert.eventID, eventName: "INSERT", reason: "not-a-removal" },
+        {
+          index: 0,
+          sequenceNumber: undefined,
+          eventId: insert.eventID,
+          itemIdentifier: undefined,
+          eventName: "INSERT",
+          reason: "not-a-removal",
+        },
       ]);
     });
 
@@ -224,6 +245,7 @@ describe("parseStreamRecords", () => {
           index,
           sequenceNumber: event.Records[index]?.dynamodb?.SequenceNumber,
           eventId: event.Records[index]?.eventID,
+          itemIdentifier: event.Records[index]?.dynamodb?.SequenceNumber,
           eventName: "REMOVE",
           reason: "removal-not-selected",
         })),
@@ -262,6 +284,237 @@ describe("parseStreamRecords", () => {
 
       // Assess
       expect(batch.removals.map((item) => item.removedBy)).toEqual(["user"]);
+    });
+  });
+
+  describe("the ttlAttribute option", () => {
+    const CREATED = 1_795_000_000;
+    const image = (expiresAt?: AttributeValue): AttributeMap => ({
+      productId: { S: "p-1" },
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+    });
+    /** A REMOVE removed `created` seconds after the epoch, of an item whose expiresAt is `expiresAt`. */
+    const removal = (expiresAt: AttributeValue | undefined, created = CREATED, identity?: unknown) => {
+      const record = createRecordFactory().removeRecord({
+        keys: productKeys("p-1"),
+        oldImage: image(expiresAt),
+        approximateCreationDateTime: created,
+      });
+      return identity === undefined ? record : { ...record, userIdentity: identity };
+    };
+    const withoutCreationTime = (record: StreamRecord): StreamRecord => {
+      const { ApproximateCreationDateTime: _, ...data } = record.dynamodb ?? {};
+      return { ...record, dynamodb: data };
+    };
+
+    it.each([
+      ["", "must be a non-empty attribute name"],
+      [1, "must be a non-empty attribute name"],
+    ])("throws ConfigError for ttlAttribute %j", (ttlAttribute, message) => {
+      // Act
+      const issues = (() => {
+        try {
+          parseStreamRecords(streamEvent(), { ttlAttribute: ttlAttribute as string });
+        } catch (error) {
+          return (error as ConfigError).issues;
+        }
+        return undefined;
+      })();
+
+      // Assess
+      expect(issues).toEqual([{ path: "ttlAttribute", message }]);
+    });
+
+    describe.each([
+      ["a DynamoDB stream", (records: StreamRecord[]) => streamEvent(...records)],
+      ["Kinesis in milliseconds", (records: StreamRecord[]) => kinesisEvent(records)],
+      ["Kinesis in microseconds", (records: StreamRecord[]) => kinesisEvent(records, { precision: "MICROSECOND" })],
+      ["EventBridge Pipes", (records: StreamRecord[]) => pipesEvent(records)],
+    ])("from %s", (_source, eventOf) => {
+      const removedBy = (record: StreamRecord, options: ParseOptions) =>
+        parseStreamRecords(eventOf([record]), options).removals.map((item) => item.removedBy);
+
+      it.each([
+        ["expired an hour before its removal", "ttl", { N: String(CREATED - 3600) }, CREATED],
+        ["expired the very second of its removal", "ttl", { N: String(CREATED) }, CREATED],
+        ["expired half a second before its removal", "ttl", { N: String(CREATED) }, CREATED + 0.5],
+        ["expiring half a second after its removal", "user", { N: String(CREATED) }, CREATED - 0.5],
+        ["expiring a second after its removal", "user", { N: String(CREATED + 1) }, CREATED],
+        ["expiring in a year", "user", { N: String(CREATED + 31_536_000) }, CREATED],
+        ["without the attribute", "user", undefined, CREATED],
+        ["with the attribute as a string", "user", { S: String(CREATED - 3600) }, CREATED],
+        ["with the attribute NULL", "user", { NULL: true }, CREATED],
+      ] as const)(
+        "counts a REMOVE without userIdentity of an item %s as removed by %s",
+        (_name, by, expiresAt, created) => {
+          // Prepare
+          const record = removal(expiresAt, created);
+
+          // Act
+          const result = removedBy(record, { ttlAttribute: "expiresAt" });
+
+          // Assess
+          expect(result).toEqual([by]);
+        },
+      );
+
+      it("selects expired items under removals: ttl, and the others under removals: user", () => {
+        // Prepare
+        const expired = removal({ N: String(CREATED - 60) });
+        const live = removal({ N: String(CREATED + 60) });
+        const event = eventOf([expired, live]);
+
+        // Act
+        const ttl = parseStreamRecords(event, { removals: "ttl", ttlAttribute: "expiresAt" });
+        const user = parseStreamRecords(event, { removals: "user", ttlAttribute: "expiresAt" });
+
+        // Assess
+        expect(ttl.removals.map((item) => item.index)).toEqual([0]);
+        expect(ttl.skipped.map((record) => [record.index, record.reason])).toEqual([[1, "removal-not-selected"]]);
+        expect(user.removals.map((item) => item.index)).toEqual([1]);
+        expect(user.skipped.map((record) => [record.index, record.reason])).toEqual([[0, "removal-not-selected"]]);
+      });
+
+      it("leaves an expired item without userIdentity a user's removal when ttlAttribute is not set", () => {
+        // Prepare
+        const record = removal({ N: String(CREATED - 3600) });
+
+        // Act
+        const result = removedBy(record, {});
+
+        // Assess
+        expect(result).toEqual(["user"]);
+      });
+
+      it.each([
+        ["DynamoDB's TTL service, for an item not yet expired", { ...TTL_IDENTITY }, CREATED + 3600, "ttl"],
+        ["someone else, for an expired item", { type: "User", principalId: "admin" }, CREATED - 3600, "user"],
+      ] as const)("believes a userIdentity of %s", (_name, identity, expiresAt, by) => {
+        // Prepare
+        const record = removal({ N: String(expiresAt) }, CREATED, identity);
+
+        // Act
+        const result = removedBy(record, { ttlAttribute: "expiresAt" });
+
+        // Assess
+        expect(result).toEqual([by]);
+      });
+
+      it("needs no OldImage when userIdentity says TTL", () => {
+        // Prepare
+        const record = createRecordFactory().ttlRemoveRecord({ keys: productKeys("p-1") });
+
+        // Act
+        const batch = parseStreamRecords(eventOf([record]), { removals: "ttl", ttlAttribute: "expiresAt" });
+
+        // Assess
+        expect(batch.removals.map((item) => item.removedBy)).toEqual(["ttl"]);
+      });
+
+      describe("when the filter cannot be applied", () => {
+        const keysOnly = () => createRecordFactory().removeRecord({ keys: productKeys("p-1") });
+        const cases = [
+          [
+            "a KEYS_ONLY record, without OldImage",
+            keysOnly,
+            "dynamodb.OldImage",
+            "is missing: ttlAttribute needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream to tell TTL removals without userIdentity",
+          ],
+          [
+            "a record whose OldImage is null",
+            () => {
+              const record = keysOnly();
+              return { ...record, dynamodb: { ...record.dynamodb, OldImage: null } } as unknown as StreamRecord;
+            },
+            "dynamodb.OldImage",
+            "is missing: ttlAttribute needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream to tell TTL removals without userIdentity",
+          ],
+          [
+            "a record without ApproximateCreationDateTime",
+            () => withoutCreationTime(removal({ N: String(CREATED - 3600) })),
+            "dynamodb.ApproximateCreationDateTime",
+            "must be a number: ttlAttribute compares it with the item's expiry time",
+          ],
+        ] as const;
+
+        it.each(cases)('counts %s as a user\'s removal under removals: "any"', (_name, make) => {
+          // Act
+          const result = removedBy(make(), { ttlAttribute: "expiresAt" });
+
+          // Assess
+          expect(result).toEqual(["user"]);
+        });
+
+        it.each(
+          cases.flatMap(([name, make, field, problem]) =>
+            (["ttl", "user"] as const).map((removals) => [name, removals, make, field, problem] as const),
+          ),
+        )("makes %s invalid under removals: %s, naming the field", (_name, removals, make, field, problem) => {
+          // Act
+          const batch = parseStreamRecords(eventOf([make()]), { removals, ttlAttribute: "expiresAt" });
+
+          // Assess
+          const invalid = onlyInvalid(batch);
+          expect((invalid.error as InvalidRecordError).field).toBe(field);
+          expect(invalid.error.message).toContain(`\`${field}\` ${problem}`);
+        });
+
+        it("needs no creation time for an item without the attribute", () => {
+          // Prepare
+          const record = withoutCreationTime(removal(undefined));
+
+          // Act
+          const batch = parseStreamRecords(eventOf([record]), { removals: "user", ttlAttribute: "expiresAt" });
+
+          // Assess
+          expect(batch.removals.map((item) => item.removedBy)).toEqual(["user"]);
+        });
+      });
+    });
+
+    it("reads a Kinesis creation time to the microsecond", () => {
+      // Prepare
+      const expiresAt = CREATED;
+      const event = kinesisEvent([removal({ N: String(expiresAt) })], { precision: "MICROSECOND" });
+      const at = (microseconds: number) => {
+        const [record] = event.Records;
+        const payload = JSON.parse(Buffer.from(record?.kinesis.data ?? "", "base64").toString("utf8"));
+        payload.dynamodb.ApproximateCreationDateTime = microseconds;
+        return {
+          Records: [
+            {
+              ...record,
+              kinesis: { ...record?.kinesis, data: Buffer.from(JSON.stringify(payload)).toString("base64") },
+            },
+          ],
+        };
+      };
+
+      // Act
+      const oneBefore = parseStreamRecords(at(expiresAt * 1_000_000 - 1), { ttlAttribute: "expiresAt" });
+      const exactly = parseStreamRecords(at(expiresAt * 1_000_000), { ttlAttribute: "expiresAt" });
+      const msBefore = parseStreamRecords(at(expiresAt * 1000 - 1), { ttlAttribute: "expiresAt" });
+      const msExactly = parseStreamRecords(at(expiresAt * 1000), { ttlAttribute: "expiresAt" });
+
+      // Assess
+      expect(oneBefore.removals.map((item) => item.removedBy)).toEqual(["user"]);
+      expect(exactly.removals.map((item) => item.removedBy)).toEqual(["ttl"]);
+      expect(msBefore.removals.map((item) => item.removedBy)).toEqual(["user"]);
+      expect(msExactly.removals.map((item) => item.removedBy)).toEqual(["ttl"]);
+    });
+
+    it("compares a creation time that is no finite number as missing", () => {
+      // Prepare
+      const record = removal({ N: String(CREATED - 3600) });
+      const garbled = withData(record, { ...record.dynamodb, ApproximateCreationDateTime: String(CREATED) });
+
+      // Act
+      const any = parseStreamRecords({ Records: [garbled] }, { ttlAttribute: "expiresAt" });
+      const ttl = parseStreamRecords({ Records: [garbled] }, { removals: "ttl", ttlAttribute: "expiresAt" });
+
+      // Assess
+      expect(any.removals.map((item) => item.removedBy)).toEqual(["user"]);
+      expect((onlyInvalid(ttl).error as InvalidRecordError).field).toBe("dynamodb.ApproximateCreationDateTime");
     });
   });
 
@@ -567,6 +820,7 @@ describe("parseStreamRecords", () => {
         index: 0,
         sequenceNumber: record.dynamodb?.SequenceNumber,
         eventId: record.eventID,
+        itemIdentifier: record.dynamodb?.SequenceNumber,
         keys: { productId: "p-1", version: 12345678901234567890n },
         oldImage: {
           productId: "p-1",
@@ -626,6 +880,7 @@ describe("parseStreamRecords", () => {
         index: 0,
         sequenceNumber: "100000000000000000000",
         eventId: undefined,
+        itemIdentifier: "100000000000000000000",
         keys: { productId: "p-1" },
         oldImage: undefined,
         removedBy: "user",
@@ -710,6 +965,47 @@ describe("parseStreamRecords", () => {
             expect(indexes.sort((a, b) => a - b)).toEqual(records.map((_record, index) => index));
           },
         ),
+      );
+    });
+
+    it("puts every record of a Kinesis or Pipes batch in exactly one of the three lists (property)", () => {
+      const streamRecordArb = fc.oneof(
+        recordArbitrary.filter((record) => typeof record === "object" && record !== null && !hasField(record, "data")),
+        fc.constant(null),
+      );
+      const kinesisArb = fc.record({
+        kinesis: fc.oneof(
+          fc.record({
+            data: fc.oneof(
+              fc.jsonValue().map((payload) => Buffer.from(JSON.stringify(payload) ?? "").toString("base64")),
+              streamRecordArb.map((record) => Buffer.from(JSON.stringify(record) ?? "").toString("base64")),
+              fc.string(),
+              fc.anything(),
+            ),
+            sequenceNumber: fc.oneof(fc.stringMatching(/^\d{1,56}$/), fc.anything()),
+          }),
+          fc.anything(),
+        ),
+        eventSource: fc.constant("aws:kinesis"),
+      });
+      const eventArb = fc.oneof(
+        fc
+          .array(kinesisArb, { minLength: 1, maxLength: 20 })
+          .map((records) => ({ records, event: { Records: records } })),
+        fc
+          .array(streamRecordArb, { maxLength: 20 })
+          .filter((records) => !records.some((record) => hasField(record, "kinesis")))
+          .map((records) => ({ records, event: records })),
+      );
+      fc.assert(
+        fc.property(eventArb, fc.constantFrom<RemovalFilter>("any", "ttl", "user"), ({ records, event }, removals) => {
+          // Act
+          const batch = parseStreamRecords(event, { removals, ttlAttribute: "expiresAt" });
+
+          // Assess
+          const indexes = [...batch.removals, ...batch.skipped, ...batch.invalid].map((entry) => entry.index);
+          expect(indexes.sort((a, b) => a - b)).toEqual(records.map((_record, index) => index));
+        }),
       );
     });
   });

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { FailedTarget } from "../src/batch-deleter.js";
 import { InvalidRecordError, type RecordRef } from "../src/errors.js";
+import { DYNAMODB_STREAMS, KINESIS, PIPES } from "../src/event-sources.js";
 import type { ObjectTarget } from "../src/index.js";
 import { targetId } from "../src/object-target.js";
 import {
@@ -10,6 +11,7 @@ import {
   compareSequenceNumbers,
   type Ownership,
   ownersOf,
+  recordsOf,
   unreportable,
 } from "../src/report.js";
 
@@ -76,6 +78,7 @@ describe("buildBatchResponse", () => {
     index,
     sequenceNumber,
     eventId: `event-${index}`,
+    itemIdentifier: sequenceNumber,
   });
 
   it("returns an empty list when no record must be retried", () => {
@@ -159,18 +162,140 @@ describe("buildBatchResponse", () => {
   });
 });
 
-/** A record; without a second argument, one with a usable sequence number. */
-function ref(index: number, ...sequenceNumber: [string | undefined] | []): RecordRef {
-  return {
+describe("buildBatchResponse for each event source", () => {
+  const kinesisRef = (index: number, itemIdentifier: string | undefined, eventId = `event-${index}`): RecordRef => ({
     index,
-    sequenceNumber: sequenceNumber.length === 0 ? `${index + 1}00` : sequenceNumber[0],
-    eventId: `event-${index}`,
-  };
+    sequenceNumber: itemIdentifier,
+    eventId,
+    itemIdentifier,
+  });
+  const pipesRef = (index: number, eventId: string | undefined): RecordRef => ({
+    index,
+    sequenceNumber: `10000000000000000000${index}`,
+    eventId,
+    itemIdentifier: eventId,
+  });
+
+  it("reports a DynamoDB stream's records by itemIdentifier, by default", () => {
+    // Prepare
+    const record: RecordRef = { index: 0, sequenceNumber: "5", eventId: "e", itemIdentifier: "7" };
+
+    // Act
+    const response = buildBatchResponse([record]);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "7" }] });
+    expect(buildBatchResponse([record], DYNAMODB_STREAMS)).toEqual(response);
+  });
+
+  it("sorts Kinesis sequence numbers by value and reports each once", () => {
+    // Prepare
+    const long = "49654321000000000000000000000000000000000000000000000002";
+    const longer = "149654321000000000000000000000000000000000000000000000001";
+    const records = [kinesisRef(0, longer), kinesisRef(1, long), kinesisRef(2, "9"), kinesisRef(3, long)];
+
+    // Act
+    const response = buildBatchResponse(records, KINESIS);
+
+    // Assess
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: "9" }, { itemIdentifier: long }, { itemIdentifier: longer }],
+    });
+  });
+
+  it("reports every Kinesis duplicate of a record: same eventID, own sequence numbers", () => {
+    // Prepare
+    const records = [kinesisRef(0, "11", "same"), kinesisRef(1, "10", "same")];
+
+    // Act
+    const response = buildBatchResponse(records, KINESIS);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "10" }, { itemIdentifier: "11" }] });
+  });
+
+  it("reports Pipes' eventIDs in batch order, even when they do not sort, each once", () => {
+    // Prepare
+    const records = [pipesRef(2, "mid"), pipesRef(0, "zeta"), pipesRef(1, "alpha"), pipesRef(0, "zeta")];
+
+    // Act
+    const response = buildBatchResponse(records, PIPES);
+
+    // Assess
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: "zeta" }, { itemIdentifier: "alpha" }, { itemIdentifier: "mid" }],
+    });
+  });
+
+  it("reports every given Pipes record exactly once, in batch order (property)", () => {
+    const eventIdsInAnyOrder = fc
+      .uniqueArray(fc.string({ minLength: 1 }), { maxLength: 30 })
+      .chain((eventIds) =>
+        fc.tuple(
+          fc.constant(eventIds),
+          fc.shuffledSubarray([...eventIds.keys()], { minLength: eventIds.length }),
+          fc.array(fc.nat({ max: Math.max(0, eventIds.length - 1) }), { maxLength: eventIds.length === 0 ? 0 : 5 }),
+        ),
+      );
+    fc.assert(
+      fc.property(eventIdsInAnyOrder, ([eventIds, order, repeated]) => {
+        // Prepare
+        const records = [...order, ...repeated].map((index) => pipesRef(index, eventIds[index]));
+
+        // Act
+        const response = buildBatchResponse(records, PIPES);
+
+        // Assess
+        expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(eventIds);
+      }),
+    );
+  });
+
+  it.each([
+    ["Kinesis", KINESIS, kinesisRef(1, undefined), "record 1 (eventID event-1): `kinesis.sequenceNumber`"],
+    [
+      "Kinesis",
+      KINESIS,
+      kinesisRef(1, "49-1"),
+      "record 1 (SequenceNumber 49-1, eventID event-1): `kinesis.sequenceNumber`",
+    ],
+    ["Pipes", PIPES, pipesRef(1, undefined), "record 1 (SequenceNumber 100000000000000000001): `eventID`"],
+    ["Pipes", PIPES, pipesRef(1, ""), "record 1 (SequenceNumber 100000000000000000001, eventID ): `eventID`"],
+  ])("throws for a %s record without a usable identifier, naming the source's field", (_name, source, bad, named) => {
+    // Act
+    const build = () => buildBatchResponse([bad], source);
+
+    // Assess
+    expect(build).toThrow(InvalidRecordError);
+    expect(build).toThrow(
+      `${named} is needed to report this record as failed, and it has no usable one: failing the whole invocation so that the batch is retried`,
+    );
+    expect(unreportable([bad], source)?.field).toBe(source.identifierField);
+  });
+
+  it("takes an eventID that is not digits for Pipes, and not for a DynamoDB stream", () => {
+    // Prepare
+    const records = [pipesRef(0, "6f1c1b8e-0000-4000-8000-000000000001")];
+
+    // Act
+    const forPipes = unreportable(records, PIPES);
+    const forStreams = unreportable(records, DYNAMODB_STREAMS);
+
+    // Assess
+    expect(forPipes).toBeUndefined();
+    expect(forStreams?.field).toBe("dynamodb.SequenceNumber");
+  });
+});
+
+/** A record of a DynamoDB stream; without a second argument, one with a usable sequence number. */
+function ref(index: number, ...sequenceNumber: [string | undefined] | []): RecordRef {
+  const value = sequenceNumber.length === 0 ? `${index + 1}00` : sequenceNumber[0];
+  return { index, sequenceNumber: value, eventId: `event-${index}`, itemIdentifier: value };
 }
 
 /** The ownership map as plain data: each target with its records, in map order. */
 const plain = (owners: Map<string, Ownership>) =>
-  [...owners].map(([id, { target, records }]) => ({ id, target, records: [...records] }));
+  [...owners].map(([id, owner]) => ({ id, target: owner.target, records: recordsOf(owner) }));
 
 const failure = (target: ObjectTarget): FailedTarget => ({
   target,
@@ -359,9 +484,14 @@ describe("unreportable", () => {
     // Assess
     expect(error).toBeInstanceOf(InvalidRecordError);
     expect(error?.message).toBe(
-      `${named}: \`dynamodb.SequenceNumber\` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch`,
+      `${named}: \`dynamodb.SequenceNumber\` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that the batch is retried`,
     );
-    expect(error?.record).toStrictEqual({ index: bad.index, sequenceNumber: bad.sequenceNumber, eventId: bad.eventId });
+    expect(error?.record).toStrictEqual({
+      index: bad.index,
+      sequenceNumber: bad.sequenceNumber,
+      eventId: bad.eventId,
+      itemIdentifier: bad.itemIdentifier,
+    });
     expect(error?.field).toBe("dynamodb.SequenceNumber");
   });
 
@@ -380,9 +510,14 @@ describe("unreportable", () => {
     const error = unreportable(records());
 
     // Assess
-    expect(error?.record).toStrictEqual({ index: 2, sequenceNumber: undefined, eventId: "event-2" });
+    expect(error?.record).toStrictEqual({
+      index: 2,
+      sequenceNumber: undefined,
+      eventId: "event-2",
+      itemIdentifier: undefined,
+    });
     expect(error?.message).toBe(
-      "record 2 (eventID event-2): `dynamodb.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that Lambda retries the batch",
+      "record 2 (eventID event-2): `dynamodb.SequenceNumber` is needed to report this record as failed, and it has no usable one: failing the whole invocation so that the batch is retried",
     );
     expect(read).toEqual([0, 1, 2]);
   });

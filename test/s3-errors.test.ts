@@ -1,6 +1,6 @@
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { classifyCode, fromThrown, refusesChecksum } from "../src/s3-errors.js";
+import { asConditional, classifyCode, fromThrown, type KeyError, refusesChecksum } from "../src/s3-errors.js";
 
 const s3Error = (name: string, httpStatusCode: number, message?: string) =>
   new S3ServiceException({
@@ -19,6 +19,7 @@ describe("classifyCode", () => {
     ["OperationAborted", "retryable"],
     ["Throttling", "retryable"],
     ["ThrottlingException", "retryable"],
+    ["ConditionalRequestConflict", "retryable"],
     ["AccessDenied", "permanent"],
     ["AccountProblem", "permanent"],
     ["AllAccessDisabled", "permanent"],
@@ -235,6 +236,97 @@ describe("fromThrown", () => {
 
     // Assess
     expect(result).toStrictEqual({ code: "NoSuchBucket", message: "NoSuchBucket", class: "permanent", thrown: true });
+  });
+});
+
+describe("fromThrown for a conditional delete (a DeleteObject sent with If-Match)", () => {
+  it.each([
+    [
+      "a 412 PreconditionFailed",
+      s3Error("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"),
+    ],
+    [
+      "a 412 under another name",
+      s3Error("UnknownError", 412, "At least one of the pre-conditions you specified did not hold"),
+    ],
+    [
+      "a PreconditionFailed Code with another status",
+      Object.assign(s3Error("Unknown", 400, "At least one of the pre-conditions you specified did not hold"), {
+        Code: "PreconditionFailed",
+      }),
+    ],
+  ])("reads %s as replaced", (_, error) => {
+    // Act
+    const result = fromThrown(error, true);
+
+    // Assess
+    expect(result.class).toBe("replaced");
+    expect(result.message).toBe("At least one of the pre-conditions you specified did not hold");
+    expect(result.thrown).toBe(true);
+  });
+
+  it.each([
+    ["a 412 PreconditionFailed", s3Error("PreconditionFailed", 412), "PreconditionFailed", "permanent"],
+    ["a 412 under another name", s3Error("UnknownError", 412), "UnknownError", "permanent"],
+  ])("reads %s as an ordinary error without the conditional flag", (_, error, code, expected) => {
+    // Act
+    const result = fromThrown(error);
+
+    // Assess
+    expect(result).toStrictEqual({ code, message: code, class: expected, thrown: true });
+  });
+
+  it.each([
+    ["a 404 NoSuchKey", s3Error("NoSuchKey", 404), "gone"],
+    ["a 403 AccessDenied", s3Error("AccessDenied", 403), "permanent"],
+    ["a 503 SlowDown", s3Error("SlowDown", 503), "retryable"],
+    ["a 409 ConditionalRequestConflict", s3Error("ConditionalRequestConflict", 409), "retryable"],
+    ["a network error", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), "retryable"],
+  ])("classifies %s as it would without the flag", (_, error, expected) => {
+    // Act
+    const result = fromThrown(error, true);
+
+    // Assess
+    expect(result.class).toBe(expected);
+    expect(result).toStrictEqual(fromThrown(error));
+  });
+});
+
+describe("asConditional", () => {
+  const entryError = (code: string, errorClass: KeyError["class"]): KeyError => ({
+    code,
+    message: `${code} for the key`,
+    class: errorClass,
+    thrown: false,
+  });
+
+  it("makes a per-key PreconditionFailed replaced, keeping its code and message", () => {
+    // Act
+    const result = asConditional(entryError("PreconditionFailed", "permanent"));
+
+    // Assess
+    expect(result).toStrictEqual({
+      code: "PreconditionFailed",
+      message: "PreconditionFailed for the key",
+      class: "replaced",
+      thrown: false,
+    });
+  });
+
+  it.each([
+    ["NoSuchKey", "gone"],
+    ["SlowDown", "retryable"],
+    ["AccessDenied", "permanent"],
+    ["preconditionfailed", "permanent"],
+  ] as const)("returns a %s error unchanged", (code, errorClass) => {
+    // Prepare
+    const error = entryError(code, errorClass);
+
+    // Act
+    const result = asConditional(error);
+
+    // Assess
+    expect(result).toBe(error);
   });
 });
 

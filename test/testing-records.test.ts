@@ -657,6 +657,9 @@ describe("records the library reads", () => {
       seqOf(event.Records[2] as StreamRecord),
       seqOf(event.Records[3] as StreamRecord),
     ]);
+    expect(removals.map((removal) => removal.itemIdentifier)).toEqual(
+      removals.map((removal) => removal.sequenceNumber),
+    );
   });
 
   it.each([

@@ -5,26 +5,36 @@
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import middy from "@middy/core";
 import type {
+  KinesisStreamEvent as AwsKinesisStreamEvent,
   Context,
   DynamoDBBatchResponse,
   DynamoDBRecord,
   DynamoDBStreamEvent,
   DynamoDBStreamHandler,
+  Handler,
+  KinesisStreamBatchResponse,
+  KinesisStreamHandler,
 } from "aws-lambda";
 import { expectTypeOf } from "vitest";
 import * as api from "../src/index.js";
 import {
   type BatchResponse,
+  type CleanupEvent,
   type CleanupHandler,
   type CleanupOptions,
+  type CleanupSummary,
   type CommonCleanupOptions,
   createCleanupHandler,
   type DeleteReport,
+  type EventSourceKind,
   type KeyFunction,
+  type KinesisStreamEvent,
   type ObjectTarget,
   type RemovedItem,
+  type StreamEvent,
   type StreamRecord,
 } from "../src/index.js";
+import { kinesisEvent, pipesEvent } from "../src/testing/index.js";
 
 declare const event: DynamoDBStreamEvent;
 declare const context: Context;
@@ -47,6 +57,50 @@ expectTypeOf(handler).returns.resolves.toEqualTypeOf<BatchResponse>();
 expectTypeOf(handler).returns.resolves.toExtend<DynamoDBBatchResponse>();
 expectTypeOf<BatchResponse>().toEqualTypeOf<DynamoDBBatchResponse>();
 export const response: Promise<DynamoDBBatchResponse> = handler(event, context);
+
+// The same handler is a KinesisStreamHandler (Kinesis Data Streams for DynamoDB) and takes Lambda's
+// Kinesis event.
+declare const kinesis: AwsKinesisStreamEvent;
+expectTypeOf(handler).toExtend<KinesisStreamHandler>();
+export const asKinesisHandler: KinesisStreamHandler = handler;
+expectTypeOf(handler).toBeCallableWith(kinesis, context);
+expectTypeOf<AwsKinesisStreamEvent>().toExtend<KinesisStreamEvent>();
+expectTypeOf(handler).returns.resolves.toExtend<KinesisStreamBatchResponse>();
+
+// And a handler of EventBridge Pipes, which passes a bare array of DynamoDB records.
+declare const pipesRecords: DynamoDBRecord[];
+expectTypeOf(handler).toExtend<Handler<DynamoDBRecord[], DynamoDBBatchResponse>>();
+export const asPipesHandler: Handler<DynamoDBRecord[], DynamoDBBatchResponse> = handler;
+expectTypeOf(handler).toBeCallableWith(pipesRecords, context);
+
+// CleanupEvent is exactly the three shapes; each of @types/aws-lambda's events fits it.
+expectTypeOf<CleanupEvent>().toEqualTypeOf<StreamEvent | KinesisStreamEvent | StreamRecord[]>();
+expectTypeOf<DynamoDBStreamEvent>().toExtend<CleanupEvent>();
+expectTypeOf<AwsKinesisStreamEvent>().toExtend<CleanupEvent>();
+expectTypeOf<DynamoDBRecord[]>().toExtend<CleanupEvent>();
+// @ts-expect-error an SQS-style event of bodies is none of the three
+expectTypeOf(handler).toBeCallableWith({ Records: [{ body: "{}" }] });
+
+// The testing helpers build events the handler takes.
+expectTypeOf(handler).toBeCallableWith(kinesisEvent([]));
+expectTypeOf(handler).toBeCallableWith(pipesEvent([]));
+expectTypeOf(kinesisEvent([])).toExtend<CleanupEvent>();
+
+// ttlAttribute names an attribute; onResult gets the summary and may be async.
+createCleanupHandler({ bucket: "b", key: "{id}", removals: "ttl", ttlAttribute: "expiresAt" });
+// @ts-expect-error ttlAttribute is an attribute name
+createCleanupHandler({ bucket: "b", key: "{id}", ttlAttribute: 1 });
+createCleanupHandler({ bucket: "b", key: "{id}", onResult: (summary) => console.log(summary.deleted) });
+createCleanupHandler({ bucket: "b", key: "{id}", onResult: async (summary) => void summary.source });
+// @ts-expect-error onResult is a function
+createCleanupHandler({ bucket: "b", key: "{id}", onResult: true });
+expectTypeOf<CommonCleanupOptions["onResult"]>().toEqualTypeOf<
+  ((summary: CleanupSummary) => void | Promise<void>) | undefined
+>();
+expectTypeOf<CleanupSummary["source"]>().toEqualTypeOf<EventSourceKind>();
+expectTypeOf<EventSourceKind>().toEqualTypeOf<"dynamodb-streams" | "kinesis" | "pipes">();
+expectTypeOf<CleanupSummary["batchItemFailures"]>().toEqualTypeOf<number | undefined>();
+expectTypeOf<RemovedItem["itemIdentifier"]>().toEqualTypeOf<string>();
 
 // Middy can wrap it.
 export const wrapped = middy(handler);

@@ -14,6 +14,7 @@ import {
   isKeyMappingError,
   KeyMappingError,
 } from "../src/index.js";
+import * as testing from "../src/testing/index.js";
 
 const guards = {
   CleanupError: isCleanupError,
@@ -165,23 +166,34 @@ describe("describeShape", () => {
 });
 
 describe("public API", () => {
-  it("exports exactly these runtime values, and keeps the XML check private", () => {
+  it("exports exactly these runtime values, and keeps the XML check and the event-source adapters private", () => {
     // Act
     const names = Object.keys(api).sort();
 
     // Assess
     expect(names).toEqual([
+      "CLEANUP_ENV_VARIABLES",
       "CleanupError",
       "ConfigError",
+      "EMF_METRICS",
       "InvalidEventError",
       "InvalidRecordError",
+      "KINESIS_REMOVE_ONLY_FILTER_CRITERIA",
+      "KINESIS_TTL_REMOVE_ONLY_FILTER_CRITERIA",
       "KeyMappingError",
       "MAX_KEYS_PER_REQUEST",
       "MAX_KEY_BYTES",
+      "RECOMMENDED_EVENT_SOURCE_MAPPING",
+      "REMOVE_ONLY_FILTER_CRITERIA",
+      "REMOVE_ONLY_PATTERN",
+      "TTL_REMOVE_ONLY_FILTER_CRITERIA",
+      "TTL_REMOVE_ONLY_PATTERN",
       "compareSequenceNumbers",
       "createBatchDeleter",
       "createCleanupHandler",
+      "createCleanupHandlerFromEnv",
       "createKeyMapper",
+      "emfMetrics",
       "isCleanupError",
       "isConfigError",
       "isInvalidEventError",
@@ -189,7 +201,22 @@ describe("public API", () => {
       "isKeyMappingError",
       "isTtlRemoval",
       "parseStreamRecords",
+      "recommendedEventSourceMapping",
     ]);
     expect(names).not.toContain("isXmlSafe");
+    expect(names).not.toContain("detectEventSource");
+    expect(names).not.toContain("EVENT_SOURCES");
+  });
+});
+
+describe("testing API", () => {
+  it("exports the event-source helpers next to the record factories", () => {
+    // Act
+    const names = Object.keys(testing);
+
+    // Assess
+    expect(names).toEqual(expect.arrayContaining(["kinesisEvent", "pipesEvent", "createRecordFactory", "streamEvent"]));
+    expect(typeof testing.kinesisEvent).toBe("function");
+    expect(typeof testing.pipesEvent).toBe("function");
   });
 });

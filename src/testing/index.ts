@@ -28,6 +28,8 @@ export {
   streamEvent,
   ttlRemoveRecord,
 } from "./records.js";
+export type { KinesisEventOptions } from "./sources.js";
+export { kinesisEvent, pipesEvent } from "./sources.js";
 export type {
   DiscardedBatch,
   RunStreamOptions,

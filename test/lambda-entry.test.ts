@@ -1,0 +1,181 @@
+/**
+ * The published zero-code entry point, `dynamodb-s3-cleanup/lambda`, loaded from the built package
+ * in a child process, as Lambda loads it: configured by the environment, failing at import when the
+ * environment is wrong. `npm test` builds before it runs the tests.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { isConfigError } from "../src/errors.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const built = ["dist/lambda.js", "dist/lambda.cjs", "dist/lambda.d.ts", "dist/lambda.d.cts"];
+
+beforeAll(() => {
+  for (const file of built) {
+    if (!existsSync(`${root}${file}`))
+      throw new Error(`${file} is missing: run \`npm run build\` first (npm test does)`);
+  }
+});
+
+const GOOD_ENV = {
+  CLEANUP_BUCKET: "product-images",
+  CLEANUP_KEY: "images/{productId}.png",
+  // The summary line would go to stdout: keep stdout for the result.
+  CLEANUP_LOG_LEVEL: "warn",
+};
+
+/** An INSERT only: the handler deletes nothing, so it needs no S3. */
+const EVENT = {
+  Records: [
+    {
+      eventID: "1",
+      eventName: "INSERT",
+      eventSource: "aws:dynamodb",
+      dynamodb: {
+        Keys: { productId: { S: "p-1" } },
+        SequenceNumber: "100000000000000000001",
+        StreamViewType: "KEYS_ONLY",
+      },
+    },
+  ],
+};
+
+/** Runs node with `args` in the package root, with `env` as the only CLEANUP_ variables. */
+function runNode(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("CLEANUP_")));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      {
+        cwd: root,
+        env: {
+          ...inherited,
+          AWS_REGION: "us-east-1",
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+          ...env,
+        },
+        timeout: 30_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
+    );
+  });
+}
+
+/** Loads the entry with `load` (an expression giving the module) and answers EVENT with its handler. */
+const invoke = (load: string) =>
+  `const { handler } = ${load}; ` +
+  `Promise.resolve(handler(${JSON.stringify(EVENT)}, { getRemainingTimeInMillis: () => 60000 }))` +
+  `.then((response) => console.log("RESPONSE " + typeof handler + " " + JSON.stringify(response)));`;
+
+describe("dynamodb-s3-cleanup/lambda", () => {
+  it("loads with import and answers an event, configured by the environment", async () => {
+    // Act
+    const result = await runNode(
+      ["--input-type=module", "-e", invoke("await import('dynamodb-s3-cleanup/lambda')")],
+      GOOD_ENV,
+    );
+
+    // Assess
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe('RESPONSE function {"batchItemFailures":[]}');
+    expect(result.code).toBe(0);
+  });
+
+  it("loads with require and answers an event", async () => {
+    // Act
+    const result = await runNode(["-e", invoke("require('dynamodb-s3-cleanup/lambda')")], GOOD_ENV);
+
+    // Assess
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe('RESPONSE function {"batchItemFailures":[]}');
+  });
+
+  it("loads as Lambda's runtime loads the handler setting dist/lambda.handler: dist/lambda.js, as an ES module", async () => {
+    // Prepare: the runtime imports <module>.js as ESM when the nearest package.json says "type": "module".
+    const packageJson = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
+    const moduleUrl = new URL("../dist/lambda.js", import.meta.url).href;
+
+    // Act
+    const result = await runNode(
+      ["--input-type=module", "-e", invoke(`await import(${JSON.stringify(moduleUrl)})`)],
+      GOOD_ENV,
+    );
+
+    // Assess
+    expect(packageJson.type).toBe("module");
+    expect(existsSync(`${root}dist/package.json`)).toBe(false);
+    expect(result.stdout.trim()).toBe('RESPONSE function {"batchItemFailures":[]}');
+  });
+
+  it("throws at import when a variable is wrong, naming every bad variable and quoting no value", async () => {
+    // Act
+    const result = await runNode(["--input-type=module", "-e", "await import('dynamodb-s3-cleanup/lambda')"], {
+      ...GOOD_ENV,
+      CLEANUP_CONCURRENCY: "lots-SECRET",
+      CLEANUP_BUCKETS: "SECRET-bucket",
+      CLEANUP_KEY: "images/{productId",
+    });
+
+    // Assess
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("ConfigError: Invalid dynamodb-s3-cleanup options:");
+    expect(result.stderr).toContain("`CLEANUP_CONCURRENCY`: must be an integer from 1 to 64");
+    expect(result.stderr).toContain("`CLEANUP_BUCKETS`: is not a known variable");
+    expect(result.stderr).toContain("`CLEANUP_KEY`: has an unclosed");
+    expect(result.stderr).not.toContain("SECRET");
+  });
+
+  it("throws at require when the variables are missing", async () => {
+    // Act
+    const result = await runNode(["-e", "require('dynamodb-s3-cleanup/lambda')"], {});
+
+    // Assess
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("`CLEANUP_BUCKET`: is required");
+    expect(result.stderr).toContain("`CLEANUP_KEY`: is required (or CLEANUP_KEY_ATTRIBUTE)");
+  });
+});
+
+describe("src/lambda.ts, in process", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it("exports the handler built from process.env at import", async () => {
+    // Prepare
+    vi.stubEnv("CLEANUP_BUCKET", "product-images");
+    vi.stubEnv("CLEANUP_KEY", "images/{productId}.png");
+    vi.stubEnv("CLEANUP_LOG_LEVEL", "warn");
+
+    // Act
+    const { handler } = await import("../src/lambda.js");
+
+    // Assess
+    await expect(handler(EVENT)).resolves.toEqual({ batchItemFailures: [] });
+  });
+
+  it("throws at import when process.env is wrong", async () => {
+    // Prepare
+    vi.stubEnv("CLEANUP_BUCKET", "product-images");
+    vi.stubEnv("CLEANUP_KEY", "images/{productId}.png");
+    vi.stubEnv("CLEANUP_VERSIONS", "some");
+
+    // Act
+    const error = await import("../src/lambda.js").then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+
+    // Assess
+    expect(isConfigError(error) && error.issues).toEqual([
+      { path: "CLEANUP_VERSIONS", message: 'must be "current" or "all"' },
+    ]);
+  });
+});
