@@ -144,6 +144,11 @@ function exactNumber(text: string, scanned: number): number | bigint | NumberVal
   return scanned <= 15 ? Number(text) : NumberValueImpl.from(text);
 }
 
+/** True when `text` is N text as DynamoDB writes it: `-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?`. */
+export function isNumberText(text: string): boolean {
+  return scanNumber(text) !== NOT_A_NUMBER;
+}
+
 /** Converts N text to the most exact JavaScript value (see {@link NativeValue}). */
 export function toNumber(text: string): number | bigint | NumberValue {
   return exactNumber(text, scanNumber(text));

@@ -16,7 +16,7 @@ import {
 import * as z from "zod/mini";
 import { createLimiter, type Limiter } from "./concurrency.js";
 import { withContentMd5 } from "./content-md5.js";
-import { decodeListedKey, targetId } from "./object-target.js";
+import { decodeListedKey, distinctBy, targetId } from "./object-target.js";
 import { asConditional, classifyCode, fromThrown, type KeyError, refusesChecksum } from "./s3-errors.js";
 import type { ObjectTarget } from "./types.js";
 import { fn, nonNegativeInt, positiveInt, s3ClientSchema, validateOptions } from "./validation.js";
@@ -263,7 +263,7 @@ export function buildBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
       kept: new Set(),
       singlesOnly: false,
     };
-    const unique = distinct(targets);
+    const unique = distinctBy(targets, targetId);
     if (settings.versions === "current") {
       // Each target is its own object: no listing, and the objects are distinct already.
       await deleteAll(call, unique, { distinct: true });
@@ -372,7 +372,7 @@ async function deleteAll(
   { distinct: unique }: { distinct: boolean },
 ): Promise<void> {
   const work: Promise<unknown>[] = [];
-  for (const [bucket, group] of groupByBucket(unique ? objects : distinct(objects))) {
+  for (const [bucket, group] of groupByBucket(unique ? objects : distinctBy(objects, targetId))) {
     const batchable: ObjectTarget[] = [];
     // Only an object with an etag can share its key and version with another distinct object.
     const batched = group.some((object) => object.etag !== undefined) ? new Set<string>() : undefined;
@@ -576,17 +576,6 @@ function cutShort(last: KeyError): Failure {
 /** Runs `send` in a slot of the call's limiter, unless the deadline has passed by the time the slot is free. */
 function attemptWithin<T>(call: Call, send: () => Promise<T>): Promise<T | "deadline"> {
   return call.limit(async () => (call.settings.now() >= call.deadline ? "deadline" : send()));
-}
-
-/** Distinct targets, in first-seen order. */
-function distinct(targets: readonly ObjectTarget[]): ObjectTarget[] {
-  const seen = new Set<string>();
-  return targets.filter((target) => {
-    const id = targetId(target);
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
 }
 
 /** Targets by bucket, in order. */

@@ -35,3 +35,27 @@ export function createLimiter(max: number): Limiter {
     }
   };
 }
+
+/**
+ * Runs `task` for every item, at most `concurrency` at once, and resolves to the results in the
+ * items' order, whatever order the tasks finish in. `concurrency` workers take the items in order,
+ * each the next one when its last is done: nothing is queued per item, so a long list holds no
+ * closure or promise per item, and the first items are done first when a bound or a deadline stops
+ * the later ones. `task` must not reject: a rejection rejects the whole while other tasks run on.
+ */
+export async function mapInOrder<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const work = async () => {
+    while (next < items.length) {
+      const position = next++;
+      results[position] = await task(items[position] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, work));
+  return results;
+}

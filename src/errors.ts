@@ -5,7 +5,7 @@
 
 /** Where a record sits in its batch, for messages and for callers. */
 export interface RecordRef {
-  /** Position of the record in `event.Records`. */
+  /** Position of the record in `event.Records` (in the event itself, for EventBridge Pipes). */
   index: number;
   /** `dynamodb.SequenceNumber`, when the record has one. */
   sequenceNumber?: string | undefined;
@@ -16,6 +16,11 @@ export interface RecordRef {
    * `kinesis.sequenceNumber` (Kinesis) or `eventID` (EventBridge Pipes).
    */
   itemIdentifier?: string | undefined;
+}
+
+/** The identifying fields of a record and nothing else, for an error or a report. */
+export function refOf({ index, sequenceNumber, eventId, itemIdentifier }: RecordRef): RecordRef {
+  return { index, sequenceNumber, eventId, itemIdentifier };
 }
 
 /** The base class of every error this library throws or reports. */
@@ -44,7 +49,11 @@ export class ConfigError extends CleanupError {
   }
 }
 
-/** The event as a whole is not a stream event (no `Records` array): the trigger is miswired. */
+/**
+ * The event as a whole is none of the shapes the handler takes (a `Records` array of DynamoDB stream
+ * or Kinesis records, or an EventBridge Pipes array of DynamoDB stream records), or it mixes them:
+ * the trigger is miswired.
+ */
 export class InvalidEventError extends CleanupError {
   override name = "InvalidEventError";
 }

@@ -10,7 +10,9 @@ import * as z from "zod/mini";
 import { ConfigError, type ConfigIssue, describeShape, isConfigError } from "./errors.js";
 import { type CleanupOptions, type CommonCleanupOptions, createCleanupHandler } from "./handler.js";
 import { emfMetrics } from "./metrics.js";
+import { REMOVAL_FILTERS } from "./parse-stream-records.js";
 import type { CleanupHandler, CleanupSummary, Logger } from "./types.js";
+import { LOG_LEVELS } from "./validation.js";
 
 /**
  * Every variable {@link createCleanupHandlerFromEnv} reads. Any other variable whose name starts with
@@ -84,7 +86,6 @@ const OPTION_VARIABLES: Readonly<Record<string, CleanupEnvVariable>> = {
   logger: "CLEANUP_LOG_LEVEL",
 };
 
-const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Why a variable's text is wrong; the message never quotes the text. */
@@ -160,7 +161,7 @@ const variableSchemas = () => ({
   CLEANUP_BUCKET: text(),
   CLEANUP_KEY: list("templates", (value) => value),
   CLEANUP_KEY_ATTRIBUTE: text(),
-  CLEANUP_REMOVALS: oneOf(["any", "ttl", "user"]),
+  CLEANUP_REMOVALS: oneOf(REMOVAL_FILTERS),
   CLEANUP_TTL_ATTRIBUTE: text(),
   CLEANUP_ETAG_ATTRIBUTE: text(),
   CLEANUP_ALLOWED_PREFIXES: list("prefixes", (value) => value.split(",").map((prefix) => prefix.trim())),
@@ -193,7 +194,8 @@ type Values = { -readonly [Name in CleanupEnvVariable]?: z.output<Schemas[Name]>
  * @param env - The variables; `process.env` when left out.
  * @param overrides - Options that replace what the variables set, for what a variable cannot carry:
  * an `s3Client`, a `logger` (which replaces the one `CLEANUP_LOG_LEVEL` sets), an `onResult` (which
- * replaces the one `CLEANUP_METRICS_NAMESPACE` sets), a clock. None when left out.
+ * replaces the one `CLEANUP_METRICS_NAMESPACE` sets), a clock. None when left out. An override set
+ * to `undefined` replaces nothing: `{ allowedPrefixes: undefined }` keeps `CLEANUP_ALLOWED_PREFIXES`.
  *
  * @example
  * ```ts
@@ -211,7 +213,9 @@ export function createCleanupHandlerFromEnv(
       ? "CLEANUP_KEY_ATTRIBUTE"
       : "CLEANUP_KEY";
   const options = optionsOf(values, issues);
-  Object.assign(options, overrides);
+  // Only overrides with a value: an undefined one must not lift what a variable set, such as a scope.
+  const given = defined(overrides);
+  Object.assign(options, given);
 
   // Variables already reported are missing from the options; the handler's complaints about them
   // would only repeat the problem.
@@ -224,7 +228,7 @@ export function createCleanupHandlerFromEnv(
   } catch (error) {
     if (!isConfigError(error)) throw error;
     for (const issue of error.issues) {
-      const path = envPath(issue.path, Object.keys(overrides), keyVariable);
+      const path = envPath(issue.path, Object.keys(given), keyVariable);
       if (!reported.has(variableOf(path))) issues.push({ path, message: issue.message });
     }
     throw new ConfigError(issues, { cause: error });
@@ -289,6 +293,11 @@ function optionsOf(values: Values, issues: ConfigIssue[]): Record<string, unknow
     onResult: metricsOf(values, issues),
     logger: values.CLEANUP_LOG_LEVEL === undefined ? undefined : leveledConsole(values.CLEANUP_LOG_LEVEL),
   };
+  return defined(options);
+}
+
+/** The entries of `options` that have a value: an undefined one would replace a default, or a variable. */
+function defined(options: Readonly<Record<string, unknown>>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 

@@ -1,6 +1,6 @@
 /**
- * The handler factory: composes parse → select → map → delete → report. It holds no rules of its
- * own beyond the wiring; each step lives in its module.
+ * The handler factory: composes parse → select → map → expand (prefix targets) → delete → report.
+ * It holds no rules of its own beyond the wiring; each step lives in its module.
  */
 import { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
@@ -58,7 +58,8 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    * The table's TTL attribute (epoch seconds). When set, a REMOVE without userIdentity also counts
    * as a TTL removal when `OldImage[ttlAttribute] <= ApproximateCreationDateTime`. This makes
    * `removals: "ttl"` right in a global table's replica Regions, where replicated TTL deletes carry
-   * no userIdentity. Needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream.
+   * no userIdentity. Needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream. Such a REMOVE whose attribute is
+   * malformed (an N that is no number, say) is invalid.
    */
   ttlAttribute?: string | undefined;
   /**
@@ -111,7 +112,10 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
   /**
    * Log the planned deletes (one info line per 1,000 objects) and delete nothing. With
    * `versions: "all"` it logs the keys to purge; it lists no versions. Prefix targets are listed
-   * (read-only), and the objects under them logged.
+   * (read-only), and the objects under them logged; a prefix not fully listed (`maxPrefixObjects`,
+   * the time budget, a listing error) is logged at warn but its records are not reported, since a
+   * redelivery would list the same objects again. Invalid records are reported as `onInvalidRecord`
+   * says.
    * @default false
    */
   dryRun?: boolean | undefined;
@@ -283,7 +287,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
 
     const mustRetry: RecordRef[] = onInvalidRecord === "fail" ? [...invalid] : [];
     for (const { failure, records: owning } of unfinished) {
-      logger.warn("Prefix not fully deleted", {
+      logger.warn(dryRun ? "Dry run: prefix not fully listed" : "Prefix not fully deleted", {
         bucket: failure.target.bucket,
         prefix: failure.target.prefix,
         code: failure.code,
@@ -291,7 +295,8 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
         retryable: failure.retryable,
         sequenceNumbers: owning.map((record) => record.sequenceNumber),
       });
-      mustRetry.push(...owning);
+      // A dry run deletes nothing, so a redelivery would list the very same objects: no progress.
+      if (!dryRun) mustRetry.push(...owning);
     }
     for (const failure of outcome.failed) {
       const owning = ownersOf(owners, failure);

@@ -2,7 +2,8 @@
  * dynamodb-s3-cleanup: delete the S3 objects of DynamoDB items removed by TTL or DeleteItem.
  *
  * Deliberately private: the AttributeValue reader, the limiter, the template compiler, the
- * Content-MD5 middleware and the option schemas. They may change in any release.
+ * Content-MD5 middleware, the option schemas, the event-source adapters and the prefix expander.
+ * They may change in any release.
  */
 
 export type { NativeValue } from "./attribute-value.js";

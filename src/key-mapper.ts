@@ -5,9 +5,10 @@
 
 import * as z from "zod/mini";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
-import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, type RecordRef } from "./errors.js";
+import { mapInOrder } from "./concurrency.js";
+import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, refOf } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
-import { targetId } from "./object-target.js";
+import { distinctBy, targetId } from "./object-target.js";
 import type { InvalidRecord, RemovedItem } from "./parse-stream-records.js";
 import type { AttributeMap, CleanupTarget, ObjectTarget, PrefixTarget } from "./types.js";
 import { allowedPrefixesSchema, nonEmptyString, validateOptions } from "./validation.js";
@@ -97,25 +98,14 @@ export async function mapRemovals(
 ): Promise<{ mapped: MappedRemoval[]; invalid: InvalidRecord[] }> {
   const sync = (mapKeys as SyncKeyMapper).sync;
   if (sync !== undefined) return mapEach(removals, sync);
-  // `concurrency` workers take the removals in order, so that no more than `concurrency` mappings
-  // are pending at once: a task queued per removal would hold a closure and promises for each of
-  // thousands of records.
-  const outcomes = new Array<MappedRemoval | InvalidRecord>(removals.length);
-  let next = 0;
-  const work = async () => {
-    while (next < removals.length) {
-      const position = next++;
-      const item = removals[position] as RemovedItem;
-      try {
-        outcomes[position] = { item, targets: await mapKeys(item) };
-      } catch (error) {
-        // A key mapper rejects with KeyMappingError only.
-        const { index, sequenceNumber, eventId, itemIdentifier } = item;
-        outcomes[position] = { index, sequenceNumber, eventId, itemIdentifier, error: error as KeyMappingError };
-      }
+  const outcomes = await mapInOrder(removals, concurrency, async (item): Promise<MappedRemoval | InvalidRecord> => {
+    try {
+      return { item, targets: await mapKeys(item) };
+    } catch (error) {
+      // A key mapper rejects with KeyMappingError only.
+      return { ...refOf(item), error: error as KeyMappingError };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, removals.length) }, work));
+  });
   const mapped: MappedRemoval[] = [];
   const invalid: InvalidRecord[] = [];
   for (const outcome of outcomes) {
@@ -142,8 +132,7 @@ function mapEach(
     try {
       mapped.push({ item, targets: sync(item) });
     } catch (error) {
-      const { index, sequenceNumber, eventId, itemIdentifier } = item;
-      invalid.push({ index, sequenceNumber, eventId, itemIdentifier, error: error as KeyMappingError });
+      invalid.push({ ...refOf(item), error: error as KeyMappingError });
     }
   }
   return { mapped, invalid };
@@ -293,16 +282,6 @@ function mappingError(item: RemovedItem, error: unknown, source: string): KeyMap
   if (isKeyMappingError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new KeyMappingError(refOf(item), `${source} threw: ${message}`, {}, { cause: error });
-}
-
-/** The record an item came from, for errors. */
-function refOf(item: RemovedItem): RecordRef {
-  return {
-    index: item.index,
-    sequenceNumber: item.sequenceNumber,
-    eventId: item.eventId,
-    itemIdentifier: item.itemIdentifier,
-  };
 }
 
 function rawAttribute(map: AttributeMap | undefined, name: string): unknown {
@@ -546,16 +525,12 @@ function toPrefixTarget(
   return { bucket, prefix };
 }
 
-/** The targets with each prefix target kept at its first occurrence only. */
+/**
+ * The targets with each prefix target kept at its first occurrence only. Object targets all stay:
+ * their id is their position, which never equals a prefix's id (that starts with `p`).
+ */
 function withoutRepeatedPrefixes(targets: CleanupTarget[]): CleanupTarget[] {
-  const seen = new Set<string>();
-  return targets.filter((target) => {
-    if (!isPrefixTarget(target)) return true;
-    const id = prefixTargetId(target);
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
+  return distinctBy(targets, (target, index) => (isPrefixTarget(target) ? prefixTargetId(target) : String(index)));
 }
 
 /**

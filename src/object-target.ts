@@ -1,4 +1,7 @@
-/** Identity of S3 objects, shared by the deleter (deduplication) and the handler (ownership), and keys as S3 lists them. */
+/**
+ * Identity of S3 objects, shared by the deleter (deduplication) and the handler (ownership), one way
+ * to deduplicate by identity, and keys as S3 lists them.
+ */
 import type { ObjectTarget } from "./types.js";
 
 /**
@@ -22,4 +25,15 @@ export function targetId(target: ObjectTarget): string {
  */
 export function decodeListedKey(encoded: string): string {
   return decodeURIComponent(encoded.replaceAll("+", " "));
+}
+
+/** The items with distinct ids, each at its first occurrence, in order. */
+export function distinctBy<T>(items: readonly T[], idOf: (item: T, index: number) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item, index) => {
+    const id = idOf(item, index);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
 }

@@ -3,12 +3,16 @@
  * removals to act on, the records skipped on purpose, and the records that are invalid. Pure; never
  * throws for one bad record.
  */
-import { AttributeProblem, type NativeValue, readAttributeMap } from "./attribute-value.js";
+import {
+  AttributeProblem,
+  attributeMember,
+  isNumberText,
+  type NativeValue,
+  readAttributeMap,
+} from "./attribute-value.js";
 import { ConfigError, describeShape, InvalidRecordError, type KeyMappingError, type RecordRef } from "./errors.js";
 import { detectEventSource, type EventSource, isSequenceNumber, type OpenedRecord } from "./event-sources.js";
 import type { EventSourceKind, RemovalFilter, StreamRecord } from "./types.js";
-
-export { isSequenceNumber };
 
 /** An item's attributes, read from an attribute map (see {@link NativeValue}). */
 export type NativeMap = { [name: string]: NativeValue };
@@ -84,7 +88,8 @@ export interface ParseOptions {
    * The table's TTL attribute (epoch seconds). When set, a REMOVE without userIdentity also counts
    * as a TTL removal when `OldImage[ttlAttribute] <= ApproximateCreationDateTime`: in a global
    * table's replica Regions, replicated TTL deletes carry no userIdentity. Needs an OLD_IMAGE or
-   * NEW_AND_OLD_IMAGES stream to select by `removals: "ttl"` or `"user"`.
+   * NEW_AND_OLD_IMAGES stream to select by `removals: "ttl"` or `"user"`. Such a REMOVE whose
+   * attribute is malformed (an N that is no number, say) is invalid, whatever the filter.
    */
   ttlAttribute?: string | undefined;
 }
@@ -163,7 +168,7 @@ function invalidRecord(ref: RecordRef, field: string, problem: string, cause?: u
 /**
  * Who removed the item. With `ttlAttribute`, a REMOVE without userIdentity counts as TTL when the
  * item's expiry time had passed when it was removed. Returns the problem when that cannot be told
- * and the filter depends on it.
+ * and the filter depends on it, or when the TTL attribute cannot be read.
  */
 function removedByOf(
   record: StreamRecord,
@@ -184,9 +189,10 @@ function removedByOf(
             "is missing: ttlAttribute needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream to tell TTL removals without userIdentity",
         };
   }
-  const expiry = (oldImage as Record<string, { N?: unknown } | null | undefined>)[ttlAttribute]?.N;
+  const expiry = expiryOf(oldImage, ttlAttribute);
   // An item without a numeric TTL attribute is never removed by TTL.
-  if (typeof expiry !== "string") return "user";
+  if (expiry === undefined) return "user";
+  if (typeof expiry === "object") return expiry;
   if (createdMs === undefined) {
     return filter === "any"
       ? "user"
@@ -196,6 +202,28 @@ function removedByOf(
         };
   }
   return Number(expiry) * 1000 <= createdMs ? "ttl" : "user";
+}
+
+/**
+ * The N text of the TTL attribute in an OldImage, or undefined when the item has no numeric attribute
+ * of that name (TTL never removes it). A malformed image or attribute is a problem, whatever the
+ * filter: selection must not rest on a value that cannot be read, and a selected record would be
+ * invalid for it anyway.
+ */
+function expiryOf(oldImage: unknown, name: string): string | undefined | { field: string; problem: string } {
+  if (typeof oldImage !== "object" || oldImage === null || Array.isArray(oldImage)) {
+    return { field: "dynamodb.OldImage", problem: "is not an attribute map" };
+  }
+  if (!Object.hasOwn(oldImage, name)) return undefined;
+  const field = `dynamodb.OldImage.${name}`;
+  try {
+    const [type, text] = attributeMember((oldImage as Record<string, unknown>)[name]);
+    if (type !== "N") return undefined;
+    if (typeof text !== "string") return { field, problem: "N must be a string" };
+    return isNumberText(text) ? text : { field, problem: "N is not a number" };
+  } catch (error) {
+    return { field, problem: (error as AttributeProblem).problem };
+  }
 }
 
 /** Parses one opened record. Builds nothing but the result on the way of a valid removal. */

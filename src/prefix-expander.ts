@@ -6,8 +6,9 @@
  */
 import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
+import { mapInOrder } from "./concurrency.js";
 import { isPrefixTarget, prefixTargetId } from "./key-mapper.js";
-import { decodeListedKey } from "./object-target.js";
+import { decodeListedKey, distinctBy } from "./object-target.js";
 import { fromThrown } from "./s3-errors.js";
 import type { CleanupTarget, ObjectTarget, PrefixTarget } from "./types.js";
 import { positiveInt } from "./validation.js";
@@ -150,19 +151,11 @@ export function buildPrefixExpander(options: PrefixExpanderOptions): PrefixExpan
       deadline: callOptions.deadline ?? Number.POSITIVE_INFINITY,
       remaining: settings.maxPrefixObjects,
     };
-    const unique = distinctPrefixes(prefixes);
-    // `concurrency` workers take the prefixes in order, each listing one to its end (its pages come
-    // one after another) before taking the next: at most `concurrency` requests are in flight, and
-    // the bound goes to the first prefixes rather than to a first page of every prefix.
-    const outcomes = new Array<Listed>(unique.length);
-    let next = 0;
-    const work = async () => {
-      while (next < unique.length) {
-        const position = next++;
-        outcomes[position] = await listPrefix(call, unique[position] as PrefixTarget);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(settings.concurrency, unique.length) }, work));
+    const unique = distinctBy(prefixes, prefixTargetId);
+    // Each listing runs to its end (its pages come one after another) before the next prefix is
+    // taken: at most `concurrency` requests are in flight, and the bound goes to the first prefixes
+    // rather than to a first page of every prefix.
+    const outcomes = await mapInOrder(unique, settings.concurrency, (prefix) => listPrefix(call, prefix));
     const expansion: PrefixExpansion = { expanded: [], failed: [] };
     unique.forEach((prefix, i) => {
       const { targets, failure } = outcomes[i] as Listed;
@@ -400,15 +393,4 @@ function deadlineExceeded(listed: number): Failure {
     message: `not finished: ${listed} of its objects were listed when the invocation's time budget (timeoutMarginMs) ran out`,
     retryable: true,
   };
-}
-
-/** Distinct prefix targets, in first-seen order. */
-function distinctPrefixes(prefixes: readonly PrefixTarget[]): PrefixTarget[] {
-  const seen = new Set<string>();
-  return prefixes.filter((prefix) => {
-    const id = prefixTargetId(prefix);
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
 }

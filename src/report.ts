@@ -4,7 +4,7 @@
  * that still has work must be in it.
  */
 import type { FailedTarget } from "./batch-deleter.js";
-import { InvalidRecordError, type RecordRef } from "./errors.js";
+import { InvalidRecordError, type RecordRef, refOf } from "./errors.js";
 import { DYNAMODB_STREAMS, type EventSource } from "./event-sources.js";
 import { targetId } from "./object-target.js";
 import type { BatchResponse, ObjectTarget } from "./types.js";
@@ -69,9 +69,8 @@ export function unreportable(
 ): InvalidRecordError | undefined {
   for (const record of records) {
     if (!source.isIdentifier(record.itemIdentifier)) {
-      const { index, sequenceNumber, eventId, itemIdentifier } = record;
       return new InvalidRecordError(
-        { index, sequenceNumber, eventId, itemIdentifier },
+        refOf(record),
         source.identifierField,
         "is needed to report this record as failed, and it has no usable one: failing the whole invocation so that the batch is retried",
       );

@@ -165,7 +165,10 @@ export interface CleanupSummary {
   skipped: number;
   /** Records that could not be parsed or mapped. */
   invalid: number;
-  /** Distinct objects (and prefixes) to delete. */
+  /**
+   * Distinct objects to delete, the ones listed under prefix targets included (a prefix itself is not
+   * counted).
+   */
   targets: number;
   /** Objects deleted (or already gone). */
   deleted: number;
@@ -177,6 +180,8 @@ export interface CleanupSummary {
   fallback: "single-deletes" | "none";
   /** Records reported to Lambda for redelivery; absent when the handler throws instead of answering. */
   batchItemFailures: number | undefined;
+  /** How long the invocation took, in ms of the handler's clock (`now`). */
   durationMs: number;
+  /** True when the handler ran with `dryRun`: it deleted nothing. */
   dryRun: boolean;
 }

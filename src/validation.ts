@@ -65,7 +65,8 @@ export const allowedPrefixesSchema = () =>
     .array(nonEmptyString(), { error: "must be an array of prefixes" })
     .check(z.minLength(1, { error: "must hold at least one prefix (leave it out to allow every key)" }));
 
-const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** The methods a logger must have, one per level, lowest level first. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
 /** A logger is checked in place, never copied, so that class instances keep their `this`. */
 export const loggerSchema = () =>

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { createLimiter } from "../src/concurrency.js";
+import { describe, expect, it, vi } from "vitest";
+import { createLimiter, mapInOrder } from "../src/concurrency.js";
 import { type Deferred, deferred, settle } from "./fake-clock.js";
 
 /** Tasks whose completion the test controls, counting how many run at once. */
@@ -221,5 +221,51 @@ describe("createLimiter", () => {
     // Assess
     expect(startedAfterFirst).toHaveLength(1);
     expect(maxRunning).toBe(1);
+  });
+});
+
+describe("mapInOrder", () => {
+  it("runs at most `concurrency` tasks at once, taking the items in order, one more as each finishes", async () => {
+    // Prepare
+    const { state, task, finish } = controlledTasks();
+
+    // Act
+    const results = mapInOrder(["a", "b", "c", "d"], 2, (name) => task(name)());
+    await settle();
+    const startedAtFirst = [...state.started];
+    await finish("b");
+    const startedAfterOne = [...state.started];
+    for (const name of ["a", "c", "d"]) await finish(name);
+
+    // Assess
+    expect(await results).toStrictEqual(["a done", "b done", "c done", "d done"]);
+    expect(startedAtFirst).toStrictEqual(["a", "b"]);
+    expect(startedAfterOne).toStrictEqual(["a", "b", "c"]);
+    expect(state.maxRunning).toBe(2);
+  });
+
+  it("resolves to the results in the items' order, whatever order the tasks finish in", async () => {
+    // Prepare
+    const { task, finish } = controlledTasks();
+
+    // Act
+    const results = mapInOrder(["a", "b", "c"], 3, (name) => task(name)());
+    await settle();
+    for (const name of ["c", "a", "b"]) await finish(name, name.toUpperCase());
+
+    // Assess
+    expect(await results).toStrictEqual(["A", "B", "C"]);
+  });
+
+  it("starts no task for no items", async () => {
+    // Prepare
+    const task = vi.fn(async (item: number) => item);
+
+    // Act
+    const results = await mapInOrder([], 4, task);
+
+    // Assess
+    expect(results).toStrictEqual([]);
+    expect(task).not.toHaveBeenCalled();
   });
 });

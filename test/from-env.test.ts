@@ -445,6 +445,46 @@ describe("createCleanupHandlerFromEnv", () => {
       });
     });
 
+    it("leave what the variables set when they are undefined, so that a scope or a dry run stays", () => {
+      // Prepare
+      const { logger } = recordingLogger();
+
+      // Act
+      const options = (() => {
+        createCleanupHandlerFromEnv(
+          { ...BASE, CLEANUP_ALLOWED_PREFIXES: "images/", CLEANUP_DRY_RUN: "true", CLEANUP_CONCURRENCY: "2" },
+          { allowedPrefixes: undefined, dryRun: undefined, concurrency: undefined, logger },
+        );
+        return factory.mock.lastCall?.[0] as CleanupOptions;
+      })();
+
+      // Assess
+      expect(options).toEqual({
+        bucket: "product-images",
+        key: "images/{productId}.png",
+        allowedPrefixes: ["images/"],
+        dryRun: true,
+        concurrency: 2,
+        logger,
+      });
+    });
+
+    it("keep a variable an undefined override names, and name it by the variable in issues", () => {
+      // Act
+      const issues = issuesForOverrides(
+        { ...BASE, CLEANUP_ETAG_ATTRIBUTE: "imageEtag", CLEANUP_VERSIONS: "all" },
+        { versions: undefined },
+      );
+
+      // Assess
+      expect(issues).toEqual([
+        {
+          path: "CLEANUP_ETAG_ATTRIBUTE",
+          message: 'cannot be used with versions: "all": a purge of every version has no ETag to match',
+        },
+      ]);
+    });
+
     it("names a bad override overrides.<option>, and a variable by its name", () => {
       // Act
       const issues = issuesForOverrides(

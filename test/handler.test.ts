@@ -2567,6 +2567,62 @@ describe("prefix targets", () => {
     ]);
   });
 
+  it("in a dry run, logs a prefix not fully listed without reporting its record: a redelivery would list the same objects", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({
+      key: prefixOf,
+      allowedPrefixes: ["products/"],
+      maxPrefixObjects: 2,
+      dryRun: true,
+    });
+    answerListings(5);
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const first = await handler(streamEvent(record));
+    const again = await handler(streamEvent(record));
+
+    // Assess
+    expect(first).toEqual(NO_FAILURES);
+    expect(again).toEqual(NO_FAILURES);
+    expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
+    expect(lines.filter((line) => line.message === "Dry run: these objects would be deleted")).toEqual([
+      expect.objectContaining({
+        attributes: { targets: [0, 1].map((i) => ({ bucket: BUCKET, key: `products/p-1/${i}.png` })) },
+      }),
+      expect.objectContaining({
+        attributes: { targets: [0, 1].map((i) => ({ bucket: BUCKET, key: `products/p-1/${i}.png` })) },
+      }),
+    ]);
+    expect(lines.filter((line) => line.level === "warn")).toEqual([
+      {
+        level: "warn",
+        message: "Dry run: prefix not fully listed",
+        attributes: expect.objectContaining({ prefix: "products/p-1/", code: "PrefixNotFinished" }),
+      },
+      {
+        level: "warn",
+        message: "Dry run: prefix not fully listed",
+        attributes: expect.objectContaining({ prefix: "products/p-1/", code: "PrefixNotFinished" }),
+      },
+    ]);
+  });
+
+  it("in a dry run, still reports a record whose prefix is invalid, as onInvalidRecord says", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler } = setup({ key: prefixOf, allowedPrefixes: ["images/"], dryRun: true });
+    const record = removeRecord({ keys: productKeys("p-1") });
+
+    // Act
+    const response = await handler(streamEvent(record));
+
+    // Assess
+    expect(response).toEqual(failures(record));
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
+  });
+
   it("refuses a prefix outside allowedPrefixes as an invalid record, listing and deleting nothing", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();

@@ -11,9 +11,9 @@ import {
   isInvalidEventError,
   isInvalidRecordError,
 } from "../src/errors.js";
+import { isSequenceNumber } from "../src/event-sources.js";
 import {
   type InvalidRecord,
-  isSequenceNumber,
   isTtlRemoval,
   type ParsedBatch,
   type ParseOptions,
@@ -457,6 +457,53 @@ describe("parseStreamRecords", () => {
           const invalid = onlyInvalid(batch);
           expect((invalid.error as InvalidRecordError).field).toBe(field);
           expect(invalid.error.message).toContain(`\`${field}\` ${problem}`);
+        });
+
+        it.each(
+          (
+            [
+              ["an empty N", { N: "" }, "dynamodb.OldImage.expiresAt", "N is not a number"],
+              ["an N that is no number", { N: "soon" }, "dynamodb.OldImage.expiresAt", "N is not a number"],
+              ["an N that is no string", { N: CREATED - 3600 }, "dynamodb.OldImage.expiresAt", "N must be a string"],
+              [
+                "an attribute of two types",
+                { N: String(CREATED - 3600), S: "x" },
+                "dynamodb.OldImage.expiresAt",
+                "has several types (N, S)",
+              ],
+              ["a null attribute", null, "dynamodb.OldImage.expiresAt", "is not an AttributeValue object"],
+              ["an OldImage that is a string", "expiresAt", "dynamodb.OldImage", "is not an attribute map"],
+            ] as const
+          ).flatMap(([name, value, field, problem]) =>
+            (["any", "ttl", "user"] as const).map((removals) => [name, removals, value, field, problem] as const),
+          ),
+        )(
+          "makes a REMOVE with %s invalid under removals: %s, naming the field",
+          (_name, removals, value, field, problem) => {
+            // Prepare
+            const record = removal({ N: String(CREATED - 3600) });
+            const oldImage = field === "dynamodb.OldImage" ? value : { ...record.dynamodb?.OldImage, expiresAt: value };
+            const spoilt = withData(record, { ...record.dynamodb, OldImage: oldImage }) as StreamRecord;
+
+            // Act
+            const batch = parseStreamRecords(eventOf([spoilt]), { removals, ttlAttribute: "expiresAt" });
+
+            // Assess
+            const invalid = onlyInvalid(batch);
+            expect((invalid.error as InvalidRecordError).field).toBe(field);
+            expect(invalid.error.message).toContain(`\`${field}\` ${problem}`);
+          },
+        );
+
+        it("reads only the item's own attribute, never one of Object.prototype", () => {
+          // Prepare
+          const record = removal(undefined);
+
+          // Act
+          const batch = parseStreamRecords(eventOf([record]), { removals: "user", ttlAttribute: "constructor" });
+
+          // Assess
+          expect(batch.removals.map((item) => item.removedBy)).toEqual(["user"]);
         });
 
         it("needs no creation time for an item without the attribute", () => {
