@@ -22,14 +22,14 @@
  * The library is bundled from dist/: `npm run build` first.
  * Run: npx tsx bench/cold-start.ts   (BENCH_SMOKE=1 for a short smoke run)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join, relative, sep } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { gzipSync } from "node:zlib";
-import { build, type Metafile } from "esbuild";
+import { pathToFileURL } from "node:url";
+import type { Metafile } from "esbuild";
 import {
-  builtLibraryUrl,
+  type Bundle,
+  builtLibrarySpecifier,
+  bundleAsUsersDo,
   main,
   median,
   ms,
@@ -37,6 +37,7 @@ import {
   rounds,
   runModule,
   SMOKE,
+  scratchDirectory,
   sized,
   table,
   verdict,
@@ -49,7 +50,6 @@ const TARGET_GZIP_KB = 8;
 /** Sizes are in KB of 1,024 bytes. */
 const KB = 1024;
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OPTIONS = `{ bucket: "product-images", key: "{productId}.png" }`;
 
 /** The kinds of schemas the option checks use, in zod/mini. */
@@ -104,38 +104,6 @@ export function check(options) {
   throw new Error(result.error.issues.map((issue) => issue.path.join(".") + " " + issue.message).join("; "));
 }
 `;
-
-interface Bundle {
-  file: string;
-  bytes: number;
-  gzip: number;
-  metafile: Metafile;
-}
-
-/** Bundles `contents` as a user's Lambda: esbuild, bundle, minify, node, esm, @aws-sdk/* external. */
-async function bundle(directory: string, name: string, contents: string, external: string[] = []): Promise<Bundle> {
-  const file = join(directory, `${name}.mjs`);
-  const result = await build({
-    stdin: { contents, resolveDir: ROOT, loader: "js", sourcefile: `${name}.js` },
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    external: ["@aws-sdk/*", ...external],
-    metafile: true,
-    write: false,
-    logLevel: "silent",
-  });
-  const output = result.outputFiles[0];
-  if (output === undefined) throw new Error(`esbuild produced no output for ${name}`);
-  writeFileSync(file, output.contents);
-  return {
-    file,
-    bytes: output.contents.byteLength,
-    gzip: gzipSync(output.contents).byteLength,
-    metafile: result.metafile,
-  };
-}
 
 /** Minified bytes in the output by input: a package of node_modules, this library (dist/), the entry. */
 function bytesByPackage(metafile: Metafile): Map<string, number> {
@@ -201,35 +169,32 @@ main(async () => {
     "Benchmark: cold start, bundle size and zod's share (issue item 3)",
     `${SMOKE ? "BENCH_SMOKE=1 " : ""}npx tsx bench/cold-start.ts`,
   );
-  const entry = fileURLToPath(builtLibraryUrl());
   const loadAtStart = loadavg()[0] ?? 0;
-  mkdirSync(join(ROOT, ".cache"), { recursive: true });
-  // Inside the repository (in its git-ignored .cache), so that @aws-sdk/* resolve from its node_modules.
-  const directory = mkdtempSync(join(ROOT, ".cache", "bench-cold-start-"));
+  const directory = scratchDirectory("bench-cold-start");
   try {
-    const library = JSON.stringify(`./${relative(ROOT, entry).split(sep).join("/")}`);
+    const library = builtLibrarySpecifier();
     const oneLine = `import { createCleanupHandler } from ${library};\nexport const handler = createCleanupHandler(${OPTIONS});\n`;
-    const handler = await bundle(directory, "one-line-handler", oneLine);
+    const handler = await bundleAsUsersDo(directory, "one-line-handler", oneLine);
     // The same code without the call: its import is the bundle's evaluation alone.
-    const factory = await bundle(directory, "factory", `export { createCleanupHandler } from ${library};\n`);
-    const empty = await bundle(
+    const factory = await bundleAsUsersDo(directory, "factory", `export { createCleanupHandler } from ${library};\n`);
+    const empty = await bundleAsUsersDo(
       directory,
       "empty-handler",
       "export const handler = async () => ({ batchItemFailures: [] });",
     );
-    const zodExternal = await bundle(directory, "one-line-handler-zod-external", oneLine, ["zod", "zod/*"]);
+    const zodExternal = await bundleAsUsersDo(directory, "one-line-handler-zod-external", oneLine, ["zod", "zod/*"]);
     const tiny = {
-      mini: await bundle(
+      mini: await bundleAsUsersDo(
         directory,
         "zod-mini",
         `import * as z from "zod/mini";${MINI_SCHEMAS}${check("z.safeParse(schema(), options)")}`,
       ),
-      classic: await bundle(
+      classic: await bundleAsUsersDo(
         directory,
         "zod-classic",
         `import * as z from "zod";${CLASSIC_SCHEMAS}${check("schema().safeParse(options)")}`,
       ),
-      compiled: await bundle(
+      compiled: await bundleAsUsersDo(
         directory,
         "zod-mini-compiled",
         `import * as z from "zod/mini";${MINI_SCHEMAS}${check("z.safeParse(z.compile(schema()), options)")}`,

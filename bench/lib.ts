@@ -27,10 +27,12 @@
  *   commit's, for a before/after comparison); `printHeader` then says so.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { arch, cpus, platform, release, totalmem } from "node:os";
-import { resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build, type Metafile } from "esbuild";
 
 /** Tiny sizes and few rounds (BENCH_SMOKE=1): checks that the scripts run, not how fast. */
 export const SMOKE = process.env.BENCH_SMOKE === "1";
@@ -185,4 +187,65 @@ export function builtLibraryUrl(): string {
 /** Imports the built library, typed as its source. */
 export async function loadLibrary(): Promise<typeof import("../src/index.js")> {
   return (await import(builtLibraryUrl())) as typeof import("../src/index.js");
+}
+
+/** The repository's root. */
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * A fresh directory in the repository's git-ignored .cache, so that bundles written there resolve
+ * @aws-sdk/* from its node_modules. The caller removes it.
+ */
+export function scratchDirectory(name: string): string {
+  mkdirSync(join(ROOT, ".cache"), { recursive: true });
+  return mkdtempSync(join(ROOT, ".cache", `${name}-`));
+}
+
+/** The built library (dist/index.js) as a specifier for code bundled from ROOT: `"./dist/index.js"`. */
+export function builtLibrarySpecifier(): string {
+  return JSON.stringify(`./${relative(ROOT, fileURLToPath(builtLibraryUrl())).split(sep).join("/")}`);
+}
+
+/** A bundle written to disk, its sizes and esbuild's metafile. */
+export interface Bundle {
+  file: string;
+  url: string;
+  bytes: number;
+  gzip: number;
+  metafile: Metafile;
+}
+
+/**
+ * Bundles `contents` as users bundle their Lambdas (esbuild, bundle, minify, platform node, format
+ * esm, @aws-sdk/* external, as CDK's NodejsFunction and SAM's esbuild builder do) into
+ * `directory/name.mjs`. `external` leaves more packages out.
+ */
+export async function bundleAsUsersDo(
+  directory: string,
+  name: string,
+  contents: string,
+  external: readonly string[] = [],
+): Promise<Bundle> {
+  const file = join(directory, `${name}.mjs`);
+  const result = await build({
+    stdin: { contents, resolveDir: ROOT, loader: "js", sourcefile: `${name}.js` },
+    bundle: true,
+    minify: true,
+    platform: "node",
+    format: "esm",
+    external: ["@aws-sdk/*", ...external],
+    metafile: true,
+    write: false,
+    logLevel: "silent",
+  });
+  const output = result.outputFiles[0];
+  if (output === undefined) throw new Error(`esbuild produced no output for ${name}`);
+  writeFileSync(file, output.contents);
+  return {
+    file,
+    url: pathToFileURL(file).href,
+    bytes: output.contents.byteLength,
+    gzip: gzipSync(output.contents).byteLength,
+    metafile: result.metafile,
+  };
 }

@@ -22,21 +22,23 @@
  * Every measured process is plain node: `npm run build` first.
  * Run: npx tsx bench/memory.ts   (BENCH_SMOKE=1 for a seconds-long smoke run)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { join, relative, sep } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { BUCKET, eventTextUpTo, KEY_TEMPLATE, LAMBDA_PAYLOAD_LIMIT } from "./events.js";
 import {
+  builtLibrarySpecifier,
   builtLibraryUrl,
+  bundleAsUsersDo,
   main,
   mb,
   median,
   printHeader,
+  ROOT,
   ratio,
   rounds,
   runModule,
   SMOKE,
+  scratchDirectory,
   sized,
   table,
   verdict,
@@ -45,7 +47,6 @@ import {
 const EVENT_BYTES = sized(LAMBDA_PAYLOAD_LIMIT, 64 * 1024);
 const PROCESSES = sized(7, 1);
 const TARGET = 1.5;
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** What a child does: parse only; load client-s3; also load the library; also handle the event. */
 type Step = "parse" | "sdk" | "code" | "handle";
@@ -121,40 +122,22 @@ report.maxRssKb = process.resourceUsage().maxRSS;
 console.log(JSON.stringify(report));
 `;
 
-/** The library as a user's Lambda bundle holds it: esbuild, minified, ESM, @aws-sdk/* external. */
-async function bundleLibrary(directory: string): Promise<string> {
-  const entry = relative(ROOT, fileURLToPath(builtLibraryUrl())).split(sep).join("/");
-  const result = await build({
-    stdin: { contents: `export { createCleanupHandler } from "./${entry}";`, resolveDir: ROOT, loader: "js" },
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    external: ["@aws-sdk/*"],
-    write: false,
-    logLevel: "silent",
-  });
-  const output = result.outputFiles[0];
-  if (output === undefined) throw new Error("esbuild produced no output");
-  const file = join(directory, "library.mjs");
-  writeFileSync(file, output.contents);
-  return pathToFileURL(file).href;
-}
-
 main(async () => {
   printHeader("Benchmark: memory (issue item 4)", `${SMOKE ? "BENCH_SMOKE=1 " : ""}npx tsx bench/memory.ts`);
   const distUrl = builtLibraryUrl();
   const { text, records } = eventTextUpTo("OLD_IMAGE", EVENT_BYTES);
   const expectedRequests = Math.ceil(records / 1000);
-  const cacheDir = join(ROOT, ".cache");
-  mkdirSync(cacheDir, { recursive: true });
-  // Inside the repository, so that the bundle's @aws-sdk/* imports resolve from its node_modules.
-  const directory = mkdtempSync(join(cacheDir, "bench-memory-"));
+  const directory = scratchDirectory("bench-memory");
   const peaks: number[][] = ROWS.map(() => []);
   try {
     const eventPath = join(directory, "event.json");
     writeFileSync(eventPath, text);
-    const urls = { dist: distUrl, bundle: await bundleLibrary(directory) };
+    const bundled = await bundleAsUsersDo(
+      directory,
+      "library",
+      `export { createCleanupHandler } from ${builtLibrarySpecifier()};`,
+    );
+    const urls = { dist: distUrl, bundle: bundled.url };
 
     await rounds(PROCESSES, async (round) => {
       // Rotate the order every round, so that no row always runs right after another.

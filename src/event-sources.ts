@@ -14,14 +14,35 @@
 import { describeShape, InvalidEventError, InvalidRecordError, type RecordRef } from "./errors.js";
 import type { EventSourceKind, StreamRecord } from "./types.js";
 
-/** A record of the batch, opened: the DynamoDB record inside it and its identifiers. */
+/**
+ * A record of the batch, opened: the DynamoDB record inside it, and its sequence number and
+ * identifier as received (of any type: they are checked only when the record must be reported).
+ */
 export interface OpenedRecord {
+  index: number;
   record: StreamRecord;
-  ref: RecordRef;
+  sequenceNumber: unknown;
+  itemIdentifier: unknown;
   /** The table's name, when the source's shape carries it outside the ARN (Kinesis). */
   tableName?: string | undefined;
-  /** The sequence number and identifier as received, to describe them when they are not usable. */
-  raw: { sequenceNumber: unknown; itemIdentifier: unknown };
+}
+
+/** An element of the batch that holds no record to open, and why. */
+export interface UnopenedRecord {
+  ref: RecordRef;
+  error: InvalidRecordError;
+}
+
+const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+/** The identifiers of an opened record, as far as they are strings. */
+export function refOfOpened({ index, record, sequenceNumber, itemIdentifier }: OpenedRecord): RecordRef {
+  return {
+    index,
+    sequenceNumber: text(sequenceNumber),
+    eventId: text(record.eventID),
+    itemIdentifier: text(itemIdentifier),
+  };
 }
 
 /** What the pipeline needs to know about a source. */
@@ -38,7 +59,7 @@ export interface EventSource {
   /** A record's `ApproximateCreationDateTime` in milliseconds. */
   creationTimeMs(value: number): number;
   /** Opens one element of the batch. */
-  open(value: unknown, index: number): OpenedRecord | { ref: RecordRef; error: InvalidRecordError };
+  open(value: unknown, index: number): OpenedRecord | UnopenedRecord;
 }
 
 const DIGITS = /^\d+$/;
@@ -47,8 +68,6 @@ const DIGITS = /^\d+$/;
 export function isSequenceNumber(value: unknown): value is string {
   return typeof value === "string" && DIGITS.test(value);
 }
-
-const text = (value: unknown) => (typeof value === "string" ? value : undefined);
 
 function notAnObject(value: unknown, index: number) {
   const ref = { index };
@@ -60,17 +79,14 @@ function isRecordObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Opens a DynamoDB record as Lambda or Pipes delivers it, reported by `identify`. */
-function openDynamoDbRecord(value: unknown, index: number, identify: (record: StreamRecord) => unknown) {
+function openDynamoDbRecord(
+  value: unknown,
+  index: number,
+  identify: (record: StreamRecord) => unknown,
+): OpenedRecord | UnopenedRecord {
   if (!isRecordObject(value)) return notAnObject(value, index);
   const record = value as StreamRecord;
-  const raw = { sequenceNumber: record.dynamodb?.SequenceNumber, itemIdentifier: identify(record) };
-  const ref: RecordRef = {
-    index,
-    sequenceNumber: text(raw.sequenceNumber),
-    eventId: text(record.eventID),
-    itemIdentifier: text(raw.itemIdentifier),
-  };
-  return { record, ref, raw };
+  return { index, record, sequenceNumber: record.dynamodb?.SequenceNumber, itemIdentifier: identify(record) };
 }
 
 const fromSeconds = (value: number) => value * 1000;
@@ -138,9 +154,13 @@ export const KINESIS: EventSource = {
         ),
       };
     }
-    const ref = { ...outer, eventId: text(record.eventID) };
-    const raw = { sequenceNumber: kinesis.sequenceNumber, itemIdentifier: kinesis.sequenceNumber };
-    return { record: record as StreamRecord, ref, tableName: text(record.tableName), raw };
+    return {
+      index,
+      record: record as StreamRecord,
+      sequenceNumber: kinesis.sequenceNumber,
+      itemIdentifier: kinesis.sequenceNumber,
+      tableName: text(record.tableName),
+    };
   },
 };
 

@@ -11,7 +11,13 @@ import {
   readAttributeMap,
 } from "./attribute-value.js";
 import { ConfigError, describeShape, InvalidRecordError, type KeyMappingError, type RecordRef } from "./errors.js";
-import { detectEventSource, type EventSource, isSequenceNumber, type OpenedRecord } from "./event-sources.js";
+import {
+  detectEventSource,
+  type EventSource,
+  isSequenceNumber,
+  type OpenedRecord,
+  refOfOpened,
+} from "./event-sources.js";
 import type { EventSourceKind, RemovalFilter, StreamRecord } from "./types.js";
 
 /** An item's attributes, read from an attribute map (see {@link NativeValue}). */
@@ -153,8 +159,11 @@ export function parseStreamRecords(event: unknown, options: ParseOptions = {}): 
   const table = { arn: "", tableName: undefined };
   for (let index = 0; index < records.length; index++) {
     const opened = source.open(records[index], index);
-    const result = "error" in opened ? opened : parseRecord(opened, source, filter, ttlAttribute, table);
-    if ("error" in result) batch.invalid.push("ref" in result ? { ...result.ref, error: result.error } : result);
+    const result =
+      "error" in opened
+        ? { ...opened.ref, error: opened.error }
+        : parseRecord(opened, source, filter, ttlAttribute, table);
+    if ("error" in result) batch.invalid.push(result);
     else if ("reason" in result) batch.skipped.push(result);
     else batch.removals.push(result);
   }
@@ -228,17 +237,20 @@ function expiryOf(oldImage: unknown, name: string): string | undefined | { field
 
 /** Parses one opened record. Builds nothing but the result on the way of a valid removal. */
 function parseRecord(
-  { record, ref, tableName, raw }: OpenedRecord,
+  opened: OpenedRecord,
   source: EventSource,
   filter: RemovalFilter,
   ttlAttribute: string | undefined,
   table: { arn: string; tableName: string | undefined },
 ): RemovedItem | SkippedRecord | InvalidRecord {
+  const { record } = opened;
   const eventName = record.eventName;
-  if (eventName === "INSERT" || eventName === "MODIFY") return { ...ref, eventName, reason: "not-a-removal" };
+  if (eventName === "INSERT" || eventName === "MODIFY") {
+    return { ...refOfOpened(opened), eventName, reason: "not-a-removal" };
+  }
   if (eventName !== "REMOVE") {
     return invalidRecord(
-      ref,
+      refOfOpened(opened),
       "eventName",
       `must be INSERT, MODIFY or REMOVE (got ${typeof eventName === "string" ? JSON.stringify(eventName) : describeShape(eventName)})`,
     );
@@ -248,45 +260,40 @@ function parseRecord(
   const createdMs =
     typeof created === "number" && Number.isFinite(created) ? source.creationTimeMs(created) : undefined;
   const removedBy = removedByOf(record, createdMs, filter, ttlAttribute);
-  if (typeof removedBy === "object") return invalidRecord(ref, removedBy.field, removedBy.problem);
-  if (!selects(filter, removedBy)) return { ...ref, eventName, reason: "removal-not-selected" };
+  // Skipped and invalid records are rare: their ref is built only for them.
+  const invalid = (field: string, problem: string, cause?: unknown) =>
+    invalidRecord(refOfOpened(opened), field, problem, cause);
+  if (typeof removedBy === "object") return invalid(removedBy.field, removedBy.problem);
+  if (!selects(filter, removedBy)) return { ...refOfOpened(opened), eventName, reason: "removal-not-selected" };
 
-  if (typeof data !== "object" || data === null) return invalidRecord(ref, "dynamodb", "is missing");
-  const { sequenceNumber, itemIdentifier } = ref;
+  if (typeof data !== "object" || data === null) return invalid("dynamodb", "is missing");
+  const { sequenceNumber, itemIdentifier } = opened;
   if (!isSequenceNumber(sequenceNumber)) {
-    return invalidRecord(
-      ref,
-      source.sequenceField,
-      `must be a string of digits (got ${describeShape(raw.sequenceNumber)})`,
-    );
+    return invalid(source.sequenceField, `must be a string of digits (got ${describeShape(sequenceNumber)})`);
   }
   if (!source.isIdentifier(itemIdentifier)) {
-    return invalidRecord(
-      ref,
-      source.identifierField,
-      `must be a non-empty string (got ${describeShape(raw.itemIdentifier)})`,
-    );
+    return invalid(source.identifierField, `must be a non-empty string (got ${describeShape(itemIdentifier)})`);
   }
-  if (data.Keys === undefined || data.Keys === null) return invalidRecord(ref, "dynamodb.Keys", "is missing");
+  if (data.Keys === undefined || data.Keys === null) return invalid("dynamodb.Keys", "is missing");
 
   const keys = readAttributeMap(data.Keys, "dynamodb.Keys");
-  if (keys instanceof AttributeProblem) return invalidRecord(ref, keys.path, keys.problem, keys);
-  if (isEmpty(keys)) return invalidRecord(ref, "dynamodb.Keys", "is empty");
+  if (keys instanceof AttributeProblem) return invalid(keys.path, keys.problem, keys);
+  if (isEmpty(keys)) return invalid("dynamodb.Keys", "is empty");
   const oldImage =
     data.OldImage === undefined || data.OldImage === null
       ? undefined
       : readAttributeMap(data.OldImage, "dynamodb.OldImage");
-  if (oldImage instanceof AttributeProblem) return invalidRecord(ref, oldImage.path, oldImage.problem, oldImage);
+  if (oldImage instanceof AttributeProblem) return invalid(oldImage.path, oldImage.problem, oldImage);
 
   return {
-    index: ref.index,
+    index: opened.index,
     sequenceNumber,
-    eventId: ref.eventId,
+    eventId: typeof record.eventID === "string" ? record.eventID : undefined,
     itemIdentifier,
     keys,
     oldImage,
     removedBy,
-    tableName: tableName ?? tableNameOf(record.eventSourceARN, table),
+    tableName: opened.tableName ?? tableNameOf(record.eventSourceARN, table),
     approximateCreationDateTime: createdMs === undefined ? undefined : new Date(createdMs),
     streamViewType: typeof data.StreamViewType === "string" ? data.StreamViewType : undefined,
     record,

@@ -5,38 +5,20 @@
  * DeleteObjects body's ETag, so the batch path is proven here (test/integration/etag.test.ts covers
  * the single path on moto).
  */
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { S3Client } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBatchDeleter, type ObjectTarget } from "../src/index.js";
+import { escapeXml, startFakeStore, stopFakeStores, unescapeXml, xmlError } from "./fake-s3-store.js";
 
 const BUCKET = "conditional-store";
 const OLD = '"0cc175b9c0f1b6a831c399e269772661"';
 const NEW = '"92eb5ffee6ae2fec3ad71c777531578f"';
 const OTHER = '"4a8a08f09d37b73795649038408b5f33"';
 
-/** A request the store received. */
-interface ReceivedRequest {
-  method: string;
-  key: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /** One `<Object>` of a DeleteObjects body, unescaped. */
 interface BodyObject {
   key: string;
   etag: string | undefined;
 }
-
-const unescapeXml = (text: string) =>
-  text.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (_, name: string, dec?: string, hex?: string) => {
-    if (dec !== undefined) return String.fromCodePoint(Number(dec));
-    if (hex !== undefined) return String.fromCodePoint(Number.parseInt(hex, 16));
-    return { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" }[name] as string;
-  });
-const escapeXml = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
 /** The objects of a DeleteObjects body, in order. */
 function bodyObjects(body: string): BodyObject[] {
@@ -47,29 +29,19 @@ function bodyObjects(body: string): BodyObject[] {
   });
 }
 
-const xmlError = (code: string, message: string) =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>`;
 const PRECONDITION_MESSAGE = "At least one of the pre-conditions you specified did not hold";
+const NO_SUCH_KEY_MESSAGE = "The specified key does not exist.";
 
-let running: { server: Server; client: S3Client } | undefined;
-
-afterEach(async () => {
-  if (running === undefined) return;
-  running.client.destroy();
-  running.server.closeAllConnections();
-  await new Promise((resolve) => running?.server.close(resolve));
-  running = undefined;
-});
+afterEach(stopFakeStores);
 
 /**
- * Starts a store on 127.0.0.1 holding `objects` (key to ETag). It deletes an object sent with an
- * ETag only when the ETag is the object's: a mismatch answers PreconditionFailed, a missing object
- * NoSuchKey, per object in a DeleteObjects answer and as HTTP 412 or 404 to a DeleteObject. With
- * `refuseChecksum`, it refuses every DeleteObjects request with MissingContentMD5, as older stores do.
+ * Starts a store holding `objects` (key to ETag). It deletes an object sent with an ETag only when
+ * the ETag is the object's: a mismatch answers PreconditionFailed, a missing object NoSuchKey, per
+ * object in a DeleteObjects answer and as HTTP 412 or 404 to a DeleteObject. With `refuseChecksum`,
+ * it refuses every DeleteObjects request with MissingContentMD5, as older stores do.
  */
 async function startStore(objects: Record<string, string>, { refuseChecksum = false } = {}) {
   const stored = new Map(Object.entries(objects));
-  const requests: ReceivedRequest[] = [];
   /** Deletes `key` when `etag` allows it; returns the error code otherwise. */
   const conditionalDelete = (key: string, etag: string | undefined): string | undefined => {
     const current = stored.get(key);
@@ -78,50 +50,27 @@ async function startStore(objects: Record<string, string>, { refuseChecksum = fa
     stored.delete(key);
     return undefined;
   };
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      const url = new URL(request.url ?? "/", "http://store");
-      const [, , ...rest] = url.pathname.split("/");
-      const key = decodeURIComponent(rest.join("/"));
-      requests.push({ method: request.method ?? "", key, headers: request.headers, body });
-      const answer = (status: number, xml = "") => {
-        response.writeHead(status, xml === "" ? {} : { "content-type": "application/xml" });
-        response.end(xml);
-      };
-      if (request.method === "POST" && url.searchParams.has("delete")) {
-        if (refuseChecksum) return answer(400, xmlError("MissingContentMD5", "Missing required header: Content-Md5."));
-        const errors = bodyObjects(body).flatMap(({ key: objectKey, etag }) => {
-          const code = conditionalDelete(objectKey, etag);
-          return code === undefined
-            ? []
-            : [
-                `<Error><Key>${escapeXml(objectKey)}</Key><Code>${code}</Code><Message>${code === "NoSuchKey" ? "The specified key does not exist." : PRECONDITION_MESSAGE}</Message></Error>`,
-              ];
-        });
-        return answer(200, `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult>${errors.join("")}</DeleteResult>`);
-      }
-      if (request.method === "DELETE") {
-        const ifMatch = request.headers["if-match"];
-        const code = conditionalDelete(key, ifMatch);
-        if (code === "NoSuchKey") return answer(404, xmlError(code, "The specified key does not exist."));
-        if (code === "PreconditionFailed") return answer(412, xmlError(code, PRECONDITION_MESSAGE));
-        return answer(204);
-      }
-      return answer(405, xmlError("MethodNotAllowed", "The specified method is not allowed"));
-    });
+  const { client, requests } = await startFakeStore(({ method, url, key, headers, body }, answer) => {
+    if (method === "POST" && url.searchParams.has("delete")) {
+      if (refuseChecksum) return answer(400, xmlError("MissingContentMD5", "Missing required header: Content-Md5."));
+      const errors = bodyObjects(body).flatMap(({ key: objectKey, etag }) => {
+        const code = conditionalDelete(objectKey, etag);
+        return code === undefined
+          ? []
+          : [
+              `<Error><Key>${escapeXml(objectKey)}</Key><Code>${code}</Code><Message>${code === "NoSuchKey" ? NO_SUCH_KEY_MESSAGE : PRECONDITION_MESSAGE}</Message></Error>`,
+            ];
+      });
+      return answer(200, `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult>${errors.join("")}</DeleteResult>`);
+    }
+    if (method === "DELETE") {
+      const code = conditionalDelete(key, headers["if-match"] as string | undefined);
+      if (code === "NoSuchKey") return answer(404, xmlError(code, NO_SUCH_KEY_MESSAGE));
+      if (code === "PreconditionFailed") return answer(412, xmlError(code, PRECONDITION_MESSAGE));
+      return answer(204);
+    }
+    return answer(405, xmlError("MethodNotAllowed", "The specified method is not allowed"));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const client = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
-  running = { server, client };
   return { client, stored, requests };
 }
 

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { canBatch, isXmlSafe } from "../src/batch-deleter.js";
 import { createBatchDeleter, type ObjectTarget } from "../src/index.js";
 import { classifyCode } from "../src/s3-errors.js";
-import { createFakeClock } from "./fake-clock.js";
+import { createFakeClock, seededRandom } from "./fake-clock.js";
 
 const s3 = mockClient(S3Client);
 
@@ -51,18 +51,6 @@ type RequestFate = (typeof REQUEST_FATES)[number];
 
 /** An extra Errors entry of a DeleteObjects answer that names no key sent: none, one without Key, one for another key. */
 const STRAYS = ["none", "none", "none", "keyless", "unsent"] as const;
-
-/** A small seeded generator (mulberry32), so that thousands of targets cost one seed. */
-function seeded(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const idOf = (bucket: string | undefined, key: string | undefined, versionId: string | undefined) =>
   JSON.stringify([bucket, key, versionId ?? null]);
@@ -146,7 +134,7 @@ describe("batch deleter, for any targets and any S3 answers", () => {
       fc.asyncProperty(scenarios, async (scenario) => {
         // Prepare
         s3.reset();
-        const next = seeded(scenario.seed);
+        const next = seededRandom(scenario.seed);
         const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)] as T;
         const targets: ObjectTarget[] = Array.from({ length: scenario.count }, () => {
           const bucket = `bucket-${Math.floor(next() * scenario.buckets)}`;
@@ -557,7 +545,7 @@ describe("conditional deletes, for any targets with or without etags and any S3 
       fc.asyncProperty(conditionalScenarios, async (scenario) => {
         // Prepare
         s3.reset();
-        const next = seeded(scenario.seed);
+        const next = seededRandom(scenario.seed);
         const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)] as T;
         const targets: ObjectTarget[] = Array.from({ length: scenario.count }, () => {
           const target: ObjectTarget = {

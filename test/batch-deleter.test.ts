@@ -22,7 +22,7 @@ import {
   MAX_KEYS_PER_REQUEST,
   type ObjectTarget,
 } from "../src/index.js";
-import { CLOCK_START, createFakeClock, type Deferred, deferred, randomSequence, settle } from "./fake-clock.js";
+import { CLOCK_START, createFakeClock, deferred, heldCalls, randomSequence, settle } from "./fake-clock.js";
 
 expect.extend(allCustomMatcher);
 
@@ -279,23 +279,9 @@ describe("batching", () => {
 describe("requests in flight", () => {
   /** A DeleteObjects mock whose responses the test releases by hand. */
   function deferredResponses() {
-    const pending: Deferred<Partial<DeleteObjectsCommandOutput>>[] = [];
-    const state = { inFlight: 0, maxInFlight: 0, started: 0 };
-    s3.on(DeleteObjectsCommand).callsFake(() => {
-      const response = deferred<Partial<DeleteObjectsCommandOutput>>();
-      pending.push(response);
-      state.started++;
-      state.inFlight++;
-      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
-      return response.promise.finally(() => {
-        state.inFlight--;
-      });
-    });
-    const answerNext = async () => {
-      pending.shift()?.resolve({});
-      await settle();
-    };
-    return { state, answerNext };
+    const held = heldCalls<Partial<DeleteObjectsCommandOutput>>({});
+    s3.on(DeleteObjectsCommand).callsFake(held.call);
+    return held;
   }
 
   it("keeps at most `concurrency` requests in flight", async () => {
@@ -342,33 +328,20 @@ describe("requests in flight", () => {
 
   it("counts single DeleteObject calls against the same bound", async () => {
     // Prepare
-    const pending: Deferred<object>[] = [];
-    let inFlight = 0;
-    let maxInFlight = 0;
-    s3.on(DeleteObjectCommand).callsFake(() => {
-      const response = deferred<object>();
-      pending.push(response);
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      return response.promise.finally(() => {
-        inFlight--;
-      });
-    });
+    const held = heldCalls<object>({});
+    s3.on(DeleteObjectCommand).callsFake(held.call);
     const { deleteObjects } = setup({ concurrency: 3 });
 
     // Act
     const done = deleteObjects(Array.from({ length: 7 }, (_, index) => target(`bad\u0001${index}`)));
     await settle();
-    const startedAtFirst = pending.length;
-    for (let answered = 0; answered < 7; answered++) {
-      pending[answered]?.resolve({});
-      await settle();
-    }
+    const startedAtFirst = held.state.started;
+    for (let answered = 0; answered < 7; answered++) await held.answerNext();
     const report = await done;
 
     // Assess
     expect(startedAtFirst).toBe(3);
-    expect(maxInFlight).toBe(3);
+    expect(held.state.maxInFlight).toBe(3);
     expect(report.deleted).toHaveLength(7);
   });
 });
@@ -1944,33 +1917,20 @@ describe('versions: "all"', () => {
   describe("limits", () => {
     it("counts listing requests against `concurrency`", async () => {
       // Prepare
-      const pending: Deferred<object>[] = [];
-      let inFlight = 0;
-      let maxInFlight = 0;
-      s3.on(ListObjectVersionsCommand).callsFake(() => {
-        const response = deferred<object>();
-        pending.push(response);
-        inFlight++;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        return response.promise.finally(() => {
-          inFlight--;
-        });
-      });
+      const held = heldCalls<object>({});
+      s3.on(ListObjectVersionsCommand).callsFake(held.call);
       const { deleteObjects } = setup({ versions: "all", concurrency: 2 });
 
       // Act
       const done = deleteObjects(manyTargets(5));
       await settle();
-      const startedAtFirst = pending.length;
-      for (let answered = 0; answered < 5; answered++) {
-        pending[answered]?.resolve({});
-        await settle();
-      }
+      const startedAtFirst = held.state.started;
+      for (let answered = 0; answered < 5; answered++) await held.answerNext();
       const report = await done;
 
       // Assess
       expect(startedAtFirst).toBe(2);
-      expect(maxInFlight).toBe(2);
+      expect(held.state.maxInFlight).toBe(2);
       expect(report.deleted).toHaveLength(5);
     });
 
@@ -2121,33 +2081,20 @@ describe("stores that refuse a DeleteObjects checksum", () => {
   it("counts the single deletes against `concurrency`", async () => {
     // Prepare
     s3.on(DeleteObjectsCommand).rejects(refusal("MissingContentMD5", 400));
-    const pending: Deferred<object>[] = [];
-    let inFlight = 0;
-    let maxInFlight = 0;
-    s3.on(DeleteObjectCommand).callsFake(() => {
-      const response = deferred<object>();
-      pending.push(response);
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      return response.promise.finally(() => {
-        inFlight--;
-      });
-    });
+    const held = heldCalls<object>({});
+    s3.on(DeleteObjectCommand).callsFake(held.call);
     const { deleteObjects } = setup({ concurrency: 3 });
 
     // Act
     const done = deleteObjects(manyTargets(7));
     await settle();
-    const startedAtFirst = pending.length;
-    for (let answered = 0; answered < 7; answered++) {
-      pending[answered]?.resolve({});
-      await settle();
-    }
+    const startedAtFirst = held.state.started;
+    for (let answered = 0; answered < 7; answered++) await held.answerNext();
     const report = await done;
 
     // Assess
     expect(startedAtFirst).toBe(3);
-    expect(maxInFlight).toBe(3);
+    expect(held.state.maxInFlight).toBe(3);
     expect(report.deleted).toHaveLength(7);
   });
 

@@ -5,41 +5,23 @@
  * refuses every one with 501 NotImplemented), and answers a single DeleteObject with 204.
  */
 import { createHash } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { IncomingHttpHeaders } from "node:http";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { CONTENT_MD5_MIDDLEWARE } from "../src/content-md5.js";
 import { type BatchDeleterOptions, createBatchDeleter, type ObjectTarget } from "../src/index.js";
+import { startFakeStore, stopFakeStores, unescapeXml, xmlError } from "./fake-s3-store.js";
 
 const BUCKET = "legacy-store";
 
 /** How the store answers a DeleteObjects request. */
 type Strictness = "wants-content-md5" | "not-implemented";
 
-/** A request the store received. */
-interface ReceivedRequest {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-const xmlError = (code: string, message: string) =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>`;
-
 const MISSING_CONTENT_MD5 = xmlError("MissingContentMD5", "Missing required header for this request: Content-Md5.");
 const NOT_IMPLEMENTED = xmlError(
   "NotImplemented",
   "A header you provided implies functionality that is not implemented",
 );
-
-const unescapeXml = (text: string) =>
-  text.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (_, name: string, dec?: string, hex?: string) => {
-    if (dec !== undefined) return String.fromCodePoint(Number(dec));
-    if (hex !== undefined) return String.fromCodePoint(Number.parseInt(hex, 16));
-    return { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" }[name] as string;
-  });
 
 const md5 = (body: string) => createHash("md5").update(body).digest("base64");
 
@@ -49,55 +31,25 @@ function hasOnlyCorrectMd5(headers: IncomingHttpHeaders, body: string): boolean 
   return checksumHeaders.length === 0 && headers["content-md5"] === md5(body);
 }
 
-let running: { server: Server; client: S3Client } | undefined;
+afterEach(stopFakeStores);
 
-afterEach(async () => {
-  if (running === undefined) return;
-  running.client.destroy();
-  running.server.closeAllConnections();
-  await new Promise((resolve) => running?.server.close(resolve));
-  running = undefined;
-});
-
-/** Starts the store on 127.0.0.1 (a free port) holding `keys`, and an S3Client pointed at it. */
+/** Starts the store holding `keys`, and an S3Client pointed at it. */
 async function startStore(strictness: Strictness, keys: readonly string[]) {
   const stored = new Set(keys);
-  const requests: ReceivedRequest[] = [];
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      const url = new URL(request.url ?? "/", "http://store");
-      const [, bucket, ...rest] = url.pathname.split("/");
-      requests.push({ method: request.method ?? "", path: url.pathname, headers: request.headers, body });
-      const answer = (status: number, xml = "") => {
-        response.writeHead(status, xml === "" ? {} : { "content-type": "application/xml" });
-        response.end(xml);
-      };
-      if (bucket !== BUCKET) return answer(404, xmlError("NoSuchBucket", "The specified bucket does not exist"));
-      if (request.method === "POST" && url.searchParams.has("delete")) {
-        if (strictness === "not-implemented") return answer(501, NOT_IMPLEMENTED);
-        if (!hasOnlyCorrectMd5(request.headers, body)) return answer(400, MISSING_CONTENT_MD5);
-        for (const [, key] of body.matchAll(/<Key>([^<]*)<\/Key>/g)) stored.delete(unescapeXml(key as string));
-        return answer(200, '<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult></DeleteResult>');
-      }
-      if (request.method === "DELETE") {
-        stored.delete(decodeURIComponent(rest.join("/")));
-        return answer(204);
-      }
-      return answer(405, xmlError("MethodNotAllowed", "The specified method is not allowed"));
-    });
+  const { client, requests } = await startFakeStore(({ method, url, bucket, key, headers, body }, answer) => {
+    if (bucket !== BUCKET) return answer(404, xmlError("NoSuchBucket", "The specified bucket does not exist"));
+    if (method === "POST" && url.searchParams.has("delete")) {
+      if (strictness === "not-implemented") return answer(501, NOT_IMPLEMENTED);
+      if (!hasOnlyCorrectMd5(headers, body)) return answer(400, MISSING_CONTENT_MD5);
+      for (const [, listed] of body.matchAll(/<Key>([^<]*)<\/Key>/g)) stored.delete(unescapeXml(listed as string));
+      return answer(200, '<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult></DeleteResult>');
+    }
+    if (method === "DELETE") {
+      stored.delete(key);
+      return answer(204);
+    }
+    return answer(405, xmlError("MethodNotAllowed", "The specified method is not allowed"));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const client = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
-  running = { server, client };
   const count = (method: string) => requests.filter((each) => each.method === method).length;
   return { client, stored, requests, count };
 }

@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { InvalidEventError, InvalidRecordError, isInvalidEventError } from "../src/errors.js";
+import { InvalidEventError, type InvalidRecordError, isInvalidEventError } from "../src/errors.js";
 import { DYNAMODB_STREAMS, detectEventSource, EVENT_SOURCES, KINESIS, PIPES } from "../src/event-sources.js";
-import { type InvalidRecord, type ParsedBatch, parseStreamRecords } from "../src/parse-stream-records.js";
+import { parseStreamRecords } from "../src/parse-stream-records.js";
 import { unreportable } from "../src/report.js";
 import { kinesisEvent, pipesEvent } from "../src/testing/sources.js";
-import type { StreamRecord } from "../src/types.js";
-import { createRecordFactory, productKeys, streamEvent, TTL_IDENTITY } from "./factories.js";
+import {
+  createRecordFactory,
+  onlyInvalid,
+  productKeys,
+  streamEvent,
+  TTL_IDENTITY,
+  withoutSequenceNumber,
+} from "./factories.js";
 
 const KINESIS_SEQUENCE = "49654321000000000000000000000000000000000000000000000001";
 
@@ -41,24 +47,8 @@ function removalPayload(fields: Record<string, unknown> = {}, dynamodb: Record<s
   };
 }
 
-/** The one invalid record of a batch that must hold nothing else. */
-function onlyInvalid(batch: ParsedBatch): InvalidRecord {
-  expect(batch.removals).toEqual([]);
-  expect(batch.skipped).toEqual([]);
-  expect(batch.invalid).toHaveLength(1);
-  const [invalid] = batch.invalid;
-  if (invalid === undefined) throw new Error("no invalid record");
-  expect(invalid.error).toBeInstanceOf(InvalidRecordError);
-  return invalid;
-}
-
 function without(value: object, name: string): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).filter(([field]) => field !== name));
-}
-
-function withoutSequenceNumber(record: StreamRecord): StreamRecord {
-  const { SequenceNumber: _, ...data } = record.dynamodb ?? {};
-  return { ...record, dynamodb: data };
 }
 
 function invalidEventMessage(event: unknown): string {

@@ -7,7 +7,14 @@
  * many tests depend on their exact defaults (eventID "event-<SequenceNumber>", KEYS_ONLY unless an
  * old image is given, images on any event), so only `streamEvent` is shared.
  */
-import type { AttributeMap, StreamRecord } from "../src/index.js";
+import { expect } from "vitest";
+import {
+  type AttributeMap,
+  type InvalidRecord,
+  InvalidRecordError,
+  type ParsedBatch,
+  type StreamRecord,
+} from "../src/index.js";
 
 export const TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/products/stream/2026-11-27T00:00:00.000";
 
@@ -87,4 +94,21 @@ export function recordingLogger() {
   const at = (level: "debug" | "info" | "warn" | "error") => (message: string, attributes?: Record<string, unknown>) =>
     lines.push(attributes === undefined ? { level, message } : { level, message, attributes });
   return { lines, logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") } };
+}
+
+/** The record without `dynamodb.SequenceNumber`. */
+export function withoutSequenceNumber(record: StreamRecord): StreamRecord {
+  const { SequenceNumber: _, ...data } = record.dynamodb ?? {};
+  return { ...record, dynamodb: data };
+}
+
+/** The one invalid record of a batch that must hold nothing else. */
+export function onlyInvalid(batch: ParsedBatch): InvalidRecord {
+  expect(batch.removals).toEqual([]);
+  expect(batch.skipped).toEqual([]);
+  expect(batch.invalid).toHaveLength(1);
+  const [invalid] = batch.invalid;
+  if (invalid === undefined) throw new Error("no invalid record");
+  expect(invalid.error).toBeInstanceOf(InvalidRecordError);
+  return invalid;
 }

@@ -1,6 +1,7 @@
 /**
- * Fake time for the deleter: a clock whose `sleep` records the delay, advances the clock by it and
- * resolves at once, so that no test waits on real time.
+ * Fake time and randomness: a clock whose `sleep` records the delay, advances the clock by it and
+ * resolves at once, so that no test waits on real time; scripted and seeded `random`s; and promises
+ * and S3 calls that answer when a test says so.
  */
 
 export interface FakeClock {
@@ -44,6 +45,18 @@ export function randomSequence(...values: number[]): () => number {
   };
 }
 
+/** mulberry32: a small seeded PRNG, so that random answers are reproducible from fast-check's seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A promise with its `resolve` and `reject` at hand. */
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -65,4 +78,30 @@ export function deferred<T>(): Deferred<T> {
 /** Lets every pending promise callback run (one macrotask turn; no timer, no real wait). */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A fake for an S3 call whose answers the test releases by hand, in the order the calls came,
+ * counting the calls started and the most in flight at once. Pass `call` to a mock's `callsFake`.
+ */
+export function heldCalls<T>(answer: T) {
+  const pending: Deferred<T>[] = [];
+  const state = { started: 0, inFlight: 0, maxInFlight: 0 };
+  let answered = 0;
+  const call = (): Promise<T> => {
+    const response = deferred<T>();
+    pending.push(response);
+    state.started++;
+    state.inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    return response.promise.finally(() => {
+      state.inFlight--;
+    });
+  };
+  /** Answers the oldest unanswered call, then lets what it unblocks run. */
+  const answerNext = async () => {
+    pending[answered++]?.resolve(answer);
+    await settle();
+  };
+  return { call, state, answerNext };
 }

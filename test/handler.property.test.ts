@@ -20,6 +20,7 @@ import {
 } from "../src/index.js";
 import { kinesisEvent, pipesEvent } from "../src/testing/index.js";
 import { createRecordFactory, recordingLogger } from "./factories.js";
+import { seededRandom } from "./fake-clock.js";
 
 const BUCKET = "product-files";
 const s3 = mockClient(S3Client);
@@ -65,18 +66,6 @@ interface Scenario {
 }
 
 const fileKey = (n: number) => `files/k${n}`;
-
-/** mulberry32: a small seeded PRNG, so that S3's answers are reproducible from fast-check's seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const eventNameArb = fc.oneof(
   { arbitrary: fc.constant<EventName>("REMOVE"), weight: 6 },

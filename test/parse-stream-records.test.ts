@@ -6,7 +6,7 @@ import {
   ConfigError,
   describeShape,
   InvalidEventError,
-  InvalidRecordError,
+  type InvalidRecordError,
   isConfigError,
   isInvalidEventError,
   isInvalidRecordError,
@@ -22,7 +22,7 @@ import {
 } from "../src/parse-stream-records.js";
 import { kinesisEvent, pipesEvent } from "../src/testing/sources.js";
 import type { AttributeMap, AttributeValue, RemovalFilter, StreamRecord } from "../src/types.js";
-import { createRecordFactory, productKeys, streamEvent, TABLE_ARN, TTL_IDENTITY } from "./factories.js";
+import { createRecordFactory, onlyInvalid, productKeys, streamEvent, TABLE_ARN, TTL_IDENTITY } from "./factories.js";
 
 const STREAMS_API_TTL_IDENTITY = { Type: "Service", PrincipalId: "dynamodb.amazonaws.com" } as const;
 
@@ -41,14 +41,9 @@ function withData(record: StreamRecord, data: Record<string, unknown>): Record<s
   return { ...record, dynamodb: data };
 }
 
-/** The one invalid record of a batch that must hold nothing else. */
-function onlyInvalid(batch: ParsedBatch): InvalidRecord {
-  expect(batch.removals).toEqual([]);
-  expect(batch.skipped).toEqual([]);
-  expect(batch.invalid).toHaveLength(1);
-  const [invalid] = batch.invalid;
-  if (invalid === undefined) throw new Error("no invalid record");
-  expect(invalid.error).toBeInstanceOf(InvalidRecordError);
+/** The one invalid record of a batch that must hold nothing else; its error also passes the guard. */
+function onlyInvalidRecord(batch: ParsedBatch): InvalidRecord {
+  const invalid = onlyInvalid(batch);
   expect(isInvalidRecordError(invalid.error)).toBe(true);
   return invalid;
 }
@@ -454,7 +449,7 @@ describe("parseStreamRecords", () => {
           const batch = parseStreamRecords(eventOf([make()]), { removals, ttlAttribute: "expiresAt" });
 
           // Assess
-          const invalid = onlyInvalid(batch);
+          const invalid = onlyInvalidRecord(batch);
           expect((invalid.error as InvalidRecordError).field).toBe(field);
           expect(invalid.error.message).toContain(`\`${field}\` ${problem}`);
         });
@@ -489,7 +484,7 @@ describe("parseStreamRecords", () => {
             const batch = parseStreamRecords(eventOf([spoilt]), { removals, ttlAttribute: "expiresAt" });
 
             // Assess
-            const invalid = onlyInvalid(batch);
+            const invalid = onlyInvalidRecord(batch);
             expect((invalid.error as InvalidRecordError).field).toBe(field);
             expect(invalid.error.message).toContain(`\`${field}\` ${problem}`);
           },
@@ -561,7 +556,7 @@ describe("parseStreamRecords", () => {
 
       // Assess
       expect(any.removals.map((item) => item.removedBy)).toEqual(["user"]);
-      expect((onlyInvalid(ttl).error as InvalidRecordError).field).toBe("dynamodb.ApproximateCreationDateTime");
+      expect((onlyInvalidRecord(ttl).error as InvalidRecordError).field).toBe("dynamodb.ApproximateCreationDateTime");
     });
   });
 
@@ -579,7 +574,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [record] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect(invalid.index).toBe(0);
       expect(invalid.error.record).toEqual({ index: 0 });
       expect(invalid.error.message).toBe(`record 0: is not a record object (got ${got})`);
@@ -603,7 +598,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [garbled] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect(invalid).toMatchObject({ index: 0, sequenceNumber, eventId: record.eventID });
       expect((invalid.error as InvalidRecordError).field).toBe("eventName");
       expect(invalid.error.message).toBe(
@@ -624,7 +619,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [garbled] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect(invalid).toMatchObject({ index: 0, sequenceNumber: undefined, eventId: record.eventID });
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb");
       expect(invalid.error.message).toBe(`record 0 (eventID ${record.eventID}): \`dynamodb\` is missing`);
@@ -639,7 +634,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [garbled] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect(invalid.sequenceNumber).toBeUndefined();
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.SequenceNumber");
       expect(invalid.error.message).toBe(
@@ -657,7 +652,7 @@ describe("parseStreamRecords", () => {
         const batch = parseStreamRecords(streamEvent(record));
 
         // Assess
-        const invalid = onlyInvalid(batch);
+        const invalid = onlyInvalidRecord(batch);
         expect(invalid.sequenceNumber).toBe(sequenceNumber);
         expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.SequenceNumber");
         expect(invalid.error.message).toContain(`SequenceNumber ${sequenceNumber}`);
@@ -674,7 +669,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [garbled] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect(invalid.sequenceNumber).toBeUndefined();
       expect(invalid.error.message).toContain("`dynamodb.SequenceNumber` must be a string of digits (got a number)");
     });
@@ -689,7 +684,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [garbled] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect(invalid.error.message).toBe(
         `record 0 (eventID ${record.eventID}): \`dynamodb.SequenceNumber\` must be a string of digits (got an object with keys [owner, value])`,
       );
@@ -709,7 +704,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [withData(record, data)] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys");
       expect(invalid.error.message).toBe(
         `record 0 (SequenceNumber ${sequenceNumber}, eventID ${record.eventID}): \`dynamodb.Keys\` is missing`,
@@ -724,7 +719,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords(streamEvent(record));
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys");
       expect(invalid.error.message).toContain(`SequenceNumber ${record.dynamodb?.SequenceNumber}`);
       expect(invalid.error.message).toContain("`dynamodb.Keys` is empty");
@@ -739,7 +734,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [garbled] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys");
       expect(invalid.error.message).toContain("`dynamodb.Keys` is not an attribute map");
     });
@@ -753,7 +748,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords(streamEvent(record));
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.Keys.productId");
       expect(invalid.error.message).toBe(
         `record 0 (SequenceNumber ${sequenceNumber}, eventID ${record.eventID}): \`dynamodb.Keys.productId\` has an unknown type "X"`,
@@ -772,7 +767,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords(streamEvent(record));
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.OldImage.tags[2]");
       expect(invalid.error.message).toContain(`SequenceNumber ${record.dynamodb?.SequenceNumber}`);
       expect(invalid.error.message).toContain("`dynamodb.OldImage.tags[2]` N is not a number");
@@ -787,7 +782,7 @@ describe("parseStreamRecords", () => {
       const batch = parseStreamRecords({ Records: [garbled] });
 
       // Assess
-      const invalid = onlyInvalid(batch);
+      const invalid = onlyInvalidRecord(batch);
       expect((invalid.error as InvalidRecordError).field).toBe("dynamodb.OldImage");
       expect(invalid.error.message).toContain("`dynamodb.OldImage` is not an attribute map");
     });

@@ -203,9 +203,6 @@ describe("public API", () => {
       "parseStreamRecords",
       "recommendedEventSourceMapping",
     ]);
-    expect(names).not.toContain("isXmlSafe");
-    expect(names).not.toContain("detectEventSource");
-    expect(names).not.toContain("EVENT_SOURCES");
   });
 });
 
