@@ -12,5 +12,5 @@ export const handler = createCleanupHandler({
   key: (item) => ({ bucket: "product-media", prefix: `products/${String(item.keys.productId)}/` }),
   allowedPrefixes: ["products/"],
   // At most this many objects are listed per invocation; a larger prefix is finished by redelivery.
-  maxPrefixObjects: 10_000,
+  maxListedObjects: 10_000,
 });

@@ -3,8 +3,11 @@
 /** Runs a task once fewer than `max` tasks of this limiter are running. */
 export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
 
-/** Creates a limiter. Each limiter has its own queue: create one per invocation, never per module. */
-export function createLimiter(max: number): Limiter {
+/**
+ * Creates a limiter. Each limiter has its own queue: create one per invocation, never per module.
+ * When `signal` fires, every task still waiting for a slot rejects with its reason, unstarted.
+ */
+export function createLimiter(max: number, signal?: AbortSignal): Limiter {
   let running = 0;
   // A queue read from `head`, since Array#shift copies the rest of the array and a deleter may queue
   // many requests. Started entries are cleared; the array is dropped once it has been read.
@@ -26,8 +29,23 @@ export function createLimiter(max: number): Limiter {
     next();
   };
   return async (task) => {
+    if (signal?.aborted) throw signal.reason;
     if (running < max) running++;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(signal?.reason);
+        signal?.addEventListener("abort", onAbort, { once: true });
+        waiting.push(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        });
+      });
+      // Handed a slot after the signal fired (it fires between the hand-over and this line): pass it on.
+      if (signal?.aborted) {
+        release();
+        throw signal.reason;
+      }
+    }
     try {
       return await task();
     } finally {

@@ -1,155 +1,28 @@
 /**
- * The handler factory: composes parse → select → map → expand (prefix targets) → delete → report.
- * It holds no rules of its own beyond the wiring; each step lives in its module.
+ * The handler factory: composes parse → select → map → plan → delete (or preview) → report, within
+ * one signal per invocation. It holds no rules of its own beyond the wiring; each step lives in its
+ * module.
  */
 import { S3Client } from "@aws-sdk/client-s3";
-import * as z from "zod/mini";
-import {
-  type BatchDeleterOptions,
-  buildBatchDeleter,
-  type DeleteReport,
-  deleterOptionFields,
-  MAX_KEYS_PER_REQUEST,
-} from "./batch-deleter.js";
+import { invocationSignal } from "./abort.js";
+import { listContext, openDeletion } from "./batch-deleter.js";
+import { type CleanupConfig, type CleanupOptions, resolveCleanupOptions } from "./cleanup-options.js";
+import { executePlan, planCleanup, previewPlan } from "./cleanup-plan.js";
 import { describeShape, type RecordRef } from "./errors.js";
 import { EVENT_SOURCES } from "./event-sources.js";
-import {
-  buildKeyMapper,
-  type KeyFunction,
-  type KeySpec,
-  keyMapperFields,
-  mapRemovals,
-  requireBucket,
-} from "./key-mapper.js";
-import { type InvalidRecord, parseStreamRecords, REMOVAL_FILTERS } from "./parse-stream-records.js";
-import { buildPrefixExpander, expandRemovals, prefixExpanderOptionFields } from "./prefix-expander.js";
-import { buildBatchResponse, collectOwnership, ownersOf, unreportable } from "./report.js";
-import type { CleanupContext, CleanupHandler, CleanupSummary, Logger, RemovalFilter } from "./types.js";
-import { fn, loggerSchema, nonEmptyString, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
+import { buildKeyMapper, mapRemovals } from "./key-mapper.js";
+import { parseStreamRecords } from "./parse-stream-records.js";
+import { buildBatchResponse, recordsToRetry, type Undone, unreportable } from "./report.js";
+import type { CleanupHandler, CleanupSummary } from "./types.js";
 
-/**
- * Options of {@link createCleanupHandler}. `bucket` is required unless `key` is a function, which
- * may return `{ bucket, key }` objects instead of bare keys.
- */
-export type CleanupOptions = CommonCleanupOptions &
-  (
-    | {
-        /** How to find a removed item's objects: a template, templates or `{ attribute }`. */
-        key: Exclude<KeySpec, KeyFunction>;
-        /** The bucket of the keys that `key` produces. */
-        bucket: string;
-      }
-    | {
-        /** A function that returns a removed item's objects. */
-        key: KeyFunction;
-        /** The bucket of the keys the function returns as bare strings. */
-        bucket?: string | undefined;
-      }
-  );
-
-/** The options of {@link createCleanupHandler} other than `key` and `bucket`. */
-export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Client"> {
-  /**
-   * Which REMOVE records delete objects: all, only TTL expiries, or only users' deletes.
-   * @default "any"
-   */
-  removals?: RemovalFilter | undefined;
-  /**
-   * The table's TTL attribute (epoch seconds). When set, a REMOVE without userIdentity also counts
-   * as a TTL removal when `OldImage[ttlAttribute] <= ApproximateCreationDateTime`. This makes
-   * `removals: "ttl"` right in a global table's replica Regions, where replicated TTL deletes carry
-   * no userIdentity. Needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream. Such a REMOVE whose attribute is
-   * malformed (an N that is no number, say) is invalid.
-   */
-  ttlAttribute?: string | undefined;
-  /**
-   * Conditional deletes: the OldImage attribute (S) holding the ETag the object had when the item
-   * was written. Each object is then deleted only while it still has that ETag; an object replaced
-   * since is kept and counted as `keptReplaced`, not as a failure. This guards against a stale or
-   * redelivered REMOVE deleting a new object under the same key. Needs an OLD_IMAGE or
-   * NEW_AND_OLD_IMAGES stream, one object per record (or key functions returning `{ key, etag }`),
-   * and s3:GetObject besides s3:DeleteObject. Not with `versions: "all"`.
-   */
-  etagAttribute?: string | undefined;
-  /**
-   * Called once per invocation with what it did (the summary line's fields), also when the
-   * handler throws because a record cannot be reported. For metrics: see `emfMetrics`. What it
-   * throws or rejects with is logged and otherwise ignored.
-   */
-  onResult?: ((summary: CleanupSummary) => void | Promise<void>) | undefined;
-  /** The S3 client. @default one `new S3Client({})`, created when the factory is called */
-  s3Client?: S3Client | undefined;
-  /**
-   * What to do with a record that cannot be parsed or mapped: report it as a batch item failure
-   * (`"fail"`: Lambda retries from it) or only log it (`"skip"`). Nothing is deleted for it either way.
-   * @default "fail"
-   */
-  onInvalidRecord?: "fail" | "skip" | undefined;
-  /**
-   * How many S3 requests (deletes, and listings for `versions: "all"` and prefix targets) may be
-   * in flight at once, and how many key functions may run at once.
-   * @default 4
-   */
-  concurrency?: number | undefined;
-  /**
-   * When set, every key must start with one of these; a record with any other key is invalid.
-   * Required by prefix targets, which must lie strictly inside one of them.
-   */
-  allowedPrefixes?: readonly string[] | undefined;
-  /**
-   * Where the prefix of a `{ bucket, prefix }` target returned by a key function must end, so that
-   * `products/p-1/` cannot be given as `products/p-1` (which would take `products/p-10/` too).
-   * @default "/"
-   */
-  prefixDelimiter?: string | undefined;
-  /**
-   * The most objects listed under prefix targets in one invocation, across all of them (1 to
-   * 1,000,000). A prefix not finished by then has what was listed deleted, and its records reported
-   * for redelivery, which goes on where this one stopped.
-   * @default 10000
-   */
-  maxPrefixObjects?: number | undefined;
-  /**
-   * Log the planned deletes (one info line per 1,000 objects) and delete nothing. With
-   * `versions: "all"` it logs the keys to purge; it lists no versions. Prefix targets are listed
-   * (read-only), and the objects under them logged; a prefix not fully listed (`maxPrefixObjects`,
-   * the time budget, a listing error) is logged at warn but its records are not reported, since a
-   * redelivery would list the same objects again. Invalid records are reported as `onInvalidRecord`
-   * says.
-   * @default false
-   */
-  dryRun?: boolean | undefined;
-  /** Where log lines go; a Powertools Logger fits. @default console */
-  logger?: Logger | undefined;
-  /**
-   * No new request or retry starts once the invocation has less than this many ms left
-   * (`context.getRemainingTimeInMillis()`); objects not deleted by then are reported as failed.
-   * @default 2000
-   */
-  timeoutMarginMs?: number | undefined;
-}
-
-const cleanupOptionsSchema = () =>
-  z.strictObject({
-    ...keyMapperFields(),
-    ...deleterOptionFields(),
-    ...prefixExpanderOptionFields(),
-    removals: z.optional(z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' })),
-    ttlAttribute: z.optional(nonEmptyString()),
-    onResult: z.optional(fn()),
-    s3Client: z.optional(s3ClientSchema()),
-    onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
-    dryRun: z.optional(z.boolean({ error: "must be true or false" })),
-    logger: z.optional(loggerSchema()),
-    timeoutMarginMs: z.optional(nonNegativeInt()),
-  });
+export type { CleanupOptions, CommonCleanupOptions } from "./cleanup-options.js";
 
 /**
  * Creates the Lambda handler for a DynamoDB stream: for every selected REMOVE record it deletes the
  * item's S3 objects, and it returns the partial batch response that makes Lambda redeliver exactly
  * the records whose objects were not all deleted. It takes the records from a DynamoDB stream,
  * from Kinesis Data Streams for DynamoDB or from EventBridge Pipes, telling them apart per
- * invocation.
+ * invocation. It returns `timeoutMarginMs` before the function's timeout at the latest.
  *
  * Options are validated here, once; a mistake throws {@link ConfigError} at cold start.
  *
@@ -159,187 +32,77 @@ const cleanupOptionsSchema = () =>
  * ```
  */
 export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
-  validateOptions(cleanupOptionsSchema(), options, (input) => [
-    ...requireBucket(input),
-    ...(input.etagAttribute !== undefined && input.versions === "all"
-      ? [
-          {
-            path: "etagAttribute",
-            message: 'cannot be used with versions: "all": a purge of every version has no ETag to match',
-          },
-        ]
-      : []),
-  ]);
-  const {
-    removals = "any",
-    ttlAttribute,
-    onResult,
-    onInvalidRecord = "fail",
-    dryRun = false,
-    logger = console,
-    timeoutMarginMs = 2000,
-    concurrency = 4,
-    now = Date.now,
-  } = options;
-  const mapKeys = buildKeyMapper(options.key, {
-    bucket: options.bucket,
-    allowedPrefixes: options.allowedPrefixes,
-    prefixDelimiter: options.prefixDelimiter,
-    etagAttribute: options.etagAttribute,
-  });
-  const s3Client = options.s3Client ?? new S3Client({});
-  const expandPrefixes = buildPrefixExpander({
-    s3Client,
-    concurrency,
-    versions: options.versions,
-    maxPrefixObjects: options.maxPrefixObjects,
-    now,
-  });
-  const deleteTargets = buildBatchDeleter({
-    s3Client,
-    concurrency,
-    maxAttempts: options.maxAttempts,
-    baseDelayMs: options.baseDelayMs,
-    maxDelayMs: options.maxDelayMs,
-    now,
-    sleep: options.sleep,
-    random: options.random,
-    versions: options.versions,
-    contentMd5: options.contentMd5,
-    fallbackToSingleDeletes: options.fallbackToSingleDeletes,
-  });
+  return handlerOf(resolveCleanupOptions(options));
+}
+
+/** The handler for options already resolved. */
+export function handlerOf(config: CleanupConfig): CleanupHandler {
+  const { logger, onInvalidRecord, dryRun } = config;
+  const mapKeys = buildKeyMapper(config.key, config.keyMapper);
+  const deleter = { ...config.deleter, s3Client: config.s3Client ?? new S3Client({}) };
 
   return async (event, context) => {
-    const started = now();
-    const deadline = deadlineOf(context, now, timeoutMarginMs);
-    const batch = parseStreamRecords(event, { removals, ttlAttribute });
-    const source = EVENT_SOURCES[batch.source];
-    const records = batch.removals.length + batch.skipped.length + batch.invalid.length;
-    const summary = (
-      counts: Omit<CleanupSummary, "source" | "records" | "skipped" | "durationMs" | "dryRun">,
-    ): CleanupSummary => ({
-      source: batch.source,
-      records,
-      removals: counts.removals,
-      withoutObjects: counts.withoutObjects,
-      skipped: batch.skipped.length,
-      invalid: counts.invalid,
-      targets: counts.targets,
-      deleted: counts.deleted,
-      failed: counts.failed,
-      keptReplaced: counts.keptReplaced,
-      fallback: counts.fallback,
-      batchItemFailures: counts.batchItemFailures,
-      durationMs: now() - started,
-      dryRun,
-    });
-    const logInvalid = (invalid: readonly InvalidRecord[]) => {
-      for (const record of invalid) {
-        logger.warn(onInvalidRecord === "fail" ? "Invalid record, reported as failed" : "Invalid record, skipped", {
-          index: record.index,
-          sequenceNumber: record.sequenceNumber,
-          eventId: record.eventId,
-          itemIdentifier: record.itemIdentifier,
-          error: record.error.message,
-        });
+    const started = Date.now();
+    const { signal, dispose } = invocationSignal(context, config.timeoutMarginMs);
+    try {
+      const batch = parseStreamRecords(event, config.parse);
+      const source = EVENT_SOURCES[batch.source];
+      const summary = summarize(batch.source, batch.removals.length + batch.skipped.length + batch.invalid.length);
+      summary.skipped = batch.skipped.length;
+
+      // Found before any key function or delete runs: Lambda must retry this batch whole anyway.
+      const cannotReport = onInvalidRecord === "fail" ? unreportable(batch.invalid, source) : undefined;
+      if (cannotReport !== undefined) {
+        recordsToRetry({ ...NOTHING_DONE, invalid: batch.invalid, onInvalidRecord, dryRun }, logger);
+        Object.assign(summary, { invalid: batch.invalid.length, durationMs: Date.now() - started, dryRun });
+        logger.error("dynamodb-s3-cleanup summary: failing the whole batch", { ...summary, error: cannotReport.message });
+        await notify(summary);
+        throw cannotReport;
       }
-    };
 
-    // Found before any key function or delete runs: Lambda must retry this batch whole anyway.
-    const cannotReport = onInvalidRecord === "fail" ? unreportable(batch.invalid, source) : undefined;
-    if (cannotReport !== undefined) {
-      logInvalid(batch.invalid);
-      const nothing = {
-        removals: 0,
-        withoutObjects: 0,
-        targets: 0,
-        deleted: 0,
-        failed: 0,
-        keptReplaced: 0,
-        fallback: "none",
-        batchItemFailures: undefined,
-      } as const;
-      const result = summary({ ...nothing, invalid: batch.invalid.length });
-      logger.error("dynamodb-s3-cleanup summary: failing the whole batch", { ...result, error: cannotReport.message });
-      await report(result);
-      throw cannotReport;
-    }
-
-    const { mapped, invalid: unmappable } = await mapRemovals(batch.removals, mapKeys, concurrency);
-    const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
-    logInvalid(invalid);
-    // Prefix targets are listed, read-only, in a dry run too: what they would delete is the answer.
-    const { owned, unfinished } = await expandRemovals(mapped, expandPrefixes, { deadline });
-    const owners = collectOwnership(owned);
-    const targets = [...owners.values()].map((owner) => owner.target);
-
-    let outcome: DeleteReport;
-    if (dryRun) {
-      for (let start = 0; start < targets.length; start += MAX_KEYS_PER_REQUEST) {
-        logger.info("Dry run: these objects would be deleted", {
-          targets: targets.slice(start, start + MAX_KEYS_PER_REQUEST),
-        });
-      }
-      outcome = { deleted: [], failed: [], keptReplaced: [] };
-    } else {
-      outcome = await deleteTargets(targets, { deadline });
-    }
-
-    const mustRetry: RecordRef[] = onInvalidRecord === "fail" ? [...invalid] : [];
-    for (const { failure, records: owning } of unfinished) {
-      logger.warn(dryRun ? "Dry run: prefix not fully listed" : "Prefix not fully deleted", {
-        bucket: failure.target.bucket,
-        prefix: failure.target.prefix,
-        code: failure.code,
-        message: failure.message,
-        retryable: failure.retryable,
-        sequenceNumbers: owning.map((record) => record.sequenceNumber),
+      const { mapped, invalid: unmappable, cutOff } = await mapRemovals(batch.removals, mapKeys, {
+        concurrency: deleter.concurrency,
+        signal,
       });
-      // A dry run deletes nothing, so a redelivery would list the very same objects: no progress.
-      if (!dryRun) mustRetry.push(...owning);
-    }
-    for (const failure of outcome.failed) {
-      const owning = ownersOf(owners, failure);
-      logger.warn("Object not deleted", {
-        bucket: failure.target.bucket,
-        key: failure.target.key,
-        versionId: failure.target.versionId,
-        code: failure.code,
-        message: failure.message,
-        retryable: failure.retryable,
-        sequenceNumbers: owning.map((record) => record.sequenceNumber),
+      const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
+      const plan = planCleanup(mapped);
+      const outcome = dryRun
+        ? await previewPlan(plan, deleter, listContext(openDeletion(deleter, signal)), logger)
+        : await executePlan(plan, deleter, signal);
+      const response = buildBatchResponse(
+        recordsToRetry({ plan, outcome, invalid, cutOff, onInvalidRecord, dryRun }, logger),
+        source,
+      );
+
+      const listed = outcome.prefixes.reduce((sum, prefix) => sum + prefix.listed, 0);
+      const failedUnderPrefixes = outcome.prefixes.reduce((sum, prefix) => sum + prefix.failed, 0);
+      Object.assign(summary, {
+        removals: mapped.length,
+        withoutObjects: mapped.filter((removal) => removal.targets.length === 0).length,
+        invalid: invalid.length,
+        targets: plan.objects.size + listed,
+        deleted: dryRun ? 0 : outcome.objects.deleted.length + listed - failedUnderPrefixes,
+        failed: outcome.objects.failed.length + failedUnderPrefixes,
+        keptReplaced: outcome.objects.keptReplaced.length,
+        fallback: outcome.objects.fallback ?? "none",
+        batchItemFailures: response.batchItemFailures.length,
+        aborted: signal.aborted,
+        durationMs: Date.now() - started,
+        dryRun,
       });
-      mustRetry.push(...owning);
+      logger.info("dynamodb-s3-cleanup summary", { ...summary });
+      await notify(summary);
+      return response;
+    } finally {
+      dispose();
     }
-    for (const kept of outcome.keptReplaced) {
-      logger.debug("Object kept: replaced since its item was written", {
-        bucket: kept.bucket,
-        key: kept.key,
-        versionId: kept.versionId,
-      });
-    }
-    const response = buildBatchResponse(mustRetry, source);
-    const result = summary({
-      removals: mapped.length,
-      withoutObjects: mapped.filter((removal) => removal.targets.length === 0).length,
-      invalid: invalid.length,
-      targets: targets.length,
-      deleted: outcome.deleted.length,
-      failed: outcome.failed.length,
-      keptReplaced: outcome.keptReplaced.length,
-      fallback: outcome.fallback ?? "none",
-      batchItemFailures: response.batchItemFailures.length,
-    });
-    logger.info("dynamodb-s3-cleanup summary", { ...result });
-    await report(result);
-    return response;
   };
 
   /** Hands the summary to `onResult`; a metrics hook that fails must not fail the cleanup. */
-  async function report(result: CleanupSummary): Promise<void> {
-    if (onResult === undefined) return;
+  async function notify(summary: CleanupSummary): Promise<void> {
+    if (config.onResult === undefined) return;
     try {
-      await onResult(result);
+      await config.onResult(summary);
     } catch (error) {
       logger.warn("onResult failed; the cleanup's response is unaffected", {
         error: error instanceof Error ? error.message : describeShape(error),
@@ -348,7 +111,30 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
   }
 }
 
-function deadlineOf(context: CleanupContext | undefined, now: () => number, marginMs: number): number | undefined {
-  const remaining = context?.getRemainingTimeInMillis?.();
-  return typeof remaining === "number" && Number.isFinite(remaining) ? now() + remaining - marginMs : undefined;
+/** A plan and outcome with nothing in them, for a batch that fails before anything is done. */
+const NOTHING_DONE: Pick<Undone<RecordRef>, "plan" | "outcome" | "cutOff"> = {
+  plan: { objects: new Map(), prefixes: [] },
+  outcome: { objects: { deleted: [], failed: [], keptReplaced: [] }, prefixes: [] },
+  cutOff: [],
+};
+
+/** A summary of a batch with nothing done yet. */
+function summarize(source: CleanupSummary["source"], records: number): CleanupSummary {
+  return {
+    source,
+    records,
+    removals: 0,
+    withoutObjects: 0,
+    skipped: 0,
+    invalid: 0,
+    targets: 0,
+    deleted: 0,
+    failed: 0,
+    keptReplaced: 0,
+    fallback: "none",
+    batchItemFailures: undefined,
+    aborted: false,
+    durationMs: 0,
+    dryRun: false,
+  };
 }

@@ -5,6 +5,7 @@
 
 import * as z from "zod/mini";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
+import { abortable } from "./abort.js";
 import { mapInOrder } from "./concurrency.js";
 import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, refOf } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
@@ -26,8 +27,21 @@ export type KeyFunctionResult =
   | null
   | undefined;
 
+/** What a key function gets besides the item. */
+export interface KeyFunctionContext {
+  /**
+   * Fires when the invocation's time budget runs out (see `timeoutMarginMs`): pass it on to whatever
+   * the function waits for. The handler stops waiting for the function then, and reports its record
+   * for redelivery.
+   */
+  signal: AbortSignal;
+}
+
 /** A key function: full control over the objects of one removed item, sync or async. */
-export type KeyFunction = (item: RemovedItem) => KeyFunctionResult | Promise<KeyFunctionResult>;
+export type KeyFunction = (
+  item: RemovedItem,
+  context: KeyFunctionContext,
+) => KeyFunctionResult | Promise<KeyFunctionResult>;
 
 /**
  * How to find the S3 objects of a removed item, in one of four forms:
@@ -75,8 +89,11 @@ export interface KeyMapperOptions {
   etagAttribute?: string | undefined;
 }
 
-/** Maps one removed item to its objects and prefixes. Rejects with {@link KeyMappingError}. */
-export type KeyMapper = (item: RemovedItem) => Promise<CleanupTarget[]>;
+/**
+ * Maps one removed item to its objects and prefixes. Rejects with {@link KeyMappingError}, or with
+ * the signal's reason when the signal fires while a key function runs.
+ */
+export type KeyMapper = (item: RemovedItem, context?: KeyFunctionContext) => Promise<CleanupTarget[]>;
 
 /** A removal and the objects and prefixes it owns. */
 export interface MappedRemoval {
@@ -85,35 +102,47 @@ export interface MappedRemoval {
   targets: CleanupTarget[];
 }
 
+/** The removals, mapped: those mapped, those invalid, and those the signal cut off. */
+export interface MappedRemovals {
+  mapped: MappedRemoval[];
+  invalid: InvalidRecord[];
+  /** Removals whose key function had not finished when the signal fired: to be retried. */
+  cutOff: RemovedItem[];
+}
+
 /**
- * Maps every removal: with a key function at most `concurrency` at a time (it may do I/O), with a
- * template or `{ attribute }` in one synchronous pass. A record whose
- * mapping fails becomes invalid, alone. Both lists keep the records' order, whatever order the
- * mappings finish in.
+ * Maps every removal: with a key function at most `concurrency` at a time (it may do I/O), each
+ * getting the signal and waited for only until it fires; with a template or `{ attribute }` in one
+ * synchronous pass. A record whose mapping fails becomes invalid, alone. Every list keeps the
+ * records' order, whatever order the mappings finish in.
  */
 export async function mapRemovals(
   removals: readonly RemovedItem[],
   mapKeys: KeyMapper,
-  concurrency: number,
-): Promise<{ mapped: MappedRemoval[]; invalid: InvalidRecord[] }> {
+  { concurrency, signal }: { concurrency: number; signal: AbortSignal },
+): Promise<MappedRemovals> {
   const sync = (mapKeys as SyncKeyMapper).sync;
-  if (sync !== undefined) return mapEach(removals, sync);
-  const outcomes = await mapInOrder(removals, concurrency, async (item): Promise<MappedRemoval | InvalidRecord> => {
+  if (sync !== undefined) return { ...mapEach(removals, sync), cutOff: [] };
+  const context = { signal };
+  const outcomes = await mapInOrder(removals, concurrency, async (item) => {
+    if (signal.aborted) return CUT_OFF;
     try {
-      return { item, targets: await mapKeys(item) };
+      return { item, targets: await abortable(mapKeys(item, context), signal) };
     } catch (error) {
-      // A key mapper rejects with KeyMappingError only.
-      return { ...refOf(item), error: error as KeyMappingError };
+      // A key mapper rejects with KeyMappingError only, or the race with the signal's reason.
+      return signal.aborted && !isKeyMappingError(error) ? CUT_OFF : { ...refOf(item), error: error as KeyMappingError };
     }
   });
-  const mapped: MappedRemoval[] = [];
-  const invalid: InvalidRecord[] = [];
-  for (const outcome of outcomes) {
-    if ("error" in outcome) invalid.push(outcome);
-    else mapped.push(outcome);
-  }
-  return { mapped, invalid };
+  const result: MappedRemovals = { mapped: [], invalid: [], cutOff: [] };
+  outcomes.forEach((outcome, i) => {
+    if (outcome === CUT_OFF) result.cutOff.push(removals[i] as RemovedItem);
+    else if ("error" in outcome) result.invalid.push(outcome);
+    else result.mapped.push(outcome);
+  });
+  return result;
 }
+
+const CUT_OFF = Symbol("cut off");
 
 /**
  * A mapper built from a template or `{ attribute }`, which maps without waiting: `sync` maps one
@@ -141,7 +170,7 @@ function mapEach(
 /** S3's limit on a key's length, in bytes of UTF-8. */
 export const MAX_KEY_BYTES = 1024;
 
-type Resolve = (item: RemovedItem) => KeyFunctionResult | Promise<KeyFunctionResult>;
+type Resolve = (item: RemovedItem, context: KeyFunctionContext) => KeyFunctionResult | Promise<KeyFunctionResult>;
 
 /** A problem in a key spec, at a path relative to the spec. */
 interface KeySpecIssue {
@@ -152,7 +181,7 @@ interface KeySpecIssue {
 function compileKeySpec(key: unknown): Resolve | KeySpecIssue[] {
   if (typeof key === "function") {
     const fn = key as KeyFunction;
-    return (item) => fn(item);
+    return (item, context) => fn(item, context);
   }
   if (typeof key === "string" || Array.isArray(key)) {
     const templates: unknown[] = typeof key === "string" ? [key] : key;
@@ -252,9 +281,9 @@ export function buildKeyMapper(
     return etagAttribute === undefined ? targets : withEtag(targets, item, etagAttribute);
   };
   if (typeof key === "function") {
-    return async (item) => {
+    return async (item, context = { signal: NEVER }) => {
       try {
-        return targetsOf(item, await resolve(item));
+        return targetsOf(item, await resolve(item, context));
       } catch (error) {
         throw mappingError(item, error, "the key function");
       }
@@ -262,7 +291,7 @@ export function buildKeyMapper(
   }
   const sync = (item: RemovedItem): CleanupTarget[] => {
     try {
-      return targetsOf(item, resolve(item) as KeyFunctionResult);
+      return targetsOf(item, resolve(item, { signal: NEVER }) as KeyFunctionResult);
     } catch (error) {
       throw mappingError(item, error, "key mapping");
     }
@@ -276,6 +305,9 @@ export function buildKeyMapper(
   };
   return Object.assign(mapper, { sync });
 }
+
+/** The signal of a mapping outside an invocation: it never fires. */
+const NEVER = /* @__PURE__ */ new AbortController().signal;
 
 /** The error a mapping rejects with: a KeyMappingError as it is, anything else wrapped in one. */
 function mappingError(item: RemovedItem, error: unknown, source: string): KeyMappingError {

@@ -4,10 +4,11 @@
  * that still has work must be in it.
  */
 import type { FailedTarget } from "./batch-deleter.js";
+import type { CleanupOutcome, CleanupPlan } from "./cleanup-plan.js";
 import { InvalidRecordError, type RecordRef, refOf } from "./errors.js";
 import { DYNAMODB_STREAMS, type EventSource } from "./event-sources.js";
 import { targetId } from "./object-target.js";
-import type { BatchResponse, ObjectTarget } from "./types.js";
+import type { BatchResponse, Logger, ObjectTarget } from "./types.js";
 
 /** Orders two sequence numbers by value: they are digit strings of up to 40 digits. */
 export function compareSequenceNumbers(a: string, b: string): number {
@@ -95,4 +96,75 @@ export function buildBatchResponse(
     ? records.map((record) => record.itemIdentifier as string).sort(compareSequenceNumbers)
     : records.sort((a, b) => a.index - b.index).map((record) => record.itemIdentifier as string);
   return { batchItemFailures: [...new Set(ordered)].map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** What a batch left undone, for {@link recordsToRetry}. */
+export interface Undone<R extends RecordRef> {
+  plan: CleanupPlan<R>;
+  outcome: CleanupOutcome;
+  /** Records that could not be parsed or mapped, in batch order. */
+  invalid: readonly (RecordRef & { error: Error })[];
+  /** Records whose key function the signal cut off. */
+  cutOff: readonly R[];
+  onInvalidRecord: "fail" | "skip";
+  dryRun: boolean;
+}
+
+/**
+ * Every record that must be redelivered, each failure logged at warn with the records it concerns:
+ * invalid records (under `onInvalidRecord: "fail"`), records cut off before they were mapped, the
+ * owners of every object not deleted, and of every prefix not done. A dry run deletes nothing, so
+ * its unfinished prefixes are only logged: a redelivery would list the very same objects.
+ */
+export function recordsToRetry<R extends RecordRef>(
+  { plan, outcome, invalid, cutOff, onInvalidRecord, dryRun }: Undone<R>,
+  logger: Logger,
+): RecordRef[] {
+  for (const record of invalid) {
+    logger.warn(onInvalidRecord === "fail" ? "Invalid record, reported as failed" : "Invalid record, skipped", {
+      ...refOf(record),
+      error: record.error.message,
+    });
+  }
+  const mustRetry: RecordRef[] = onInvalidRecord === "fail" ? [...invalid] : [];
+  if (cutOff.length > 0) {
+    logger.warn("Records not mapped: the time budget ran out first", { itemIdentifiers: identifiers(cutOff) });
+    mustRetry.push(...cutOff);
+  }
+  plan.prefixes.forEach(({ target, records }, i) => {
+    const failure = outcome.prefixes[i]?.failure;
+    if (failure === undefined) return;
+    logger.warn(dryRun ? "Dry run: prefix not fully listed" : "Prefix not fully deleted", {
+      bucket: target.bucket,
+      prefix: target.prefix,
+      ...failure,
+      itemIdentifiers: identifiers(records),
+    });
+    if (!dryRun) mustRetry.push(...records);
+  });
+  for (const failure of outcome.objects.failed) {
+    const owning = ownersOf(plan.objects, failure);
+    const { target, ...why } = failure;
+    logger.warn("Object not deleted", {
+      bucket: target.bucket,
+      key: target.key,
+      versionId: target.versionId,
+      ...why,
+      itemIdentifiers: identifiers(owning),
+    });
+    mustRetry.push(...owning);
+  }
+  for (const kept of outcome.objects.keptReplaced) {
+    logger.debug("Object kept: replaced since its item was written", {
+      bucket: kept.bucket,
+      key: kept.key,
+      versionId: kept.versionId,
+    });
+  }
+  return mustRetry;
+}
+
+/** The identifiers of records, for a log line: what `batchItemFailures` would report for each. */
+function identifiers(records: readonly RecordRef[]): (string | undefined)[] {
+  return records.map((record) => record.itemIdentifier);
 }

@@ -3,6 +3,7 @@
  * conditional delete) a sign that the object was replaced and must be kept.
  * The table follows REFERENCE §5 (DeleteObjects per-key Codes, conditional deletes).
  */
+import { ABORTED } from "./abort.js";
 
 /**
  * How the deleter treats one key's error. `"replaced"` is never a code's own class: only a
@@ -61,15 +62,35 @@ function readThrown(error: unknown): { details: ThrownDetails; code: string; sta
 }
 
 /**
+ * JavaScript's own error types: one of these thrown by `S3Client.send` comes from a program (the
+ * SDK failing to build a request from a key, say), neither from S3 nor from the network, and would
+ * be thrown again by every attempt.
+ */
+const PROGRAM_ERRORS = ["TypeError", "URIError", "RangeError", "SyntaxError", "ReferenceError", "EvalError"];
+
+/**
+ * True for an error of one of JavaScript's own error types ({@link PROGRAM_ERRORS}) that came with
+ * no HTTP answer and not from the network: a fetch-based handler's `TypeError: fetch failed` carries
+ * the network error's `code` in its `cause`, and is no program error.
+ */
+export function isProgramError(error: unknown): boolean {
+  if (!(error instanceof Error) || (error as ThrownDetails).$metadata !== undefined) return false;
+  const cause = error.cause as { code?: unknown } | undefined;
+  return PROGRAM_ERRORS.includes(error.name) && typeof cause?.code !== "string";
+}
+
+/**
  * Reads the code, message and class of an error thrown by `S3Client.send`. A thrown error is
  * transient when the SDK says so, on HTTP 5xx and 429, and when no HTTP answer came at all
- * (timeouts, resets); other 4xx answers are classified by their code. With `conditional` (a single
- * DeleteObject sent with If-Match), code PreconditionFailed or HTTP 412 means the object was
- * replaced: `"replaced"`.
+ * (timeouts, resets), unless it is a program error ({@link isProgramError}): permanent. Other 4xx
+ * answers are classified by their code. With `conditional` (a single DeleteObject sent with
+ * If-Match), code PreconditionFailed or HTTP 412 means the object was replaced: `"replaced"`.
  */
 export function fromThrown(error: unknown, conditional = false): KeyError {
   const { details, code, status } = readThrown(error);
-  const transient = details.$retryable !== undefined || typeof status !== "number" || status >= 500 || status === 429;
+  const transient =
+    !isProgramError(error) &&
+    (details.$retryable !== undefined || typeof status !== "number" || status >= 500 || status === 429);
   const byCode = classifyCode(code);
   const replaced = conditional && (code === PRECONDITION_FAILED || status === 412);
   return {
@@ -78,6 +99,82 @@ export function fromThrown(error: unknown, conditional = false): KeyError {
     class: replaced ? "replaced" : byCode === "permanent" && transient ? "retryable" : byCode,
     thrown: true,
   };
+}
+
+/** Why an object, a target or a listing was not done: a code, a message, and whether a later attempt may succeed. */
+export interface Failure {
+  /** S3's error code (`AccessDenied`, `SlowDown`, ...), `Aborted`, or one of the library's own. */
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/**
+ * The failure that stands for two: a permanent one before a retryable one (it says more about why
+ * the work cannot be done), else the first.
+ */
+export function graver(first: Failure | undefined, second: Failure | undefined): Failure | undefined {
+  if (first === undefined) return second;
+  return first.retryable && second !== undefined && !second.retryable ? second : first;
+}
+
+/** A key error as it is reported. */
+export function failureOf(error: KeyError): Failure {
+  return { code: error.code, message: error.message, retryable: error.class === "retryable" };
+}
+
+/**
+ * The failure of a request that threw: when `signal` has fired, it was cut off (code `Aborted`,
+ * retryable), whatever the error says; else as {@link fromThrown} reads it.
+ */
+export function failureOfThrown(error: unknown, signal: AbortSignal | undefined): Failure {
+  if (signal?.aborted) return abortedFailure(signal);
+  return failureOf(fromThrown(error));
+}
+
+/** What the signal cut off: retryable, with the signal's reason. */
+export function abortedFailure(signal: AbortSignal): Failure {
+  const reason: unknown = signal.reason;
+  return {
+    code: ABORTED,
+    message: `cut off: ${reason instanceof Error ? reason.message : "the signal fired"}`,
+    retryable: true,
+  };
+}
+
+/** Codes of a whole-request refusal about permissions, credentials or the bucket: every key of it would fail alike. */
+const NOT_ABOUT_KEYS = /* @__PURE__ */ new Set([
+  "AccessDenied",
+  "AllAccessDisabled",
+  "AccountProblem",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "InvalidToken",
+  "TokenRefreshRequired",
+  "RequestTimeTooSkewed",
+  "AuthorizationHeaderMalformed",
+  "NoSuchBucket",
+  "InvalidBucketName",
+  "InvalidBucketState",
+  "PermanentRedirect",
+  "MissingContentMD5",
+  "NotImplemented",
+]);
+
+/**
+ * True when a whole DeleteObjects request was refused for something in it, which some of its keys
+ * may cause and not the others: HTTP 400 and other 4xx answers except permission, bucket,
+ * throttling, conflict and checksum refusals (InvalidArgument, InvalidRequest, MalformedXML, ...),
+ * and program errors (the SDK could not build the request). Splitting such a request isolates the
+ * keys that cause it.
+ */
+export function refusesContent(error: unknown): boolean {
+  if (isProgramError(error)) return true;
+  const { code, status } = readThrown(error);
+  if (typeof status !== "number" || status < 400 || status > 499) return false;
+  if ([401, 403, 404, 408, 409, 429].includes(status)) return false;
+  return !NOT_ABOUT_KEYS.has(code) && classifyCode(code) === "permanent";
 }
 
 /**

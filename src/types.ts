@@ -180,7 +180,12 @@ export interface CleanupSummary {
   fallback: "single-deletes" | "none";
   /** Records reported to Lambda for redelivery; absent when the handler throws instead of answering. */
   batchItemFailures: number | undefined;
-  /** How long the invocation took, in ms of the handler's clock (`now`). */
+  /**
+   * True when the invocation's time budget ran out (see `timeoutMarginMs`): what it cut off was
+   * reported for redelivery.
+   */
+  aborted: boolean;
+  /** How long the invocation took, in ms. */
   durationMs: number;
   /** True when the handler ran with `dryRun`: it deleted nothing. */
   dryRun: boolean;

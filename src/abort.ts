@@ -1,0 +1,90 @@
+/**
+ * Cancellation: one AbortSignal bounds an invocation's work. Everything that waits (S3 requests,
+ * backoff, listings, key functions, a slot of the limiter) waits on it through {@link abortable},
+ * so that the work returns when the signal fires even if what it waits on ignores the signal.
+ */
+
+/** The `code` of a failure that the signal cut off: always retryable. */
+export const ABORTED = "Aborted";
+
+/**
+ * Resolves or rejects as `promise` does, or rejects with the signal's reason as soon as the signal
+ * fires, whichever comes first. What `promise` does afterwards is ignored (a rejection included).
+ */
+export function abortable<T>(promise: PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return Promise.resolve(promise);
+  if (signal.aborted) {
+    // Whatever it settles to later must not become an unhandled rejection.
+    Promise.resolve(promise).catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(promise).then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Waits `ms` milliseconds, or rejects with the signal's reason when it fires first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return abortable(waited, signal).finally(() => clearTimeout(timer));
+}
+
+/** The reason the handler's signal fires with: the invocation's time budget ran out. */
+export class TimeBudgetExceeded extends Error {
+  override readonly name = "TimeBudgetExceeded";
+}
+
+/** A signal, and `dispose` to clear its timer once the work is done. */
+export interface InvocationSignal {
+  signal: AbortSignal;
+  dispose: () => void;
+}
+
+/**
+ * The signal of one invocation: it fires `marginMs` before the function's timeout, as
+ * `getRemainingTimeInMillis()` tells it when this is called. Without that method it never fires.
+ */
+export function invocationSignal(
+  context: { getRemainingTimeInMillis?(): number } | undefined,
+  marginMs: number,
+): InvocationSignal {
+  const controller = new AbortController();
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (typeof remaining !== "number" || !Number.isFinite(remaining)) {
+    return { signal: controller.signal, dispose: () => {} };
+  }
+  const budget = remaining - marginMs;
+  const fire = () =>
+    controller.abort(
+      new TimeBudgetExceeded(
+        `the invocation's time budget ran out: ${marginMs} ms (timeoutMarginMs) before the function's timeout`,
+      ),
+    );
+  if (budget <= 0) {
+    fire();
+    return { signal: controller.signal, dispose: () => {} };
+  }
+  const timer = setTimeout(fire, budget);
+  // A Lambda process must not be kept alive by a timer of a finished invocation.
+  timer.unref?.();
+  return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+}
+
+/** The options of an `S3Client.send` that passes `signal` on, when there is one. */
+export function sendOptions(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal === undefined ? {} : { abortSignal: signal };
+}

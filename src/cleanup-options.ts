@@ -1,0 +1,173 @@
+/**
+ * The handler's options: their types, their one schema, and their defaults. Checked once, when a
+ * factory is called; both `createCleanupHandler` and `createCleanupHandlerFromEnv` go through
+ * {@link resolveCleanupOptions}.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import * as z from "zod/mini";
+import { type BatchDeleterOptions, type DeleterConfig, deleterConfig, deleterOptionFields } from "./batch-deleter.js";
+import { type KeyFunction, type KeyMapperOptions, type KeySpec, keyMapperFields, requireBucket } from "./key-mapper.js";
+import { type ParseOptions, REMOVAL_FILTERS } from "./parse-stream-records.js";
+import type { CleanupSummary, Logger, RemovalFilter } from "./types.js";
+import { fn, loggerSchema, nonEmptyString, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
+
+/**
+ * Options of {@link createCleanupHandler}. `bucket` is required unless `key` is a function, which
+ * may return `{ bucket, key }` objects instead of bare keys.
+ */
+export type CleanupOptions = CommonCleanupOptions &
+  (
+    | {
+        /** How to find a removed item's objects: a template, templates or `{ attribute }`. */
+        key: Exclude<KeySpec, KeyFunction>;
+        /** The bucket of the keys that `key` produces. */
+        bucket: string;
+      }
+    | {
+        /** A function that returns a removed item's objects. */
+        key: KeyFunction;
+        /** The bucket of the keys the function returns as bare strings. */
+        bucket?: string | undefined;
+      }
+  );
+
+/** The options of {@link createCleanupHandler} other than `key` and `bucket`. */
+export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Client"> {
+  /**
+   * Which REMOVE records delete objects: all, only TTL expiries, or only users' deletes.
+   * @default "any"
+   */
+  removals?: RemovalFilter | undefined;
+  /**
+   * The table's TTL attribute (epoch seconds). When set, a REMOVE without userIdentity also counts
+   * as a TTL removal when `OldImage[ttlAttribute] <= ApproximateCreationDateTime`. This makes
+   * `removals: "ttl"` right in a global table's replica Regions, where replicated TTL deletes carry
+   * no userIdentity. Needs an OLD_IMAGE or NEW_AND_OLD_IMAGES stream. Such a REMOVE whose attribute is
+   * malformed (an N that is no number, say) is invalid.
+   */
+  ttlAttribute?: string | undefined;
+  /**
+   * Conditional deletes: the OldImage attribute (S) holding the ETag the object had when the item
+   * was written. Each object is then deleted only while it still has that ETag; an object replaced
+   * since is kept and counted as `keptReplaced`, not as a failure. This guards against a stale or
+   * redelivered REMOVE deleting a new object under the same key. Needs an OLD_IMAGE or
+   * NEW_AND_OLD_IMAGES stream, one object per record (or key functions returning `{ key, etag }`),
+   * and s3:GetObject besides s3:DeleteObject. Not with `versions: "all"`.
+   */
+  etagAttribute?: string | undefined;
+  /**
+   * Called once per invocation with what it did (the summary line's fields), also when the
+   * handler throws because a record cannot be reported. For metrics: see `emfMetrics`. What it
+   * throws or rejects with is logged and otherwise ignored.
+   */
+  onResult?: ((summary: CleanupSummary) => void | Promise<void>) | undefined;
+  /** The S3 client. @default one `new S3Client({})`, created when the factory is called */
+  s3Client?: S3Client | undefined;
+  /**
+   * What to do with a record that cannot be parsed or mapped: report it as a batch item failure
+   * (`"fail"`: Lambda retries from it) or only log it (`"skip"`). Nothing is deleted for it either way.
+   * @default "fail"
+   */
+  onInvalidRecord?: "fail" | "skip" | undefined;
+  /**
+   * How many S3 requests (deletes, and listings for `versions: "all"` and prefix targets) may be
+   * in flight at once, and how many key functions may run at once.
+   * @default 4
+   */
+  concurrency?: number | undefined;
+  /**
+   * When set, every key must start with one of these; a record with any other key is invalid.
+   * Required by prefix targets, which must lie strictly inside one of them.
+   */
+  allowedPrefixes?: readonly string[] | undefined;
+  /**
+   * Where the prefix of a `{ bucket, prefix }` target returned by a key function must end, so that
+   * `products/p-1/` cannot be given as `products/p-1` (which would take `products/p-10/` too).
+   * @default "/"
+   */
+  prefixDelimiter?: string | undefined;
+  /**
+   * Log the planned deletes (one info line per 1,000 objects) and delete nothing. With
+   * `versions: "all"` it logs the keys to purge; it lists no versions. Prefix targets are listed
+   * (read-only), and the objects under them logged; a prefix not fully listed (`maxListedObjects`,
+   * the time budget, a listing error) is logged at warn but its records are not reported, since a
+   * redelivery would list the same objects again. Invalid records are reported as `onInvalidRecord`
+   * says.
+   * @default false
+   */
+  dryRun?: boolean | undefined;
+  /** Where log lines go; a Powertools Logger fits. @default console */
+  logger?: Logger | undefined;
+  /**
+   * The invocation's signal fires this many ms before the function's timeout
+   * (`context.getRemainingTimeInMillis()` when the invocation starts). It is passed to every S3
+   * request, backoff wait, listing page and key function; when it fires, the handler stops waiting
+   * for them (also for a client or key function that ignores it), reports every record whose
+   * objects are not all deleted (as retryable), and returns. The margin is the time left for that,
+   * the summary line and `onResult`.
+   * @default 2000
+   */
+  timeoutMarginMs?: number | undefined;
+}
+
+const cleanupOptionsSchema = () =>
+  z.strictObject({
+    ...keyMapperFields(),
+    ...deleterOptionFields(),
+    removals: z.optional(z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' })),
+    ttlAttribute: z.optional(nonEmptyString()),
+    onResult: z.optional(fn()),
+    s3Client: z.optional(s3ClientSchema()),
+    onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
+    dryRun: z.optional(z.boolean({ error: "must be true or false" })),
+    logger: z.optional(loggerSchema()),
+    timeoutMarginMs: z.optional(nonNegativeInt()),
+  });
+
+/** The handler's options, checked, with their defaults; the S3 client is left to the handler to create. */
+export interface CleanupConfig {
+  key: KeySpec;
+  keyMapper: KeyMapperOptions;
+  parse: ParseOptions;
+  /** The deleter's settings, without the client. */
+  deleter: Omit<DeleterConfig, "s3Client">;
+  s3Client: S3Client | undefined;
+  onResult: CleanupOptions["onResult"];
+  onInvalidRecord: "fail" | "skip";
+  dryRun: boolean;
+  logger: Logger;
+  timeoutMarginMs: number;
+}
+
+/** Checks the options (throws one {@link ConfigError} naming every wrong option) and applies the defaults. */
+export function resolveCleanupOptions(options: CleanupOptions): CleanupConfig {
+  validateOptions(cleanupOptionsSchema(), options, (input) => [
+    ...requireBucket(input),
+    ...(input.etagAttribute !== undefined && input.versions === "all"
+      ? [
+          {
+            path: "etagAttribute",
+            message: 'cannot be used with versions: "all": a purge of every version has no ETag to match',
+          },
+        ]
+      : []),
+  ]);
+  const { s3Client, ...deleter } = deleterConfig(options as BatchDeleterOptions);
+  return {
+    key: options.key,
+    keyMapper: {
+      bucket: options.bucket,
+      allowedPrefixes: options.allowedPrefixes,
+      prefixDelimiter: options.prefixDelimiter,
+      etagAttribute: options.etagAttribute,
+    },
+    parse: { removals: options.removals ?? "any", ttlAttribute: options.ttlAttribute },
+    deleter,
+    s3Client: options.s3Client,
+    onResult: options.onResult,
+    onInvalidRecord: options.onInvalidRecord ?? "fail",
+    dryRun: options.dryRun ?? false,
+    logger: options.logger ?? console,
+    timeoutMarginMs: options.timeoutMarginMs ?? 2000,
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * Listing: the one paginator for S3 listings (ListObjectsV2, or ListObjectVersions for versions),
+ * shared by prefix targets and version purges. Each page is requested URL-encoded and decoded, its
+ * keys checked to lie under the prefix asked for, and yielded as soon as it arrives, so that the
+ * caller can delete it before the next page is listed.
+ */
+import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from "@aws-sdk/client-s3";
+import { abortable, sendOptions } from "./abort.js";
+import type { Limiter } from "./concurrency.js";
+import { decodeListedKey } from "./object-target.js";
+import { type Failure, failureOfThrown } from "./s3-errors.js";
+import type { ObjectTarget } from "./types.js";
+
+/** S3's largest page of a listing, in keys (ListObjectsV2) or versions and delete markers (ListObjectVersions). */
+export const MAX_KEYS_PER_LIST = 1000;
+
+/** What to list. */
+export interface ListRequest {
+  bucket: string;
+  prefix: string;
+  /** `"current"`: ListObjectsV2, objects without `versionId`. `"all"`: every version and delete marker. */
+  versions: "current" | "all";
+}
+
+/** How many more objects may be listed, shared by every listing that holds it, and the bound it started from. */
+export interface ListBudget {
+  remaining: number;
+  readonly max: number;
+}
+
+/** How a listing runs: its signal, the limiter its requests take a slot of, and its budget. */
+export interface ListContext {
+  s3Client: S3Client;
+  signal?: AbortSignal | undefined;
+  limit?: Limiter | undefined;
+  /**
+   * Each page asks for at most what is left of it, and takes what it got from it; a listing that
+   * has more to list when nothing is left stops with `ListingNotFinished`.
+   */
+  budget?: ListBudget | undefined;
+}
+
+/** Why a listing stopped before its end. Thrown by {@link listPages}. */
+export class ListingError extends Error {
+  override readonly name = "ListingError";
+  readonly failure: Failure;
+  constructor(failure: Failure) {
+    super(failure.message);
+    this.failure = failure;
+  }
+}
+
+/** Where a listing goes on from: a ListObjectsV2 continuation token, or ListObjectVersions' two markers. */
+type Cursor = { ContinuationToken: string } | { KeyMarker: string; VersionIdMarker: string };
+
+/**
+ * Lists `request` page by page, yielding each page's objects (with `versionId` under `"all"`, `"null"`
+ * for an object stored while versioning was off) until the end of the listing. Throws a
+ * {@link ListingError} when the budget runs out first (`ListingNotFinished`, retryable), when a
+ * request fails (with the error's code, and `retryable` as S3's answer says), when the signal
+ * fires (code `Aborted`, retryable), when a page
+ * holds a key outside the prefix or one that does not decode (`UnexpectedListing`; that page is not
+ * yielded), and when a page says more follow but names no place to go on from that was not visited
+ * already (`IncompleteListing`: paging would stop short or loop).
+ */
+export async function* listPages(request: ListRequest, context: ListContext): AsyncGenerator<ObjectTarget[]> {
+  const { s3Client, signal, limit = (task) => task(), budget } = context;
+  const visited = new Set<string>();
+  let cursor: Cursor | undefined;
+  for (;;) {
+    const maxKeys = Math.min(MAX_KEYS_PER_LIST, budget?.remaining ?? MAX_KEYS_PER_LIST);
+    if (maxKeys <= 0) {
+      throw new ListingError({
+        code: "ListingNotFinished",
+        message: `not finished: this call reached maxListedObjects (${budget?.max}); the next one goes on from what is left`,
+        retryable: true,
+      });
+    }
+    const input = {
+      Bucket: request.bucket,
+      Prefix: request.prefix,
+      EncodingType: "url",
+      MaxKeys: maxKeys,
+      ...cursor,
+    } as const;
+    let page: Page;
+    try {
+      page = await limit(() =>
+        request.versions === "current"
+          ? abortable(s3Client.send(new ListObjectsV2Command(input), sendOptions(signal)), signal).then(readObjects)
+          : abortable(s3Client.send(new ListObjectVersionsCommand(input), sendOptions(signal)), signal).then(
+              readVersions,
+            ),
+      );
+    } catch (error) {
+      throw new ListingError(failureOfThrown(error, signal));
+    }
+    const objects = page.entries.map(({ key, versionId }) => {
+      const decoded = decode(page.encoded, key);
+      if (!decoded.startsWith(request.prefix)) throw untrusted("the store listed a key outside the prefix asked for");
+      const object: ObjectTarget = { bucket: request.bucket, key: decoded };
+      if (versionId !== undefined) object.versionId = versionId;
+      return object;
+    });
+    if (budget !== undefined) budget.remaining -= objects.length;
+    yield objects;
+    if (!page.truncated) return;
+    const next = page.next === undefined ? undefined : decodeCursor(page.encoded, page.next);
+    const id = next === undefined ? undefined : JSON.stringify(next);
+    if (next === undefined || id === undefined || visited.has(id)) {
+      throw new ListingError({
+        code: "IncompleteListing",
+        message: "a listing page said more objects follow but gave no new place to go on from",
+        retryable: false,
+      });
+    }
+    visited.add(id);
+    cursor = next;
+  }
+}
+
+/** One page, read from either listing's output. */
+interface Page {
+  entries: { key: string; versionId: string | undefined }[];
+  encoded: boolean;
+  truncated: boolean;
+  next: Cursor | undefined;
+}
+
+interface ListedEntry {
+  Key?: string | undefined;
+  VersionId?: string | undefined;
+}
+
+function readObjects(output: {
+  Contents?: ListedEntry[] | undefined;
+  EncodingType?: string | undefined;
+  IsTruncated?: boolean | undefined;
+  NextContinuationToken?: string | undefined;
+}): Page {
+  const entries: Page["entries"] = [];
+  // An entry without a Key names no object: there is nothing to delete for it.
+  for (const { Key } of output.Contents ?? []) if (Key !== undefined) entries.push({ key: Key, versionId: undefined });
+  const token = output.NextContinuationToken;
+  return {
+    entries,
+    encoded: output.EncodingType === "url",
+    truncated: output.IsTruncated === true,
+    next: token === undefined ? undefined : { ContinuationToken: token },
+  };
+}
+
+function readVersions(output: {
+  Versions?: ListedEntry[] | undefined;
+  DeleteMarkers?: ListedEntry[] | undefined;
+  EncodingType?: string | undefined;
+  IsTruncated?: boolean | undefined;
+  NextKeyMarker?: string | undefined;
+  NextVersionIdMarker?: string | undefined;
+}): Page {
+  const entries: Page["entries"] = [];
+  for (const { Key, VersionId } of [...(output.Versions ?? []), ...(output.DeleteMarkers ?? [])]) {
+    if (Key !== undefined) entries.push({ key: Key, versionId: VersionId ?? "null" });
+  }
+  const { NextKeyMarker, NextVersionIdMarker } = output;
+  return {
+    entries,
+    encoded: output.EncodingType === "url",
+    truncated: output.IsTruncated === true,
+    next:
+      NextKeyMarker === undefined || NextVersionIdMarker === undefined
+        ? undefined
+        : { KeyMarker: NextKeyMarker, VersionIdMarker: NextVersionIdMarker },
+  };
+}
+
+/** A listing that cannot be trusted: a key outside the prefix, or one that does not decode. */
+function untrusted(problem: string): ListingError {
+  return new ListingError({
+    code: "UnexpectedListing",
+    message: `${problem}, so nothing on that page is deleted`,
+    retryable: false,
+  });
+}
+
+/** A key listed with `EncodingType=url` (form encoding, `+` for a space), or verbatim when the store did not encode. */
+function decode(encoded: boolean, listed: string): string {
+  if (!encoded) return listed;
+  try {
+    return decodeListedKey(listed);
+  } catch {
+    throw untrusted("the store listed a key that is not valid URL encoding");
+  }
+}
+
+/** The next key marker comes encoded like the keys; a request takes it as the key itself. */
+function decodeCursor(encoded: boolean, cursor: Cursor): Cursor {
+  return "KeyMarker" in cursor ? { ...cursor, KeyMarker: decode(encoded, cursor.KeyMarker) } : cursor;
+}
