@@ -48,40 +48,56 @@ export class TimeBudgetExceeded extends Error {
   override readonly name = "TimeBudgetExceeded";
 }
 
-/** A signal, and `dispose` to clear its timer once the work is done. */
+/** The signals of an invocation, and `dispose` to clear their timers once the work is done. */
 export interface InvocationSignal {
+  /** Fires at the end of the time budget. */
   signal: AbortSignal;
+  /**
+   * Fires halfway through the budget, or with `signal`: the end of mapping. Key functions that have
+   * not finished by then are cut off, so that the other half is left to delete what was mapped.
+   */
+  mappingSignal: AbortSignal;
   dispose: () => void;
 }
 
 /**
- * The signal of one invocation: it fires `marginMs` before the function's timeout, as
- * `getRemainingTimeInMillis()` tells it when this is called. Without that method it never fires.
+ * The signals of one invocation: `signal` fires `marginMs` before the function's timeout, as
+ * `getRemainingTimeInMillis()` tells it when this is called, and `mappingSignal` halfway there.
+ * Without that method neither fires.
  */
 export function invocationSignal(
   context: { getRemainingTimeInMillis?(): number } | undefined,
   marginMs: number,
 ): InvocationSignal {
-  const controller = new AbortController();
+  const end = new AbortController();
+  const mapping = new AbortController();
+  const signals = { signal: end.signal, mappingSignal: mapping.signal };
   const remaining = context?.getRemainingTimeInMillis?.();
-  if (typeof remaining !== "number" || !Number.isFinite(remaining)) {
-    return { signal: controller.signal, dispose: () => {} };
-  }
+  if (typeof remaining !== "number" || !Number.isFinite(remaining)) return { ...signals, dispose: () => {} };
+  const reason = new TimeBudgetExceeded(
+    `the invocation's time budget ran out: ${marginMs} ms (timeoutMarginMs) before the function's timeout`,
+  );
+  const fire = () => {
+    mapping.abort(reason);
+    end.abort(reason);
+  };
   const budget = remaining - marginMs;
-  const fire = () =>
-    controller.abort(
-      new TimeBudgetExceeded(
-        `the invocation's time budget ran out: ${marginMs} ms (timeoutMarginMs) before the function's timeout`,
-      ),
-    );
   if (budget <= 0) {
     fire();
-    return { signal: controller.signal, dispose: () => {} };
+    return { ...signals, dispose: () => {} };
   }
-  const timer = setTimeout(fire, budget);
-  // A Lambda process must not be kept alive by a timer of a finished invocation.
-  timer.unref?.();
-  return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+  const halfway = new TimeBudgetExceeded(
+    "half of the invocation's time budget went to key functions: the other half is left to delete what they mapped",
+  );
+  const timers = [setTimeout(() => mapping.abort(halfway), budget / 2), setTimeout(fire, budget)];
+  // A Lambda process must not be kept alive by the timers of a finished invocation.
+  for (const timer of timers) timer.unref?.();
+  return {
+    ...signals,
+    dispose: () => {
+      for (const timer of timers) clearTimeout(timer);
+    },
+  };
 }
 
 /** The options of an `S3Client.send` that passes `signal` on, when there is one. */

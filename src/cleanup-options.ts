@@ -101,10 +101,11 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
   /**
    * The invocation's signal fires this many ms before the function's timeout
    * (`context.getRemainingTimeInMillis()` when the invocation starts). It is passed to every S3
-   * request, backoff wait, listing page and key function; when it fires, the handler stops waiting
-   * for them (also for a client or key function that ignores it), reports every record whose
-   * objects are not all deleted (as retryable), and returns. The margin is the time left for that,
-   * the summary line and `onResult`.
+   * request, backoff wait and listing page; when it fires, the handler stops waiting for them (also
+   * for a client that ignores it), reports every record whose objects are not all deleted (as
+   * retryable), and returns. The margin is the time left for that, the summary line and
+   * `onResult`. Key functions get a signal that fires halfway to it: records not mapped by then are
+   * reported, and the other half of the budget deletes what was mapped.
    * @default 2000
    */
   timeoutMarginMs?: number | undefined;

@@ -43,7 +43,7 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
 
   return async (event, context) => {
     const started = Date.now();
-    const { signal, dispose } = invocationSignal(context, config.timeoutMarginMs);
+    const { signal, mappingSignal, dispose } = invocationSignal(context, config.timeoutMarginMs);
     try {
       const batch = parseStreamRecords(event, config.parse);
       const source = EVENT_SOURCES[batch.source];
@@ -62,7 +62,7 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
 
       const { mapped, invalid: unmappable, cutOff } = await mapRemovals(batch.removals, mapKeys, {
         concurrency: deleter.concurrency,
-        signal,
+        signal: mappingSignal,
       });
       const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
       const plan = planCleanup(mapped);

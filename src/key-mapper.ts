@@ -30,9 +30,10 @@ export type KeyFunctionResult =
 /** What a key function gets besides the item. */
 export interface KeyFunctionContext {
   /**
-   * Fires when the invocation's time budget runs out (see `timeoutMarginMs`): pass it on to whatever
-   * the function waits for. The handler stops waiting for the function then, and reports its record
-   * for redelivery.
+   * Fires once half of the invocation's time budget is spent (see `timeoutMarginMs`), so that the
+   * other half is left to delete what was mapped: pass it on to whatever the function waits for.
+   * The handler stops waiting for the function then, and reports its record, and every record not
+   * mapped yet, for redelivery.
    */
   signal: AbortSignal;
 }

@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type BatchResponse,
   type CleanupEvent,
@@ -27,6 +27,12 @@ const s3 = mockClient(S3Client);
 
 beforeEach(() => {
   s3.reset();
+  // The summary's duration is read from Date.now: frozen.
+  vi.useFakeTimers({ toFake: ["Date"] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 afterAll(() => {
@@ -334,7 +340,6 @@ async function checkScenario(scenario: Scenario): Promise<number> {
     maxAttempts: scenario.maxAttempts,
     s3Client: new S3Client({ region: "us-east-1" }),
     logger,
-    now: () => 0,
     sleep: async () => {},
     random: () => 0.5,
   });
@@ -388,6 +393,7 @@ async function checkScenario(scenario: Scenario): Promise<number> {
           keptReplaced: 0,
           fallback: "none",
           batchItemFailures: undefined,
+          aborted: false,
           durationMs: 0,
           dryRun: false,
           error: (thrown as Error).message,
@@ -410,17 +416,17 @@ async function checkScenario(scenario: Scenario): Promise<number> {
 
   // Assess: each object not deleted is logged once, with its code, retryability and owners
   const ownersOf = (key: string) =>
-    toDelete.filter((item) => item.spec.files.map(fileKey).includes(key)).map((item) => item.sequenceNumber);
+    toDelete.filter((item) => item.spec.files.map(fileKey).includes(key)).map((item) => item.identifier);
   const warned = lines
     .filter((line) => line.message === "Object not deleted")
-    .map((line) => line.attributes as { key: string; code: string; retryable: boolean; sequenceNumbers: string[] });
+    .map((line) => line.attributes as { key: string; code: string; retryable: boolean; itemIdentifiers: string[] });
   expect(
     warned
-      .map(({ key, code, retryable, sequenceNumbers }) => ({
+      .map(({ key, code, retryable, itemIdentifiers }) => ({
         key,
         code,
         retryable,
-        owners: [...sequenceNumbers].sort(),
+        owners: [...itemIdentifiers].sort(),
       }))
       .sort((a, b) => (a.key < b.key ? -1 : 1)),
   ).toEqual(
@@ -469,6 +475,7 @@ async function checkScenario(scenario: Scenario): Promise<number> {
         keptReplaced: 0,
         fallback: "none",
         batchItemFailures: identifiers.length,
+        aborted: false,
         durationMs: 0,
         dryRun: false,
       },

@@ -13,7 +13,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { allCustomMatcher } from "aws-sdk-client-mock-vitest";
 import type {} from "aws-sdk-client-mock-vitest/extend";
-import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CONTENT_MD5_MIDDLEWARE } from "../src/content-md5.js";
 import {
   type AttributeValue,
@@ -48,6 +48,12 @@ const s3 = mockClient(S3Client);
 beforeEach(() => {
   s3.reset();
   s3.on(DeleteObjectsCommand).resolves({});
+  // The summary's duration is read from Date.now: frozen, unless a test moves it.
+  vi.useFakeTimers({ toFake: ["Date"], now: START });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 afterAll(() => {
@@ -70,7 +76,6 @@ function setup(overrides: Overrides = {}) {
     key: TEMPLATE,
     s3Client: new S3Client({ region: "us-east-1" }),
     logger,
-    now: clock.now,
     sleep: clock.sleep,
     random: () => 0.5,
     ...overrides,
@@ -205,7 +210,7 @@ describe("options", () => {
       s3Client: {},
       concurrency: 65,
       maxAttempts: 1.5,
-      now: 3,
+      sleep: 3,
       timeoutMarginMs: -1,
     } as unknown as CleanupOptions;
 
@@ -218,7 +223,7 @@ describe("options", () => {
       { path: "allowedPrefixes[0]", message: "must be a non-empty string" },
       { path: "concurrency", message: "must be at most 64" },
       { path: "maxAttempts", message: "must be an integer" },
-      { path: "now", message: "must be a function" },
+      { path: "sleep", message: "must be a function" },
       { path: "s3Client", message: "must be an S3Client (an object with a send method)" },
       { path: "timeoutMarginMs", message: "must not be negative" },
     ]);
@@ -668,7 +673,7 @@ describe("batch item failures", () => {
     // Assess
     expect(response).toEqual(failures(record));
     expect(sentKeys()).toEqual([imageKey("p-1")]);
-    expect(lines.find((line) => line.message === "Object not deleted")?.attributes?.sequenceNumbers).toEqual([
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes?.itemIdentifiers).toEqual([
       seqOf(record),
     ]);
   });
@@ -700,7 +705,7 @@ describe("batch item failures", () => {
           code: "AccessDenied",
           message: `AccessDenied for ${imageKey("shared")}`,
           retryable: false,
-          sequenceNumbers: [seqOf(a), seqOf(c), seqOf(d)],
+          itemIdentifiers: [seqOf(a), seqOf(c), seqOf(d)],
         },
       },
     ]);
@@ -781,7 +786,7 @@ describe("batch item failures", () => {
       code: "AccessDenied",
       message: "Access Denied",
       retryable: false,
-      sequenceNumbers: [seqOf(records[1] as StreamRecord)],
+      itemIdentifiers: [seqOf(records[1] as StreamRecord)],
     });
   });
 
@@ -885,6 +890,7 @@ describe("records that cannot be reported", () => {
           keptReplaced: 0,
           fallback: "none",
           batchItemFailures: undefined,
+          aborted: false,
           durationMs: 0,
           dryRun: false,
           error: (error as Error).message,
@@ -916,6 +922,7 @@ describe("records that cannot be reported", () => {
       "keptReplaced",
       "fallback",
       "batchItemFailures",
+      "aborted",
       "durationMs",
       "dryRun",
       "error",
@@ -1060,7 +1067,7 @@ describe("full failure", () => {
         code: "ServiceUnavailable",
         message: "Please reduce your request rate.",
         retryable: true,
-        sequenceNumbers: [seqOf(a), seqOf(c)],
+        itemIdentifiers: [seqOf(a), seqOf(c)],
       },
       {
         bucket: BUCKET,
@@ -1069,7 +1076,7 @@ describe("full failure", () => {
         code: "ServiceUnavailable",
         message: "Please reduce your request rate.",
         retryable: true,
-        sequenceNumbers: [seqOf(b)],
+        itemIdentifiers: [seqOf(b)],
       },
     ]);
     expect(lines.at(-1)?.attributes).toMatchObject({ targets: 2, deleted: 0, failed: 2, batchItemFailures: 3 });
@@ -1099,7 +1106,7 @@ describe("full failure", () => {
         code: "TimeoutError",
         message: "socket hang up",
         retryable: true,
-        sequenceNumbers: [seqOf(record)],
+        itemIdentifiers: [seqOf(record)],
       },
     ]);
   });
@@ -1127,77 +1134,145 @@ describe("full failure", () => {
         code: "InternalError",
         message: `InternalError for ${imageKey("p-1")}`,
         retryable: true,
-        sequenceNumbers: [seqOf(record)],
+        itemIdentifiers: [seqOf(record)],
       },
     ]);
   });
 });
 
 describe("time budget", () => {
-  const context = (remainingMs: number): CleanupContext => ({ getRemainingTimeInMillis: () => remainingMs });
+  const MARGIN = 2000;
 
-  it("sends nothing and reports every removal when less than timeoutMarginMs remains", async () => {
+  beforeEach(() => {
+    // Every timer is fake: the invocation's signal, backoff waits and slow answers run on one clock
+    // that a test moves with vi.runAllTimersAsync(), never on wall-clock time.
+    vi.useFakeTimers({ now: START });
+  });
+
+  /** A Lambda context whose function times out `timeoutMs` after now. */
+  function lambdaContext(timeoutMs: number): CleanupContext {
+    const deadline = Date.now() + timeoutMs;
+    return { getRemainingTimeInMillis: () => deadline - Date.now() };
+  }
+
+  /** Runs the handler to its end on the fake clock; resolves to its response and when it came (ms after START). */
+  async function invoke(handler: ReturnType<typeof createCleanupHandler>, event: StreamEvent, timeoutMs: number) {
+    let returnedAt: number | undefined;
+    const done = handler(event, lambdaContext(timeoutMs)).then((response) => {
+      returnedAt = Date.now() - START;
+      return response;
+    });
+    await vi.runAllTimersAsync();
+    return { response: await done, returnedAt };
+  }
+
+  /** Waits `ms` on the fake clock. */
+  const after = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+  const summaryOf = (lines: ReturnType<typeof setup>["lines"]) =>
+    lines.find((line) => line.message === "dynamodb-s3-cleanup summary")?.attributes;
+
+  it("sends nothing and reports every removal when no more than timeoutMarginMs remains", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
     const { handler, lines } = setup();
     const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
 
     // Act
-    const response = await handler(streamEvent(...records), context(1999));
+    const { response } = await invoke(handler, streamEvent(...records), MARGIN);
 
     // Assess
     expect(response).toEqual(failures(...records));
     expect(s3).not.toHaveReceivedAnyCommand();
-    expect(lines.filter((line) => line.message === "Object not deleted").map((line) => line.attributes?.code)).toEqual([
-      "DeadlineExceeded",
-      "DeadlineExceeded",
-    ]);
+    expect(lines.filter((line) => line.message === "Object not deleted").map((line) => line.attributes)).toEqual(
+      ["p-1", "p-2"].map((id) =>
+        expect.objectContaining({ key: imageKey(id), code: "Aborted", retryable: true }),
+      ),
+    );
+    expect(summaryOf(lines)).toMatchObject({ aborted: true, failed: 2, batchItemFailures: 2 });
   });
 
-  it("sends the deletes when more than timeoutMarginMs remains", async () => {
+  it("passes the invocation's signal to every request, and it fires timeoutMarginMs before the timeout", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
-    const { handler } = setup({ timeoutMarginMs: 500 });
+    const { handler } = setup();
+    const send = vi.spyOn(S3Client.prototype, "send");
 
     // Act
-    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })), context(501));
+    const { response } = await invoke(handler, streamEvent(removeRecord({ keys: productKeys("p-1") })), 5000);
 
     // Assess
     expect(response).toEqual(NO_FAILURES);
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    const signal = (send.mock.calls[0]?.[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal;
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(signal?.aborted).toBe(false);
+    send.mockRestore();
   });
 
-  it.each([
-    ["no context", undefined],
-    ["a context without getRemainingTimeInMillis", {}],
-    ["a context with an infinite budget", context(Number.POSITIVE_INFINITY)],
-  ])("applies no time budget with %s", async (_, ctx) => {
+  it("returns at the budget when a DeleteObjects request hangs and the client ignores the signal, reporting its records", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
-    const { handler } = setup({ timeoutMarginMs: 10_000_000 });
+    const { handler, lines } = setup();
+    s3.on(DeleteObjectsCommand).callsFake(() => after(60_000).then(() => ({})));
+    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
 
     // Act
-    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })), ctx);
+    const { response, returnedAt } = await invoke(handler, streamEvent(...records), 5000);
 
     // Assess
-    expect(response).toEqual(NO_FAILURES);
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(response).toEqual(failures(...records));
+    expect(returnedAt).toBe(5000 - MARGIN);
+    expect(summaryOf(lines)).toMatchObject({ aborted: true, deleted: 0, failed: 2 });
+    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
+      code: "Aborted",
+      message: expect.stringContaining("timeoutMarginMs"),
+      retryable: true,
+    });
   });
 
-  it("retries no more once the backoff would outlast the budget", async () => {
+  it("cuts off a key function that hangs at half the budget, reporting the records not mapped and deleting the others' objects", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
-    const { handler, lines, clock } = setup({ baseDelayMs: 1000 });
+    let seen: AbortSignal | undefined;
+    const { handler, lines } = setup({
+      key: async (item, { signal }) => {
+        seen = signal;
+        if (item.keys.productId === "slow") await new Promise(() => {});
+        return imageKey(String(item.keys.productId));
+      },
+      concurrency: 1,
+    });
+    const fast = removeRecord({ keys: productKeys("p-1") });
+    const slow = removeRecord({ keys: productKeys("slow") });
+    const never = removeRecord({ keys: productKeys("p-3") });
+
+    // Act
+    const { response, returnedAt } = await invoke(handler, streamEvent(fast, slow, never), 5000);
+
+    // Assess
+    expect(response).toEqual(failures(slow, never));
+    expect(returnedAt).toBe((5000 - MARGIN) / 2);
+    expect(seen?.aborted).toBe(true);
+    expect(sentKeys()).toEqual([imageKey("p-1")]);
+    expect(lines.find((line) => line.message === "Records not mapped: the time budget ran out first")?.attributes).toEqual({
+      itemIdentifiers: [seqOf(slow), seqOf(never)],
+    });
+  });
+
+  it("cuts a backoff short at the budget and reports the record with its last error", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({ sleep: undefined, baseDelayMs: 10_000, maxDelayMs: 10_000, random: () => 0.9 });
     answerDeletes(() => "SlowDown");
     const record = removeRecord({ keys: productKeys("p-1") });
 
     // Act
-    const response = await handler(streamEvent(record), context(2400));
+    const { response, returnedAt } = await invoke(handler, streamEvent(record), 5000);
 
     // Assess
     expect(response).toEqual(failures(record));
+    expect(returnedAt).toBe(5000 - MARGIN);
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toEqual([]);
     expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
       code: "SlowDown",
       message: `no time left to retry after SlowDown: SlowDown for ${imageKey("p-1")}`,
@@ -1205,29 +1280,23 @@ describe("time budget", () => {
     });
   });
 
-  it("sends no retry when the budget runs out during the backoff", async () => {
+  it.each([
+    ["no context", undefined],
+    ["a context without getRemainingTimeInMillis", {}],
+    ["a context with an infinite budget", { getRemainingTimeInMillis: () => Number.POSITIVE_INFINITY }],
+  ])("applies no time budget with %s", async (_, context) => {
     // Prepare
     const { removeRecord } = createRecordFactory();
-    const clock = createFakeClock(START);
-    // Each backoff takes a second longer than asked, as a busy event loop may make it.
-    const sleep = async (ms: number) => {
-      await clock.sleep(ms);
-      clock.advance(1000);
-    };
-    const { handler, lines } = setup({ now: clock.now, sleep });
-    answerDeletes(() => "SlowDown");
-    const record = removeRecord({ keys: productKeys("p-1") });
+    const { handler, lines } = setup({ timeoutMarginMs: 10_000_000 });
 
     // Act
-    const response = await handler(streamEvent(record), context(3000));
+    const done = handler(streamEvent(removeRecord({ keys: productKeys("p-1") })), context);
+    await vi.runAllTimersAsync();
 
     // Assess
-    expect(response).toEqual(failures(record));
+    expect(await done).toEqual(NO_FAILURES);
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toEqual([50]);
-    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
-      code: "DeadlineExceeded",
-    });
+    expect(summaryOf(lines)).toMatchObject({ aborted: false });
   });
 });
 
@@ -1334,9 +1403,10 @@ describe("logging", () => {
   it("logs exactly one summary line per invocation, with every count", async () => {
     // Prepare
     const { removeRecord, ttlRemoveRecord, insertRecord, modifyRecord } = createRecordFactory();
-    const { handler, lines, clock } = setup({ removals: "ttl", key: [TEMPLATE, "thumbs/{productId}.png"] });
+    const { handler, lines } = setup({ removals: "ttl", key: [TEMPLATE, "thumbs/{productId}.png"] });
+    // Each key takes 40 ms of the clock the summary's duration is read from.
     answerDeletes((key) => {
-      clock.advance(40);
+      vi.setSystemTime(Date.now() + 40);
       return key === "thumbs/p-2.png" ? "AccessDenied" : undefined;
     });
     const event = streamEvent(
@@ -1370,6 +1440,7 @@ describe("logging", () => {
           keptReplaced: 0,
           fallback: "none",
           batchItemFailures: 2,
+          aborted: false,
           durationMs: 160,
           dryRun: false,
         },
@@ -1388,6 +1459,7 @@ describe("logging", () => {
       "keptReplaced",
       "fallback",
       "batchItemFailures",
+      "aborted",
       "durationMs",
       "dryRun",
     ]);
@@ -1433,6 +1505,7 @@ describe("logging", () => {
           keptReplaced: 0,
           fallback: "none",
           batchItemFailures: 1,
+          aborted: false,
           durationMs: 0,
           dryRun: false,
         },
@@ -1501,7 +1574,7 @@ describe("logging", () => {
         code: "AccessDenied",
         message: `AccessDenied for ${imageKey("p-2")}`,
         retryable: false,
-        sequenceNumbers: [seqOf(records[1] as StreamRecord)],
+        itemIdentifiers: [seqOf(records[1] as StreamRecord)],
       },
       {
         bucket: BUCKET,
@@ -1510,7 +1583,7 @@ describe("logging", () => {
         code: "InvalidArgument",
         message: `InvalidArgument for ${imageKey("p-3")}`,
         retryable: false,
-        sequenceNumbers: [seqOf(records[2] as StreamRecord)],
+        itemIdentifiers: [seqOf(records[2] as StreamRecord)],
       },
     ]);
   });
@@ -1705,9 +1778,11 @@ describe('versions: "all"', () => {
     const { removeRecord } = createRecordFactory();
     const { handler, lines } = setup({ versions: "all" });
     answerListings();
-    s3.on(DeleteObjectsCommand).resolves({
-      Errors: [{ Key: imageKey("shared"), VersionId: "v1", Code: "AccessDenied", Message: "Access Denied" }],
-    });
+    s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) => ({
+      Errors: (input.Delete?.Objects ?? [])
+        .filter(({ Key, VersionId }) => Key === imageKey("shared") && VersionId === "v1")
+        .map(({ Key, VersionId }) => ({ Key, VersionId, Code: "AccessDenied", Message: "Access Denied" })),
+    }));
     const a = removeRecord({ keys: productKeys("shared") });
     const b = removeRecord({ keys: productKeys("p-2") });
     const c = removeRecord({ keys: productKeys("shared") });
@@ -1721,8 +1796,9 @@ describe('versions: "all"', () => {
       imageKey("shared"),
       imageKey("p-2"),
     ]);
-    expect(s3.commandCalls(DeleteObjectsCommand)[0]?.args[0].input.Delete?.Objects).toEqual(
-      ["shared", "p-2"].flatMap((id) => ["v2", "v1", "d1"].map((VersionId) => ({ Key: imageKey(id), VersionId }))),
+    // Each key's versions are deleted as soon as they are listed.
+    expect(s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].input.Delete?.Objects)).toEqual(
+      ["shared", "p-2"].map((id) => ["v2", "v1", "d1"].map((VersionId) => ({ Key: imageKey(id), VersionId }))),
     );
     expect(lines.filter((line) => line.level === "warn")).toEqual([
       {
@@ -1735,7 +1811,7 @@ describe('versions: "all"', () => {
           code: "AccessDenied",
           message: "Access Denied",
           retryable: false,
-          sequenceNumbers: [seqOf(a), seqOf(c)],
+          itemIdentifiers: [seqOf(a), seqOf(c)],
         },
       },
     ]);
@@ -2055,7 +2131,7 @@ describe("event sources", () => {
       // Assess
       expect(identifiers(response)).toEqual([seqOf(record), seqOf(copy)]);
       expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-2")]);
-      expect(lines.find((line) => line.message === "Object not deleted")?.attributes?.sequenceNumbers).toEqual([
+      expect(lines.find((line) => line.message === "Object not deleted")?.attributes?.itemIdentifiers).toEqual([
         seqOf(copy),
         seqOf(record),
       ]);
@@ -2342,6 +2418,7 @@ describe("onResult", () => {
         keptReplaced: 0,
         fallback: "none",
         batchItemFailures: 1,
+        aborted: false,
         durationMs: 0,
         dryRun: false,
       });
@@ -2493,12 +2570,17 @@ describe("prefix targets", () => {
     prefix: `products/${String(item.keys.productId)}/`,
   });
 
-  /** Answers ListObjectsV2 with `count` objects under the prefix asked for, in one page. */
+  /** Answers ListObjectsV2 with `count` objects under the prefix asked for, in pages of MaxKeys. */
   function answerListings(count: number) {
-    s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => ({
-      Contents: Array.from({ length: count }, (_, i) => ({ Key: `${input.Prefix}${i}.png` })),
-      IsTruncated: false,
-    }));
+    s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
+      const start = Number(input.ContinuationToken ?? 0);
+      const end = Math.min(count, start + (input.MaxKeys ?? 1000));
+      return {
+        Contents: Array.from({ length: end - start }, (_, i) => ({ Key: `${input.Prefix}${start + i}.png` })),
+        IsTruncated: end < count,
+        ...(end < count ? { NextContinuationToken: String(end) } : {}),
+      };
+    });
   }
 
   it("lists the prefix and deletes every object under it in DeleteObjects requests", async () => {
@@ -2525,10 +2607,10 @@ describe("prefix targets", () => {
     });
   });
 
-  it("deletes what it listed within maxPrefixObjects and reports the record, with a warn line", async () => {
+  it("deletes what it listed within maxListedObjects and reports the record, with a warn line", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
-    const { handler, lines } = setup({ key: prefixOf, allowedPrefixes: ["products/"], maxPrefixObjects: 2 });
+    const { handler, lines } = setup({ key: prefixOf, allowedPrefixes: ["products/"], maxListedObjects: 2 });
     answerListings(5);
     const record = removeRecord({ keys: productKeys("p-1") });
 
@@ -2546,7 +2628,7 @@ describe("prefix targets", () => {
           bucket: BUCKET,
           prefix: "products/p-1/",
           retryable: true,
-          sequenceNumbers: [seqOf(record)],
+          itemIdentifiers: [seqOf(record)],
         }),
       },
     ]);
@@ -2558,7 +2640,7 @@ describe("prefix targets", () => {
     const { handler, lines } = setup({
       key: prefixOf,
       allowedPrefixes: ["products/"],
-      maxPrefixObjects: 2,
+      maxListedObjects: 2,
       dryRun: true,
     });
     answerListings(5);
@@ -2584,12 +2666,12 @@ describe("prefix targets", () => {
       {
         level: "warn",
         message: "Dry run: prefix not fully listed",
-        attributes: expect.objectContaining({ prefix: "products/p-1/", code: "PrefixNotFinished" }),
+        attributes: expect.objectContaining({ prefix: "products/p-1/", code: "ListingNotFinished" }),
       },
       {
         level: "warn",
         message: "Dry run: prefix not fully listed",
-        attributes: expect.objectContaining({ prefix: "products/p-1/", code: "PrefixNotFinished" }),
+        attributes: expect.objectContaining({ prefix: "products/p-1/", code: "ListingNotFinished" }),
       },
     ]);
   });
@@ -2624,11 +2706,11 @@ describe("prefix targets", () => {
     expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
   });
 
-  it("rejects bad prefixDelimiter and maxPrefixObjects options by name", () => {
+  it("rejects bad prefixDelimiter and maxListedObjects options by name", () => {
     // Act
     const error = (() => {
       try {
-        setup({ key: prefixOf, allowedPrefixes: ["products/"], prefixDelimiter: "", maxPrefixObjects: 0 });
+        setup({ key: prefixOf, allowedPrefixes: ["products/"], prefixDelimiter: "", maxListedObjects: 0 });
       } catch (thrown) {
         return thrown;
       }
@@ -2638,7 +2720,7 @@ describe("prefix targets", () => {
     // Assess
     expect(isConfigError(error)).toBe(true);
     expect((error as ConfigError).issues.map((issue) => issue.path).sort()).toEqual([
-      "maxPrefixObjects",
+      "maxListedObjects",
       "prefixDelimiter",
     ]);
   });

@@ -23,6 +23,7 @@ const summaryOf = (counts: Partial<CleanupSummary> = {}): CleanupSummary => ({
   keptReplaced: 4,
   fallback: "none",
   batchItemFailures: 5,
+  aborted: false,
   durationMs: 42,
   dryRun: false,
   ...counts,
