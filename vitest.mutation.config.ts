@@ -1,0 +1,19 @@
+/**
+ * The unit tests alone, for mutation testing (`npm run mutation`): Stryker runs them once per
+ * mutant, so nothing here may need the local servers the integration project starts.
+ */
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+    },
+    include: ["test/**/*.test.ts"],
+    // Integration tests need moto and DynamoDB Local; the bundle and package tests read dist/.
+    exclude: ["test/integration/**", "test/bundle.test.ts", "test/lambda-entry.test.ts", "test/deploy/**"],
+  },
+});
