@@ -12,6 +12,7 @@ import * as z from "zod/mini";
 import { abortable, sleep as sleepWithSignal } from "./abort.js";
 import { createLimiter, type Limiter, mapInOrder } from "./concurrency.js";
 import { distinctBy, targetId } from "./object-target.js";
+import { expandPrefix } from "./prefix-expander.js";
 import {
   abortedFailure,
   type Failure,
@@ -21,7 +22,6 @@ import {
   refusesChecksum,
   refusesContent,
 } from "./s3-errors.js";
-import { expandPrefix } from "./prefix-expander.js";
 import type { ListContext } from "./s3-listing.js";
 import {
   canBatch,

@@ -4,8 +4,8 @@
  * run only logs it. Between map and report in the handler's flow.
  */
 import {
-  type DeleterConfig,
   type DeleteReport,
+  type DeleterConfig,
   deleteObjects,
   deleteTargets,
   firstFailure,

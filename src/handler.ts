@@ -55,12 +55,19 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
       if (cannotReport !== undefined) {
         recordsToRetry({ ...NOTHING_DONE, invalid: batch.invalid, onInvalidRecord, dryRun }, logger);
         Object.assign(summary, { invalid: batch.invalid.length, durationMs: Date.now() - started, dryRun });
-        logger.error("dynamodb-s3-cleanup summary: failing the whole batch", { ...summary, error: cannotReport.message });
+        logger.error("dynamodb-s3-cleanup summary: failing the whole batch", {
+          ...summary,
+          error: cannotReport.message,
+        });
         await notify(summary);
         throw cannotReport;
       }
 
-      const { mapped, invalid: unmappable, cutOff } = await mapRemovals(batch.removals, mapKeys, {
+      const {
+        mapped,
+        invalid: unmappable,
+        cutOff,
+      } = await mapRemovals(batch.removals, mapKeys, {
         concurrency: deleter.concurrency,
         signal: mappingSignal,
       });

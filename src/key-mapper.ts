@@ -4,8 +4,8 @@
  */
 
 import * as z from "zod/mini";
-import { AttributeProblem, attributeMember } from "./attribute-value.js";
 import { abortable } from "./abort.js";
+import { AttributeProblem, attributeMember } from "./attribute-value.js";
 import { mapInOrder } from "./concurrency.js";
 import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, refOf } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
@@ -131,7 +131,9 @@ export async function mapRemovals(
       return { item, targets: await abortable(mapKeys(item, context), signal) };
     } catch (error) {
       // A key mapper rejects with KeyMappingError only, or the race with the signal's reason.
-      return signal.aborted && !isKeyMappingError(error) ? CUT_OFF : { ...refOf(item), error: error as KeyMappingError };
+      return signal.aborted && !isKeyMappingError(error)
+        ? CUT_OFF
+        : { ...refOf(item), error: error as KeyMappingError };
     }
   });
   const result: MappedRemovals = { mapped: [], invalid: [], cutOff: [] };

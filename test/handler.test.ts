@@ -447,22 +447,6 @@ describe("selection", () => {
     expect(sentKeys()).toEqual(expected.map(imageKey));
     expect(lines.at(-1)?.attributes).toMatchObject({ removals: expected.length, skipped: 4 - expected.length });
   });
-
-  it("sends at most 1,000 keys per DeleteObjects request", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler } = setup();
-    const records = Array.from({ length: 1001 }, (_, i) => removeRecord({ keys: productKeys(`p-${i}`) }));
-
-    // Act
-    const response = await handler(streamEvent(...records));
-
-    // Assess
-    expect(response).toEqual(NO_FAILURES);
-    const sizes = s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].input.Delete?.Objects?.length);
-    expect(sizes).toEqual([1000, 1]);
-    expect(new Set(sentKeys()).size).toBe(1001);
-  });
 });
 
 describe("invalid records", () => {
@@ -710,125 +694,6 @@ describe("batch item failures", () => {
       },
     ]);
   });
-
-  it("retries a key that S3 answers SlowDown for, and reports nothing once it is deleted", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler, clock } = setup();
-    s3.on(DeleteObjectsCommand)
-      .resolvesOnce({ Errors: [{ Key: imageKey("p-1"), Code: "SlowDown", Message: "Reduce your request rate" }] })
-      .resolves({});
-
-    // Act
-    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
-
-    // Assess
-    expect(response).toEqual(NO_FAILURES);
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
-    expect(clock.delays).toEqual([50]);
-  });
-
-  it("sends keys holding a line end as single DeleteObject calls, and the others in DeleteObjects", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    s3.on(DeleteObjectCommand).resolves({});
-    const keysOf: Record<string, string[]> = {
-      "p-1": ["files/plain.png", "files/cr\r.png"],
-      "p-2": ["files/lf\n.png", "files/crlf\r\n.png", "files/other.png"],
-    };
-    const { handler, lines } = setup({ key: (item) => keysOf[String(item.keys.productId)] });
-    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
-
-    // Act
-    const response = await handler(streamEvent(...records));
-
-    // Assess
-    expect(response).toEqual(NO_FAILURES);
-    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
-      Bucket: BUCKET,
-      Delete: { Objects: [{ Key: "files/plain.png" }, { Key: "files/other.png" }], Quiet: true },
-    });
-    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toEqual([
-      { Bucket: BUCKET, Key: "files/cr\r.png" },
-      { Bucket: BUCKET, Key: "files/lf\n.png" },
-      { Bucket: BUCKET, Key: "files/crlf\r\n.png" },
-    ]);
-    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 5, deleted: 5, failed: 0 });
-  });
-
-  it("reports the record of a line-end key whose single DeleteObject fails", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    s3.on(DeleteObjectCommand).rejects(
-      new S3ServiceException({
-        name: "AccessDenied",
-        $fault: "client",
-        $metadata: { httpStatusCode: 403 },
-        message: "Access Denied",
-      }),
-    );
-    const { handler, lines } = setup({
-      key: (item) => (item.keys.productId === "p-2" ? "files/line\nend.png" : "files/plain.png"),
-    });
-    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
-
-    // Act
-    const response = await handler(streamEvent(...records));
-
-    // Assess
-    expect(response).toEqual(failures(records[1] as StreamRecord));
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
-    expect(sentKeys()).toEqual(["files/plain.png"]);
-    expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toEqual({
-      bucket: BUCKET,
-      key: "files/line\nend.png",
-      versionId: undefined,
-      code: "AccessDenied",
-      message: "Access Denied",
-      retryable: false,
-      itemIdentifiers: [seqOf(records[1] as StreamRecord)],
-    });
-  });
-
-  it("fails every key of a request without its own entry when an Errors entry names no key sent", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler, lines } = setup();
-    s3.on(DeleteObjectsCommand).resolves({
-      Errors: [
-        { Key: imageKey("p-2"), Code: "NoSuchKey", Message: "The specified key does not exist." },
-        { Key: "images/never-sent.png", Code: "AccessDenied", Message: "Access Denied" },
-      ],
-    });
-    const records = ["p-1", "p-2", "p-3"].map((id) => removeRecord({ keys: productKeys(id) }));
-
-    // Act
-    const response = await handler(streamEvent(...records));
-
-    // Assess
-    expect(response).toEqual(failures(records[0] as StreamRecord, records[2] as StreamRecord));
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(
-      lines.filter((line) => line.level === "warn").map((line) => [line.attributes?.key, line.attributes?.code]),
-    ).toEqual([
-      [imageKey("p-1"), "AccessDenied"],
-      [imageKey("p-3"), "AccessDenied"],
-    ]);
-    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 3, deleted: 1, failed: 2, batchItemFailures: 2 });
-  });
-
-  it("counts NoSuchKey as deleted", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler } = setup();
-    answerDeletes(() => "NoSuchKey");
-
-    // Act
-    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
-
-    // Assess
-    expect(response).toEqual(NO_FAILURES);
-  });
 });
 
 describe("records that cannot be reported", () => {
@@ -1004,140 +869,6 @@ describe("full failure", () => {
     // Assess
     expect(response).toEqual(failures(...records));
   });
-
-  it("returns every removal when DeleteObjects throws a permanent error", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler, lines, clock } = setup();
-    s3.on(DeleteObjectsCommand).rejects(
-      new S3ServiceException({
-        name: "AccessDenied",
-        $fault: "client",
-        $metadata: { httpStatusCode: 403 },
-        message: "Access Denied",
-      }),
-    );
-    const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
-
-    // Act
-    const response = await handler(streamEvent(...records));
-
-    // Assess
-    expect(response).toEqual(failures(...records));
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toEqual([]);
-    expect(
-      lines
-        .filter((line) => line.message === "Object not deleted")
-        .map((line) => [line.attributes?.code, line.attributes?.retryable]),
-    ).toEqual([
-      ["AccessDenied", false],
-      ["AccessDenied", false],
-    ]);
-  });
-
-  it("returns every owning record after one request when DeleteObjects throws a transient error", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler, lines, clock } = setup({ maxAttempts: 3 });
-    s3.on(DeleteObjectsCommand).rejects(
-      new S3ServiceException({
-        name: "ServiceUnavailable",
-        $fault: "server",
-        $metadata: { httpStatusCode: 503 },
-        message: "Please reduce your request rate.",
-      }),
-    );
-    const a = removeRecord({ keys: productKeys("shared") });
-    const b = removeRecord({ keys: productKeys("p-2") });
-    const c = removeRecord({ keys: productKeys("shared") });
-
-    // Act
-    const response = await handler(streamEvent(a, b, c));
-
-    // Assess
-    expect(response).toEqual(failures(a, b, c));
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toEqual([]);
-    expect(lines.filter((line) => line.level === "warn").map((line) => line.attributes)).toEqual([
-      {
-        bucket: BUCKET,
-        key: imageKey("shared"),
-        versionId: undefined,
-        code: "ServiceUnavailable",
-        message: "Please reduce your request rate.",
-        retryable: true,
-        itemIdentifiers: [seqOf(a), seqOf(c)],
-      },
-      {
-        bucket: BUCKET,
-        key: imageKey("p-2"),
-        versionId: undefined,
-        code: "ServiceUnavailable",
-        message: "Please reduce your request rate.",
-        retryable: true,
-        itemIdentifiers: [seqOf(b)],
-      },
-    ]);
-    expect(lines.at(-1)?.attributes).toMatchObject({ targets: 2, deleted: 0, failed: 2, batchItemFailures: 3 });
-  });
-
-  it("reports a network error without an HTTP status as retryable, after one request", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler, lines, clock } = setup({ maxAttempts: 3 });
-    s3.on(DeleteObjectsCommand).rejects(
-      Object.assign(new Error("socket hang up"), { name: "TimeoutError", code: "ECONNRESET", $metadata: {} }),
-    );
-    const record = removeRecord({ keys: productKeys("p-1") });
-
-    // Act
-    const response = await handler(streamEvent(record));
-
-    // Assess
-    expect(response).toEqual(failures(record));
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toEqual([]);
-    expect(lines.filter((line) => line.level === "warn").map((line) => line.attributes)).toEqual([
-      {
-        bucket: BUCKET,
-        key: imageKey("p-1"),
-        versionId: undefined,
-        code: "TimeoutError",
-        message: "socket hang up",
-        retryable: true,
-        itemIdentifiers: [seqOf(record)],
-      },
-    ]);
-  });
-
-  it("returns the record after retrying a transient per-key error maxAttempts times", async () => {
-    // Prepare
-    const { removeRecord } = createRecordFactory();
-    const { handler, lines, clock } = setup({ maxAttempts: 3 });
-    answerDeletes(() => "InternalError");
-    const record = removeRecord({ keys: productKeys("p-1") });
-
-    // Act
-    const response = await handler(streamEvent(record));
-
-    // Assess
-    expect(response).toEqual(failures(record));
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
-    expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-1"), imageKey("p-1")]);
-    expect(clock.delays).toEqual([50, 100]);
-    expect(lines.filter((line) => line.level === "warn").map((line) => line.attributes)).toEqual([
-      {
-        bucket: BUCKET,
-        key: imageKey("p-1"),
-        versionId: undefined,
-        code: "InternalError",
-        message: `InternalError for ${imageKey("p-1")}`,
-        retryable: true,
-        itemIdentifiers: [seqOf(record)],
-      },
-    ]);
-  });
 });
 
 describe("time budget", () => {
@@ -1185,9 +916,7 @@ describe("time budget", () => {
     expect(response).toEqual(failures(...records));
     expect(s3).not.toHaveReceivedAnyCommand();
     expect(lines.filter((line) => line.message === "Object not deleted").map((line) => line.attributes)).toEqual(
-      ["p-1", "p-2"].map((id) =>
-        expect.objectContaining({ key: imageKey(id), code: "Aborted", retryable: true }),
-      ),
+      ["p-1", "p-2"].map((id) => expect.objectContaining({ key: imageKey(id), code: "Aborted", retryable: true })),
     );
     expect(summaryOf(lines)).toMatchObject({ aborted: true, failed: 2, batchItemFailures: 2 });
   });
@@ -1254,7 +983,9 @@ describe("time budget", () => {
     expect(returnedAt).toBe((5000 - MARGIN) / 2);
     expect(seen?.aborted).toBe(true);
     expect(sentKeys()).toEqual([imageKey("p-1")]);
-    expect(lines.find((line) => line.message === "Records not mapped: the time budget ran out first")?.attributes).toEqual({
+    expect(
+      lines.find((line) => line.message === "Records not mapped: the time budget ran out first")?.attributes,
+    ).toEqual({
       itemIdentifiers: [seqOf(slow), seqOf(never)],
     });
   });
