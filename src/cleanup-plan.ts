@@ -18,7 +18,6 @@ import type { RecordRef } from "./errors.js";
 import { isPrefixTarget, prefixTargetId } from "./key-mapper.js";
 import { expandPrefix, type PrefixOutcome } from "./prefix-expander.js";
 import { collectOwnership, type Ownership } from "./report.js";
-import type { ListContext } from "./s3-listing.js";
 import type { CleanupTarget, Logger, ObjectTarget, PrefixTarget } from "./types.js";
 
 /** A prefix target and every record that owns it, in record order. */
@@ -98,10 +97,12 @@ export async function executePlan<R extends RecordRef>(
  */
 export async function previewPlan<R extends RecordRef>(
   plan: CleanupPlan<R>,
-  { versions, concurrency }: Pick<DeleterConfig, "versions" | "concurrency">,
-  list: ListContext,
+  config: DeleterConfig,
+  signal: AbortSignal,
   logger: Logger,
 ): Promise<CleanupOutcome> {
+  // The listings share one limiter and budget, as a real run's would.
+  const list = listContext(openDeletion(config, signal));
   const log = (targets: readonly ObjectTarget[]) => {
     for (let start = 0; start < targets.length; start += MAX_KEYS_PER_REQUEST) {
       logger.info("Dry run: these objects would be deleted", {
@@ -110,8 +111,8 @@ export async function previewPlan<R extends RecordRef>(
     }
   };
   log([...plan.objects.values()].map(({ target }) => target));
-  const prefixes = await mapInOrder(plan.prefixes, concurrency, ({ target }) =>
-    expandPrefix(target, versions, list, async (page) => {
+  const prefixes = await mapInOrder(plan.prefixes, config.concurrency, ({ target }) =>
+    expandPrefix(target, config.versions, list, async (page) => {
       log(page);
       return { failed: 0, failure: undefined };
     }),

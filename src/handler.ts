@@ -5,7 +5,6 @@
  */
 import { S3Client } from "@aws-sdk/client-s3";
 import { invocationSignal } from "./abort.js";
-import { listContext, openDeletion } from "./batch-deleter.js";
 import { type CleanupConfig, type CleanupOptions, resolveCleanupOptions } from "./cleanup-options.js";
 import { executePlan, planCleanup, previewPlan } from "./cleanup-plan.js";
 import { describeShape, type RecordRef } from "./errors.js";
@@ -74,7 +73,7 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
       const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
       const plan = planCleanup(mapped);
       const outcome = dryRun
-        ? await previewPlan(plan, deleter, listContext(openDeletion(deleter, signal)), logger)
+        ? await previewPlan(plan, deleter, signal, logger)
         : await executePlan(plan, deleter, signal);
       const response = buildBatchResponse(
         recordsToRetry({ plan, outcome, invalid, cutOff, onInvalidRecord, dryRun }, logger),

@@ -149,7 +149,7 @@ export interface RunStreamOptions {
 
 type StreamsSdk = typeof import("@aws-sdk/client-dynamodb-streams");
 
-interface Settings {
+interface RunSettings {
   client: DynamoDBStreamsClient;
   streamArn: string;
   handler: StreamHandler;
@@ -175,7 +175,7 @@ interface Shard {
 }
 
 /** The state of one run: nothing outlives the call to `runStream`. */
-interface Run extends Settings {
+interface Run extends RunSettings {
   sdk: StreamsSdk;
   shards: Map<string, Shard>;
   report: StreamRunReport;
@@ -421,7 +421,7 @@ async function pause(ms: number, signal: AbortSignal | undefined): Promise<void>
 const isDuration = (value: unknown): boolean => typeof value === "number" && value >= 0 && Number.isFinite(value);
 
 /** The options with their defaults; throws one ConfigError naming every invalid option. */
-function settingsOf(options: RunStreamOptions): Settings {
+function settingsOf(options: RunStreamOptions): RunSettings {
   const {
     batchSize = 100,
     startingPosition = "TRIM_HORIZON",
