@@ -44,6 +44,7 @@
 import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import {
   CreateBucketCommand,
@@ -79,6 +80,9 @@ const UPLOADS_IN_FLIGHT = 8;
 const MAX_INVOCATIONS = sized(60, 20);
 const MAX_RUN_MS = sized(45_000, 20_000);
 const THROTTLED_MODES: readonly ThrottleMode[] = ["503", "per-key"];
+/** The paced reference sends at this share of the limit. */
+const PACED_SHARE = 0.95;
+const PACED_LABEL = `(ref) paced DeleteObjects at ${PACED_SHARE * 100}% of the limit, no handler`;
 const TARGET_GOODPUT = 0.9;
 const TARGET_THROTTLED = 0.05;
 
@@ -97,8 +101,8 @@ interface Variant {
  * `{ label: "(3) AIMD concurrency", client: {}, handler: { <its option> } }`.
  */
 const VARIANTS: readonly Variant[] = [
-  { label: "(1) today's handler, retryMode standard (SDK default)", client: {} },
-  { label: '(2) S3Client retryMode "adaptive"', client: { retryMode: "adaptive" } },
+  { label: "(1) handler, S3Client retryMode standard (default)", client: {} },
+  { label: '(2) handler, S3Client retryMode "adaptive"', client: { retryMode: "adaptive" } },
 ];
 
 /** What the Lambda-like delivery loop saw. */
@@ -114,19 +118,21 @@ interface Deliveries {
   wallMs: number;
 }
 
-/** One variant in one mode. */
+/** One measured run: a variant (or the paced reference) in one mode. */
 interface Run {
-  variant: string;
+  label: string;
   mode: ThrottleMode;
-  deliveries: Deliveries;
+  wallMs: number;
   proxy: ThrottleStats;
-  /** Uploaded objects still in the bucket after the run. */
-  left: number;
   /**
    * The 99th percentile and the most this process's event loop was late during the run, in ms. The
    * proxy, the handler and the SDK share it: a late loop would skew the bucket's clock and the timers.
    */
   loopDelayMs: { p99: number; max: number };
+  /** The delivery loop's figures; absent for the paced reference, which calls no handler. */
+  deliveries?: Deliveries;
+  /** Uploaded objects still in the bucket after the run; absent for the paced reference. */
+  left?: number;
 }
 
 const SILENT: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -316,6 +322,18 @@ main(async () => {
     const throttle = proxy;
     const selfCheck = await checkProxy(throttle);
 
+    /** Configures the proxy, runs `work` with the event loop watched, and returns the proxy's counts. */
+    const timed = async (mode: ThrottleMode, work: () => Promise<void>) => {
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      throttle.configure({ mode, keysPerSecond: LIMIT, burstKeys: BURST });
+      loop.enable();
+      const start = performance.now();
+      await work();
+      const wallMs = performance.now() - start;
+      loop.disable();
+      return { wallMs, proxy: throttle.stats(), loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } };
+    };
+
     const measure = async (variant: Variant, mode: ThrottleMode): Promise<Run> => {
       const uploadStart = performance.now();
       await pool(uploaded, UPLOADS_IN_FLIGHT, async (key) => {
@@ -330,19 +348,49 @@ main(async () => {
         logger: SILENT,
         ...variant.handler,
       });
-      const loop = monitorEventLoopDelay({ resolution: 10 });
-      throttle.configure({ mode, keysPerSecond: LIMIT, burstKeys: BURST });
-      loop.enable();
-      const deliveries = await deliver(handler, records);
-      loop.disable();
-      const stats = throttle.stats();
+      let deliveries: Deliveries | undefined;
+      const measured = await timed(mode, async () => {
+        deliveries = await deliver(handler, records);
+      });
       s3.destroy();
       const left = await countObjects(direct);
-      if (deliveries.checkpointed === records.length && left > 0) {
+      const done = deliveries as Deliveries;
+      if (done.checkpointed === records.length && left > 0) {
         throw new Error(`${variant.label}, ${mode}: every record checkpointed, yet ${left} objects are left`);
       }
-      const loopDelayMs = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
-      return { variant: variant.label, mode, deliveries, proxy: stats, left, loopDelayMs };
+      return { label: variant.label, mode, ...measured, deliveries: done, left };
+    };
+
+    /**
+     * The reference: no handler, no retries; DeleteObjects of 1,000 keys sent on a fixed schedule at
+     * PACED_SHARE of the limit, the first at once. It shows what the proxy lets a client that keeps
+     * to the limit do, in the same units.
+     */
+    const paced = async (mode: ThrottleMode): Promise<Run> => {
+      const s3 = new S3Client({ ...localClientConfig(throttle.endpoint), forcePathStyle: true, maxAttempts: 1 });
+      const batches: string[][] = [];
+      for (let start = 0; start < keys.length; start += 1000) batches.push(keys.slice(start, start + 1000));
+      const measured = await timed(mode, async () => {
+        const start = performance.now();
+        let due = 0;
+        await Promise.all(
+          batches.map(async (batch) => {
+            const at = due;
+            due += (batch.length / (LIMIT * PACED_SHARE)) * 1000;
+            await sleep(Math.max(0, start + at - performance.now()));
+            await s3
+              .send(
+                new DeleteObjectsCommand({
+                  Bucket: BUCKET,
+                  Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+                }),
+              )
+              .catch(() => undefined); // Counted by the proxy; the reference does not retry.
+          }),
+        );
+      });
+      s3.destroy();
+      return { label: PACED_LABEL, mode, ...measured };
     };
 
     // Warm-up, untimed: connections, the handler's JIT, moto's DeleteObjects path.
@@ -354,9 +402,9 @@ main(async () => {
       s3.destroy();
     }
 
-    const first = VARIANTS[0] as Variant;
-    const runs: Run[] = [await measure(first, "off")];
+    const runs: Run[] = [await measure(VARIANTS[0] as Variant, "off")];
     for (const mode of THROTTLED_MODES) {
+      runs.push(await paced(mode));
       for (const variant of VARIANTS) runs.push(await measure(variant, mode));
     }
 
@@ -376,37 +424,29 @@ main(async () => {
     );
     console.log();
 
+    const modeLabel = (mode: ThrottleMode) => (mode === "off" ? "off (no limit)" : mode);
+    const capacity = (run: Run) => BURST + (LIMIT * run.wallMs) / 1000;
     const rows = runs.map((run) => {
       const { deliveries: d, proxy: p } = run;
-      const wallS = d.wallMs / 1000;
-      const goodput = p.distinctKeysDeleted / wallS;
-      const share = p.distinctKeysDeleted / (BURST + LIMIT * wallS);
+      const goodput = p.distinctKeysDeleted / (run.wallMs / 1000);
+      const share = p.distinctKeysDeleted / capacity(run);
       const throttled = p.deleteRequests === 0 ? 0 : p.throttledRequests / p.deleteRequests;
-      const onTime = d.latestVsTimeoutMs < 0;
-      const finished = d.checkpointed === records.length;
-      const verdicts =
-        run.mode === "off"
-          ? ["-", "-", onTime ? "PASS" : "MISS"]
-          : [
-              verdict(share, TARGET_GOODPUT, ">="),
-              verdict(throttled, TARGET_THROTTLED, "<="),
-              onTime ? "PASS" : "MISS",
-            ];
+      const onTime = d === undefined ? undefined : d.latestVsTimeoutMs < 0;
+      const limited = run.mode !== "off";
       return [
-        run.variant,
-        run.mode === "off" ? "off (no limit)" : run.mode,
-        seconds(d.wallMs),
+        run.label,
+        modeLabel(run.mode),
+        seconds(run.wallMs),
         thousands(goodput),
         percent(share),
-        verdicts[0] as string,
+        limited ? verdict(share, TARGET_GOODPUT, ">=") : "-",
         thousands(p.deleteRequests),
         percent(throttled),
-        verdicts[1] as string,
-        thousands(d.recordsReported),
-        `${d.invocations}${finished ? "" : " (stopped)"}`,
-        thousands(d.wholeBatchFailures),
-        signedMs(d.latestVsTimeoutMs),
-        verdicts[2] as string,
+        limited ? verdict(throttled, TARGET_THROTTLED, "<=") : "-",
+        d === undefined ? "-" : thousands(d.recordsReported),
+        d === undefined ? "-" : `${d.invocations}${d.checkpointed === records.length ? "" : " (stopped)"}`,
+        d === undefined ? "-" : signedMs(d.latestVsTimeoutMs),
+        onTime === undefined ? "-" : onTime ? "PASS" : "MISS",
       ];
     });
     console.log(
@@ -423,48 +463,62 @@ main(async () => {
           `<= ${percent(TARGET_THROTTLED)}`,
           "records reported",
           "invocations",
-          "whole-batch failures",
           "latest return vs timeout",
-          "< timeout",
+          "before timeout",
         ],
         rows,
       ),
     );
     console.log();
     console.log(
-      "of limit = distinct keys deleted / (burst + limit x wall). throttled = delete requests answered 503 or with " +
-        "at least one key refused. whole-batch failures = invocations that threw or returned after their timeout. " +
-        "(stopped) = a bound on the run (invocations or time) stopped it before every record was checkpointed.",
+      "goodput = distinct keys deleted / wall; of limit = distinct keys deleted / (burst + limit x wall), what the " +
+        "bucket admits in that time. throttled = delete requests answered 503 or with at least one key refused. " +
+        "records reported = sum of batchItemFailures. (stopped) = a bound on the run (invocations or time) stopped " +
+        "it before every record was checkpointed.",
     );
     console.log();
-
+    console.log(
+      table(
+        [
+          "variant",
+          "mode",
+          "keys deleted incl. repeats",
+          "bucket used",
+          "keys refused",
+          "whole-batch failures",
+          "uploaded objects left",
+          "event-loop delay p99 / max",
+        ],
+        runs.map((run) => [
+          run.label,
+          modeLabel(run.mode),
+          thousands(run.proxy.keysDeleted),
+          run.mode === "off" ? "-" : percent(run.proxy.keysDeleted / capacity(run)),
+          thousands(run.proxy.keysRefused),
+          run.deliveries === undefined ? "-" : thousands(run.deliveries.wholeBatchFailures),
+          run.left === undefined ? "-" : thousands(run.left),
+          `${run.loopDelayMs.p99.toFixed(0)} / ${run.loopDelayMs.max.toFixed(0)} ms`,
+        ]),
+      ),
+    );
+    console.log();
+    console.log(
+      "keys deleted incl. repeats: a redelivered record deletes its key again. bucket used = keys deleted incl. " +
+        "repeats / (burst + limit x wall). whole-batch failures = invocations that threw or returned after their " +
+        "timeout (Lambda would retry their whole batch). Event-loop delay: this process runs the proxy, the handler " +
+        "and the SDK.",
+    );
+    console.log();
     const calibration = runs[0] as Run;
-    const ceiling = calibration.proxy.distinctKeysDeleted / (calibration.deliveries.wallMs / 1000);
+    const ceiling = calibration.proxy.distinctKeysDeleted / (calibration.wallMs / 1000);
     console.log(
-      `Headroom: unthrottled, the same set-up deleted ${thousands(ceiling)} keys/s, ` +
-        `${(ceiling / LIMIT).toFixed(1)}x the limit.`,
+      `Headroom: unthrottled, the same set-up deleted ${thousands(ceiling)} keys/s, ${(ceiling / LIMIT).toFixed(1)}x the limit.`,
     );
-    console.log("Over time (per second of each run: keys deleted / delete requests throttled):");
+    console.log("Over time, per second of each run (keys deleted incl. repeats / delete requests throttled):");
     for (const run of runs) {
-      const seconds = run.proxy.timeline.map((bin) => `${kilo(bin.keysDeleted)}/${bin.throttledRequests}`);
-      console.log(`  ${run.variant}, ${run.mode}: ${seconds.join(" ")}`);
+      const timeline = run.proxy.timeline.map((bin) => `${kilo(bin.keysDeleted)}/${bin.throttledRequests}`);
+      console.log(`  ${run.label}, ${modeLabel(run.mode)}: ${timeline.join(" ")}`);
     }
-    console.log(
-      "Keys deleted incl. repeats (redelivered records delete again) / distinct / refused: " +
-        runs
-          .map(
-            (run) =>
-              `${run.mode}${run.mode === "off" ? "" : ` ${run.variant.slice(0, 3)}`} ` +
-              `${thousands(run.proxy.keysDeleted)}/${thousands(run.proxy.distinctKeysDeleted)}/${thousands(run.proxy.keysRefused)}`,
-          )
-          .join("; ") +
-        `. Uploaded objects left after each run: ${runs.map((run) => run.left).join(", ")}.`,
-    );
-    console.log(
-      "Event-loop delay of this process (proxy, handler and SDK) per run, p99/max: " +
-        runs.map((run) => `${run.loopDelayMs.p99.toFixed(0)}/${run.loopDelayMs.max.toFixed(0)} ms`).join(", ") +
-        ".",
-    );
     const totalMs = performance.now() - started;
     console.log(
       `Load average (1 min) at the start and the end: ${loadAtStart.toFixed(2)}, ${loadavg()[0]?.toFixed(2)}. ` +
