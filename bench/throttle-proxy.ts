@@ -2,10 +2,15 @@
  * A loopback HTTP proxy in front of an S3 endpoint (moto) that rate-limits delete work in keys per
  * second, as S3 limits DELETEs per prefix, and answers SlowDown above the limit. For bench/throttle.ts.
  *
+ * It runs in a node process of its own (`startThrottleProxy`), so that its clock and event loop are
+ * not those of the client it measures, and it is controlled over two loopback paths that no S3
+ * request can have (bucket names have no `_`): `POST /__throttle/configure` (JSON settings) and
+ * `GET /__throttle/stats` (JSON counts).
+ *
  * Rate limit: one token bucket for the whole proxy (the benchmark's keys share one prefix). It holds
- * at most `burstKeys` tokens, starts full when `configure` is called, and refills continuously at
- * `keysPerSecond`. A DeleteObjects request of n keys costs n tokens; a DeleteObject request costs 1.
- * Tokens are taken when the request's body has arrived, before it is forwarded.
+ * at most `burstKeys` tokens, holds `startKeys` when `configure` is called, and refills
+ * continuously at `keysPerSecond`. A DeleteObjects request of n keys costs n tokens; a DeleteObject
+ * request costs 1. Tokens are taken when the request's body has arrived, before it is forwarded.
  *
  * Modes:
  * - `"off"`: everything passes through; deletes are still counted.
@@ -36,9 +41,12 @@ import {
   request as httpRequest,
   type IncomingHttpHeaders,
   type IncomingMessage,
+  type Server,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo } from "node:net";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { startOnFreePort, startService } from "../test/services/process.js";
 
 /** How delete work above the limit is refused. */
 export type ThrottleMode = "off" | "503" | "per-key";
@@ -50,6 +58,8 @@ export interface ThrottleSettings {
   keysPerSecond: number;
   /** The bucket's capacity in keys: what may go at once after a pause. At least 1,000. */
   burstKeys: number;
+  /** The tokens in the bucket when `configure` is called: at most `burstKeys`. */
+  startKeys: number;
 }
 
 /** What went through the proxy in one second of the run. */
@@ -85,14 +95,24 @@ export interface ThrottleStats {
   timeline: ThrottleSecond[];
 }
 
-/** A running proxy. */
+/** A running proxy process. */
 export interface ThrottleProxy {
   /** `http://127.0.0.1:<port>`: the endpoint clients use instead of the upstream's. */
   endpoint: string;
-  /** Sets the limit and mode, refills the bucket and resets every counter. */
+  /** The proxy process's PID. */
+  pid: number;
+  /** Sets the limit and mode, fills the bucket with `startKeys` and resets every counter. */
+  configure(settings: ThrottleSettings): Promise<void>;
+  stats(): Promise<ThrottleStats>;
+  /** Stops the process, by its PID. */
+  stop(): Promise<void>;
+}
+
+/** The proxy's server in this process, and its controls. */
+interface ThrottleServer {
+  server: Server;
   configure(settings: ThrottleSettings): void;
   stats(): ThrottleStats;
-  close(): Promise<void>;
 }
 
 /** The largest DeleteObjects request S3 accepts, in keys. */
@@ -106,9 +126,10 @@ export class TokenBucket {
   constructor(
     readonly rate: number,
     readonly capacity: number,
+    start: number,
     now: number,
   ) {
-    this.tokens = capacity;
+    this.tokens = Math.min(capacity, start);
     this.last = now;
   }
 
@@ -229,18 +250,18 @@ interface Answer {
   body: Buffer;
 }
 
-/** Starts the proxy on a free loopback port, in front of `upstream` (such as moto's endpoint). */
-export async function startThrottleProxy(upstream: string, initial: ThrottleSettings): Promise<ThrottleProxy> {
+/** The proxy's server (not listening yet) in front of `upstream`, such as moto's endpoint. */
+function createThrottleServer(upstream: string, initial: ThrottleSettings): ThrottleServer {
   const target = new URL(upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let settings = initial;
   let started = performance.now();
-  let bucket = new TokenBucket(settings.keysPerSecond, settings.burstKeys, started);
-  let stats = emptyStats();
+  let bucket = new TokenBucket(settings.keysPerSecond, settings.burstKeys, settings.startKeys, started);
+  let counts = emptyCounts();
   let distinct = new Set<string>();
   let requestIds = 0;
 
-  function emptyStats(): Omit<ThrottleStats, "settings" | "elapsedMs" | "distinctKeysDeleted"> {
+  function emptyCounts(): Omit<ThrottleStats, "settings" | "elapsedMs" | "distinctKeysDeleted"> {
     return {
       requests: 0,
       deleteRequests: 0,
@@ -254,36 +275,40 @@ export async function startThrottleProxy(upstream: string, initial: ThrottleSett
   }
 
   function configure(next: ThrottleSettings): void {
-    if (next.mode !== "off" && next.burstKeys < MAX_KEYS_PER_REQUEST) {
+    if (!["off", "503", "per-key"].includes(next.mode)) throw new Error(`throttle proxy: unknown mode ${next.mode}`);
+    if (next.mode !== "off" && !(next.burstKeys >= MAX_KEYS_PER_REQUEST)) {
       throw new Error(`throttle proxy: burstKeys must be at least ${MAX_KEYS_PER_REQUEST}, the largest request`);
     }
     if (!(next.keysPerSecond > 0)) throw new Error("throttle proxy: keysPerSecond must be more than 0");
+    if (!(next.startKeys >= 0 && next.startKeys <= next.burstKeys)) {
+      throw new Error("throttle proxy: startKeys must be from 0 to burstKeys");
+    }
     settings = next;
     started = performance.now();
-    bucket = new TokenBucket(next.keysPerSecond, next.burstKeys, started);
-    stats = emptyStats();
+    bucket = new TokenBucket(next.keysPerSecond, next.burstKeys, next.startKeys, started);
+    counts = emptyCounts();
     distinct = new Set();
   }
 
   /** The current second's counters. */
   function second(now: number): ThrottleSecond {
     const index = Math.max(0, Math.floor((now - started) / 1000));
-    while (stats.timeline.length <= index) {
-      stats.timeline.push({ requests: 0, throttledRequests: 0, keysDeleted: 0, keysRefused: 0 });
+    while (counts.timeline.length <= index) {
+      counts.timeline.push({ requests: 0, throttledRequests: 0, keysDeleted: 0, keysRefused: 0 });
     }
-    return stats.timeline[index] as ThrottleSecond;
+    return counts.timeline[index] as ThrottleSecond;
   }
 
   function countDelete(now: number, keys: number, deleted: readonly string[], refused: number): void {
     const bin = second(now);
-    stats.deleteRequests++;
-    stats.keysRequested += keys;
-    stats.keysDeleted += deleted.length;
+    counts.deleteRequests++;
+    counts.keysRequested += keys;
+    counts.keysDeleted += deleted.length;
     bin.keysDeleted += deleted.length;
-    stats.keysRefused += refused;
+    counts.keysRefused += refused;
     bin.keysRefused += refused;
     if (refused > 0) {
-      stats.throttledRequests++;
+      counts.throttledRequests++;
       bin.throttledRequests++;
     }
     for (const key of deleted) distinct.add(key);
@@ -396,6 +421,31 @@ export async function startThrottleProxy(upstream: string, initial: ThrottleSett
     reply(response, answer.status, copyHeaders(answer.headers, false), answer.body);
   }
 
+  function stats(): ThrottleStats {
+    return {
+      ...counts,
+      timeline: counts.timeline.map((bin) => ({ ...bin })),
+      settings,
+      elapsedMs: performance.now() - started,
+      distinctKeysDeleted: distinct.size,
+    };
+  }
+
+  /** The control paths: `POST /__throttle/configure` and `GET /__throttle/stats`. */
+  function control(incoming: IncomingMessage, response: ServerResponse, body: Buffer): void {
+    const json = (status: number, value: unknown) =>
+      reply(response, status, { "content-type": "application/json" }, Buffer.from(JSON.stringify(value)));
+    try {
+      if (incoming.method === "GET" && incoming.url === STATS_PATH) json(200, stats());
+      else if (incoming.method === "POST" && incoming.url === CONFIGURE_PATH) {
+        configure(JSON.parse(body.toString("utf8")) as ThrottleSettings);
+        json(200, stats().settings);
+      } else json(404, { error: `no control path ${incoming.method} ${incoming.url}` });
+    } catch (error) {
+      json(400, { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
   const server = createServer((incoming, response) => {
     response.on("error", () => undefined);
     void (async () => {
@@ -405,7 +455,11 @@ export async function startThrottleProxy(upstream: string, initial: ThrottleSett
       } catch {
         return; // The client went away before sending its request whole: nothing to do.
       }
-      stats.requests++;
+      if (incoming.url?.startsWith(CONTROL_PREFIX)) {
+        control(incoming, response, body);
+        return;
+      }
+      counts.requests++;
       second(performance.now()).requests++;
       try {
         const url = new URL(incoming.url ?? "/", "http://proxy");
@@ -419,7 +473,7 @@ export async function startThrottleProxy(upstream: string, initial: ThrottleSett
           reply(response, answer.status, copyHeaders(answer.headers, false), answer.body);
         }
       } catch (error) {
-        stats.failures++;
+        counts.failures++;
         reply(
           response,
           502,
@@ -430,30 +484,112 @@ export async function startThrottleProxy(upstream: string, initial: ThrottleSett
     })();
   });
   server.keepAliveTimeout = 30_000;
+  server.on("close", () => agent.destroy());
+  configure(initial);
+  return { server, configure, stats };
+}
+
+const CONTROL_PREFIX = "/__throttle/";
+const CONFIGURE_PATH = `${CONTROL_PREFIX}configure`;
+const STATS_PATH = `${CONTROL_PREFIX}stats`;
+
+/**
+ * Starts the proxy in a node process of its own (this file, through tsx) on a free loopback port,
+ * in front of `upstream`, with `settings`. It is stopped by its PID (`stop()`), and stops by itself
+ * when this process is gone.
+ */
+export async function startThrottleProxy(upstream: string, settings: ThrottleSettings): Promise<ThrottleProxy> {
+  const service = await startOnFreePort((port) => {
+    const endpoint = `http://127.0.0.1:${port}`;
+    return startService({
+      name: "throttle-proxy",
+      command: process.execPath,
+      args: [
+        "--import",
+        "tsx",
+        fileURLToPath(import.meta.url),
+        "--port",
+        String(port),
+        "--upstream",
+        upstream,
+        "--parent",
+        String(process.pid),
+      ],
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      endpoint,
+      ready: async () => (await fetch(`${endpoint}${STATS_PATH}`, { signal: AbortSignal.timeout(2000) })).ok,
+    });
+  });
+  const call = async <T>(path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${service.endpoint}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+    });
+    const value = (await response.json()) as T & { error?: string };
+    if (!response.ok) throw new Error(`throttle proxy ${path}: ${value.error ?? response.status}`);
+    return value;
+  };
+  const proxy: ThrottleProxy = {
+    endpoint: service.endpoint,
+    pid: service.pid,
+    configure: async (next) => {
+      await call(CONFIGURE_PATH, next);
+    },
+    stats: () => call<ThrottleStats>(STATS_PATH),
+    stop: () => service.stop(),
+  };
+  try {
+    await proxy.configure(settings);
+  } catch (error) {
+    await proxy.stop();
+    throw error;
+  }
+  return proxy;
+}
+
+/** The proxy process: `--port <n> --upstream <url> --parent <pid>`. */
+async function serve(): Promise<void> {
+  const { values } = parseArgs({
+    options: { port: { type: "string" }, upstream: { type: "string" }, parent: { type: "string" } },
+    strict: true,
+  });
+  if (values.port === undefined || values.upstream === undefined) {
+    throw new Error("usage: throttle-proxy.ts --port <n> --upstream <url> [--parent <pid>]");
+  }
+  const { server } = createThrottleServer(values.upstream, {
+    mode: "off",
+    keysPerSecond: 1,
+    burstKeys: MAX_KEYS_PER_REQUEST,
+    startKeys: MAX_KEYS_PER_REQUEST,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(Number(values.port), "127.0.0.1", () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
-  configure(initial);
-
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    configure,
-    stats: () => ({
-      ...stats,
-      timeline: stats.timeline.map((bin) => ({ ...bin })),
-      settings,
-      elapsedMs: performance.now() - started,
-      distinctKeysDeleted: distinct.size,
-    }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        agent.destroy();
-      }),
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
   };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  const parent = values.parent === undefined ? undefined : Number(values.parent);
+  if (parent !== undefined) {
+    // Not left behind when the benchmark that started it is killed.
+    setInterval(() => {
+      try {
+        process.kill(parent, 0);
+      } catch {
+        stop();
+      }
+    }, 1000).unref();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  serve().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
 }
 
 /** The bucket of a path-style request: the first segment of its path. */

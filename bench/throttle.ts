@@ -4,15 +4,20 @@
  * whether it still returns before the function's timeout.
  *
  * Set-up: moto, started by the project's own script (test/services/moto.ts) and stopped by PID, with
- * the loopback proxy of bench/throttle-proxy.ts in front of it. The proxy limits delete work to
- * `--limit` keys per second (default 3,500, S3's figure) with a token bucket of `--burst` keys
- * (default 1,000: one full DeleteObjects request), and refuses what is above it in one of two modes:
+ * the loopback proxy of bench/throttle-proxy.ts in front of it, in a node process of its own (also
+ * stopped by PID), so that its clock and event loop are not the measured client's. The proxy limits
+ * delete work to `--limit` keys per second (default 3,500, S3's figure) with a token bucket of at
+ * most `--burst` keys (default 2,000: two full DeleteObjects requests, so that a sender at the limit
+ * has about 0.3 s of slack for jitter) holding `START` (1,000: one full request) when a run begins,
+ * and refuses what is above it in one of two modes:
  * - 503: a delete request passes whole or gets HTTP 503 SlowDown, which the SDK retries (a
  *   throttling error: its adaptive mode slows down on it);
  * - per-key: a DeleteObjects request gets as many keys deleted as there are tokens, and the others
  *   come back as per-key SlowDown errors in its 200 answer, which the SDK does not see as errors.
  * A first run with no limit ("off") shows how fast the same set-up goes unthrottled: the headroom
- * moto, the proxy and the handler on this machine have over the limit.
+ * moto, the proxy and the handler on this machine have over the limit. In each mode a reference
+ * runs first: no handler, DeleteObjects of 1,000 keys on a fixed schedule at 95% of the limit, no
+ * retries. It shows that the targets can be met through this proxy, in the same units.
  *
  * Workload, the same for every run: `RECORDS` REMOVE records (bench/events.ts, KEYS_ONLY, key
  * "{productId}.png"), one shard, delivered as Lambda's event source mapping does: batches of
@@ -31,15 +36,15 @@
  * controller the handler may gain as an option) is one more entry there.
  *
  * Figures per run: wall time from the first delivery to the last answer; goodput = distinct keys
- * deleted ÷ wall time, also as a share of what the bucket admits in that time (burst + limit × wall
- * time, so that the initial burst does not count as goodput above the limit); delete requests and
+ * deleted ÷ wall time, also as a share of what the bucket admits in that time (START + limit × wall
+ * time, so that the tokens held at the start do not count as goodput above the limit); delete requests and
  * the share the proxy throttled (a 503, or at least one key refused); records reported (sum of
  * batchItemFailures over invocations); invocations; and the latest return relative to the
  * invocation's timeout (negative: before it). Targets (issue #9): goodput ≥ 90% of the limit with
  * ≤ 5% of requests throttled, and every invocation returning before its timeout.
  *
  * The library is imported from dist/: `npm run build` first.
- * Run: npx tsx bench/throttle.ts [--limit 3500] [--burst 1000]   (BENCH_SMOKE=1 for a short smoke run)
+ * Run: npx tsx bench/throttle.ts [--limit 3500] [--burst 2000]   (BENCH_SMOKE=1 for a short smoke run)
  */
 import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
@@ -60,7 +65,13 @@ import { localClientConfig } from "../test/services/index.js";
 import { startMoto } from "../test/services/moto.js";
 import { BUCKET, KEY_TEMPLATE, removeRecords } from "./events.js";
 import { loadLibrary, main, printHeader, SMOKE, sized, table, verdict } from "./lib.js";
-import { startThrottleProxy, type ThrottleMode, type ThrottleProxy, type ThrottleStats } from "./throttle-proxy.js";
+import {
+  startThrottleProxy,
+  type ThrottleMode,
+  type ThrottleProxy,
+  type ThrottleSettings,
+  type ThrottleStats,
+} from "./throttle-proxy.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -69,7 +80,9 @@ const { values: args } = parseArgs({
   strict: true,
 });
 const LIMIT = positiveNumber(args.limit ?? "3500", "--limit");
-const BURST = positiveNumber(args.burst ?? "1000", "--burst");
+const BURST = positiveNumber(args.burst ?? "2000", "--burst");
+/** The tokens in the bucket at the start of a run: one full DeleteObjects request. */
+const START = 1000;
 
 const RECORDS = sized(20_000, 2_000);
 const BATCH_SIZE = sized(5_000, 1_000);
@@ -125,8 +138,8 @@ interface Run {
   wallMs: number;
   proxy: ThrottleStats;
   /**
-   * The 99th percentile and the most this process's event loop was late during the run, in ms. The
-   * proxy, the handler and the SDK share it: a late loop would skew the bucket's clock and the timers.
+   * The 99th percentile and the most this process's event loop (the handler's and the SDK's) was
+   * late during the run, in ms: a late loop delays requests and stretches backoffs and timeouts.
    */
   loopDelayMs: { p99: number; max: number };
   /** The delivery loop's figures; absent for the paced reference, which calls no handler. */
@@ -134,6 +147,14 @@ interface Run {
   /** Uploaded objects still in the bucket after the run; absent for the paced reference. */
   left?: number;
 }
+
+/** The proxy's settings for a run in `mode`. */
+const settings = (mode: ThrottleMode): ThrottleSettings => ({
+  mode,
+  keysPerSecond: LIMIT,
+  burstKeys: BURST,
+  startKeys: START,
+});
 
 const SILENT: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -254,7 +275,7 @@ async function checkProxy(proxy: ThrottleProxy): Promise<string> {
   };
   try {
     // Per-key: a bucket of 1,000 tokens barely refilling; 1,500 keys split 1,000 / 500.
-    proxy.configure({ mode: "per-key", keysPerSecond: 0.001, burstKeys: 1000 });
+    await proxy.configure({ mode: "per-key", keysPerSecond: 0.001, burstKeys: 1000, startKeys: 1000 });
     const split = keys(1500, "split");
     const first = await deleteObjects(split);
     const refused = (first.Errors ?? []).map((error) => `${error.Key}:${error.Code}`);
@@ -268,7 +289,7 @@ async function checkProxy(proxy: ThrottleProxy): Promise<string> {
       fail(`keys with no token left came back as ${JSON.stringify(none.Errors)}`);
     }
     // 503: the first request takes the bucket, the next ones are refused whole.
-    proxy.configure({ mode: "503", keysPerSecond: 0.001, burstKeys: 1000 });
+    await proxy.configure({ mode: "503", keysPerSecond: 0.001, burstKeys: 1000, startKeys: 1000 });
     await deleteObjects(keys(1000, "whole"));
     for (const send of [
       () => deleteObjects(keys(2, "refused")),
@@ -282,10 +303,10 @@ async function checkProxy(proxy: ThrottleProxy): Promise<string> {
         fail(`expected a 503 SlowDown, got ${error === undefined ? "success" : `${error.name}`}`);
       }
     }
-    proxy.configure({ mode: "off", keysPerSecond: 0.001, burstKeys: 1000 });
+    await proxy.configure({ mode: "off", keysPerSecond: 0.001, burstKeys: 1000, startKeys: 1000 });
     const passed = await deleteObjects(keys(1000, "off"));
     if ((passed.Errors ?? []).length > 0) fail("mode off refused keys");
-    const stats = proxy.stats();
+    const stats = await proxy.stats();
     if (stats.distinctKeysDeleted !== 1000 || stats.throttledRequests !== 0) fail("mode off miscounted");
     return "per-key split 1,000/500 with escaped keys, 503 for DeleteObjects and DeleteObject, pass-through when off";
   } finally {
@@ -318,20 +339,21 @@ main(async () => {
   try {
     const direct = new S3Client({ ...localClientConfig(moto.endpoint), forcePathStyle: true });
     await direct.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    proxy = await startThrottleProxy(moto.endpoint, { mode: "off", keysPerSecond: LIMIT, burstKeys: BURST });
+    proxy = await startThrottleProxy(moto.endpoint, settings("off"));
     const throttle = proxy;
     const selfCheck = await checkProxy(throttle);
 
     /** Configures the proxy, runs `work` with the event loop watched, and returns the proxy's counts. */
     const timed = async (mode: ThrottleMode, work: () => Promise<void>) => {
       const loop = monitorEventLoopDelay({ resolution: 10 });
-      throttle.configure({ mode, keysPerSecond: LIMIT, burstKeys: BURST });
+      await throttle.configure(settings(mode));
       loop.enable();
       const start = performance.now();
       await work();
       const wallMs = performance.now() - start;
       loop.disable();
-      return { wallMs, proxy: throttle.stats(), loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } };
+      const proxy = await throttle.stats();
+      return { wallMs, proxy, loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } };
     };
 
     const measure = async (variant: Variant, mode: ThrottleMode): Promise<Run> => {
@@ -397,7 +419,7 @@ main(async () => {
     {
       const s3 = new S3Client({ ...localClientConfig(throttle.endpoint), forcePathStyle: true });
       const handler = lib.createCleanupHandler({ bucket: BUCKET, key: KEY_TEMPLATE, s3Client: s3, logger: SILENT });
-      throttle.configure({ mode: "off", keysPerSecond: LIMIT, burstKeys: BURST });
+      await throttle.configure(settings("off"));
       await handler({ Records: structuredClone(records.slice(0, Math.min(BATCH_SIZE, 4000))) });
       s3.destroy();
     }
@@ -414,8 +436,9 @@ main(async () => {
         "function timeout; a partial batch response is redelivered from its lowest reported record.",
     );
     console.log(
-      `Limit: ${LIMIT.toLocaleString("en")} keys/s, token bucket of ${BURST.toLocaleString("en")} keys (full at the ` +
-        "start of each run). A DeleteObjects request costs one token per key, a DeleteObject one.",
+      `Limit: ${LIMIT.toLocaleString("en")} keys/s, token bucket of at most ${BURST.toLocaleString("en")} keys, ` +
+        `holding ${START.toLocaleString("en")} at the start of each run. A DeleteObjects request costs one token per ` +
+        "key, a DeleteObject one. The proxy runs in a process of its own.",
     );
     console.log(
       `Handler from dist/ with its defaults (concurrency 4, maxAttempts 3, timeoutMarginMs 2,000); ` +
@@ -425,7 +448,7 @@ main(async () => {
     console.log();
 
     const modeLabel = (mode: ThrottleMode) => (mode === "off" ? "off (no limit)" : mode);
-    const capacity = (run: Run) => BURST + (LIMIT * run.wallMs) / 1000;
+    const capacity = (run: Run) => START + (LIMIT * run.wallMs) / 1000;
     const rows = runs.map((run) => {
       const { deliveries: d, proxy: p } = run;
       const goodput = p.distinctKeysDeleted / (run.wallMs / 1000);
@@ -471,7 +494,7 @@ main(async () => {
     );
     console.log();
     console.log(
-      "goodput = distinct keys deleted / wall; of limit = distinct keys deleted / (burst + limit x wall), what the " +
+      "goodput = distinct keys deleted / wall; of limit = distinct keys deleted / (start + limit x wall), what the " +
         "bucket admits in that time. throttled = delete requests answered 503 or with at least one key refused. " +
         "records reported = sum of batchItemFailures. (stopped) = a bound on the run (invocations or time) stopped " +
         "it before every record was checkpointed.",
@@ -504,9 +527,9 @@ main(async () => {
     console.log();
     console.log(
       "keys deleted incl. repeats: a redelivered record deletes its key again. bucket used = keys deleted incl. " +
-        "repeats / (burst + limit x wall). whole-batch failures = invocations that threw or returned after their " +
-        "timeout (Lambda would retry their whole batch). Event-loop delay: this process runs the proxy, the handler " +
-        "and the SDK.",
+        "repeats / (start + limit x wall). whole-batch failures = invocations that threw or returned after their " +
+        "timeout (Lambda would retry their whole batch). Event-loop delay: of the benchmark's process, which runs " +
+        "the handler and the SDK (the proxy has a process of its own).",
     );
     console.log();
     const calibration = runs[0] as Run;
@@ -525,7 +548,7 @@ main(async () => {
         `Run time ${seconds(totalMs)} with moto up, uploads ${seconds(uploadMs)} of it.`,
     );
   } finally {
-    await proxy?.close();
+    await proxy?.stop();
     await moto.stop();
   }
 });
