@@ -87,7 +87,7 @@ const START = 1000;
 const RECORDS = sized(20_000, 2_000);
 const BATCH_SIZE = sized(5_000, 1_000);
 const FUNCTION_TIMEOUT_MS = 5_000;
-const UPLOAD_EVERY = sized(10, 50);
+const UPLOAD_EVERY = sized(20, 50);
 const UPLOADS_IN_FLIGHT = 8;
 /** Bounds on one run, so that a variant that makes no progress cannot hold the benchmark up. */
 const MAX_INVOCATIONS = sized(60, 20);
