@@ -189,14 +189,16 @@ function parseDeleteBody(text: string): DeleteBody {
   for (const match of text.matchAll(OBJECT_BLOCK)) {
     const block = match[0];
     const key = /<Key>([\s\S]*?)<\/Key>/.exec(block)?.[1];
-    if (key === undefined)
+    if (key === undefined) {
       throw new Error(`throttle proxy: an <Object> without <Key> in a DeleteObjects body: ${block}`);
+    }
     if (first < 0) first = match.index;
     end = match.index + block.length;
     entries.push({ block, key, versionId: /<VersionId>([\s\S]*?)<\/VersionId>/.exec(block)?.[1] });
   }
-  if (entries.length === 0)
+  if (entries.length === 0) {
     throw new Error(`throttle proxy: no <Object> in a DeleteObjects body: ${text.slice(0, 300)}`);
+  }
   return { head: text.slice(0, first), entries, tail: text.slice(end) };
 }
 
