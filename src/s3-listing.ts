@@ -68,6 +68,7 @@ export async function* listPages(request: ListRequest, context: ListContext): As
   const visited = new Set<string>();
   let cursor: Cursor | undefined;
   for (;;) {
+    if (signal?.aborted) throw new ListingError(failureOfThrown(signal.reason, signal));
     const maxKeys = Math.min(MAX_KEYS_PER_LIST, budget?.remaining ?? MAX_KEYS_PER_LIST);
     if (maxKeys <= 0) {
       throw new ListingError({
@@ -193,7 +194,19 @@ function decode(encoded: boolean, listed: string): string {
   }
 }
 
-/** The next key marker comes encoded like the keys; a request takes it as the key itself. */
+/**
+ * The next key marker comes encoded like the keys; a request takes it as the key itself. A marker
+ * that does not decode leaves no place to go on from (its page, already handed on, was fine).
+ */
 function decodeCursor(encoded: boolean, cursor: Cursor): Cursor {
-  return "KeyMarker" in cursor ? { ...cursor, KeyMarker: decode(encoded, cursor.KeyMarker) } : cursor;
+  if (!("KeyMarker" in cursor)) return cursor;
+  try {
+    return { ...cursor, KeyMarker: decode(encoded, cursor.KeyMarker) };
+  } catch {
+    throw new ListingError({
+      code: "UnexpectedListing",
+      message: "the store gave a NextKeyMarker that is not valid URL encoding, so the listing cannot go on from it",
+      retryable: false,
+    });
+  }
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it, vi } from "vitest";
 import { createLimiter, mapInOrder } from "../src/concurrency.js";
 import { type Deferred, deferred, settle } from "./fake-clock.js";
@@ -221,6 +222,133 @@ describe("createLimiter", () => {
     // Assess
     expect(startedAfterFirst).toHaveLength(1);
     expect(maxRunning).toBe(1);
+  });
+});
+
+describe("createLimiter with a signal", () => {
+  const reason = new Error("the time budget ran out");
+
+  /** The outcome of a limited call: its value, or its rejection, once settled. */
+  const outcomeOf = <T>(call: Promise<T>) =>
+    call.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+
+  it("rejects every waiting task with the signal's reason when it fires, without running them", async () => {
+    // Prepare
+    const controller = new AbortController();
+    const limit = createLimiter(1, controller.signal);
+    const { state, task } = controlledTasks();
+    const outcomes = ["running", "waiting-1", "waiting-2"].map((name) => outcomeOf(limit(task(name))));
+    await settle();
+
+    // Act
+    controller.abort(reason);
+
+    // Assess
+    expect(await outcomes[1]).toStrictEqual({ error: reason });
+    expect(await outcomes[2]).toStrictEqual({ error: reason });
+    expect(state.started).toStrictEqual(["running"]);
+  });
+
+  it("lets running tasks finish with their own results, and starts nothing after them", async () => {
+    // Prepare
+    const controller = new AbortController();
+    const limit = createLimiter(2, controller.signal);
+    const { state, task, finish, fail } = controlledTasks();
+    const failure = new Error("S3 is down");
+    const outcomes = ["a", "b", "c"].map((name) => outcomeOf(limit(task(name))));
+    await settle();
+
+    // Act
+    controller.abort(reason);
+    await finish("a", "a's result");
+    await fail("b", failure);
+
+    // Assess
+    expect(await Promise.all(outcomes)).toStrictEqual([{ value: "a's result" }, { error: failure }, { error: reason }]);
+    expect(state.started).toStrictEqual(["a", "b"]);
+    expect(state.running).toBe(0);
+  });
+
+  it("rejects at once, without running the task, once the signal has fired", async () => {
+    // Prepare
+    const controller = new AbortController();
+    controller.abort(reason);
+    const limit = createLimiter(4, controller.signal);
+    const task = vi.fn(async () => "ran");
+
+    // Act
+    const outcome = await outcomeOf(limit(task));
+
+    // Assess
+    expect(outcome).toStrictEqual({ error: reason });
+    expect(task).not.toHaveBeenCalled();
+  });
+
+  it("keeps the bound, the order and the results while the signal has not fired", async () => {
+    // Prepare
+    const limit = createLimiter(2, new AbortController().signal);
+    const { state, task, finish } = controlledTasks();
+    const names = ["a", "b", "c", "d", "e"];
+
+    // Act
+    const results = names.map((name) => limit(task(name)));
+    await settle();
+    const startedAtFirst = [...state.started];
+    for (const name of names) await finish(name);
+
+    // Assess
+    expect(await Promise.all(results)).toStrictEqual(names.map((name) => `${name} done`));
+    expect(startedAtFirst).toStrictEqual(["a", "b"]);
+    expect(state.started).toStrictEqual(names);
+    expect(state.maxRunning).toBe(2);
+  });
+
+  it("stops listening to the signal once every waiting task got its slot", async () => {
+    // Prepare
+    const { signal } = new AbortController();
+    const limit = createLimiter(1, signal);
+    const { task, finish } = controlledTasks();
+    const results = ["a", "b", "c"].map((name) => limit(task(name)));
+    await settle();
+    const listenersWhileWaiting = getEventListeners(signal, "abort").length;
+
+    // Act
+    for (const name of ["a", "b", "c"]) await finish(name);
+    await Promise.all(results);
+
+    // Assess
+    expect(listenersWhileWaiting).toBe(2);
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+  });
+
+  it("passes on a slot handed over at the moment the signal fires: the task it went to never runs", async () => {
+    // Prepare
+    const controller = new AbortController();
+    const limit = createLimiter(1, controller.signal);
+    const { state, task } = controlledTasks();
+    const firstGate = deferred<string>();
+    const first = limit(() => firstGate.promise);
+    const handedOver = outcomeOf(limit(task("handed over")));
+    const behind = outcomeOf(limit(task("behind")));
+    await settle();
+    // This callback runs right after the limiter's own reaction to the same promise, which hands the
+    // slot to the first waiting task, and before that task can start.
+    const abortedAtHandOver = firstGate.promise.then(() => controller.abort(reason));
+
+    // Act
+    firstGate.resolve("first done");
+    await abortedAtHandOver;
+    await settle();
+
+    // Assess
+    expect(state.started).toStrictEqual([]);
+    expect(await first).toBe("first done");
+    expect(await handedOver).toStrictEqual({ error: reason });
+    expect(await behind).toStrictEqual({ error: reason });
+    expect(await outcomeOf(limit(task("later")))).toStrictEqual({ error: reason });
   });
 });
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { invocationSignal } from "../src/abort.js";
 import { AttributeProblem } from "../src/attribute-value.js";
 import { CleanupError, ConfigError, isConfigError, isKeyMappingError, KeyMappingError } from "../src/errors.js";
 import {
@@ -7,6 +8,7 @@ import {
   createKeyMapper,
   isPrefixTarget,
   type KeyFunction,
+  type KeyFunctionContext,
   type KeyMapper,
   type KeyMapperOptions,
   type KeySpec,
@@ -734,9 +736,9 @@ describe("createKeyMapper with a function", () => {
     // Prepare
     let thrown: unknown;
     const mapKeys = createKeyMapper(
-      async (received) => {
+      async (received, context) => {
         try {
-          return await keyFunction(received);
+          return await keyFunction(received, context);
         } catch (error) {
           thrown = error;
           throw error;
@@ -1172,7 +1174,10 @@ describe("prefix targets", () => {
     const item = removedProduct();
 
     // Act
-    const { mapped, invalid } = await mapRemovals([item], mapKeys, 1);
+    const { mapped, invalid } = await mapRemovals([item], mapKeys, {
+      concurrency: 1,
+      signal: new AbortController().signal,
+    });
 
     // Assess
     expect(mapped).toStrictEqual([]);
@@ -1427,7 +1432,10 @@ describe("mapRemovals", () => {
     };
 
     // Act
-    const { mapped, invalid } = await mapRemovals(removals, mapKeys, 2);
+    const { mapped, invalid } = await mapRemovals(removals, mapKeys, {
+      concurrency: 2,
+      signal: new AbortController().signal,
+    });
 
     // Assess
     const byIndex = <T extends { index: number }>(list: T[]) => [...list].sort((a, b) => a.index - b.index);
@@ -1455,7 +1463,7 @@ describe("mapRemovals", () => {
     expect(invalidInOrder[1]?.error.message).toContain("the key function returned a number");
   });
 
-  it("returns two empty lists for no removals, without calling the mapper", async () => {
+  it("returns three empty lists for no removals, without calling the mapper", async () => {
     // Prepare
     let calls = 0;
     const mapKeys: KeyMapper = async () => {
@@ -1464,10 +1472,10 @@ describe("mapRemovals", () => {
     };
 
     // Act
-    const result = await mapRemovals([], mapKeys, 4);
+    const result = await mapRemovals([], mapKeys, { concurrency: 4, signal: new AbortController().signal });
 
     // Assess
-    expect(result).toStrictEqual({ mapped: [], invalid: [] });
+    expect(result).toStrictEqual({ mapped: [], invalid: [], cutOff: [] });
     expect(calls).toBe(0);
   });
 
@@ -1477,10 +1485,10 @@ describe("mapRemovals", () => {
     const mapKeys = createKeyMapper(() => null);
 
     // Act
-    const result = await mapRemovals(removals, mapKeys, 1);
+    const result = await mapRemovals(removals, mapKeys, { concurrency: 1, signal: new AbortController().signal });
 
     // Assess
-    expect(result).toStrictEqual({ mapped: [{ item: removals[0], targets: [] }], invalid: [] });
+    expect(result).toStrictEqual({ mapped: [{ item: removals[0], targets: [] }], invalid: [], cutOff: [] });
   });
 
   it.each([1, 2, 3])("runs at most %i mappings at once, starting the next as one finishes", async (concurrency) => {
@@ -1491,7 +1499,7 @@ describe("mapRemovals", () => {
     const mapKeys = createKeyMapper(keyFunction, { bucket: BUCKET });
 
     // Act
-    const done = mapRemovals(removals, mapKeys, concurrency);
+    const done = mapRemovals(removals, mapKeys, { concurrency, signal: new AbortController().signal });
     await settle();
     const startedAtFirst = [...state.started];
     await finish("p-0");
@@ -1517,7 +1525,7 @@ describe("mapRemovals", () => {
     const failure = new Error("lookup failed");
 
     // Act
-    const done = mapRemovals(removals, mapKeys, 1);
+    const done = mapRemovals(removals, mapKeys, { concurrency: 1, signal: new AbortController().signal });
     await settle();
     const startedAtFirst = [...state.started];
     await fail("p-0", failure);
@@ -1534,6 +1542,185 @@ describe("mapRemovals", () => {
     expect(invalid).toHaveLength(1);
     expect(invalid[0]?.index).toBe(0);
     expect(invalid[0]?.error.cause).toBe(failure);
+  });
+});
+
+describe("mapRemovals and the signal", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("passes the signal to the key function as its second argument", async () => {
+    // Prepare
+    const removals = removedProducts("p-0", "p-1");
+    const contexts: KeyFunctionContext[] = [];
+    const mapKeys = createKeyMapper(
+      (item, context) => {
+        contexts.push(context);
+        return `images/${String(item.keys.productId)}.png`;
+      },
+      { bucket: BUCKET },
+    );
+    const { signal } = new AbortController();
+
+    // Act
+    const { mapped } = await mapRemovals(removals, mapKeys, { concurrency: 1, signal });
+
+    // Assess
+    expect(mapped).toHaveLength(2);
+    expect(contexts).toStrictEqual([{ signal }, { signal }]);
+    expect(contexts[0]?.signal).toBe(signal);
+  });
+
+  it("cuts off a key function that ignores the signal as soon as it fires, and starts no later record", async () => {
+    // Prepare
+    vi.useFakeTimers();
+    const removals = removedProducts("p-0", "p-1", "p-2", "p-3");
+    const started: string[] = [];
+    const mapKeys = createKeyMapper(
+      (item) => {
+        const id = String(item.keys.productId);
+        started.push(id);
+        return id === "p-0" ? `images/${id}.png` : new Promise<never>(() => {});
+      },
+      { bucket: BUCKET },
+    );
+    // The mapping signal of a 2,500 ms budget with a 500 ms margin fires after 1,000 ms.
+    const { mappingSignal, dispose } = invocationSignal({ getRemainingTimeInMillis: () => 2500 }, 500);
+    let settled = false;
+    const done = mapRemovals(removals, mapKeys, { concurrency: 2, signal: mappingSignal }).finally(() => {
+      settled = true;
+    });
+
+    // Act
+    await vi.advanceTimersByTimeAsync(999);
+    const settledBefore = settled;
+    await vi.advanceTimersByTimeAsync(1);
+    const settledAtSignal = settled;
+    const { mapped, invalid, cutOff } = await done;
+    dispose();
+
+    // Assess
+    expect(settledBefore).toBe(false);
+    expect(settledAtSignal).toBe(true);
+    expect(mapped).toStrictEqual([{ item: removals[0], targets: [{ bucket: BUCKET, key: "images/p-0.png" }] }]);
+    expect(invalid).toStrictEqual([]);
+    expect(cutOff).toStrictEqual(removals.slice(1));
+    expect(started).toStrictEqual(["p-0", "p-1", "p-2"]);
+  });
+
+  it("cuts off, not invalid, a key function that rejects because the signal fired", async () => {
+    // Prepare
+    const removals = removedProducts("p-0");
+    const mapKeys = createKeyMapper(
+      (_item, { signal }) =>
+        new Promise<string>((_resolve, reject) => {
+          signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })));
+        }),
+      { bucket: BUCKET },
+    );
+    const controller = new AbortController();
+    const done = mapRemovals(removals, mapKeys, { concurrency: 1, signal: controller.signal });
+    await settle();
+
+    // Act
+    controller.abort(new Error("time is up"));
+    const result = await done;
+
+    // Assess
+    expect(result).toStrictEqual({ mapped: [], invalid: [], cutOff: removals });
+  });
+
+  it("calls no key function when the signal has already fired, and cuts off every record", async () => {
+    // Prepare
+    const removals = removedProducts("p-0", "p-1");
+    let calls = 0;
+    const mapKeys = createKeyMapper(
+      () => {
+        calls++;
+        return "a.png";
+      },
+      { bucket: BUCKET },
+    );
+    const controller = new AbortController();
+    controller.abort(new Error("time was up before"));
+
+    // Act
+    const result = await mapRemovals(removals, mapKeys, { concurrency: 2, signal: controller.signal });
+
+    // Assess
+    expect(result).toStrictEqual({ mapped: [], invalid: [], cutOff: removals });
+    expect(calls).toBe(0);
+  });
+
+  it("keeps a record invalid when its KeyMappingError came before the signal fired, however close", async () => {
+    const outcomes: string[] = [];
+    for (let turns = 0; turns < 12; turns++) {
+      // Prepare: the key function fails, then the signal fires 0, 1, 2, ... microtask turns later
+      const removals = removedProducts("p-0");
+      const answer = deferred<string>();
+      const inner = createKeyMapper(() => answer.promise, { bucket: BUCKET });
+      let failed = false;
+      const mapKeys: KeyMapper = (item, context) => {
+        const mapping = inner(item, context);
+        mapping.catch(() => {
+          failed = true;
+        });
+        return mapping;
+      };
+      const controller = new AbortController();
+      const done = mapRemovals(removals, mapKeys, { concurrency: 1, signal: controller.signal });
+      await settle();
+
+      // Act
+      answer.reject(new Error("lookup failed"));
+      for (let turn = 0; turn < turns; turn++) await Promise.resolve();
+      const failedBeforeSignal = failed;
+      controller.abort(new Error("time is up"));
+      const { mapped, invalid, cutOff } = await done;
+
+      // Assess: invalid exactly when its KeyMappingError came first, cut off otherwise
+      expect(mapped).toStrictEqual([]);
+      if (failedBeforeSignal) {
+        expect(cutOff).toStrictEqual([]);
+        expect(invalid).toHaveLength(1);
+        expect(invalid[0]?.error).toBeInstanceOf(KeyMappingError);
+        expect(invalid[0]?.error.message).toContain("the key function threw: lookup failed");
+      } else {
+        expect(cutOff).toStrictEqual(removals);
+        expect(invalid).toStrictEqual([]);
+      }
+      outcomes.push(failedBeforeSignal ? "invalid" : "cut off");
+    }
+
+    // Assess: both orders were tried
+    expect(outcomes).toContain("cut off");
+    expect(outcomes).toContain("invalid");
+  });
+
+  it("maps templates in one synchronous pass whatever the signal: nothing is cut off", async () => {
+    // Prepare
+    const factory = createRecordFactory();
+    const { removals } = parseStreamRecords(
+      streamEvent(
+        factory.removeRecord({ keys: productKeys("p-1") }),
+        factory.removeRecord({ keys: { sku: { S: "no-product-id" } } }),
+      ),
+    );
+    const mapKeys = createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET });
+    const controller = new AbortController();
+    controller.abort(new Error("time was up before"));
+
+    // Act
+    const { mapped, invalid, cutOff } = await mapRemovals(removals, mapKeys, {
+      concurrency: 1,
+      signal: controller.signal,
+    });
+
+    // Assess
+    expect(mapped).toStrictEqual([{ item: removals[0], targets: [{ bucket: BUCKET, key: "images/p-1.png" }] }]);
+    expect(invalid.map(({ index, error }) => [index, isKeyMappingError(error)])).toStrictEqual([[1, true]]);
+    expect(cutOff).toStrictEqual([]);
   });
 });
 
