@@ -385,13 +385,14 @@ async function deleteBatch(
   batch: readonly ObjectTarget[],
   outcomes: Outcomes,
 ): Promise<void> {
-  if (deletion.singlesOnly) {
-    await Promise.all(batch.map((object) => deleteSingle(deletion, object, outcomes)));
-    return;
-  }
   // The objects of a request the store refused (on the first attempt or a retry), and why.
   let refused: { why: "checksum" | "content"; objects: readonly ObjectTarget[] } | undefined;
   await withRetries(deletion, batch, outcomes, async (objects) => {
+    // The store may have refused another request's checksum while this one waited for its slot.
+    if (deletion.singlesOnly) {
+      refused = { why: "checksum", objects };
+      return { errors: new Map() };
+    }
     const outcome = await sendDeleteObjects(deletion, bucket, objects);
     if (outcome.thrown === undefined || deletion.signal?.aborted) return outcome;
     if (deletion.config.fallbackToSingleDeletes && refusesChecksum(outcome.thrown)) {

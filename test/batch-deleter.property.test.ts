@@ -11,10 +11,11 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { canBatch, isXmlSafe } from "../src/batch-deleter.js";
+import { MAX_SPLIT_REQUESTS } from "../src/batch-deleter.js";
 import { createBatchDeleter, type ObjectTarget } from "../src/index.js";
 import { classifyCode } from "../src/s3-errors.js";
-import { createFakeClock, seededRandom } from "./fake-clock.js";
+import { canBatch } from "../src/s3-requests.js";
+import { seededRandom } from "./fake-clock.js";
 
 const s3 = mockClient(S3Client);
 
@@ -51,6 +52,9 @@ type RequestFate = (typeof REQUEST_FATES)[number];
 
 /** An extra Errors entry of a DeleteObjects answer that names no key sent: none, one without Key, one for another key. */
 const STRAYS = ["none", "none", "none", "keyless", "unsent"] as const;
+
+/** A backoff that ends at once: these properties are about outcomes, not time. */
+const noWait = () => Promise.resolve();
 
 const idOf = (bucket: string | undefined, key: string | undefined, versionId: string | undefined) =>
   JSON.stringify([bucket, key, versionId ?? null]);
@@ -102,13 +106,15 @@ function keyFor(index: number): string {
 }
 
 /**
- * The versions a bucket holds for a key under `versions: "all"`: none to three (`v1`, `v2`, `v3`, so
- * that some are also passed in as targets), and maybe a longer key the prefix matches too.
+ * The versions a bucket holds for a key under `versions: "all"`: none to three, and maybe a longer
+ * key the prefix matches too. Their ids (`s1`, `s2`, `s3`) are not those of the targets passed in
+ * with a versionId (`v1`, `v2`): a purge deletes what it lists apart from those targets, so that a
+ * version both listed and passed in is deleted twice, once for each (see the example tests).
  */
 function storedVersions(bucket: string, key: string): { versionIds: string[]; sibling: boolean } {
   let hash = 0;
   for (const character of `${bucket}/${key}`) hash = (hash * 31 + (character.codePointAt(0) ?? 0)) >>> 0;
-  return { versionIds: ["v1", "v2", "v3"].slice(0, hash % 4), sibling: hash % 3 === 0 };
+  return { versionIds: ["s1", "s2", "s3"].slice(0, hash % 4), sibling: hash % 3 === 0 };
 }
 
 /** Versions listed per page: small, so that listings page. */
@@ -276,13 +282,11 @@ describe("batch deleter, for any targets and any S3 answers", () => {
             traffic.inFlight--;
           }
         });
-        const clock = createFakeClock();
         const deleteObjects = createBatchDeleter({
           s3Client: new S3Client({ region: "us-east-1" }),
           concurrency: scenario.concurrency,
           maxAttempts: scenario.maxAttempts,
-          now: clock.now,
-          sleep: clock.sleep,
+          sleep: noWait,
           random: next,
           versions: scenario.versions,
         });
@@ -344,13 +348,14 @@ describe("batch deleter, for any targets and any S3 answers", () => {
             message: error?.message,
             retryable: error?.retryable,
           });
-          if (listingError !== undefined) {
-            expect(reported).toStrictEqual(asReported(listingError));
-            continue;
-          }
-          // The error of one of its objects that was not deleted: a permanent one if there is any.
-          expect(objectErrors.map(({ error }) => asReported(error))).toContainEqual(reported);
-          if (objectErrors.some(({ error }) => !error.retryable)) expect(failure.retryable).toBe(false);
+          // The error of its listing or of one of its objects that was not deleted (a purge deletes
+          // what it listed before its listing failed): a permanent one if there is any.
+          const errors = [
+            ...objectErrors.map(({ error }) => error),
+            ...(listingError === undefined ? [] : [listingError]),
+          ];
+          expect(errors.map(asReported)).toContainEqual(reported);
+          if (errors.some((error) => !error.retryable)) expect(failure.retryable).toBe(false);
           // Only a per-key retryable error is retried, until the attempts run out.
           for (const { id, error } of objectErrors) {
             if (error.retryable && !error.thrown) expect(attempts.get(id)).toBe(scenario.maxAttempts);
@@ -365,7 +370,8 @@ describe("batch deleter, for any targets and any S3 answers", () => {
         for (const target of targets.filter(purged)) {
           const listing = listings.get(idOf(target.bucket, target.key, undefined));
           expect(listing).toBeDefined();
-          if (listing?.error === undefined) for (const id of objectIds(target)) attemptedIds.add(id);
+          // What a purge listed is deleted, also when its listing failed on a later page.
+          for (const id of objectIds(target)) attemptedIds.add(id);
         }
         for (const id of attemptedIds) {
           expect(attempts.get(id)).toBeGreaterThanOrEqual(1);
@@ -381,136 +387,6 @@ describe("batch deleter, for any targets and any S3 answers", () => {
     );
     // Up to 2,500 targets a run, each listed under versions "all": a few seconds for 100 runs.
   }, 30_000);
-});
-
-/** Code points XML 1.0 allows: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */
-const xmlCodePoint = fc.oneof(
-  fc.constantFrom(0x9, 0xa, 0xd),
-  fc.integer({ min: 0x20, max: 0xd7ff }),
-  fc.integer({ min: 0xe000, max: 0xfffd }),
-  fc.integer({ min: 0x10000, max: 0x10ffff }),
-);
-
-/** Code units XML 1.0 forbids, lone surrogates included. */
-const nonXmlCodeUnit = fc.oneof(
-  fc.integer({ min: 0x0, max: 0x8 }),
-  fc.constantFrom(0xb, 0xc, 0xfffe, 0xffff),
-  fc.integer({ min: 0xe, max: 0x1f }),
-  fc.integer({ min: 0xd800, max: 0xdfff }),
-);
-
-describe("isXmlSafe", () => {
-  it("accepts every string built only from code points XML 1.0 allows", () => {
-    fc.assert(
-      fc.property(fc.array(xmlCodePoint, { maxLength: 40 }), (codePoints) => {
-        // Act
-        const safe = isXmlSafe(String.fromCodePoint(...codePoints));
-
-        // Assess
-        expect(safe).toBe(true);
-      }),
-    );
-  });
-
-  it("rejects every such string once a forbidden code unit or lone surrogate is put between its characters", () => {
-    fc.assert(
-      fc.property(
-        fc.array(xmlCodePoint, { maxLength: 40 }),
-        nonXmlCodeUnit,
-        fc.nat(),
-        (codePoints, forbidden, position) => {
-          // Prepare
-          const at = position % (codePoints.length + 1);
-          const key =
-            String.fromCodePoint(...codePoints.slice(0, at)) +
-            String.fromCharCode(forbidden) +
-            String.fromCodePoint(...codePoints.slice(at));
-
-          // Act
-          const safe = isXmlSafe(key);
-
-          // Assess
-          expect(safe).toBe(false);
-        },
-      ),
-    );
-  });
-});
-
-/** Code points XML 1.0 allows, but for the line ends CR and LF. */
-const batchableCodePoint = xmlCodePoint.filter((codePoint) => codePoint !== 0xa && codePoint !== 0xd);
-
-/** Puts `inserted` into the string of `codePoints` before the code point at `position` (modulo its length + 1). */
-const insertAt = (codePoints: readonly number[], inserted: string, position: number) => {
-  const at = position % (codePoints.length + 1);
-  return String.fromCodePoint(...codePoints.slice(0, at)) + inserted + String.fromCodePoint(...codePoints.slice(at));
-};
-
-describe("canBatch", () => {
-  it("accepts every string built only from code points XML 1.0 allows other than CR and LF", () => {
-    fc.assert(
-      fc.property(fc.array(batchableCodePoint, { maxLength: 40 }), (codePoints) => {
-        // Act
-        const batchable = canBatch(String.fromCodePoint(...codePoints));
-
-        // Assess
-        expect(batchable).toBe(true);
-      }),
-    );
-  });
-
-  it("rejects every such string once a CR, an LF or CR LF is put between its characters, though it stays XML-safe", () => {
-    fc.assert(
-      fc.property(
-        fc.array(batchableCodePoint, { maxLength: 40 }),
-        fc.constantFrom("\r", "\n", "\r\n"),
-        fc.nat(),
-        (codePoints, lineEnd, position) => {
-          // Prepare
-          const key = insertAt(codePoints, lineEnd, position);
-
-          // Act
-          const batchable = canBatch(key);
-
-          // Assess
-          expect(batchable).toBe(false);
-          expect(isXmlSafe(key)).toBe(true);
-        },
-      ),
-    );
-  });
-
-  it("rejects every such string once a forbidden code unit or lone surrogate is put between its characters", () => {
-    fc.assert(
-      fc.property(
-        fc.array(batchableCodePoint, { maxLength: 40 }),
-        nonXmlCodeUnit,
-        fc.nat(),
-        (codePoints, forbidden, position) => {
-          // Prepare
-          const key = insertAt(codePoints, String.fromCharCode(forbidden), position);
-
-          // Act
-          const batchable = canBatch(key);
-
-          // Assess
-          expect(batchable).toBe(false);
-        },
-      ),
-    );
-  });
-
-  it("accepts any string exactly when it is XML-safe and holds neither CR nor LF", () => {
-    fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 40 }), (key) => {
-        // Act
-        const batchable = canBatch(key);
-
-        // Assess
-        expect(batchable).toBe(isXmlSafe(key) && !key.includes("\r") && !key.includes("\n"));
-      }),
-    );
-  });
 });
 
 /** What S3 answers for one object in one attempt of a conditional-delete scenario. */
@@ -649,13 +525,11 @@ describe("conditional deletes, for any targets with or without etags and any S3 
             message: `${outcome} for ${input.Key}`,
           });
         });
-        const clock = createFakeClock();
         const deleteObjects = createBatchDeleter({
           s3Client: new S3Client({ region: "us-east-1" }),
           concurrency: scenario.concurrency,
           maxAttempts: scenario.maxAttempts,
-          now: clock.now,
-          sleep: clock.sleep,
+          sleep: noWait,
           random: next,
         });
 
@@ -709,6 +583,124 @@ describe("conditional deletes, for any targets with or without etags and any S3 
         }
         // Failed with the last answer's code.
         for (const failure of report.failed) expect(failure.code).toBe(last.get(idOfTarget(failure.target))?.code);
+      }),
+      { numRuns: 100 },
+    );
+  }, 30_000);
+});
+
+/** How a store (or the SDK) refuses a whole DeleteObjects request for a key in it. */
+const REFUSALS = {
+  InvalidArgument: () =>
+    new S3ServiceException({
+      name: "InvalidArgument",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400 },
+      message: "Invalid argument",
+    }),
+  MalformedXML: () =>
+    new S3ServiceException({
+      name: "MalformedXML",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400 },
+      message: "The XML you provided was not well-formed",
+    }),
+  TypeError: () => new TypeError("Cannot read properties of undefined (reading 'length')"),
+} as const;
+
+const poisonScenarios = fc.record({
+  buckets: fc.integer({ min: 1, max: 2 }),
+  keyPool: fc.integer({ min: 1, max: 3000 }),
+  count: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 2500 })),
+  seed: fc.integer(),
+  // The share of keys refused: none, a few, many (the split bound is hit), or all.
+  poisonRate: fc.oneof(
+    fc.constant(0),
+    fc.double({ min: 0, max: 0.005 }),
+    fc.double({ min: 0, max: 0.3 }),
+    fc.constant(1),
+  ),
+  refusal: fc.constantFrom(...(Object.keys(REFUSALS) as (keyof typeof REFUSALS)[])),
+  concurrency: fc.integer({ min: 1, max: 8 }),
+});
+
+describe("poison isolation, for any batch and any set of refused keys", () => {
+  it("fails every refused target, deletes every other one unless the split bound is hit, reports each target once, and keeps the bound", async () => {
+    await fc.assert(
+      fc.asyncProperty(poisonScenarios, async (scenario) => {
+        // Prepare
+        s3.reset();
+        const next = seededRandom(scenario.seed);
+        const poisoned = new Set<string>();
+        const targets: ObjectTarget[] = Array.from({ length: scenario.count }, () => {
+          const bucket = `bucket-${Math.floor(next() * scenario.buckets)}`;
+          const key = `products/${Math.floor(next() * scenario.keyPool)}.png`;
+          if (next() < scenario.poisonRate) poisoned.add(key);
+          return next() < 0.2 ? { bucket, key, versionId: "v1" } : { bucket, key };
+        });
+        const refusal = REFUSALS[scenario.refusal];
+        // Every object a request that succeeded held.
+        const deletedByStore = new Set<string>();
+        s3.on(DeleteObjectsCommand).callsFake(async (input: DeleteObjectsCommandInput) => {
+          const objects = input.Delete?.Objects ?? [];
+          if (objects.some((object) => poisoned.has(object.Key as string))) throw refusal();
+          for (const object of objects) deletedByStore.add(idOf(input.Bucket, object.Key, object.VersionId));
+          return {};
+        });
+        const deleteObjects = createBatchDeleter({
+          s3Client: new S3Client({ region: "us-east-1" }),
+          concurrency: scenario.concurrency,
+          sleep: noWait,
+          random: next,
+        });
+
+        // Act
+        const report = await deleteObjects(targets);
+
+        // Assess
+        const idOfTarget = (target: ObjectTarget) => idOf(target.bucket, target.key, target.versionId);
+        const distinct = [...new Set(targets.map(idOfTarget))];
+        const reported = [...report.deleted.map(idOfTarget), ...report.failed.map(({ target }) => idOfTarget(target))];
+        expect(reported).toHaveLength(distinct.length);
+        expect(new Set(reported)).toStrictEqual(new Set(distinct));
+        expect(report.keptReplaced).toStrictEqual([]);
+
+        const requests = s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].input);
+        for (const { Delete } of requests) {
+          expect(Delete?.Objects?.length).toBeGreaterThan(0);
+          expect(Delete?.Objects?.length).toBeLessThanOrEqual(1000);
+        }
+        const perBucket = new Map<string, number>();
+        for (const id of distinct) {
+          const bucket = JSON.parse(id)[0] as string;
+          perBucket.set(bucket, (perBucket.get(bucket) ?? 0) + 1);
+        }
+        const firstRequests = [...perBucket.values()].reduce((sum, size) => sum + Math.ceil(size / 1000), 0);
+        const extra = requests.length - firstRequests;
+        expect(extra).toBeGreaterThanOrEqual(0);
+        expect(extra).toBeLessThanOrEqual(MAX_SPLIT_REQUESTS);
+
+        // Deleted only when a request holding it succeeded; failed only with the refusal, for good.
+        for (const target of report.deleted) {
+          expect(poisoned.has(target.key)).toBe(false);
+          expect(deletedByStore.has(idOfTarget(target))).toBe(true);
+        }
+        const error = refusal();
+        for (const failure of report.failed) {
+          expect(failure).toStrictEqual({
+            target: failure.target,
+            code: error.name,
+            message: error.message,
+            retryable: false,
+          });
+        }
+        const poisonTargets = distinct.filter((id) => poisoned.has(JSON.parse(id)[1] as string));
+        // Each refused key costs at most two requests at each of at most ⌈log2 1000⌉ levels.
+        expect(extra).toBeLessThanOrEqual(2 * poisonTargets.length * Math.ceil(Math.log2(1000)));
+        // Every split spends two requests: below MAX_SPLIT_REQUESTS - 1, none was refused for want of them.
+        if (extra < MAX_SPLIT_REQUESTS - 1) {
+          expect(report.failed.map(({ target }) => idOfTarget(target)).sort()).toStrictEqual(poisonTargets.sort());
+        }
       }),
       { numRuns: 100 },
     );

@@ -5,13 +5,20 @@ import {
   type DeleteObjectsCommandOutput,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandInput,
+  type ListObjectVersionsCommandOutput,
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { allCustomMatcher, type BaseMatcher } from "aws-sdk-client-mock-vitest";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { buildBatchDeleter, canBatch, isXmlSafe } from "../src/batch-deleter.js";
+import {
+  deleterConfig,
+  deleteTargets,
+  deleteObjects as deleteWithin,
+  MAX_SPLIT_REQUESTS,
+  openDeletion,
+} from "../src/batch-deleter.js";
 import { CONTENT_MD5_MIDDLEWARE } from "../src/content-md5.js";
 import {
   type BatchDeleterOptions,
@@ -22,7 +29,7 @@ import {
   MAX_KEYS_PER_REQUEST,
   type ObjectTarget,
 } from "../src/index.js";
-import { CLOCK_START, createFakeClock, deferred, heldCalls, randomSequence, settle } from "./fake-clock.js";
+import { createFakeClock, heldCalls, randomSequence, settle } from "./fake-clock.js";
 
 expect.extend(allCustomMatcher);
 
@@ -56,18 +63,64 @@ const target = (key: string, versionId?: string, bucket = BUCKET): ObjectTarget 
 const manyTargets = (count: number, bucket = BUCKET): ObjectTarget[] =>
   Array.from({ length: count }, (_, index) => target(`products/p-${index}.png`, undefined, bucket));
 
-/** A deleter on a fake clock; `random` returns 0.5 unless given. */
+/** A deleter whose backoff waits are recorded in `clock.delays` and end at once; `random` returns 0.5 unless given. */
 function setup(options: Partial<BatchDeleterOptions> = {}) {
   const clock = createFakeClock();
   const deleteObjects = createBatchDeleter({
     s3Client: new S3Client({ region: "us-east-1" }),
-    now: clock.now,
     sleep: clock.sleep,
     random: () => 0.5,
     ...options,
   });
   return { clock, deleteObjects };
 }
+
+/**
+ * A deleter on vitest's fake timers, for tests where time passes during I/O: its backoff is the
+ * default sleep (a setTimeout the signal cuts short), `random` returns 0.5 unless given. Mocks
+ * answer after a fake delay with {@link after}; the test drives the clock.
+ */
+function timedSetup(options: Partial<BatchDeleterOptions> = {}) {
+  vi.useFakeTimers();
+  const start = Date.now();
+  const deleteObjects = createBatchDeleter({
+    s3Client: new S3Client({ region: "us-east-1" }),
+    random: () => 0.5,
+    ...options,
+  });
+  return { deleteObjects, elapsed: () => Date.now() - start };
+}
+
+/** Resolves to `value` (or rejects with it, when `fail`) after `ms` of (fake) time: a slow S3 answer. */
+const after = <T>(ms: number, value: T, fail = false): Promise<T> =>
+  new Promise((resolve, reject) => setTimeout(() => (fail ? reject(value) : resolve(value)), ms));
+
+/** A signal that fires after `ms` of (fake) time with the reason the handler gives. */
+function abortAfter(ms: number): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error("the invocation's time budget ran out")), ms);
+  return controller.signal;
+}
+
+/** The options `send` was called with: its second argument. */
+const sendOptionsOf = (args: readonly unknown[]) => args[1] as { abortSignal?: AbortSignal };
+
+/** An S3 error as the SDK throws it. */
+const s3Error = (name: string, status: number, message = `${name} from S3`) =>
+  new S3ServiceException({
+    name,
+    $fault: status >= 500 ? "server" : "client",
+    $metadata: { httpStatusCode: status },
+    message,
+  });
+
+/** How a target cut off by the signal of {@link abortAfter} fails. */
+const cutOff = (each: ObjectTarget) => ({
+  target: each,
+  code: "Aborted",
+  message: "cut off: the invocation's time budget ran out",
+  retryable: true,
+});
 
 /** The inputs of every DeleteObjects call, in order. */
 const batchInputs = (): DeleteObjectsCommandInput[] =>
@@ -347,72 +400,58 @@ describe("requests in flight", () => {
 });
 
 describe("per-key errors", () => {
-  describe.each(["InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "OperationAborted"])(
-    "retryable code %s",
-    (code) => {
-      it("is retried in a later request holding only the failed keys", async () => {
-        // Prepare
-        s3.on(DeleteObjectsCommand)
-          .resolvesOnce({
-            Errors: [
-              { Key: "b.png", Code: code, Message: "try again" },
-              { Key: "d.png", Code: code, Message: "try again" },
-            ],
-          })
-          .resolves({});
-        const { deleteObjects } = setup();
-        const targets = ["a.png", "b.png", "c.png", "d.png"].map((key) => target(key));
+  describe.each([
+    "InternalError",
+    "SlowDown",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "OperationAborted",
+    "Throttling",
+    "ThrottlingException",
+    "ConditionalRequestConflict",
+  ])("retryable code %s", (code) => {
+    it("is retried in a later request holding only the failed keys", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand)
+        .resolvesOnce({
+          Errors: [
+            { Key: "b.png", Code: code, Message: "try again" },
+            { Key: "d.png", Code: code, Message: "try again" },
+          ],
+        })
+        .resolves({});
+      const { deleteObjects } = setup();
+      const targets = ["a.png", "b.png", "c.png", "d.png"].map((key) => target(key));
 
-        // Act
-        const report = await deleteObjects(targets);
+      // Act
+      const report = await deleteObjects(targets);
 
-        // Assess
-        expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
-        expect(batchInputs()[1]).toStrictEqual({
-          Bucket: BUCKET,
-          Delete: { Objects: [{ Key: "b.png" }, { Key: "d.png" }], Quiet: true },
-        });
-        expect(sortTargets(report.deleted)).toStrictEqual(targets);
-        expect(report.failed).toStrictEqual([]);
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+      expect(batchInputs()[1]).toStrictEqual({
+        Bucket: BUCKET,
+        Delete: { Objects: [{ Key: "b.png" }, { Key: "d.png" }], Quiet: true },
       });
+      expect(sortTargets(report.deleted)).toStrictEqual(targets);
+      expect(report.failed).toStrictEqual([]);
+    });
 
-      it("fails as retryable once maxAttempts attempts are used up", async () => {
-        // Prepare
-        s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: "b.png", Code: code, Message: "try again" }] });
-        const { deleteObjects } = setup({ maxAttempts: 2 });
+    it("fails as retryable once maxAttempts attempts are used up", async () => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: "b.png", Code: code, Message: "try again" }] });
+      const { deleteObjects } = setup({ maxAttempts: 2 });
 
-        // Act
-        const report = await deleteObjects([target("a.png"), target("b.png")]);
+      // Act
+      const report = await deleteObjects([target("a.png"), target("b.png")]);
 
-        // Assess
-        expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
-        expect(report).toStrictEqual({
-          deleted: [target("a.png")],
-          failed: [{ target: target("b.png"), code, message: "try again", retryable: true }],
-          keptReplaced: [],
-        });
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+      expect(report).toStrictEqual({
+        deleted: [target("a.png")],
+        failed: [{ target: target("b.png"), code, message: "try again", retryable: true }],
+        keptReplaced: [],
       });
-    },
-  );
-
-  it("also retries Throttling and ThrottlingException", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand)
-      .resolvesOnce({
-        Errors: [
-          { Key: "a.png", Code: "Throttling", Message: "Rate exceeded" },
-          { Key: "b.png", Code: "ThrottlingException", Message: "Rate exceeded" },
-        ],
-      })
-      .resolves({});
-    const { deleteObjects } = setup();
-
-    // Act
-    const report = await deleteObjects([target("a.png"), target("b.png")]);
-
-    // Assess
-    expect(keysOf(batchInputs()[1])).toStrictEqual(["a.png", "b.png"]);
-    expect(report.failed).toStrictEqual([]);
+    });
   });
 
   it("makes 3 attempts by default", async () => {
@@ -852,113 +891,102 @@ describe("error entries matched to targets", () => {
 });
 
 describe("requests that throw", () => {
-  it("fails every key of the request at once with a 403 AccessDenied", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).rejects(
-      new S3ServiceException({
-        name: "AccessDenied",
-        $fault: "client",
-        $metadata: { httpStatusCode: 403 },
-        message: "Access Denied",
-      }),
-    );
-    const { clock, deleteObjects } = setup();
+  // The SDK's retry strategy has already retried a request that throws: the deleter never sends it
+  // again, whatever the error; its class only decides `retryable`.
+  const programErrors = [
+    ["a TypeError", new TypeError("Cannot read properties of undefined (reading 'length')")],
+    ["a URIError (what the SDK throws for a lone surrogate in a URL)", new URIError("URI malformed")],
+    ["a RangeError", new RangeError("Invalid string length")],
+    ["a SyntaxError", new SyntaxError("Unexpected token")],
+  ] as const;
+  const rows: [string, Error, { code: string; retryable: boolean }][] = [
+    ["a 403 AccessDenied", s3Error("AccessDenied", 403, "Access Denied"), { code: "AccessDenied", retryable: false }],
+    ["a 404 NoSuchBucket", s3Error("NoSuchBucket", 404), { code: "NoSuchBucket", retryable: false }],
+    ["a 400 InvalidArgument", s3Error("InvalidArgument", 400), { code: "InvalidArgument", retryable: false }],
+    ["a 503 ServiceUnavailable", s3Error("ServiceUnavailable", 503), { code: "ServiceUnavailable", retryable: true }],
+    ["a 500 with an unknown code", s3Error("SlowDownish", 500), { code: "SlowDownish", retryable: true }],
+    ["a 429 with an unknown code", s3Error("TooMany", 429), { code: "TooMany", retryable: true }],
+    [
+      "a 400 the SDK marks $retryable",
+      Object.assign(s3Error("BadDigest", 400), { $retryable: { throttling: false } }),
+      { code: "BadDigest", retryable: true },
+    ],
+    [
+      "a TimeoutError without an HTTP answer",
+      Object.assign(new Error("Connection timed out"), { name: "TimeoutError" }),
+      { code: "TimeoutError", retryable: true },
+    ],
+    [
+      "an ECONNRESET without an HTTP answer",
+      Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+      { code: "Error", retryable: true },
+    ],
+    [
+      "fetch's TypeError caused by a network error",
+      new TypeError("fetch failed", { cause: { code: "ECONNRESET" } }),
+      { code: "TypeError", retryable: true },
+    ],
+    [
+      "a TypeError with an HTTP answer",
+      Object.assign(new TypeError("odd"), { $metadata: { httpStatusCode: 503 } }),
+      { code: "TypeError", retryable: true },
+    ],
+    ...programErrors.map(([what, error]): [string, Error, { code: string; retryable: boolean }] => [
+      `${what}, a program error`,
+      error,
+      { code: error.name, retryable: false },
+    ]),
+  ];
+  const cases = rows.map(
+    ([what, error, { code, retryable }]) => [what, error, { code, message: error.message, retryable }] as const,
+  );
 
-    // Act
-    const report = await deleteObjects([target("a.png"), target("b.png")]);
+  describe.each([
+    ["DeleteObjects", "a.png", DeleteObjectsCommand],
+    ["DeleteObject (a key XML cannot carry)", "odd\u0001.png", DeleteObjectCommand],
+  ])("%s", (_, key, command) => {
+    const mock = () => s3.on(command as typeof DeleteObjectsCommand);
 
-    // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toStrictEqual([]);
-    expect(report).toStrictEqual({
-      deleted: [],
-      failed: [
-        { target: target("a.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
-        { target: target("b.png"), code: "AccessDenied", message: "Access Denied", retryable: false },
-      ],
-      keptReplaced: [],
-    });
-  });
-
-  it.each([
-    ["status 503", { httpStatusCode: 503 }, undefined],
-    ["status 500", { httpStatusCode: 500 }, undefined],
-    ["status 429", { httpStatusCode: 429 }, undefined],
-    ["$retryable", { httpStatusCode: 400 }, { throttling: true }],
-  ])(
-    "sends a request that throws with %s once and fails its keys at once, as retryable",
-    async (_, $metadata, $retryable) => {
+    it.each(cases)("fails the key after one request when it throws %s", async (_, error, expected) => {
       // Prepare
-      // The SDK's retry strategy has already retried a request that throws; retrying it again would multiply the attempts.
-      const error = new S3ServiceException({ name: "SlowDownish", $fault: "server", $metadata, message: "later" });
-      if ($retryable !== undefined) error.$retryable = $retryable;
-      s3.on(DeleteObjectsCommand).rejectsOnce(error).resolves({});
+      mock().rejectsOnce(error).resolves({});
       const { clock, deleteObjects } = setup({ maxAttempts: 5 });
 
       // Act
-      const report = await deleteObjects([target("a.png"), target("b.png")]);
+      const report = await deleteObjects([target(key)]);
 
       // Assess
-      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+      expect(s3.commandCalls(command as typeof DeleteObjectsCommand)).toHaveLength(1);
       expect(clock.delays).toStrictEqual([]);
-      expect(report).toStrictEqual({
-        deleted: [],
-        failed: [
-          { target: target("a.png"), code: "SlowDownish", message: "later", retryable: true },
-          { target: target("b.png"), code: "SlowDownish", message: "later", retryable: true },
-        ],
-        keptReplaced: [],
-      });
-    },
-  );
-
-  it("fails the keys with a retryable code as retryable after one request that throws", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand)
-      .rejectsOnce(
-        new S3ServiceException({
-          name: "ServiceUnavailable",
-          $fault: "server",
-          $metadata: { httpStatusCode: 503 },
-          message: "Service Unavailable",
-        }),
-      )
-      .resolves({});
-    const { deleteObjects } = setup();
-
-    // Act
-    const report = await deleteObjects([target("a.png")]);
-
-    // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(report).toStrictEqual({
-      deleted: [],
-      failed: [
-        { target: target("a.png"), code: "ServiceUnavailable", message: "Service Unavailable", retryable: true },
-      ],
-      keptReplaced: [],
+      expect(report).toStrictEqual({ deleted: [], failed: [{ target: target(key), ...expected }], keptReplaced: [] });
     });
-  });
 
-  it.each([
-    ["a plain Error", new TypeError("fetch failed"), "TypeError"],
-    ["a TimeoutError", Object.assign(new Error("Connection timed out"), { name: "TimeoutError" }), "TimeoutError"],
-    ["an ECONNRESET", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), "Error"],
-  ])("fails the keys at once, as retryable, when %s without an HTTP answer is thrown", async (_, error, code) => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).rejectsOnce(error).resolves({});
-    const { clock, deleteObjects } = setup();
+    it("counts the key as deleted when the request throws NoSuchKey", async () => {
+      // Prepare
+      mock().rejects(s3Error("NoSuchKey", 404));
+      const { deleteObjects } = setup();
 
-    // Act
-    const report = await deleteObjects([target("a.png")]);
+      // Act
+      const report = await deleteObjects([target(key)]);
 
-    // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toStrictEqual([]);
-    expect(report).toStrictEqual({
-      deleted: [],
-      failed: [{ target: target("a.png"), code, message: error.message, retryable: true }],
-      keptReplaced: [],
+      // Assess
+      expect(report).toStrictEqual({ deleted: [target(key)], failed: [], keptReplaced: [] });
+    });
+
+    it("fails the key as Aborted, retryable, when a client that honours the signal rejects with an AbortError", async () => {
+      // Prepare
+      const controller = new AbortController();
+      mock().callsFake(() => {
+        controller.abort(new Error("the invocation's time budget ran out"));
+        throw new DOMException("This operation was aborted", "AbortError");
+      });
+      const { deleteObjects } = setup();
+
+      // Act
+      const report = await deleteObjects([target(key)], { signal: controller.signal });
+
+      // Assess
+      expect(report).toStrictEqual({ deleted: [], failed: [cutOff(target(key))], keptReplaced: [] });
     });
   });
 
@@ -966,14 +994,7 @@ describe("requests that throw", () => {
     // Prepare
     s3.on(DeleteObjectsCommand)
       .resolvesOnce({ Errors: [slowDown("b.png")] })
-      .rejectsOnce(
-        new S3ServiceException({
-          name: "InternalError",
-          $fault: "server",
-          $metadata: { httpStatusCode: 500 },
-          message: "We encountered an internal error.",
-        }),
-      )
+      .rejectsOnce(s3Error("InternalError", 500, "We encountered an internal error."))
       .resolves({});
     const { clock, deleteObjects } = setup({ maxAttempts: 5 });
 
@@ -998,42 +1019,30 @@ describe("requests that throw", () => {
     });
   });
 
-  it("counts the keys of a request that throws NoSuchKey as deleted", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).rejects(
-      new S3ServiceException({ name: "NoSuchKey", $fault: "client", $metadata: { httpStatusCode: 404 } }),
-    );
-    const { deleteObjects } = setup();
-
-    // Act
-    const report = await deleteObjects([target("a.png"), target("b.png")]);
-
-    // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [], keptReplaced: [] });
-  });
-
-  it("fails only the keys of the request that threw", async () => {
+  it("fails every key of a request refused for its bucket or permissions, in one request", async () => {
     // Prepare
     s3.on(DeleteObjectsCommand)
       .resolves({})
       .on(DeleteObjectsCommand, { Bucket: OTHER_BUCKET })
-      .rejects(new S3ServiceException({ name: "NoSuchBucket", $fault: "client", $metadata: { httpStatusCode: 404 } }));
+      .rejects(s3Error("NoSuchBucket", 404, "The specified bucket does not exist"));
     const { deleteObjects } = setup();
+    const elsewhere = [target("b.png", undefined, OTHER_BUCKET), target("c.png", undefined, OTHER_BUCKET)];
 
     // Act
-    const report = await deleteObjects([target("a.png"), target("b.png", undefined, OTHER_BUCKET)]);
+    const report = await deleteObjects([target("a.png"), ...elsewhere]);
 
     // Assess
-    expect(report.deleted).toStrictEqual([target("a.png")]);
-    expect(report.failed).toStrictEqual([
-      {
-        target: target("b.png", undefined, OTHER_BUCKET),
+    expect(batchInputs().map((input) => input.Bucket)).toStrictEqual([BUCKET, OTHER_BUCKET]);
+    expect(report).toStrictEqual({
+      deleted: [target("a.png")],
+      failed: elsewhere.map((each) => ({
+        target: each,
         code: "NoSuchBucket",
-        message: "NoSuchBucket",
+        message: "The specified bucket does not exist",
         retryable: false,
-      },
-    ]);
+      })),
+      keptReplaced: [],
+    });
   });
 });
 
@@ -1125,156 +1134,163 @@ describe("keys that cannot go in a DeleteObjects body", () => {
       expect(sortTargets(report.deleted)).toStrictEqual(sortTargets([target("a.png"), target(key), target(key, "v1")]));
     },
   );
+});
 
-  it("fails a single delete that throws 503 at once as retryable, and one that throws 403 as permanent", async () => {
+describe("signal", () => {
+  it.each([
+    ["an Error", new Error("the invocation's time budget ran out"), "cut off: the invocation's time budget ran out"],
+    ["no reason (an AbortError)", undefined, "cut off: This operation was aborted"],
+    ["a reason that is no Error", "budget", "cut off: the signal fired"],
+  ])(
+    "sends nothing and fails every target as Aborted, retryable, when it fired before the call with %s",
+    async (_, reason, message) => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).resolves({});
+      s3.on(DeleteObjectCommand).resolves({});
+      const { deleteObjects } = setup();
+      const targets = [target("a.png"), target("odd\u0001.png"), target("b.png", undefined, OTHER_BUCKET)];
+      const controller = new AbortController();
+      controller.abort(reason);
+
+      // Act
+      const report = await deleteObjects(targets, { signal: controller.signal });
+
+      // Assess
+      expect(s3).not.toHaveReceivedAnyCommand();
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: targets.map((each) => ({ target: each, code: "Aborted", message, retryable: true })),
+        keptReplaced: [],
+      });
+    },
+  );
+
+  it("is passed to every request as the SDK's abortSignal", async () => {
     // Prepare
-    s3.on(DeleteObjectCommand, { Key: "busy\u0001" })
-      .rejectsOnce(
-        new S3ServiceException({
-          name: "ServiceUnavailable",
-          $fault: "server",
-          $metadata: { httpStatusCode: 503 },
-          message: "Service Unavailable",
-        }),
-      )
-      .resolves({});
-    s3.on(DeleteObjectCommand, { Key: "locked\u0001" }).rejects(
-      new S3ServiceException({
-        name: "AccessDenied",
-        $fault: "client",
-        $metadata: { httpStatusCode: 403 },
-        message: "Access Denied",
-      }),
-    );
-    const { clock, deleteObjects } = setup();
+    s3.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: "a.png", VersionId: "v1" }] });
+    s3.on(DeleteObjectsCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
+    const { signal } = new AbortController();
 
     // Act
-    const report = await deleteObjects([target("busy\u0001"), target("locked\u0001")]);
+    await deleteObjects([target("a.png"), target("odd\u0001.png", "v1")], { signal });
 
     // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 2);
-    expect(clock.delays).toStrictEqual([]);
-    expect(sortFailures(report.failed)).toStrictEqual([
-      { target: target("busy\u0001"), code: "ServiceUnavailable", message: "Service Unavailable", retryable: true },
-      { target: target("locked\u0001"), code: "AccessDenied", message: "Access Denied", retryable: false },
-    ]);
-    expect(report.deleted).toStrictEqual([]);
+    const options = [ListObjectVersionsCommand, DeleteObjectsCommand, DeleteObjectCommand].map((command) =>
+      s3.commandCalls(command as typeof DeleteObjectsCommand).map((call) => sendOptionsOf(call.args)),
+    );
+    expect(options).toStrictEqual([[{ abortSignal: signal }], [{ abortSignal: signal }], [{ abortSignal: signal }]]);
+    expect(options.flat().every((each) => each.abortSignal === signal)).toBe(true);
   });
 
-  it("fails a single delete at once, as retryable, when a network error is thrown", async () => {
+  it("passes no abortSignal when the call has no signal", async () => {
     // Prepare
-    s3.on(DeleteObjectCommand)
-      .rejectsOnce(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))
-      .resolves({});
+    s3.on(DeleteObjectsCommand).resolves({});
     const { deleteObjects } = setup();
 
     // Act
-    const report = await deleteObjects([target("line\nend.png")]);
+    await deleteObjects([target("a.png")]);
 
     // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+    expect(s3.commandCalls(DeleteObjectsCommand).map((call) => sendOptionsOf(call.args))).toStrictEqual([{}]);
+  });
+
+  it("abandons a request in flight when it fires, though the client ignores it: the call resolves at once and the request's keys fail as Aborted", async () => {
+    // Prepare
+    const { deleteObjects, elapsed } = timedSetup();
+    s3.on(DeleteObjectsCommand).callsFake(() => after(10_000, {}));
+    s3.on(DeleteObjectCommand).callsFake(() => after(10_000, {}));
+    const targets = [target("a.png"), target("b.png"), target("odd\u0001.png")];
+
+    // Act
+    const done = deleteObjects(targets, { signal: abortAfter(1000) });
+    let resolvedAt: number | undefined;
+    void done.then(() => {
+      resolvedAt = elapsed();
+    });
+    await vi.advanceTimersByTimeAsync(1000);
+    const report = await done;
+    await vi.runAllTimersAsync();
+
+    // Assess
+    expect(resolvedAt).toBe(1000);
+    expect(report).toStrictEqual({ deleted: [], failed: targets.map(cutOff), keptReplaced: [] });
+  });
+
+  it("keeps what was deleted before it fired, and fails the objects of the request it cut off", async () => {
+    // Prepare: one request at a time, 300 ms each
+    const { deleteObjects, elapsed } = timedSetup({ concurrency: 1 });
+    s3.on(DeleteObjectsCommand).callsFake(() => after(300, {}));
+    const targets = manyTargets(2500);
+
+    // Act
+    const done = deleteObjects(targets, { signal: abortAfter(700) });
+    await vi.advanceTimersByTimeAsync(700);
+    const report = await done;
+
+    // Assess
+    expect(elapsed()).toBe(700);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3);
     expect(report).toStrictEqual({
-      deleted: [],
-      failed: [{ target: target("line\nend.png"), code: "Error", message: "socket hang up", retryable: true }],
+      deleted: targets.slice(0, 2000),
+      failed: targets.slice(2000).map(cutOff),
       keptReplaced: [],
     });
   });
 
-  it("counts a single delete that throws NoSuchKey as deleted", async () => {
+  it("never sends the requests still waiting for a slot when it fires", async () => {
     // Prepare
-    s3.on(DeleteObjectCommand).rejects(
-      new S3ServiceException({ name: "NoSuchKey", $fault: "client", $metadata: { httpStatusCode: 404 } }),
-    );
-    const { deleteObjects } = setup();
+    const { deleteObjects } = timedSetup({ concurrency: 1 });
+    s3.on(DeleteObjectsCommand).callsFake(() => after(1000, {}));
+    const targets = manyTargets(3000);
 
     // Act
-    const report = await deleteObjects([target("gone\u0001")]);
-
-    // Assess
-    expect(report).toStrictEqual({ deleted: [target("gone\u0001")], failed: [], keptReplaced: [] });
-  });
-});
-
-describe("deadline", () => {
-  it.each([
-    ["before now", -1],
-    ["equal to now", 0],
-  ])("sends nothing and fails every target as DeadlineExceeded when the deadline is %s", async (_, offset) => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).resolves({});
-    s3.on(DeleteObjectCommand).resolves({});
-    const { deleteObjects } = setup();
-    const targets = [target("a.png"), target("odd\u0001.png"), target("b.png", undefined, OTHER_BUCKET)];
-
-    // Act
-    const report = await deleteObjects(targets, { deadline: CLOCK_START + offset });
-
-    // Assess
-    expect(s3).not.toHaveReceivedAnyCommand();
-    expect(report.deleted).toStrictEqual([]);
-    expect(sortFailures(report.failed)).toStrictEqual(
-      sortTargets(targets).map((each) => ({
-        target: each,
-        code: "DeadlineExceeded",
-        message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
-        retryable: true,
-      })),
-    );
-  });
-
-  it("sends requests when the deadline is still ahead", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).resolves({});
-    const { deleteObjects } = setup();
-
-    // Act
-    const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 1 });
+    const done = deleteObjects(targets, { signal: abortAfter(500) });
+    await vi.advanceTimersByTimeAsync(500);
+    const report = await done;
+    await vi.runAllTimersAsync();
 
     // Assess
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(report.deleted).toStrictEqual([target("a.png")]);
+    expect(report).toStrictEqual({ deleted: [], failed: targets.map(cutOff), keptReplaced: [] });
   });
 
-  it("starts no request at or after the deadline", async () => {
-    // Prepare
-    const { clock, deleteObjects } = setup({ concurrency: 1 });
-    const startedAt: number[] = [];
-    s3.on(DeleteObjectsCommand).callsFake(() => {
-      startedAt.push(clock.now());
-      clock.advance(100);
-      return {};
-    });
-    const targets = manyTargets(2500);
-
-    // Act
-    const report = await deleteObjects(targets, { deadline: CLOCK_START + 200 });
-
-    // Assess
-    expect(startedAt).toStrictEqual([CLOCK_START, CLOCK_START + 100]);
-    expect(report.deleted).toStrictEqual(targets.slice(0, 2000));
-    expect(report.failed).toStrictEqual(
-      targets.slice(2000).map((each) => ({
-        target: each,
-        code: "DeadlineExceeded",
-        message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
-        retryable: true,
-      })),
-    );
-  });
-
-  it("stops retrying when the backoff would reach the deadline and fails the keys as retryable", async () => {
-    // Prepare
+  it("never sends a retry still waiting for a slot when it fires", async () => {
+    // Prepare: a.png's retry waits behind the other bucket's slow request
+    const { deleteObjects } = timedSetup({ concurrency: 1 });
     s3.on(DeleteObjectsCommand)
-      .resolvesOnce({ Errors: [slowDown("b.png")] })
-      .resolves({});
-    const { clock, deleteObjects } = setup({ baseDelayMs: 1000 });
+      .callsFake(() => after(100, { Errors: [slowDown("a.png")] }))
+      .on(DeleteObjectsCommand, { Bucket: OTHER_BUCKET })
+      .callsFake(() => after(1000, {}));
+    const targets = [target("a.png"), target("b.png", undefined, OTHER_BUCKET)];
 
     // Act
-    const report = await deleteObjects([target("a.png"), target("b.png")], { deadline: CLOCK_START + 500 });
+    const done = deleteObjects(targets, { signal: abortAfter(500) });
+    await vi.advanceTimersByTimeAsync(500);
+    const report = await done;
+    await vi.runAllTimersAsync();
 
     // Assess
+    expect(batchInputs().map((input) => input.Bucket)).toStrictEqual([BUCKET, OTHER_BUCKET]);
+    expect(report).toStrictEqual({ deleted: [], failed: targets.map(cutOff), keptReplaced: [] });
+  });
+
+  it("cuts a backoff wait short and fails the keys waiting to retry with their last error, retryable", async () => {
+    // Prepare: the answer comes at 100 ms, the retry would start at 100 + 0.5 * 1000 ms
+    const { deleteObjects, elapsed } = timedSetup({ baseDelayMs: 1000 });
+    s3.on(DeleteObjectsCommand)
+      .callsFakeOnce(() => after(100, { Errors: [slowDown("b.png")] }))
+      .callsFake(() => after(100, {}));
+
+    // Act
+    const done = deleteObjects([target("a.png"), target("b.png")], { signal: abortAfter(300) });
+    await vi.advanceTimersByTimeAsync(300);
+    const report = await done;
+
+    // Assess
+    expect(elapsed()).toBe(300);
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
-    expect(clock.delays).toStrictEqual([]);
     expect(report).toStrictEqual({
       deleted: [target("a.png")],
       failed: [
@@ -1289,99 +1305,49 @@ describe("deadline", () => {
     });
   });
 
-  it("keeps the code and message of the last attempt's error when the deadline cuts a later retry short", async () => {
-    // Prepare
+  it("keeps the code and message of the last attempt's error when it cuts a later backoff short", async () => {
+    // Prepare: answers at 100 ms and 250 ms; the second backoff would end at 350 ms
+    const { deleteObjects } = timedSetup({ baseDelayMs: 100 });
     s3.on(DeleteObjectsCommand)
-      .resolvesOnce({ Errors: [slowDown("a.png")] })
-      .resolvesOnce({ Errors: [{ Key: "a.png", Code: "InternalError", Message: "We encountered an internal error." }] })
-      .resolves({});
-    const { clock, deleteObjects } = setup({ baseDelayMs: 100 });
+      .callsFakeOnce(() => after(100, { Errors: [slowDown("a.png")] }))
+      .callsFakeOnce(() =>
+        after(100, { Errors: [{ Key: "a.png", Code: "InternalError", Message: "We encountered an internal error." }] }),
+      )
+      .callsFake(() => after(100, {}));
 
     // Act
-    const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 120 });
-
-    // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
-    expect(clock.delays).toStrictEqual([50]);
-    expect(report).toStrictEqual({
-      deleted: [],
-      failed: [
-        {
-          target: target("a.png"),
-          code: "InternalError",
-          message: "no time left to retry after InternalError: We encountered an internal error.",
-          retryable: true,
-        },
-      ],
-      keptReplaced: [],
-    });
-  });
-
-  it("retries when the backoff ends before the deadline", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand)
-      .resolvesOnce({ Errors: [slowDown("b.png")] })
-      .resolves({});
-    const { clock, deleteObjects } = setup({ baseDelayMs: 1000 });
-
-    // Act
-    const report = await deleteObjects([target("a.png"), target("b.png")], { deadline: CLOCK_START + 501 });
-
-    // Assess
-    expect(clock.delays).toStrictEqual([500]);
-    expect(keysOf(batchInputs()[1])).toStrictEqual(["b.png"]);
-    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [], keptReplaced: [] });
-  });
-
-  it("fails a retry as DeadlineExceeded when the deadline passes while it waits for a slot", async () => {
-    // Prepare
-    const { clock, deleteObjects } = setup({ concurrency: 1, baseDelayMs: 100 });
-    const slowRequest = deferred<object>();
-    s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) => {
-      if (input.Bucket === OTHER_BUCKET) return slowRequest.promise;
-      clock.advance(100);
-      return { Errors: [slowDown("a.png")] };
-    });
-
-    // Act
-    const done = deleteObjects([target("a.png"), target("b.png", undefined, OTHER_BUCKET)], {
-      deadline: CLOCK_START + 200,
-    });
-    await settle();
-    const timeWhenRetryQueued = clock.now();
-    clock.advance(150);
-    slowRequest.resolve({});
+    const done = deleteObjects([target("a.png")], { signal: abortAfter(300) });
+    await vi.advanceTimersByTimeAsync(300);
     const report = await done;
 
     // Assess
-    expect(timeWhenRetryQueued).toBe(CLOCK_START + 150);
-    expect(clock.delays).toStrictEqual([50]);
-    expect(batchInputs().map((input) => input.Bucket)).toStrictEqual([BUCKET, OTHER_BUCKET]);
-    expect(report).toStrictEqual({
-      deleted: [target("b.png", undefined, OTHER_BUCKET)],
-      failed: [
-        {
-          target: target("a.png"),
-          code: "DeadlineExceeded",
-          message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
-          retryable: true,
-        },
-      ],
-      keptReplaced: [],
-    });
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+    expect(report.failed).toStrictEqual([
+      {
+        target: target("a.png"),
+        code: "InternalError",
+        message: "no time left to retry after InternalError: We encountered an internal error.",
+        retryable: true,
+      },
+    ]);
   });
 
-  it("reads the time from Date.now by default", async () => {
+  it("lets a retry run when the backoff ends before it fires", async () => {
     // Prepare
-    s3.on(DeleteObjectsCommand).resolves({});
-    const deleteObjects = createBatchDeleter({ s3Client: new S3Client({ region: "us-east-1" }) });
+    const { deleteObjects, elapsed } = timedSetup({ baseDelayMs: 1000 });
+    s3.on(DeleteObjectsCommand)
+      .callsFakeOnce(() => after(100, { Errors: [slowDown("b.png")] }))
+      .callsFake(() => after(100, {}));
 
     // Act
-    const report = await deleteObjects([target("a.png")], { deadline: Date.now() - 60_000 });
+    const done = deleteObjects([target("a.png"), target("b.png")], { signal: abortAfter(701) });
+    await vi.advanceTimersByTimeAsync(700);
+    const report = await done;
 
     // Assess
-    expect(s3).not.toHaveReceivedAnyCommand();
-    expect(report.failed.map((failure) => failure.code)).toStrictEqual(["DeadlineExceeded"]);
+    expect(elapsed()).toBe(700);
+    expect(keysOf(batchInputs()[1])).toStrictEqual(["b.png"]);
+    expect(report).toStrictEqual({ deleted: [target("a.png"), target("b.png")], failed: [], keptReplaced: [] });
   });
 });
 
@@ -1430,6 +1396,15 @@ describe('versions: "all"', () => {
   const listInputs = (): ListObjectVersionsCommandInput[] =>
     s3.commandCalls(ListObjectVersionsCommand).map((call) => call.args[0].input);
 
+  /** A ListObjectVersions input: always URL-encoded, at most 1,000 entries a page unless said. */
+  const listInput = (prefix: string, markers: object = {}, maxKeys = 1000) => ({
+    Bucket: BUCKET,
+    Prefix: prefix,
+    EncodingType: "url",
+    MaxKeys: maxKeys,
+    ...markers,
+  });
+
   /** The objects of every DeleteObjects call, in order. */
   const sentObjects = () => batchInputs().flatMap((input) => input.Delete?.Objects ?? []);
 
@@ -1447,7 +1422,7 @@ describe('versions: "all"', () => {
     const report = await deleteObjects([image]);
 
     // Assess
-    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: "a.png" }]);
+    expect(listInputs()).toStrictEqual([listInput("a.png")]);
     expect(batchInputs()).toStrictEqual([
       {
         Bucket: BUCKET,
@@ -1506,9 +1481,9 @@ describe('versions: "all"', () => {
 
     // Assess
     expect(listInputs()).toStrictEqual([
-      { Bucket: BUCKET, Prefix: "a.png" },
-      { Bucket: BUCKET, Prefix: "a.png", KeyMarker: "a.png", VersionIdMarker: "v2" },
-      { Bucket: BUCKET, Prefix: "a.png", KeyMarker: "a.png", VersionIdMarker: "d1" },
+      listInput("a.png"),
+      listInput("a.png", { KeyMarker: "a.png", VersionIdMarker: "v2" }),
+      listInput("a.png", { KeyMarker: "a.png", VersionIdMarker: "d1" }),
     ]);
     expect(sentObjects().map((object) => object.VersionId)).toStrictEqual(["v3", "v2", "d1", "v1"]);
     expect(report.deleted).toStrictEqual([target("a.png")]);
@@ -1563,7 +1538,7 @@ describe('versions: "all"', () => {
     expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
   });
 
-  it("puts the versions of several keys together in full batches", async () => {
+  it("deletes the versions of each key in requests of their own, page by page", async () => {
     // Prepare
     s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) => ({
       Versions: Array.from({ length: 600 }, (_, index) => entry(input.Prefix as string, `v${index}`)),
@@ -1575,7 +1550,10 @@ describe('versions: "all"', () => {
     const report = await deleteObjects([target("a.png"), target("b.png")]);
 
     // Assess
-    expect(batchInputs().map((input) => input.Delete?.Objects?.length)).toStrictEqual([1000, 200]);
+    expect(batchInputs().map((input) => [keysOf(input)[0], keysOf(input).length])).toStrictEqual([
+      ["a.png", 600],
+      ["b.png", 600],
+    ]);
     expect(report.deleted).toStrictEqual([target("a.png"), target("b.png")]);
   });
 
@@ -1607,7 +1585,7 @@ describe('versions: "all"', () => {
     expect(report.deleted).toStrictEqual([target("a.png", "v9")]);
   });
 
-  it("deletes a version once when it is both listed for a key and passed in with its versionId", async () => {
+  it("deletes a version both listed for a key and passed in with its versionId apart, and reports both targets", async () => {
     // Prepare
     s3.on(ListObjectVersionsCommand).resolves({ Versions: [entry("a.png", "v2"), entry("a.png", "v1")] });
     s3.on(DeleteObjectsCommand).resolves({});
@@ -1617,9 +1595,14 @@ describe('versions: "all"', () => {
     const report = await deleteObjects([target("a.png", "v1"), target("a.png")]);
 
     // Assess
-    expect(sentObjects()).toStrictEqual([
-      { Key: "a.png", VersionId: "v1" },
-      { Key: "a.png", VersionId: "v2" },
+    // The purge deletes what it lists as it lists it, apart from the targets passed in with a
+    // versionId: v1 goes twice, and whichever delete comes second finds it gone.
+    expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([
+      [{ Key: "a.png", VersionId: "v1" }],
+      [
+        { Key: "a.png", VersionId: "v2" },
+        { Key: "a.png", VersionId: "v1" },
+      ],
     ]);
     expect(report.deleted).toStrictEqual([target("a.png", "v1"), target("a.png")]);
   });
@@ -1666,7 +1649,7 @@ describe('versions: "all"', () => {
     const report = await deleteObjects([target(key)]);
 
     // Assess
-    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: key, EncodingType: "url" }]);
+    expect(listInputs()).toStrictEqual([listInput(key)]);
     expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toStrictEqual([
       { Bucket: BUCKET, Key: key, VersionId: "v1" },
     ]);
@@ -1686,7 +1669,7 @@ describe('versions: "all"', () => {
     await deleteObjects([target(key)]);
 
     // Assess
-    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: key }]);
+    expect(listInputs()).toStrictEqual([listInput(key)]);
     expect(sentObjects()).toStrictEqual([{ Key: key, VersionId: "v1" }]);
   });
 
@@ -1703,7 +1686,7 @@ describe('versions: "all"', () => {
     expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
     expect(report.deleted).toStrictEqual([]);
     expect(report.failed.map((failure) => [failure.code, failure.retryable])).toStrictEqual([
-      ["UnexpectedVersionListing", false],
+      ["UnexpectedListing", false],
     ]);
   });
 
@@ -1731,9 +1714,11 @@ describe('versions: "all"', () => {
       s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) => ({
         Versions: [entry(input.Prefix as string, "v2"), entry(input.Prefix as string, "v1")],
       }));
-      s3.on(DeleteObjectsCommand).resolves({
-        Errors: [{ Key: "a.png", VersionId: "v1", Code: "AccessDenied", Message: "Access Denied" }],
-      });
+      s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) =>
+        keysOf(input).includes("a.png")
+          ? { Errors: [{ Key: "a.png", VersionId: "v1", Code: "AccessDenied", Message: "Access Denied" }] }
+          : {},
+      );
       const { deleteObjects } = setup({ versions: "all" });
       const image = target("a.png");
 
@@ -1856,7 +1841,51 @@ describe('versions: "all"', () => {
       },
     );
 
-    it("fails the target when a later page of its listing throws, deleting none of the versions listed before", async () => {
+    it.each([
+      [
+        "a network error, as retryable",
+        Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+        "Error",
+        true,
+      ],
+      ["a 403 AccessDenied, as permanent", s3Error("AccessDenied", 403, "read ECONNRESET"), "AccessDenied", false],
+    ])(
+      "keeps the versions of the first page deleted when a later page throws %s, and fails the target with the listing's error",
+      async (_, error, code, retryable) => {
+        // Prepare
+        s3.on(ListObjectVersionsCommand)
+          .resolvesOnce({
+            IsTruncated: true,
+            NextKeyMarker: "a.png",
+            NextVersionIdMarker: "v2",
+            Versions: [entry("a.png", "v3"), entry("a.png", "v2")],
+          })
+          .rejectsOnce(error);
+        s3.on(DeleteObjectsCommand).resolves({});
+        const { deleteObjects } = setup({ versions: "all" });
+
+        // Act
+        const report = await deleteObjects([target("a.png")]);
+
+        // Assess
+        expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 2);
+        expect(sentObjects()).toStrictEqual([
+          { Key: "a.png", VersionId: "v3" },
+          { Key: "a.png", VersionId: "v2" },
+        ]);
+        expect(report).toStrictEqual({
+          deleted: [],
+          failed: [{ target: target("a.png"), code, message: "read ECONNRESET", retryable }],
+          keptReplaced: [],
+        });
+      },
+    );
+
+    it.each([
+      ["a permanent delete error over a retryable listing error", "AccessDenied", 503, "AccessDenied", false],
+      ["a permanent listing error over a retryable delete error", "SlowDown", 403, "ListingDenied", false],
+      ["the delete error that came first when both are retryable", "SlowDown", 503, "SlowDown", true],
+    ])("reports %s", async (_, deleteCode, listingStatus, code, retryable) => {
       // Prepare
       s3.on(ListObjectVersionsCommand)
         .resolvesOnce({
@@ -1865,18 +1894,16 @@ describe('versions: "all"', () => {
           NextVersionIdMarker: "v2",
           Versions: [entry("a.png", "v2")],
         })
-        .rejectsOnce(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
-      const { deleteObjects } = setup({ versions: "all" });
+        .rejects(s3Error("ListingDenied", listingStatus));
+      s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: "a.png", Code: deleteCode, Message: deleteCode }] });
+      const { deleteObjects } = setup({ versions: "all", maxAttempts: 1 });
 
       // Act
       const report = await deleteObjects([target("a.png")]);
 
       // Assess
-      expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 2);
-      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
-      expect(report.failed).toStrictEqual([
-        { target: target("a.png"), code: "Error", message: "read ECONNRESET", retryable: true },
-      ]);
+      expect(sentObjects()).toStrictEqual([{ Key: "a.png", VersionId: "v2" }]);
+      expect(report.failed.map((failure) => [failure.code, failure.retryable])).toStrictEqual([[code, retryable]]);
     });
 
     it.each([
@@ -1889,32 +1916,138 @@ describe('versions: "all"', () => {
         ],
         2,
       ],
-    ])("fails the target when a page says it is truncated but %s, rather than loop", async (_, pages, calls) => {
+    ])(
+      "fails the target when a page says it is truncated but %s, rather than loop, keeping what it listed deleted",
+      async (_, pages, calls) => {
+        // Prepare
+        const mock = s3.on(ListObjectVersionsCommand);
+        for (const page of pages) mock.resolvesOnce(page);
+        mock.rejects(new Error("listed once too often"));
+        s3.on(DeleteObjectsCommand).resolves({});
+        const { deleteObjects } = setup({ versions: "all" });
+
+        // Act
+        const report = await deleteObjects([target("a.png")]);
+
+        // Assess
+        expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, calls);
+        expect(sentObjects()).toStrictEqual([{ Key: "a.png", VersionId: "v2" }]);
+        expect(report.failed).toStrictEqual([
+          {
+            target: target("a.png"),
+            code: "IncompleteListing",
+            message: "a listing page said more objects follow but gave no new place to go on from",
+            retryable: false,
+          },
+        ]);
+      },
+    );
+  });
+
+  describe("deletes as it lists", () => {
+    /**
+     * ListObjectVersions answers for a key with `total` versions `v0`, `v1`, ..., listed in pages of
+     * at most `perPage` (and at most the request's MaxKeys).
+     */
+    const pagedVersions =
+      (total: number, perPage: number) =>
+      (input: ListObjectVersionsCommandInput): Partial<ListObjectVersionsCommandOutput> => {
+        const start = input.VersionIdMarker === undefined ? 0 : Number(input.VersionIdMarker.slice(1)) + 1;
+        const end = Math.min(total, start + Math.min(perPage, input.MaxKeys ?? 1000));
+        const versionIds = Array.from({ length: end - start }, (_, n) => `v${start + n}`);
+        const truncated = end < total;
+        return {
+          IsTruncated: truncated,
+          ...(truncated ? { NextKeyMarker: input.Prefix, NextVersionIdMarker: versionIds.at(-1) } : {}),
+          Versions: versionIds.map((versionId) => entry(input.Prefix as string, versionId)),
+        };
+      };
+
+    it("sends the DeleteObjects of each page before it lists the next page", async () => {
       // Prepare
-      const mock = s3.on(ListObjectVersionsCommand);
-      for (const page of pages) mock.resolvesOnce(page);
-      mock.rejects(new Error("listed once too often"));
+      const sends: string[] = [];
+      const versions = pagedVersions(6, 2);
+      s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) => {
+        sends.push(`list after ${input.VersionIdMarker ?? "nothing"}`);
+        return versions(input);
+      });
+      s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) => {
+        sends.push(`delete ${input.Delete?.Objects?.map((object) => object.VersionId).join(" ")}`);
+        return {};
+      });
       const { deleteObjects } = setup({ versions: "all" });
 
       // Act
       const report = await deleteObjects([target("a.png")]);
 
       // Assess
-      expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, calls);
-      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
-      expect(report.failed).toStrictEqual([
-        {
-          target: target("a.png"),
-          code: "IncompleteVersionListing",
-          message:
-            "ListObjectVersions answered IsTruncated without a new NextVersionIdMarker: not every version can be listed",
-          retryable: false,
-        },
+      expect(sends).toStrictEqual([
+        "list after nothing",
+        "delete v0 v1",
+        "list after v1",
+        "delete v2 v3",
+        "list after v3",
+        "delete v4 v5",
       ]);
+      expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
     });
-  });
 
-  describe("limits", () => {
+    it("lists at most maxListedObjects versions in one call, deletes them, and fails the purge as ListingNotFinished, retryable", async () => {
+      // Prepare: 10 versions, listed 2 a page
+      s3.on(ListObjectVersionsCommand).callsFake(pagedVersions(10, 2));
+      s3.on(DeleteObjectsCommand).resolves({});
+      const { deleteObjects } = setup({ versions: "all", maxListedObjects: 5 });
+
+      // Act
+      const report = await deleteObjects([target("a.png")]);
+
+      // Assess
+      expect(listInputs().map((input) => input.MaxKeys)).toStrictEqual([5, 3, 1]);
+      expect(sentObjects().map((object) => object.VersionId)).toStrictEqual(["v0", "v1", "v2", "v3", "v4"]);
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: [
+          {
+            target: target("a.png"),
+            code: "ListingNotFinished",
+            message: "not finished: this call reached maxListedObjects (5); the next one goes on from what is left",
+            retryable: true,
+          },
+        ],
+        keptReplaced: [],
+      });
+    });
+
+    it("shares maxListedObjects between the purges of one call, and starts afresh in the next call", async () => {
+      // Prepare
+      s3.on(ListObjectVersionsCommand).callsFake(pagedVersions(2, 2));
+      s3.on(DeleteObjectsCommand).resolves({});
+      const { deleteObjects } = setup({ versions: "all", maxListedObjects: 3, concurrency: 1 });
+
+      // Act
+      const first = await deleteObjects([target("a.png"), target("b.png")]);
+      const second = await deleteObjects([target("b.png")]);
+
+      // Assess
+      expect(listInputs().map((input) => [input.Prefix, input.MaxKeys])).toStrictEqual([
+        ["a.png", 3],
+        ["b.png", 1],
+        ["b.png", 3],
+      ]);
+      expect(sentObjects()).toStrictEqual([
+        { Key: "a.png", VersionId: "v0" },
+        { Key: "a.png", VersionId: "v1" },
+        { Key: "b.png", VersionId: "v0" },
+        { Key: "b.png", VersionId: "v0" },
+        { Key: "b.png", VersionId: "v1" },
+      ]);
+      expect(first.deleted).toStrictEqual([target("a.png")]);
+      expect(first.failed.map((failure) => [failure.target, failure.code])).toStrictEqual([
+        [target("b.png"), "ListingNotFinished"],
+      ]);
+      expect(second.deleted).toStrictEqual([target("b.png")]);
+    });
+
     it("counts listing requests against `concurrency`", async () => {
       // Prepare
       const held = heldCalls<object>({});
@@ -1934,87 +2067,266 @@ describe('versions: "all"', () => {
       expect(report.deleted).toHaveLength(5);
     });
 
-    it("sends no listing once the deadline has passed, and fails the target as DeadlineExceeded", async () => {
+    it("sends no listing when the signal fired before the call, and fails the target as Aborted", async () => {
       // Prepare
       const { deleteObjects } = setup({ versions: "all" });
+      const controller = new AbortController();
+      controller.abort(new Error("the invocation's time budget ran out"));
 
       // Act
-      const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START });
+      const report = await deleteObjects([target("a.png")], { signal: controller.signal });
 
       // Assess
       expect(s3).not.toHaveReceivedAnyCommand();
+      expect(report).toStrictEqual({ deleted: [], failed: [cutOff(target("a.png"))], keptReplaced: [] });
+    });
+
+    it("deletes the pages listed before the signal fired, abandons the listing in flight, and fails the target as Aborted", async () => {
+      // Prepare: a listing page takes 300 ms, a delete 100 ms; page 2's listing is in flight at 500 ms
+      const { deleteObjects, elapsed } = timedSetup({ versions: "all" });
+      const versions = pagedVersions(10, 2);
+      s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) =>
+        after(300, versions(input)),
+      );
+      s3.on(DeleteObjectsCommand).callsFake(() => after(100, {}));
+
+      // Act
+      const done = deleteObjects([target("a.png")], { signal: abortAfter(500) });
+      await vi.advanceTimersByTimeAsync(500);
+      const report = await done;
+
+      // Assess
+      expect(elapsed()).toBe(500);
+      expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 2);
+      expect(sentObjects().map((object) => object.VersionId)).toStrictEqual(["v0", "v1"]);
+      expect(report).toStrictEqual({ deleted: [], failed: [cutOff(target("a.png"))], keptReplaced: [] });
+    });
+
+    it("fails the target as Aborted when the signal cuts off the delete of a listed page", async () => {
+      // Prepare
+      const { deleteObjects } = timedSetup({ versions: "all" });
+      s3.on(ListObjectVersionsCommand).callsFake(() => after(100, { Versions: [entry("a.png", "v1")] }));
+      s3.on(DeleteObjectsCommand).callsFake(() => after(300, {}));
+
+      // Act
+      const done = deleteObjects([target("a.png")], { signal: abortAfter(200) });
+      await vi.advanceTimersByTimeAsync(200);
+      const report = await done;
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+      expect(report).toStrictEqual({ deleted: [], failed: [cutOff(target("a.png"))], keptReplaced: [] });
+    });
+  });
+});
+
+describe("requests refused for their content (poison isolation)", () => {
+  /** Answers a DeleteObjects that holds any of `poison` with `refusal()`, and any other with success. */
+  function refuseRequestsHolding(poison: readonly string[], refusal: () => unknown = invalidArgument) {
+    const poisoned = new Set(poison);
+    s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) => {
+      if (keysOf(input).some((key) => poisoned.has(key as string))) throw refusal();
+      return {};
+    });
+  }
+  const invalidArgument = () => s3Error("InvalidArgument", 400, "Invalid argument");
+  const refusedAs = (each: ObjectTarget) => ({
+    target: each,
+    code: "InvalidArgument",
+    message: "Invalid argument",
+    retryable: false,
+  });
+
+  it.each([
+    ["400 InvalidArgument", () => s3Error("InvalidArgument", 400), "InvalidArgument"],
+    ["400 InvalidRequest", () => s3Error("InvalidRequest", 400), "InvalidRequest"],
+    ["400 MalformedXML", () => s3Error("MalformedXML", 400), "MalformedXML"],
+    ["400 with a code S3 adds next year", () => s3Error("SomeCodeS3AddsNextYear", 400), "SomeCodeS3AddsNextYear"],
+    ["422 with an unknown code", () => s3Error("Unprocessable", 422), "Unprocessable"],
+    ["a program error (TypeError)", () => new TypeError("Cannot read properties of undefined"), "TypeError"],
+  ])(
+    "isolates the one key among 1,000 whose request is refused with %s: only its target fails, in at most 2·⌈log2 1000⌉ + 1 requests",
+    async (_, refusal, code) => {
+      // Prepare
+      const targets = manyTargets(1000);
+      const poison = targets[617] as ObjectTarget;
+      refuseRequestsHolding([poison.key], refusal);
+      const { deleteObjects } = setup();
+
+      // Act
+      const report = await deleteObjects(targets);
+
+      // Assess
+      const requests = batchInputs();
+      expect(requests.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(1000)) + 1);
+      expect(keysOf(requests.at(-1))).toStrictEqual([poison.key]);
+      expect(report.deleted).toStrictEqual(targets.filter((each) => each !== poison));
       expect(report.failed).toStrictEqual([
-        {
-          target: target("a.png"),
-          code: "DeadlineExceeded",
-          message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
-          retryable: true,
-        },
+        { target: poison, code, message: (refusal() as Error).message, retryable: false },
       ]);
-    });
+    },
+  );
 
-    it("requests no further page after the deadline, and deletes none of the versions listed", async () => {
-      // Prepare
-      const { clock, deleteObjects } = setup({ versions: "all" });
-      s3.on(ListObjectVersionsCommand).callsFake(() => {
-        clock.advance(100);
-        return {
-          IsTruncated: true,
-          NextKeyMarker: "a.png",
-          NextVersionIdMarker: "v2",
-          Versions: [entry("a.png", "v2")],
-        };
+  it("halves a refused request at each step, sending each half once", async () => {
+    // Prepare
+    const targets = manyTargets(1000);
+    refuseRequestsHolding([targets[0]?.key as string]);
+    const { deleteObjects } = setup();
+
+    // Act
+    await deleteObjects(targets);
+
+    // Assess
+    const sizes = batchInputs()
+      .map((input) => keysOf(input).length)
+      .sort((a, b) => b - a);
+    expect(sizes).toStrictEqual([1000, 500, 500, 250, 250, 125, 125, 63, 62, 32, 31, 16, 16, 8, 8, 4, 4, 2, 2, 1, 1]);
+  });
+
+  it("isolates several refused keys, each alone", async () => {
+    // Prepare
+    const targets = manyTargets(1000);
+    const poison = [targets[5], targets[500], targets[999]] as ObjectTarget[];
+    refuseRequestsHolding(poison.map((each) => each.key));
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects(targets);
+
+    // Assess
+    expect(batchInputs().length).toBeLessThanOrEqual(1 + 3 * 2 * Math.ceil(Math.log2(1000)));
+    expect(report.deleted).toStrictEqual(targets.filter((each) => !poison.includes(each)));
+    expect(report.failed).toStrictEqual(poison.map(refusedAs));
+  });
+
+  it("isolates a key whose retry is refused, after a per-key SlowDown", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand)
+      .resolvesOnce({ Errors: [slowDown("a.png"), slowDown("poison.png")] })
+      .callsFake((input: DeleteObjectsCommandInput) => {
+        if (keysOf(input).includes("poison.png")) throw invalidArgument();
+        return {};
       });
+    const { deleteObjects } = setup();
+    const targets = [target("a.png"), target("b.png"), target("poison.png")];
+
+    // Act
+    const report = await deleteObjects(targets);
+
+    // Assess
+    expect(batchInputs().map(keysOf)).toStrictEqual([
+      ["a.png", "b.png", "poison.png"],
+      ["a.png", "poison.png"],
+      ["a.png"],
+      ["poison.png"],
+    ]);
+    expect(report).toStrictEqual({
+      deleted: [target("a.png"), target("b.png")],
+      failed: [refusedAs(target("poison.png"))],
+      keptReplaced: [],
+    });
+  });
+
+  it(`spends at most MAX_SPLIT_REQUESTS (${MAX_SPLIT_REQUESTS}) extra requests a call, and fails what it could not isolate with the refusal`, async () => {
+    // Prepare: every key is refused, in two batches
+    const targets = manyTargets(2000);
+    refuseRequestsHolding(targets.map((each) => each.key));
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects(targets);
+    const requestsOfFirstCall = batchInputs().length;
+    await deleteObjects(targets.slice(0, 2));
+
+    // Assess
+    expect(MAX_SPLIT_REQUESTS).toBe(100);
+    expect(requestsOfFirstCall).toBe(2 + MAX_SPLIT_REQUESTS);
+    // A new call has its own budget: its two keys are split apart.
+    expect(batchInputs().slice(requestsOfFirstCall).map(keysOf)).toStrictEqual([
+      [targets[0]?.key, targets[1]?.key],
+      [targets[0]?.key],
+      [targets[1]?.key],
+    ]);
+    expect(report).toStrictEqual({ deleted: [], failed: targets.map(refusedAs), keptReplaced: [] });
+  });
+
+  it("deletes the keys it isolated before the bound, and fails the others with the refusal", async () => {
+    // Prepare: every 83rd key is refused: isolating 13 keys takes more than the bound
+    const targets = manyTargets(1000);
+    const poison = targets.filter((_, index) => index % 83 === 0);
+    refuseRequestsHolding(poison.map((each) => each.key));
+    const { deleteObjects } = setup();
+
+    // Act
+    const report = await deleteObjects(targets);
+
+    // Assess
+    expect(batchInputs()).toHaveLength(1 + MAX_SPLIT_REQUESTS);
+    expect(report.deleted.length).toBeGreaterThan(0);
+    expect(report.deleted.some((each) => poison.includes(each))).toBe(false);
+    expect(report.failed.length).toBeGreaterThan(poison.length);
+    expect(report.failed).toStrictEqual(targets.filter((each) => !report.deleted.includes(each)).map(refusedAs));
+  });
+
+  it.each([
+    ["403 AccessDenied", s3Error("AccessDenied", 403), false],
+    ["404 NoSuchBucket", s3Error("NoSuchBucket", 404), false],
+    ["401 with an unknown code", s3Error("Unauthorized", 401), false],
+    ["400 ExpiredToken", s3Error("ExpiredToken", 400), false],
+    ["400 InvalidBucketName", s3Error("InvalidBucketName", 400), false],
+    ["400 AuthorizationHeaderMalformed", s3Error("AuthorizationHeaderMalformed", 400), false],
+    ["408 RequestTimeout", s3Error("RequestTimeout", 408), true],
+    ["409 OperationAborted", s3Error("OperationAborted", 409), true],
+    ["409 with an unknown code", s3Error("Conflict", 409), false],
+    ["429 SlowDown", s3Error("SlowDown", 429), true],
+    ["400 SlowDown", s3Error("SlowDown", 400), true],
+    ["503 ServiceUnavailable", s3Error("ServiceUnavailable", 503), true],
+    ["a network error", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), true],
+  ])(
+    "does not split a request refused with %s, which every key of it would meet: each key fails with it",
+    async (_, error, retryable) => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).rejects(error);
+      const { deleteObjects } = setup();
+      const targets = manyTargets(10);
 
       // Act
-      const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 100 });
+      const report = await deleteObjects(targets);
 
       // Assess
-      expect(s3).toHaveReceivedCommandTimes(ListObjectVersionsCommand, 1);
-      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
-      expect(report.failed.map((failure) => failure.code)).toStrictEqual(["DeadlineExceeded"]);
-    });
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+      expect(report.deleted).toStrictEqual([]);
+      expect(report.failed).toStrictEqual(
+        targets.map((each) => ({ target: each, code: error.name, message: error.message, retryable })),
+      );
+    },
+  );
 
-    it("fails the target as DeadlineExceeded when the deadline passes between listing and deleting", async () => {
-      // Prepare
-      const { clock, deleteObjects } = setup({ versions: "all" });
-      s3.on(ListObjectVersionsCommand).callsFake(() => {
-        clock.advance(100);
-        return { Versions: [entry("a.png", "v2"), entry("a.png", "v1")] };
-      });
+  it("stops splitting when the signal fires: the halves not sent fail as Aborted", async () => {
+    // Prepare: each request takes 100 ms; the signal fires while the first halves are in flight
+    const { deleteObjects } = timedSetup({ concurrency: 1 });
+    s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) =>
+      keysOf(input).includes("products/p-0.png") ? after(100, invalidArgument(), true) : after(100, {}),
+    );
+    const targets = manyTargets(4);
 
-      // Act
-      const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 100 });
+    // Act
+    const done = deleteObjects(targets, { signal: abortAfter(150) });
+    await vi.advanceTimersByTimeAsync(150);
+    const report = await done;
 
-      // Assess
-      expect(s3).not.toHaveReceivedCommand(DeleteObjectsCommand);
-      expect(report).toStrictEqual({
-        deleted: [],
-        failed: [
-          {
-            target: target("a.png"),
-            code: "DeadlineExceeded",
-            message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
-            retryable: true,
-          },
-        ],
-        keptReplaced: [],
-      });
-    });
+    // Assess
+    expect(batchInputs().map(keysOf)).toStrictEqual([
+      ["products/p-0.png", "products/p-1.png", "products/p-2.png", "products/p-3.png"],
+      ["products/p-0.png", "products/p-1.png"],
+    ]);
+    expect(report).toStrictEqual({ deleted: [], failed: targets.map(cutOff), keptReplaced: [] });
   });
 });
 
 describe("stores that refuse a DeleteObjects checksum", () => {
   const refusal = (name: string, status: number, extra: object = {}) =>
-    Object.assign(
-      new S3ServiceException({
-        name,
-        $fault: status >= 500 ? "server" : "client",
-        $metadata: { httpStatusCode: status },
-        message: `${name} from the store`,
-      }),
-      extra,
-    );
+    Object.assign(s3Error(name, status, `${name} from the store`), extra);
 
   it.each([
     ["MissingContentMD5 (400)", refusal("MissingContentMD5", 400)],
@@ -2098,32 +2410,25 @@ describe("stores that refuse a DeleteObjects checksum", () => {
     expect(report.deleted).toHaveLength(7);
   });
 
-  it("starts no single delete after the deadline, failing those keys as DeadlineExceeded", async () => {
+  it("falls back to nothing when the signal fired during the refused request: its keys fail as Aborted", async () => {
     // Prepare
-    const { clock, deleteObjects } = setup({ concurrency: 1 });
+    const controller = new AbortController();
     s3.on(DeleteObjectsCommand).callsFake(() => {
-      clock.advance(100);
+      controller.abort(new Error("the invocation's time budget ran out"));
       throw refusal("MissingContentMD5", 400);
     });
     s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup();
 
     // Act
-    const report = await deleteObjects([target("a.png")], { deadline: CLOCK_START + 100 });
+    const report = await deleteObjects([target("a.png"), target("b.png")], { signal: controller.signal });
 
     // Assess
     expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
     expect(report).toStrictEqual({
       deleted: [],
-      failed: [
-        {
-          target: target("a.png"),
-          code: "DeadlineExceeded",
-          message: "not attempted: the invocation's time budget (timeoutMarginMs) ran out",
-          retryable: true,
-        },
-      ],
+      failed: [cutOff(target("a.png")), cutOff(target("b.png"))],
       keptReplaced: [],
-      fallback: "single-deletes",
     });
   });
 
@@ -2174,25 +2479,65 @@ describe("stores that refuse a DeleteObjects checksum", () => {
     });
   });
 
-  it.each([
-    ["MissingContentMD5", 400, false],
-    ["NotImplemented", 501, true],
-  ])("fails the keys with %s when fallbackToSingleDeletes is false", async (name, status, retryable) => {
+  it('sends the later pages of a purge straight as single deletes under versions: "all"', async () => {
     // Prepare
-    s3.on(DeleteObjectsCommand).rejects(refusal(name, status));
-    const { deleteObjects } = setup({ fallbackToSingleDeletes: false });
+    s3.on(ListObjectVersionsCommand)
+      .resolvesOnce({
+        IsTruncated: true,
+        NextKeyMarker: "a.png",
+        NextVersionIdMarker: "v2",
+        Versions: [
+          { Key: "a.png", VersionId: "v3" },
+          { Key: "a.png", VersionId: "v2" },
+        ],
+      })
+      .resolves({ Versions: [{ Key: "a.png", VersionId: "v1" }] });
+    s3.on(DeleteObjectsCommand).rejects(refusal("MissingContentMD5", 400));
+    s3.on(DeleteObjectCommand).resolves({});
+    const { deleteObjects } = setup({ versions: "all" });
 
     // Act
     const report = await deleteObjects([target("a.png")]);
 
     // Assess
-    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input.VersionId)).toStrictEqual([
+      "v3",
+      "v2",
+      "v1",
+    ]);
     expect(report).toStrictEqual({
-      deleted: [],
-      failed: [{ target: target("a.png"), code: name, message: `${name} from the store`, retryable }],
+      deleted: [target("a.png")],
+      failed: [],
       keptReplaced: [],
+      fallback: "single-deletes",
     });
   });
+
+  it.each([
+    ["MissingContentMD5", 400, false],
+    ["NotImplemented", 501, true],
+  ])(
+    "fails the keys with %s when fallbackToSingleDeletes is false, without splitting the request",
+    async (name, status, retryable) => {
+      // Prepare
+      s3.on(DeleteObjectsCommand).rejects(refusal(name, status));
+      const { deleteObjects } = setup({ fallbackToSingleDeletes: false });
+      const targets = [target("a.png"), target("b.png")];
+
+      // Act
+      const report = await deleteObjects(targets);
+
+      // Assess
+      expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+      expect(report).toStrictEqual({
+        deleted: [],
+        failed: targets.map((each) => ({ target: each, code: name, message: `${name} from the store`, retryable })),
+        keptReplaced: [],
+      });
+    },
+  );
 });
 
 describe("conditional deletes (targets with an etag)", () => {
@@ -2208,13 +2553,6 @@ describe("conditional deletes (targets with an etag)", () => {
     Code: "PreconditionFailed",
     Message: "At least one of the pre-conditions you specified did not hold",
   });
-  const thrown = (name: string, status: number, message = `${name} from S3`) =>
-    new S3ServiceException({
-      name,
-      $fault: status >= 500 ? "server" : "client",
-      $metadata: { httpStatusCode: status },
-      message,
-    });
   const singleInputs = () => s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input);
 
   describe("in DeleteObjects", () => {
@@ -2362,7 +2700,7 @@ describe("conditional deletes (targets with an etag)", () => {
 
     it("fails, and does not keep, the conditional targets of a DeleteObjects request that throws PreconditionFailed", async () => {
       // Prepare
-      s3.on(DeleteObjectsCommand).rejects(thrown("PreconditionFailed", 412));
+      s3.on(DeleteObjectsCommand).rejects(s3Error("PreconditionFailed", 412));
       const { deleteObjects } = setup();
       const first = conditional("a.png", E1);
 
@@ -2395,20 +2733,19 @@ describe("conditional deletes (targets with an etag)", () => {
       expect(report).toStrictEqual({ deleted: [contended], failed: [], keptReplaced: [] });
     });
 
-    it("fails a conditional target that was not attempted before the deadline as DeadlineExceeded, not kept", async () => {
+    it("fails a conditional target the signal cut off as Aborted, not kept", async () => {
       // Prepare
       const { deleteObjects } = setup();
       const late = conditional("a.png", E1);
+      const controller = new AbortController();
+      controller.abort(new Error("the invocation's time budget ran out"));
 
       // Act
-      const report = await deleteObjects([late], { deadline: CLOCK_START });
+      const report = await deleteObjects([late], { signal: controller.signal });
 
       // Assess
       expect(s3).not.toHaveReceivedAnyCommand();
-      expect(report.keptReplaced).toStrictEqual([]);
-      expect(report.failed.map(({ target: failed, code }) => [failed, code])).toStrictEqual([
-        [late, "DeadlineExceeded"],
-      ]);
+      expect(report).toStrictEqual({ deleted: [], failed: [cutOff(late)], keptReplaced: [] });
     });
   });
 
@@ -2448,7 +2785,7 @@ describe("conditional deletes (targets with an etag)", () => {
     it("counts the second of two etags of one key as deleted when the first delete took the object (NoSuchKey)", async () => {
       // Prepare
       s3.on(DeleteObjectsCommand).resolves({});
-      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
+      s3.on(DeleteObjectCommand).rejects(s3Error("NoSuchKey", 404));
       const { deleteObjects } = setup();
       const current = conditional("a.png", E1);
       const duplicate = conditional("a.png", E2);
@@ -2463,7 +2800,7 @@ describe("conditional deletes (targets with an etag)", () => {
     it("sends a key without etag in the batch and the same key with an etag alone, each on its own terms", async () => {
       // Prepare
       s3.on(DeleteObjectsCommand).resolves({});
-      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
+      s3.on(DeleteObjectCommand).rejects(s3Error("NoSuchKey", 404));
       const { deleteObjects } = setup();
       const unconditional = target("a.png");
       const guarded = conditional("a.png", E1);
@@ -2516,7 +2853,7 @@ describe("conditional deletes (targets with an etag)", () => {
     it("lists keptReplaced in the order the targets came, whichever request answered first", async () => {
       // Prepare
       s3.on(DeleteObjectsCommand).resolves({ Errors: [preconditionFailed("b.png"), preconditionFailed("d.png")] });
-      s3.on(DeleteObjectCommand).rejects(thrown("PreconditionFailed", 412));
+      s3.on(DeleteObjectCommand).rejects(s3Error("PreconditionFailed", 412));
       const { deleteObjects } = setup();
       const targets = [
         conditional("a\u0001.png", E1),
@@ -2554,11 +2891,11 @@ describe("conditional deletes (targets with an etag)", () => {
     });
 
     it.each([
-      ["412 PreconditionFailed", thrown("PreconditionFailed", 412)],
-      ["a 412 under another name", thrown("UnknownError", 412)],
+      ["412 PreconditionFailed", s3Error("PreconditionFailed", 412)],
+      ["a 412 under another name", s3Error("UnknownError", 412)],
       [
         "a PreconditionFailed Code under another name",
-        Object.assign(thrown("Unknown", 400), { Code: "PreconditionFailed" }),
+        Object.assign(s3Error("Unknown", 400), { Code: "PreconditionFailed" }),
       ],
     ])("keeps a conditional target whose DeleteObject throws %s, without retrying it", async (_, error) => {
       // Prepare
@@ -2577,7 +2914,7 @@ describe("conditional deletes (targets with an etag)", () => {
 
     it("counts a conditional target whose DeleteObject throws 404 NoSuchKey as deleted", async () => {
       // Prepare
-      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
+      s3.on(DeleteObjectCommand).rejects(s3Error("NoSuchKey", 404));
       const { deleteObjects } = setup();
       const gone = conditional("line\nend.png", E1);
 
@@ -2590,7 +2927,7 @@ describe("conditional deletes (targets with an etag)", () => {
 
     it("fails a target without etag whose DeleteObject throws 412 PreconditionFailed, permanently, as before", async () => {
       // Prepare
-      s3.on(DeleteObjectCommand).rejects(thrown("PreconditionFailed", 412));
+      s3.on(DeleteObjectCommand).rejects(s3Error("PreconditionFailed", 412));
       const { deleteObjects } = setup();
 
       // Act
@@ -2613,8 +2950,8 @@ describe("conditional deletes (targets with an etag)", () => {
 
     it("fails a conditional target whose DeleteObject throws anything else, as any target would", async () => {
       // Prepare
-      s3.on(DeleteObjectCommand, { Key: "denied\u0001" }).rejects(thrown("AccessDenied", 403, "Access Denied"));
-      s3.on(DeleteObjectCommand, { Key: "busy\u0001" }).rejects(thrown("ServiceUnavailable", 503, "busy"));
+      s3.on(DeleteObjectCommand, { Key: "denied\u0001" }).rejects(s3Error("AccessDenied", 403, "Access Denied"));
+      s3.on(DeleteObjectCommand, { Key: "busy\u0001" }).rejects(s3Error("ServiceUnavailable", 503, "busy"));
       const { deleteObjects } = setup();
       const denied = conditional("denied\u0001", E1);
       const busy = conditional("busy\u0001", E2);
@@ -2635,10 +2972,10 @@ describe("conditional deletes (targets with an etag)", () => {
 
     it("sends IfMatch on the fallback to single deletes, and keeps the targets that were replaced", async () => {
       // Prepare
-      s3.on(DeleteObjectsCommand).rejects(thrown("MissingContentMD5", 400));
-      s3.on(DeleteObjectCommand, { Key: "a.png" }).rejects(thrown("PreconditionFailed", 412));
+      s3.on(DeleteObjectsCommand).rejects(s3Error("MissingContentMD5", 400));
+      s3.on(DeleteObjectCommand, { Key: "a.png" }).rejects(s3Error("PreconditionFailed", 412));
       s3.on(DeleteObjectCommand, { Key: "b.png" }).resolves({});
-      s3.on(DeleteObjectCommand, { Key: "c.png" }).rejects(thrown("NoSuchKey", 404));
+      s3.on(DeleteObjectCommand, { Key: "c.png" }).rejects(s3Error("NoSuchKey", 404));
       const { deleteObjects } = setup();
       const replaced = conditional("a.png", E1);
       const unchanged = conditional("b.png", E2);
@@ -2714,7 +3051,6 @@ describe("conditional deletes (targets with an etag)", () => {
       // Prepare
       s3.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: "a.png", VersionId: "v1" }] });
       s3.on(DeleteObjectsCommand).resolves({});
-      s3.on(DeleteObjectCommand).rejects(thrown("NoSuchKey", 404));
       const { deleteObjects } = setup({ versions: "all" });
       const version = conditional("a.png", E1, "v1");
 
@@ -2722,8 +3058,11 @@ describe("conditional deletes (targets with an etag)", () => {
       const report = await deleteObjects([target("a.png"), version]);
 
       // Assess
-      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([[{ Key: "a.png", VersionId: "v1" }]]);
-      expect(singleInputs()).toStrictEqual([{ Bucket: BUCKET, Key: "a.png", VersionId: "v1", IfMatch: E1 }]);
+      expect(batchInputs().map((input) => input.Delete?.Objects)).toStrictEqual([
+        [{ Key: "a.png", VersionId: "v1", ETag: E1 }],
+        [{ Key: "a.png", VersionId: "v1" }],
+      ]);
+      expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
       expect(report).toStrictEqual({ deleted: [target("a.png"), version], failed: [], keptReplaced: [] });
     });
   });
@@ -2759,35 +3098,6 @@ describe("contentMd5", () => {
   });
 });
 
-describe("canBatch and isXmlSafe", () => {
-  it.each([
-    ["a plain key", true, true, "images/p-1.png"],
-    ["an empty key", true, true, ""],
-    ["a tab", true, true, "a\tb"],
-    ["an emoji", true, true, "😀"],
-    ["U+FFFD", true, true, "\uFFFD"],
-    ["U+10FFFF", true, true, "\u{10FFFF}"],
-    ["a line feed", true, false, "a\nb"],
-    ["a carriage return", true, false, "a\rb"],
-    ["CR LF", true, false, "a\r\nb"],
-    ["U+0000", false, false, "a\u0000b"],
-    ["U+0008", false, false, "\u0008"],
-    ["U+000B", false, false, "\u000B"],
-    ["U+001F", false, false, "\u001F"],
-    ["U+FFFE", false, false, "\uFFFE"],
-    ["a lone high surrogate", false, false, "a\uD83D"],
-    ["a lone low surrogate", false, false, "\uDE00a"],
-  ])("tells whether a key with %s is XML-safe (%s) and can go in DeleteObjects (%s)", (_, xmlSafe, batchable, key) => {
-    // Act
-    const safe = isXmlSafe(key);
-    const batched = canBatch(key);
-
-    // Assess
-    expect(safe).toBe(xmlSafe);
-    expect(batched).toBe(batchable);
-  });
-});
-
 describe("default timing", () => {
   it("waits with setTimeout and Math.random when no sleep or random is given", async () => {
     // Prepare
@@ -2809,6 +3119,37 @@ describe("default timing", () => {
     expect(callsBeforeBackoffEnds).toBe(1);
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
     expect(report).toStrictEqual({ deleted: [target("a.png")], failed: [], keptReplaced: [] });
+  });
+});
+
+describe("a call opened by the handler (openDeletion)", () => {
+  const config = () => deleterConfig({ s3Client: new S3Client({ region: "us-east-1" }), sleep: async () => {} });
+
+  it("deduplicates the objects it is given unless told they are distinct", async () => {
+    // Prepare
+    s3.on(DeleteObjectsCommand).resolves({});
+    const deletion = openDeletion(config(), undefined);
+    const objects = [target("a.png"), target("a.png"), target("b.png")];
+
+    // Act
+    const outcomes = await deleteWithin(deletion, objects, { distinct: false });
+
+    // Assess
+    expect(keysOf(batchInputs()[0])).toStrictEqual(["a.png", "b.png"]);
+    expect(outcomes).toStrictEqual({ failures: new Map(), kept: new Set() });
+  });
+
+  it("rejects, rather than report a failure, when its limiter throws though the signal has not fired", async () => {
+    // Prepare
+    const bug = new Error("a bug in the limiter");
+    const deletion = { ...openDeletion(config(), new AbortController().signal), limit: () => Promise.reject(bug) };
+
+    // Act
+    const done = deleteTargets(deletion, [target("a.png")]);
+
+    // Assess
+    await expect(done).rejects.toBe(bug);
+    expect(s3).not.toHaveReceivedAnyCommand();
   });
 });
 
@@ -2876,7 +3217,6 @@ describe("options", () => {
     ["maxAttempts", 11, "must be at most 10"],
     ["baseDelayMs", -1, "must not be negative"],
     ["maxDelayMs", "2000", "must be an integer"],
-    ["now", 0, "must be a function"],
     ["sleep", null, "must be a function"],
     ["random", 0.5, "must be a function"],
     ["s3Client", {}, "must be an S3Client (an object with a send method)"],
@@ -2884,6 +3224,9 @@ describe("options", () => {
     ["versions", true, 'must be "current" or "all"'],
     ["contentMd5", "yes", "must be true or false"],
     ["fallbackToSingleDeletes", 0, "must be true or false"],
+    ["maxListedObjects", 0, "must be at least 1"],
+    ["maxListedObjects", 1_000_001, "must be at most 1000000"],
+    ["now", () => 0, "is not an option"],
   ])("rejects %s: %j", (option, value, message) => {
     // Prepare
     const options = { s3Client, [option]: value } as unknown as BatchDeleterOptions;
@@ -2895,27 +3238,6 @@ describe("options", () => {
     expect(act).toThrow(expect.objectContaining({ name: "ConfigError", issues: [{ path: option, message }] }));
   });
 
-  it("builds a deleter without validating, through buildBatchDeleter", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).resolves({ Errors: [slowDown("a.png")] });
-    const clock = createFakeClock();
-    const options = { s3Client, maxAttempts: 11, now: clock.now, sleep: clock.sleep, random: () => 0 };
-
-    // Act
-    const deleteObjects = buildBatchDeleter(options);
-    const report = await deleteObjects([target("a.png")]);
-
-    // Assess
-    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 11);
-    expect(report.failed.map((failure) => failure.code)).toStrictEqual(["SlowDown"]);
-    expect(() => createBatchDeleter(options)).toThrow(
-      expect.objectContaining({
-        name: "ConfigError",
-        issues: [{ path: "maxAttempts", message: "must be at most 10" }],
-      }),
-    );
-  });
-
   it("rejects options that are not an object", () => {
     // Act
     const act = () => createBatchDeleter(undefined as unknown as BatchDeleterOptions);
@@ -2924,47 +3246,5 @@ describe("options", () => {
     expect(act).toThrow(
       expect.objectContaining({ name: "ConfigError", issues: [{ path: "(options)", message: "must be an object" }] }),
     );
-  });
-
-  it("accepts every option at its bounds", () => {
-    // Act
-    const act = () =>
-      createBatchDeleter({
-        s3Client,
-        concurrency: 64,
-        maxAttempts: 10,
-        baseDelayMs: 0,
-        maxDelayMs: 0,
-        now: () => 0,
-        sleep: async () => {},
-        random: () => 0,
-        versions: "all",
-        contentMd5: true,
-        fallbackToSingleDeletes: false,
-      });
-
-    // Assess
-    expect(act).not.toThrow();
-  });
-
-  it("accepts undefined for every optional option", () => {
-    // Act
-    const act = () =>
-      createBatchDeleter({
-        s3Client,
-        concurrency: undefined,
-        maxAttempts: undefined,
-        baseDelayMs: undefined,
-        maxDelayMs: undefined,
-        now: undefined,
-        sleep: undefined,
-        random: undefined,
-        versions: undefined,
-        contentMd5: undefined,
-        fallbackToSingleDeletes: undefined,
-      });
-
-    // Assess
-    expect(act).not.toThrow();
   });
 });

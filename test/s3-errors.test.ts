@@ -1,6 +1,19 @@
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { asConditional, classifyCode, fromThrown, type KeyError, refusesChecksum } from "../src/s3-errors.js";
+import {
+  abortedFailure,
+  asConditional,
+  classifyCode,
+  type Failure,
+  failureOf,
+  failureOfThrown,
+  fromThrown,
+  graver,
+  isProgramError,
+  type KeyError,
+  refusesChecksum,
+  refusesContent,
+} from "../src/s3-errors.js";
 
 const s3Error = (name: string, httpStatusCode: number, message?: string) =>
   new S3ServiceException({
@@ -359,5 +372,205 @@ describe("refusesChecksum", () => {
 
     // Assess
     expect(result).toBe(expected);
+  });
+});
+
+/** An error thrown by fetch when the connection failed: a TypeError whose cause carries the network code. */
+const fetchFailed = () =>
+  new TypeError("fetch failed", { cause: Object.assign(new Error("other side closed"), { code: "ECONNRESET" }) });
+
+describe("isProgramError", () => {
+  it.each([
+    ["a TypeError", new TypeError("Cannot read properties of undefined"), true],
+    ["a URIError", new URIError("URI malformed"), true],
+    ["a RangeError", new RangeError("Invalid string length"), true],
+    ["a SyntaxError", new SyntaxError("Unexpected token"), true],
+    ["a ReferenceError", new ReferenceError("x is not defined"), true],
+    ["an EvalError", new EvalError("no"), true],
+    ["a TypeError whose cause has no code", new TypeError("bad", { cause: new Error("inner") }), true],
+    ["a TypeError whose cause has a numeric code", new TypeError("bad", { cause: { code: 104 } }), true],
+    ["fetch's TypeError caused by a network error", fetchFailed(), false],
+    ["a TypeError with $metadata (an HTTP answer)", Object.assign(new TypeError("odd"), { $metadata: {} }), false],
+    ["a plain Error", new Error("socket hang up"), false],
+    ["an S3ServiceException", s3Error("AccessDenied", 403), false],
+    ["an AbortError", new DOMException("This operation was aborted", "AbortError"), false],
+    ["an object named TypeError", { name: "TypeError", message: "not an Error" }, false],
+    ["a string", "TypeError", false],
+    ["undefined", undefined, false],
+  ])("tells that %s is a program error: %s", (_, error, expected) => {
+    // Act
+    const result = isProgramError(error);
+
+    // Assess
+    expect(result).toBe(expected);
+  });
+});
+
+describe("fromThrown of JavaScript's own error types", () => {
+  it.each([
+    ["TypeError", new TypeError("Cannot read properties of undefined")],
+    ["URIError", new URIError("URI malformed")],
+    ["RangeError", new RangeError("Invalid string length")],
+  ])("reads a %s that came with no HTTP answer as permanent: every attempt would throw it again", (code, error) => {
+    // Act
+    const result = fromThrown(error);
+
+    // Assess
+    expect(result).toStrictEqual({ code, message: error.message, class: "permanent", thrown: true });
+  });
+
+  it("reads fetch's TypeError caused by a network error as retryable", () => {
+    // Act
+    const result = fromThrown(fetchFailed());
+
+    // Assess
+    expect(result).toStrictEqual({ code: "TypeError", message: "fetch failed", class: "retryable", thrown: true });
+  });
+
+  it("reads a TypeError that came with a 503 answer as retryable", () => {
+    // Act
+    const result = fromThrown(Object.assign(new TypeError("odd"), { $metadata: { httpStatusCode: 503 } }));
+
+    // Assess
+    expect(result.class).toBe("retryable");
+  });
+
+  it("keeps NoSuchKey gone when it comes as a program error's Code", () => {
+    // Act
+    const result = fromThrown(Object.assign(new TypeError("gone"), { Code: "NoSuchKey" }));
+
+    // Assess
+    expect(result.class).toBe("gone");
+  });
+});
+
+describe("refusesContent", () => {
+  it.each([
+    ["a 400 InvalidArgument", s3Error("InvalidArgument", 400), true],
+    ["a 400 InvalidRequest", s3Error("InvalidRequest", 400), true],
+    ["a 400 MalformedXML", s3Error("MalformedXML", 400), true],
+    ["a 400 KeyTooLongError", s3Error("KeyTooLongError", 400), true],
+    ["a 400 with an unknown code", s3Error("SomeCodeS3AddsNextYear", 400), true],
+    ["a 412 PreconditionFailed", s3Error("PreconditionFailed", 412), true],
+    ["a 499", s3Error("ClientClosed", 499), true],
+    ["a program error (TypeError)", new TypeError("Cannot read properties of undefined"), true],
+    ["a program error (URIError)", new URIError("URI malformed"), true],
+    ["a 401", s3Error("Unauthorized", 401), false],
+    ["a 403 AccessDenied", s3Error("AccessDenied", 403), false],
+    ["a 404 NoSuchBucket", s3Error("NoSuchBucket", 404), false],
+    ["a 408", s3Error("RequestTimeout", 408), false],
+    ["a 409", s3Error("Conflict", 409), false],
+    ["a 429", s3Error("TooManyRequests", 429), false],
+    ["a 400 ExpiredToken", s3Error("ExpiredToken", 400), false],
+    ["a 400 InvalidBucketName", s3Error("InvalidBucketName", 400), false],
+    ["a 400 AuthorizationHeaderMalformed", s3Error("AuthorizationHeaderMalformed", 400), false],
+    ["a 400 MissingContentMD5 (a checksum refusal)", s3Error("MissingContentMD5", 400), false],
+    ["a 400 NotImplemented", s3Error("NotImplemented", 400), false],
+    ["a 400 with a retryable code (SlowDown)", s3Error("SlowDown", 400), false],
+    ["a 400 NoSuchKey", s3Error("NoSuchKey", 400), false],
+    ["a 301 PermanentRedirect", s3Error("PermanentRedirect", 301), false],
+    ["a 500 InternalError", s3Error("InternalError", 500), false],
+    ["a 501 NotImplemented", s3Error("NotImplemented", 501), false],
+    ["a network error", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }), false],
+    ["fetch's TypeError caused by a network error", fetchFailed(), false],
+    [
+      "an error with a status that is not a number",
+      { name: "InvalidArgument", $metadata: { httpStatusCode: "400" } },
+      false,
+    ],
+    ["undefined", undefined, false],
+  ])("tells that %s refuses the request for its content: %s", (_, error, expected) => {
+    // Act
+    const result = refusesContent(error);
+
+    // Assess
+    expect(result).toBe(expected);
+  });
+});
+
+describe("failures", () => {
+  const retryable: Failure = { code: "SlowDown", message: "Please reduce your request rate.", retryable: true };
+  const permanent: Failure = { code: "AccessDenied", message: "Access Denied", retryable: false };
+  const otherRetryable: Failure = {
+    code: "InternalError",
+    message: "We encountered an internal error.",
+    retryable: true,
+  };
+  const otherPermanent: Failure = { code: "InvalidArgument", message: "Invalid argument", retryable: false };
+
+  it.each([
+    ["nothing, given nothing", undefined, undefined, undefined],
+    ["the second, when there is no first", undefined, retryable, retryable],
+    ["the first, when there is no second", retryable, undefined, retryable],
+    ["a permanent second over a retryable first", retryable, permanent, permanent],
+    ["the first of two retryable ones", retryable, otherRetryable, retryable],
+    ["the first of two permanent ones", permanent, otherPermanent, permanent],
+    ["a permanent first over a retryable second", permanent, retryable, permanent],
+  ])("graver picks %s", (_, first, second, expected) => {
+    // Act
+    const result = graver(first, second);
+
+    // Assess
+    expect(result).toBe(expected);
+  });
+
+  it.each([
+    ["retryable", true],
+    ["permanent", false],
+    ["gone", false],
+    ["replaced", false],
+  ] as const)("failureOf reports a %s key error with retryable %s", (errorClass, expected) => {
+    // Act
+    const result = failureOf({ code: "Code", message: "message", class: errorClass, thrown: false });
+
+    // Assess
+    expect(result).toStrictEqual({ code: "Code", message: "message", retryable: expected });
+  });
+
+  it.each([
+    ["an Error", new Error("the invocation's time budget ran out"), "cut off: the invocation's time budget ran out"],
+    ["no reason (an AbortError)", undefined, "cut off: This operation was aborted"],
+    ["a string", "time is up", "cut off: the signal fired"],
+  ])("abortedFailure reads a signal that fired with %s as Aborted, retryable", (_, reason, message) => {
+    // Prepare
+    const controller = new AbortController();
+    controller.abort(reason);
+
+    // Act
+    const result = abortedFailure(controller.signal);
+
+    // Assess
+    expect(result).toStrictEqual({ code: "Aborted", message, retryable: true });
+  });
+
+  it.each([
+    ["an AbortError", new DOMException("This operation was aborted", "AbortError")],
+    ["a 403 AccessDenied", s3Error("AccessDenied", 403)],
+  ])("failureOfThrown reads %s thrown under a signal that fired as Aborted", (_, error) => {
+    // Prepare
+    const controller = new AbortController();
+    controller.abort(new Error("the invocation's time budget ran out"));
+
+    // Act
+    const result = failureOfThrown(error, controller.signal);
+
+    // Assess
+    expect(result).toStrictEqual({
+      code: "Aborted",
+      message: "cut off: the invocation's time budget ran out",
+      retryable: true,
+    });
+  });
+
+  it.each([
+    ["no signal", undefined],
+    ["a signal that has not fired", new AbortController().signal],
+  ])("failureOfThrown reads an error as fromThrown does with %s", (_, signal) => {
+    // Act
+    const denied = failureOfThrown(s3Error("AccessDenied", 403, "Access Denied"), signal);
+    const busy = failureOfThrown(s3Error("SlowDown", 503, "Please reduce your request rate."), signal);
+
+    // Assess
+    expect([denied, busy]).toStrictEqual([permanent, retryable]);
   });
 });
