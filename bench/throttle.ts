@@ -4,7 +4,7 @@
  * whether it still returns before the function's timeout.
  *
  * Set-up: moto, started by the project's own script (test/services/moto.ts) and stopped by PID, with
- * the loopback proxy of bench/throttle-proxy.ts in front of it, in a node process of its own (also
+ * the loopback proxy of test/services/s3-proxy.ts in front of it, in a node process of its own (also
  * stopped by PID), so that its clock and event loop are not the measured client's. The proxy limits
  * delete work to `--limit` keys per second (default 3,500, S3's figure) with a token bucket of at
  * most `--burst` keys (default 2,000: two full DeleteObjects requests, so that a sender at the limit
@@ -63,15 +63,15 @@ import {
 import type { CleanupHandler, CommonCleanupOptions, Logger, StreamRecord } from "../src/index.js";
 import { localClientConfig } from "../test/services/index.js";
 import { startMoto } from "../test/services/moto.js";
+import {
+  type ProxyStats,
+  type S3Proxy,
+  startS3Proxy,
+  type ThrottleMode,
+  type ThrottleSettings,
+} from "../test/services/s3-proxy.js";
 import { BUCKET, KEY_TEMPLATE, removeRecords } from "./events.js";
 import { loadLibrary, main, printHeader, SMOKE, sized, table, verdict } from "./lib.js";
-import {
-  startThrottleProxy,
-  type ThrottleMode,
-  type ThrottleProxy,
-  type ThrottleSettings,
-  type ThrottleStats,
-} from "./throttle-proxy.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -115,8 +115,13 @@ interface Variant {
  * `{ label: "(3) AIMD concurrency", client: {}, handler: { <its option> } }`.
  */
 const VARIANTS: readonly Variant[] = [
-  { label: "(1) handler, S3Client retryMode standard (default)", client: {} },
-  { label: '(2) handler, S3Client retryMode "adaptive"', client: { retryMode: "adaptive" } },
+  { label: "(1) handler, adaptiveRate (AIMD pace, the default)", client: {} },
+  { label: "(2) handler, adaptiveRate: false", client: {}, handler: { adaptiveRate: false } },
+  {
+    label: '(3) handler, adaptiveRate: false, S3Client retryMode "adaptive"',
+    client: { retryMode: "adaptive" },
+    handler: { adaptiveRate: false },
+  },
 ];
 
 /** What the Lambda-like delivery loop saw. */
@@ -136,7 +141,7 @@ interface Run {
   label: string;
   mode: ThrottleMode;
   wallMs: number;
-  proxy: ThrottleStats;
+  proxy: ProxyStats;
   /**
    * The 99th percentile and the most this process's event loop (the handler's and the SDK's) was
    * late during the run, in ms: a late loop delays requests and stretches backoffs and timeouts.
@@ -262,7 +267,7 @@ async function countObjects(s3: S3Client): Promise<number> {
  * escaped keys), 503 SlowDown for DeleteObjects and DeleteObject, and pass-through when off.
  * Deleting keys that do not exist is fine: S3 and moto answer Deleted.
  */
-async function checkProxy(proxy: ThrottleProxy): Promise<string> {
+async function checkProxy(proxy: S3Proxy): Promise<string> {
   const s3 = new S3Client({ ...localClientConfig(proxy.endpoint), forcePathStyle: true, maxAttempts: 1 });
   const keys = (count: number, prefix: string) =>
     Array.from({ length: count }, (_, i) => ({ Key: `self-check/${prefix}-${i}` }));
@@ -333,11 +338,11 @@ main(async () => {
   const started = performance.now();
   let uploadMs = 0;
   const moto = await startMoto();
-  let proxy: ThrottleProxy | undefined;
+  let proxy: S3Proxy | undefined;
   try {
     const direct = new S3Client({ ...localClientConfig(moto.endpoint), forcePathStyle: true });
     await direct.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    proxy = await startThrottleProxy(moto.endpoint, settings("off"));
+    proxy = await startS3Proxy(moto.endpoint, settings("off"));
     const throttle = proxy;
     const selfCheck = await checkProxy(throttle);
 

@@ -31,6 +31,7 @@ import {
   sendDeleteObject,
   sendDeleteObjects,
 } from "./s3-requests.js";
+import { createSendRate, type SendRate } from "./send-rate.js";
 import type { ObjectTarget } from "./types.js";
 import { fn, nonNegativeInt, positiveInt, s3ClientSchema, validateOptions } from "./validation.js";
 
@@ -122,6 +123,16 @@ export interface BatchDeleterOptions {
    * @default 10000
    */
   maxListedObjects?: number | undefined;
+  /**
+   * Once S3 answers SlowDown (a 503, or per-key SlowDown errors), pace the deletes in keys per
+   * second and adapt the pace (AIMD): start at S3's documented 3,500 DELETE/s per prefix less 10%,
+   * take 10% off at every further SlowDown, add about 1% a second while none comes, and stop pacing
+   * a minute after the last one. The pace is shared by every call of one deleter (and every
+   * invocation of one handler), and its waits take the call's signal. When off, requests go as fast
+   * as `concurrency` lets them.
+   * @default true
+   */
+  adaptiveRate?: boolean | undefined;
 }
 
 /** Options of one call of a {@link BatchDeleter}. */
@@ -184,6 +195,7 @@ export const deleterOptionFields = () => ({
   contentMd5: z.optional(z.boolean({ error: "must be true or false" })),
   fallbackToSingleDeletes: z.optional(z.boolean({ error: "must be true or false" })),
   maxListedObjects: z.optional(positiveInt(1_000_000)),
+  adaptiveRate: z.optional(z.boolean({ error: "must be true or false" })),
 });
 
 /** The options of a deleter, defaults applied. */
@@ -203,6 +215,7 @@ export function deleterConfig(options: BatchDeleterOptions): DeleterConfig {
     contentMd5: options.contentMd5 ?? false,
     fallbackToSingleDeletes: options.fallbackToSingleDeletes ?? true,
     maxListedObjects: options.maxListedObjects ?? 10_000,
+    adaptiveRate: options.adaptiveRate ?? true,
   };
 }
 
@@ -229,13 +242,18 @@ export interface Deletion extends RequestContext {
   splitsLeft: number;
 }
 
-/** Opens a call. */
-export function openDeletion(config: DeleterConfig, signal: AbortSignal | undefined): Deletion {
+/** Opens a call; `sendRate` is the deleter's or the handler's, when `adaptiveRate` is on. */
+export function openDeletion(
+  config: DeleterConfig,
+  signal: AbortSignal | undefined,
+  sendRate?: SendRate | undefined,
+): Deletion {
   return {
     config,
     s3Client: config.s3Client,
     contentMd5: config.contentMd5,
     signal,
+    sendRate,
     limit: createLimiter(config.concurrency, signal),
     budget: { remaining: config.maxListedObjects, max: config.maxListedObjects },
     singlesOnly: false,
@@ -268,7 +286,8 @@ export interface Outcomes {
 export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
   validateOptions(z.strictObject({ s3Client: s3ClientSchema(), ...deleterOptionFields() }), options);
   const config = deleterConfig(options);
-  return (targets, { signal } = {}) => deleteTargets(openDeletion(config, signal), targets);
+  const sendRate = config.adaptiveRate ? createSendRate(config.sleep) : undefined;
+  return (targets, { signal } = {}) => deleteTargets(openDeletion(config, signal, sendRate), targets);
 }
 
 /**

@@ -18,6 +18,7 @@ import type { RecordRef } from "./errors.js";
 import { isPrefixTarget, prefixTargetId } from "./key-mapper.js";
 import { expandPrefix, type PrefixOutcome } from "./prefix-expander.js";
 import { collectOwnership, type Ownership } from "./report.js";
+import type { SendRate } from "./send-rate.js";
 import type { CleanupTarget, Logger, ObjectTarget, PrefixTarget } from "./types.js";
 
 /** A prefix target and every record that owns it, in record order. */
@@ -70,8 +71,9 @@ export async function executePlan<R extends RecordRef>(
   plan: CleanupPlan<R>,
   config: DeleterConfig,
   signal: AbortSignal,
+  sendRate?: SendRate | undefined,
 ): Promise<CleanupOutcome> {
-  const deletion = openDeletion(config, signal);
+  const deletion = openDeletion(config, signal, sendRate);
   const list = listContext(deletion);
   const [objects, prefixes] = await Promise.all([
     deleteTargets(

@@ -12,6 +12,7 @@ import { EVENT_SOURCES } from "./event-sources.js";
 import { buildKeyMapper, mapRemovals } from "./key-mapper.js";
 import { parseStreamRecords } from "./parse-stream-records.js";
 import { buildBatchResponse, recordsToRetry, type Undone, unreportable } from "./report.js";
+import { createSendRate } from "./send-rate.js";
 import type { CleanupHandler, CleanupSummary } from "./types.js";
 
 export type { CleanupOptions, CommonCleanupOptions } from "./cleanup-options.js";
@@ -39,6 +40,8 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
   const { logger, onInvalidRecord, dryRun } = config;
   const mapKeys = buildKeyMapper(config.key, config.keyMapper);
   const deleter = { ...config.deleter, s3Client: config.s3Client ?? new S3Client({}) };
+  // One pace for every invocation of the handler: S3's limits are per prefix, not per invocation.
+  const sendRate = deleter.adaptiveRate ? createSendRate(deleter.sleep) : undefined;
 
   return async (event, context) => {
     const started = Date.now();
@@ -74,7 +77,7 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
       const plan = planCleanup(mapped);
       const outcome = dryRun
         ? await previewPlan(plan, deleter, signal, logger)
-        : await executePlan(plan, deleter, signal);
+        : await executePlan(plan, deleter, signal, sendRate);
       const response = buildBatchResponse(
         recordsToRetry({ plan, outcome, invalid, cutOff, onInvalidRecord, dryRun }, logger),
         source,

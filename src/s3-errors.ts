@@ -4,6 +4,7 @@
  * The table follows REFERENCE §5 (DeleteObjects per-key Codes, conditional deletes).
  */
 import { ABORTED } from "./abort.js";
+import { isThrottling } from "./send-rate.js";
 
 /**
  * How the deleter treats one key's error. `"replaced"` is never a code's own class: only a
@@ -175,6 +176,12 @@ export function refusesContent(error: unknown): boolean {
   if (typeof status !== "number" || status < 400 || status > 499) return false;
   if ([401, 403, 404, 408, 409, 429].includes(status)) return false;
   return !NOT_ABOUT_KEYS.has(code) && classifyCode(code) === "permanent";
+}
+
+/** True when a request was refused for its rate: a throttling code, or HTTP 503 or 429. */
+export function isThrottled(error: unknown): boolean {
+  const { code, status } = readThrown(error);
+  return isThrottling(code) || status === 503 || status === 429;
 }
 
 /**

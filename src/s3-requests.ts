@@ -13,7 +13,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { abortable, sendOptions } from "./abort.js";
 import { withContentMd5 } from "./content-md5.js";
-import { abortedFailure, asConditional, classifyCode, fromThrown, type KeyError } from "./s3-errors.js";
+import { abortedFailure, asConditional, classifyCode, fromThrown, isThrottled, type KeyError } from "./s3-errors.js";
+import { isThrottling, type SendRate } from "./send-rate.js";
 import type { ObjectTarget } from "./types.js";
 
 /** S3's limit on keys per DeleteObjects request. */
@@ -25,6 +26,42 @@ export interface RequestContext {
   signal: AbortSignal | undefined;
   /** Send DeleteObjects with Content-MD5 instead of the SDK's checksum headers. */
   contentMd5: boolean;
+  /** Paces every attempt of a delete, the SDK's own retries included (`adaptiveRate`). */
+  readonly sendRate: SendRate | undefined;
+}
+
+/** The name of the pacing middleware in a command's stack. */
+export const SEND_RATE_MIDDLEWARE = "dynamodbS3CleanupSendRate";
+
+/**
+ * Makes each attempt of a delete command wait for its turn at the pace, and tells the pace how the
+ * attempt went: how many of its `keys` S3 throttled (per-key SlowDown errors, or all of them when
+ * the attempt is refused whole). The middleware goes on the command's own stack, at the
+ * finalizeRequest step after the SDK's retry middleware, so that it runs once per attempt.
+ */
+function paced<C extends DeleteObjectsCommand | DeleteObjectCommand>(
+  command: C,
+  { sendRate, signal }: RequestContext,
+  keys: number,
+): C {
+  if (sendRate === undefined) return command;
+  // Both commands' stacks take the same middleware; one type spares a union TypeScript cannot call.
+  (command as DeleteObjectsCommand).middlewareStack.add(
+    (next) => async (args) => {
+      const ticket = await sendRate.acquire(keys, signal);
+      try {
+        const result = await next(args);
+        const errors = (result.output as { Errors?: { Code?: string }[] | undefined }).Errors ?? [];
+        sendRate.settle(ticket, keys, errors.filter((entry) => isThrottling(entry.Code ?? "")).length);
+        return result;
+      } catch (error) {
+        sendRate.settle(ticket, keys, isThrottled(error) ? keys : 0);
+        throw error;
+      }
+    },
+    { step: "finalizeRequest", priority: "low", name: SEND_RATE_MIDDLEWARE },
+  );
+  return command;
 }
 
 /**
@@ -74,7 +111,10 @@ export async function sendDeleteObjects(
       Delete: { Objects: objects.map(objectIdentifier), Quiet: true },
     });
     const output = await abortable(
-      s3Client.send(contentMd5 ? withContentMd5(command) : command, sendOptions(signal)),
+      s3Client.send(
+        paced(contentMd5 ? withContentMd5(command) : command, context, objects.length),
+        sendOptions(signal),
+      ),
       signal,
     );
     if (output.Errors && output.Errors.length > 0) matchErrors(objects, output.Errors, errors);
@@ -98,7 +138,7 @@ export async function sendDeleteObject(context: RequestContext, object: ObjectTa
   if (versionId !== undefined) input.VersionId = versionId;
   if (etag !== undefined) input.IfMatch = etag;
   try {
-    await abortable(s3Client.send(new DeleteObjectCommand(input), sendOptions(signal)), signal);
+    await abortable(s3Client.send(paced(new DeleteObjectCommand(input), context, 1), sendOptions(signal)), signal);
     return { errors };
   } catch (error) {
     errors.set(object, thrownError(error, signal, etag !== undefined));

@@ -33,6 +33,7 @@ import {
   type StreamEvent,
   type StreamRecord,
 } from "../src/index.js";
+import { SEND_RATE_MIDDLEWARE } from "../src/s3-requests.js";
 import { kinesisEvent, pipesEvent } from "../src/testing/index.js";
 import { createRecordFactory, productKeys, recordingLogger, streamEvent, withoutSequenceNumber } from "./factories.js";
 import { createFakeClock, deferred, settle } from "./fake-clock.js";
@@ -1662,7 +1663,10 @@ describe("stores that refuse a DeleteObjects checksum", () => {
 
     // Assess
     const stacks = s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].middlewareStack.identify());
-    expect(stacks).toEqual([[`${CONTENT_MD5_MIDDLEWARE} - build`], []]);
+    expect(stacks).toEqual([
+      [`${CONTENT_MD5_MIDDLEWARE} - build`, `${SEND_RATE_MIDDLEWARE} - finalizeRequest`],
+      [`${SEND_RATE_MIDDLEWARE} - finalizeRequest`],
+    ]);
   });
 });
 

@@ -158,7 +158,7 @@ describe("a request that throws", () => {
       message: "Invalid argument",
     });
     const s3Client = { send: vi.fn().mockRejectedValue(refusal) } as unknown as S3Client;
-    const context: RequestContext = { s3Client, signal: undefined, contentMd5: false };
+    const context: RequestContext = { s3Client, signal: undefined, contentMd5: false, sendRate: undefined };
     const objects = [object("a.png"), object("b.png")];
     const single = object("odd\u0001.png");
 

@@ -1,16 +1,18 @@
 /**
- * A loopback HTTP proxy in front of an S3 endpoint (moto) that rate-limits delete work in keys per
- * second, as S3 limits DELETEs per prefix, and answers SlowDown above the limit. For bench/throttle.ts.
+ * A loopback HTTP proxy in front of an S3 endpoint (moto) that gets in the way of delete requests:
+ * it rate-limits them as S3 limits DELETEs per prefix (bench/throttle.ts), or injects faults with
+ * seeded randomness (test/integration/faults.test.ts).
  *
- * It runs in a node process of its own (`startThrottleProxy`), so that its clock and event loop are
- * not those of the client it measures, and it is controlled over two loopback paths that no S3
- * request can have (bucket names have no `_`): `POST /__throttle/configure` (JSON settings) and
- * `GET /__throttle/stats` (JSON counts).
+ * It runs in a node process of its own (`startS3Proxy`), so that its clock and event loop are not
+ * those of the client it measures, and it is controlled over two loopback paths that no S3 request
+ * can have (bucket names have no `_`): `POST /__proxy/configure` (JSON settings) and
+ * `GET /__proxy/stats` (JSON counts).
  *
- * Rate limit: one token bucket for the whole proxy (the benchmark's keys share one prefix). It holds
- * at most `burstKeys` tokens, holds `startKeys` when `configure` is called, and refills
- * continuously at `keysPerSecond`. A DeleteObjects request of n keys costs n tokens; a DeleteObject
- * request costs 1. Tokens are taken when the request's body has arrived, before it is forwarded.
+ * Rate limit (modes `"503"` and `"per-key"`): one token bucket for the whole proxy (the benchmark's
+ * keys share one prefix). It holds at most `burstKeys` tokens, holds `startKeys` when `configure` is
+ * called, and refills continuously at `keysPerSecond`. A DeleteObjects request of n keys costs n
+ * tokens; a DeleteObject request costs 1. Tokens are taken when the request's body has arrived,
+ * before it is forwarded.
  *
  * Modes:
  * - `"off"`: everything passes through; deletes are still counted.
@@ -18,23 +20,36 @@
  *   otherwise gets HTTP 503 with S3's XML error body (`<Code>SlowDown</Code>`); it costs nothing
  *   then. `burstKeys` must be at least 1,000 so that a full DeleteObjects request can ever pass.
  * - `"per-key"`: a DeleteObjects request of n keys gets min(n, whole tokens) of its keys deleted:
- *   the first ones, forwarded upstream as a rebuilt DeleteObjects body holding only them (the
- *   length and checksum headers are dropped or recomputed; moto checks no signature). The other
- *   keys come back as `<Error><Key>…</Key><Code>SlowDown</Code>…</Error>` entries added to the
- *   upstream's 200 answer (or to an answer of only errors when no key was granted, without asking
- *   upstream). A DeleteObject request, which has a single key, gets a 503 SlowDown when no token is
- *   left.
+ *   the first ones. The other keys are refused with per-key SlowDown entries (see "Refusing keys"). A
+ *   DeleteObject request, which has a single key, gets a 503 SlowDown when no token is left.
+ * - `"faults"` ({@link FaultSettings}): each delete request draws one fault, or none, with the
+ *   configured probabilities: HTTP 503 SlowDown or HTTP 500 InternalError, nothing forwarded; the
+ *   connection dropped before forwarding (nothing deleted) or after the upstream answered (deleted,
+ *   but the client never hears it); or, for a DeleteObjects request, per-key `InternalError` and
+ *   `SlowDown` entries for some of its keys (each with probability `keyErrorRate`, at least one). A
+ *   DeleteObject request drawing per-key errors is refused whole with the code its key drew. Draws
+ *   are SHA-256 hashes of the seed, the request (method, path and query without the bucket, body)
+ *   and how many times the same request came since `configure`: the same seed and the same requests
+ *   give the same faults, in whatever bucket and whatever order concurrent requests arrive in.
+ *
+ * Refusing keys: a DeleteObjects request some of whose keys are refused is forwarded upstream as a
+ * rebuilt DeleteObjects body holding only the others (the length and checksum headers are dropped or
+ * recomputed; moto checks no signature). The refused keys come back as
+ * `<Error><Key>…</Key><Code>…</Code>…</Error>` entries added to the upstream's 200 answer (or to an
+ * answer of only errors when every key is refused, without asking upstream).
  *
  * Everything else (PutObject, listings, …) passes through unmetered. The proxy counts, since the last
- * `configure`: requests, delete requests, throttled delete requests (a 503, or at least one key
- * refused), keys asked to delete, keys deleted (granted and not refused upstream; repeats counted),
- * keys refused, distinct keys deleted, and the same per second of the run (`timeline`).
+ * `configure`: requests, delete requests, refused delete requests (refused whole, or at least one key
+ * refused), keys asked to delete, keys deleted (forwarded and not refused upstream, answer heard or
+ * not; repeats counted), keys refused, distinct keys deleted, the faults injected by kind, and the
+ * same per second of the run (`timeline`).
  *
  * It reads each body whole before forwarding (DeleteObjects bodies are at most ~100 KB) and parses
  * the DeleteObjects XML with regular expressions made for what the AWS SDK sends: `<Object>` blocks
  * each holding a `<Key>` and maybe a `<VersionId>`. Keys are copied between the request and the
  * answer as escaped XML text, never decoded.
  */
+import { createHash } from "node:crypto";
 import {
   Agent,
   createServer,
@@ -46,7 +61,7 @@ import {
 } from "node:http";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { startOnFreePort, startService } from "../test/services/process.js";
+import { startOnFreePort, startService } from "./process.js";
 
 /** How delete work above the limit is refused. */
 export type ThrottleMode = "off" | "503" | "per-key";
@@ -62,8 +77,49 @@ export interface ThrottleSettings {
   startKeys: number;
 }
 
+/**
+ * Faults injected into delete requests, each drawn per request. The five request probabilities are
+ * of exclusive outcomes: their sum is at most 1, and the rest of the requests pass untouched.
+ */
+export interface FaultSettings {
+  mode: "faults";
+  /** Any integer: the same seed gives the same faults for the same requests. */
+  seed: number;
+  /** HTTP 503 SlowDown for the whole request; nothing forwarded. */
+  slowDown: number;
+  /** HTTP 500 InternalError for the whole request; nothing forwarded. */
+  internalError: number;
+  /** The connection closed before the request is forwarded: nothing deleted, no answer. */
+  dropBefore: number;
+  /** The request forwarded and answered upstream, then the connection closed: deleted, no answer. */
+  dropAfter: number;
+  /** Per-key errors for some keys; the others are forwarded. */
+  perKey: number;
+  /** With `perKey`: each key's chance of an error entry (at least one key gets one). */
+  keyErrorRate: number;
+}
+
+/** What the proxy does: a rate limit, or faults. */
+export type ProxySettings = ThrottleSettings | FaultSettings;
+
+/** The faults injected, by kind. */
+export interface FaultCounts {
+  /** Requests answered 503 SlowDown. */
+  slowDown: number;
+  /** Requests answered 500 InternalError. */
+  internalError: number;
+  /** Requests whose connection was closed before forwarding. */
+  dropBefore: number;
+  /** Requests forwarded whose connection was closed before the answer. */
+  dropAfter: number;
+  /** DeleteObjects requests with per-key errors. */
+  perKey: number;
+  /** Keys given a per-key error. */
+  keyErrors: number;
+}
+
 /** What went through the proxy in one second of the run. */
-export interface ThrottleSecond {
+export interface ProxySecond {
   requests: number;
   throttledRequests: number;
   keysDeleted: number;
@@ -71,48 +127,50 @@ export interface ThrottleSecond {
 }
 
 /** The proxy's counters since the last `configure`. */
-export interface ThrottleStats {
-  settings: ThrottleSettings;
+export interface ProxyStats {
+  settings: ProxySettings;
   /** Milliseconds since the last `configure`. */
   elapsedMs: number;
   /** Every request, deletes or not. */
   requests: number;
   /** DeleteObjects and DeleteObject requests. */
   deleteRequests: number;
-  /** Delete requests answered 503, or with at least one key refused. */
+  /** Delete requests refused whole (503, 500), or with at least one key refused. */
   throttledRequests: number;
   /** Keys in delete requests, refused or not. */
   keysRequested: number;
-  /** Keys forwarded and not refused upstream, repeats counted. */
+  /** Keys forwarded and not refused upstream, repeats counted, whether the client heard it or not. */
   keysDeleted: number;
-  /** Keys refused with SlowDown (whole requests and per-key). */
+  /** Keys refused: by the limit with SlowDown, or by an injected fault (whole requests and per-key). */
   keysRefused: number;
   /** Distinct bucket/key pairs deleted. */
   distinctKeysDeleted: number;
   /** Requests the proxy could not serve: the upstream failed, or a body it could not read (it answered 502). */
   failures: number;
+  /** Faults injected (mode `"faults"`). */
+  faults: FaultCounts;
   /** Per second since `configure`, in order. */
-  timeline: ThrottleSecond[];
+  timeline: ProxySecond[];
 }
 
 /** A running proxy process. */
-export interface ThrottleProxy {
+export interface S3Proxy {
   /** `http://127.0.0.1:<port>`: the endpoint clients use instead of the upstream's. */
   endpoint: string;
   /** The proxy process's PID. */
   pid: number;
-  /** Sets the limit and mode, fills the bucket with `startKeys` and resets every counter. */
-  configure(settings: ThrottleSettings): Promise<void>;
-  stats(): Promise<ThrottleStats>;
+  /** Sets the mode, fills the bucket with `startKeys` (rate limits) and resets every counter. */
+  configure(settings: ProxySettings): Promise<void>;
+  stats(): Promise<ProxyStats>;
   /** Stops the process, by its PID. */
   stop(): Promise<void>;
 }
 
 /** The proxy's server in this process, and its controls. */
-interface ThrottleServer {
+interface ProxyServer {
   server: Server;
-  configure(settings: ThrottleSettings): void;
-  stats(): ThrottleStats;
+  configure(settings: ProxySettings): void;
+  stats(): ProxyStats;
 }
 
 /** The largest DeleteObjects request S3 accepts, in keys. */
@@ -155,14 +213,31 @@ export class TokenBucket {
   }
 }
 
-const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
-const SLOW_DOWN_MESSAGE = "Please reduce your request rate.";
-
-/** S3's answer to a request above the rate: HTTP 503 with this body. */
-function slowDownBody(requestId: string): string {
+/** A number in [0, 1) drawn from the seed and `parts`: the same arguments, the same number. */
+function draw(seed: number, ...parts: readonly (string | number)[]): number {
   return (
-    `${XML_DECLARATION}<Error><Code>SlowDown</Code><Message>${SLOW_DOWN_MESSAGE}</Message>` +
-    `<RequestId>${requestId}</RequestId><HostId>throttle-proxy</HostId></Error>`
+    createHash("sha256")
+      .update([seed, ...parts].join("\0"))
+      .digest()
+      .readUInt32BE(0) /
+    2 ** 32
+  );
+}
+
+/** The per-key and whole-request error codes the proxy sends, with S3's status and message for each. */
+const ERRORS = {
+  SlowDown: { status: 503, message: "Please reduce your request rate." },
+  InternalError: { status: 500, message: "We encountered an internal error. Please try again." },
+} as const;
+type ErrorCode = keyof typeof ERRORS;
+
+const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
+/** S3's answer to a request refused whole: HTTP 503 or 500 with this body. */
+function errorBody(code: ErrorCode, requestId: string): string {
+  return (
+    `${XML_DECLARATION}<Error><Code>${code}</Code><Message>${ERRORS[code].message}</Message>` +
+    `<RequestId>${requestId}</RequestId><HostId>s3-proxy</HostId></Error>`
   );
 }
 
@@ -190,22 +265,22 @@ function parseDeleteBody(text: string): DeleteBody {
     const block = match[0];
     const key = /<Key>([\s\S]*?)<\/Key>/.exec(block)?.[1];
     if (key === undefined) {
-      throw new Error(`throttle proxy: an <Object> without <Key> in a DeleteObjects body: ${block}`);
+      throw new Error(`s3 proxy: an <Object> without <Key> in a DeleteObjects body: ${block}`);
     }
     if (first < 0) first = match.index;
     end = match.index + block.length;
     entries.push({ block, key, versionId: /<VersionId>([\s\S]*?)<\/VersionId>/.exec(block)?.[1] });
   }
   if (entries.length === 0) {
-    throw new Error(`throttle proxy: no <Object> in a DeleteObjects body: ${text.slice(0, 300)}`);
+    throw new Error(`s3 proxy: no <Object> in a DeleteObjects body: ${text.slice(0, 300)}`);
   }
   return { head: text.slice(0, first), entries, tail: text.slice(end) };
 }
 
-/** A per-key SlowDown entry of a DeleteObjects answer. */
-function slowDownEntry({ key, versionId }: DeleteEntry): string {
+/** A per-key error entry of a DeleteObjects answer. */
+function errorEntry({ key, versionId }: DeleteEntry, code: ErrorCode): string {
   const version = versionId === undefined ? "" : `<VersionId>${versionId}</VersionId>`;
-  return `<Error><Key>${key}</Key>${version}<Code>SlowDown</Code><Message>${SLOW_DOWN_MESSAGE}</Message></Error>`;
+  return `<Error><Key>${key}</Key>${version}<Code>${code}</Code><Message>${ERRORS[code].message}</Message></Error>`;
 }
 
 /** The keys (escaped XML text) of the `<Error>` entries of a DeleteObjects answer. */
@@ -252,18 +327,57 @@ interface Answer {
   body: Buffer;
 }
 
+/**
+ * What the proxy does with one delete request: forward it whole; refuse it whole with an error;
+ * close the connection before forwarding it or after the upstream's answer; or refuse some of its
+ * keys (by their index in the request) and forward the others.
+ */
+type Decision =
+  | { kind: "forward" }
+  | { kind: "refuse"; code: ErrorCode }
+  | { kind: "drop-before" }
+  | { kind: "drop-after" }
+  | { kind: "refuse-keys"; refused: Map<number, ErrorCode> };
+
+const WHOLE_REQUEST_FAULTS = ["slowDown", "internalError", "dropBefore", "dropAfter", "perKey"] as const;
+
+function checkSettings(next: ProxySettings): void {
+  const fail = (message: string) => {
+    throw new Error(`s3 proxy: ${message}`);
+  };
+  if (next.mode === "faults") {
+    if (!Number.isSafeInteger(next.seed)) fail("seed must be an integer");
+    const inRange = (value: number) => value >= 0 && value <= 1;
+    for (const name of [...WHOLE_REQUEST_FAULTS, "keyErrorRate"] as const) {
+      if (!inRange(next[name])) fail(`${name} must be from 0 to 1`);
+    }
+    if (WHOLE_REQUEST_FAULTS.reduce((sum, name) => sum + next[name], 0) > 1) {
+      fail(`${WHOLE_REQUEST_FAULTS.join(" + ")} must be at most 1`);
+    }
+    return;
+  }
+  if (!["off", "503", "per-key"].includes(next.mode)) fail(`unknown mode ${String(next.mode)}`);
+  if (next.mode !== "off" && !(next.burstKeys >= MAX_KEYS_PER_REQUEST)) {
+    fail(`burstKeys must be at least ${MAX_KEYS_PER_REQUEST}, the largest request`);
+  }
+  if (!(next.keysPerSecond > 0)) fail("keysPerSecond must be more than 0");
+  if (!(next.startKeys >= 0 && next.startKeys <= next.burstKeys)) fail("startKeys must be from 0 to burstKeys");
+}
+
 /** The proxy's server (not listening yet) in front of `upstream`, such as moto's endpoint. */
-function createThrottleServer(upstream: string, initial: ThrottleSettings): ThrottleServer {
+function createProxyServer(upstream: string, initial: ProxySettings): ProxyServer {
   const target = new URL(upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let settings = initial;
   let started = performance.now();
-  let bucket = new TokenBucket(settings.keysPerSecond, settings.burstKeys, settings.startKeys, started);
+  let bucket: TokenBucket | undefined;
   let counts = emptyCounts();
   let distinct = new Set<string>();
+  /** How many times each request (by digest) came since `configure`, for the fault draws. */
+  let seen = new Map<string, number>();
   let requestIds = 0;
 
-  function emptyCounts(): Omit<ThrottleStats, "settings" | "elapsedMs" | "distinctKeysDeleted"> {
+  function emptyCounts(): Omit<ProxyStats, "settings" | "elapsedMs" | "distinctKeysDeleted"> {
     return {
       requests: 0,
       deleteRequests: 0,
@@ -272,33 +386,29 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
       keysDeleted: 0,
       keysRefused: 0,
       failures: 0,
+      faults: { slowDown: 0, internalError: 0, dropBefore: 0, dropAfter: 0, perKey: 0, keyErrors: 0 },
       timeline: [],
     };
   }
 
-  function configure(next: ThrottleSettings): void {
-    if (!["off", "503", "per-key"].includes(next.mode)) throw new Error(`throttle proxy: unknown mode ${next.mode}`);
-    if (next.mode !== "off" && !(next.burstKeys >= MAX_KEYS_PER_REQUEST)) {
-      throw new Error(`throttle proxy: burstKeys must be at least ${MAX_KEYS_PER_REQUEST}, the largest request`);
-    }
-    if (!(next.keysPerSecond > 0)) throw new Error("throttle proxy: keysPerSecond must be more than 0");
-    if (!(next.startKeys >= 0 && next.startKeys <= next.burstKeys)) {
-      throw new Error("throttle proxy: startKeys must be from 0 to burstKeys");
-    }
+  function configure(next: ProxySettings): void {
+    checkSettings(next);
     settings = next;
     started = performance.now();
-    bucket = new TokenBucket(next.keysPerSecond, next.burstKeys, next.startKeys, started);
+    bucket =
+      next.mode === "faults" ? undefined : new TokenBucket(next.keysPerSecond, next.burstKeys, next.startKeys, started);
     counts = emptyCounts();
     distinct = new Set();
+    seen = new Map();
   }
 
   /** The current second's counters. */
-  function second(now: number): ThrottleSecond {
+  function second(now: number): ProxySecond {
     const index = Math.max(0, Math.floor((now - started) / 1000));
     while (counts.timeline.length <= index) {
       counts.timeline.push({ requests: 0, throttledRequests: 0, keysDeleted: 0, keysRefused: 0 });
     }
-    return counts.timeline[index] as ThrottleSecond;
+    return counts.timeline[index] as ProxySecond;
   }
 
   function countDelete(now: number, keys: number, deleted: readonly string[], refused: number): void {
@@ -316,19 +426,92 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
     for (const key of deleted) distinct.add(key);
   }
 
-  function forward(
+  /** The rate limit's decision for a delete request of `count` keys; `single` for a DeleteObject. */
+  function throttle(
+    limit: ThrottleSettings,
+    limiter: TokenBucket,
+    count: number,
+    single: boolean,
+    now: number,
+  ): Decision {
+    if (limit.mode === "off") return { kind: "forward" };
+    if (limit.mode === "503")
+      return limiter.takeAll(count, now) ? { kind: "forward" } : { kind: "refuse", code: "SlowDown" };
+    const granted = limiter.takeUpTo(count, now);
+    if (granted === count) return { kind: "forward" };
+    if (single) return { kind: "refuse", code: "SlowDown" };
+    const refused = new Map<number, ErrorCode>();
+    for (let index = granted; index < count; index++) refused.set(index, "SlowDown");
+    return { kind: "refuse-keys", refused };
+  }
+
+  /** The fault drawn for a delete request of `count` keys (`single` for a DeleteObject), counted. */
+  function fault(
+    faults: FaultSettings,
     incoming: IncomingMessage,
     body: Buffer,
-    bodyRewritten: boolean,
-    path = incoming.url ?? "/",
-  ): Promise<Answer> {
+    count: number,
+    single: boolean,
+  ): Decision {
+    // Without the bucket, so that a test may use a fresh bucket on each run and get the same faults.
+    const { pathname, search } = new URL(incoming.url ?? "/", "http://proxy");
+    const request = `${incoming.method} ${pathname.split("/").slice(2).join("/")}${search}\n`;
+    const digest = createHash("sha256").update(request).update(body).digest("hex");
+    const occurrence = (seen.get(digest) ?? 0) + 1;
+    seen.set(digest, occurrence);
+    const roll = (...parts: (string | number)[]) => draw(faults.seed, digest, occurrence, ...parts);
+    const codeFor = (index: number): ErrorCode => (roll("code", index) < 0.5 ? "InternalError" : "SlowDown");
+    const chosen = roll("request");
+    let below = 0;
+    const kind = WHOLE_REQUEST_FAULTS.find((name) => {
+      below += faults[name];
+      return chosen < below;
+    });
+    if (kind !== undefined) counts.faults[kind]++;
+    switch (kind) {
+      case undefined:
+        return { kind: "forward" };
+      case "slowDown":
+        return { kind: "refuse", code: "SlowDown" };
+      case "internalError":
+        return { kind: "refuse", code: "InternalError" };
+      case "dropBefore":
+        return { kind: "drop-before" };
+      case "dropAfter":
+        return { kind: "drop-after" };
+      case "perKey": {
+        if (single) {
+          counts.faults.keyErrors++;
+          return { kind: "refuse", code: codeFor(0) };
+        }
+        const refused = new Map<number, ErrorCode>();
+        for (let index = 0; index < count; index++) {
+          if (roll("key", index) < faults.keyErrorRate) refused.set(index, codeFor(index));
+        }
+        if (refused.size === 0) {
+          const index = Math.floor(roll("one key") * count);
+          refused.set(index, codeFor(index));
+        }
+        counts.faults.keyErrors += refused.size;
+        return { kind: "refuse-keys", refused };
+      }
+    }
+  }
+
+  /** What to do with a delete request of `count` keys; `single` for a DeleteObject. */
+  function decide(incoming: IncomingMessage, body: Buffer, count: number, single: boolean): Decision {
+    if (settings.mode === "faults") return fault(settings, incoming, body, count, single);
+    return throttle(settings, bucket as TokenBucket, count, single, performance.now());
+  }
+
+  function forward(incoming: IncomingMessage, body: Buffer, bodyRewritten: boolean): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const outgoing = httpRequest(
         {
           host: target.hostname,
           port: target.port,
           method: incoming.method,
-          path,
+          path: incoming.url ?? "/",
           agent,
           headers: { ...copyHeaders(incoming.headers, bodyRewritten), "content-length": String(body.length) },
         },
@@ -350,14 +533,25 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
     response.end(body);
   }
 
-  function replySlowDown(response: ServerResponse): void {
-    const requestId = `throttle-${++requestIds}`;
+  function replyError(response: ServerResponse, code: ErrorCode): void {
+    const requestId = `s3-proxy-${++requestIds}`;
     reply(
       response,
-      503,
+      ERRORS[code].status,
       { "content-type": "application/xml", "x-amz-request-id": requestId },
-      Buffer.from(slowDownBody(requestId)),
+      Buffer.from(errorBody(code, requestId)),
     );
+  }
+
+  /** Closes the client's connection without an answer. */
+  function drop(response: ServerResponse): void {
+    response.socket?.destroy();
+  }
+
+  /** Passes an upstream answer on, or drops the connection instead with `drop-after`. */
+  function relay(response: ServerResponse, answer: Answer, decision: Decision): void {
+    if (decision.kind === "drop-after") drop(response);
+    else reply(response, answer.status, copyHeaders(answer.headers, false), answer.body);
   }
 
   async function handleDeleteObjects(incoming: IncomingMessage, response: ServerResponse, body: Buffer) {
@@ -365,26 +559,29 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
     const parsed = parseDeleteBody(body.toString("utf8"));
     const keyOf = (entry: DeleteEntry) => `${bucketOf(incoming)}/${entry.key}`;
     const count = parsed.entries.length;
-    if (settings.mode === "503" && !bucket.takeAll(count, now)) {
-      countDelete(now, count, [], count);
-      replySlowDown(response);
+    const decision = decide(incoming, body, count, false);
+    if (decision.kind === "refuse" || decision.kind === "drop-before") {
+      countDelete(now, count, [], decision.kind === "refuse" ? count : 0);
+      if (decision.kind === "refuse") replyError(response, decision.code);
+      else drop(response);
       return;
     }
-    const granted = settings.mode === "per-key" ? bucket.takeUpTo(count, now) : count;
-    if (settings.mode !== "per-key" || granted === count) {
+    if (decision.kind !== "refuse-keys") {
       const answer = await forward(incoming, body, false);
       const refusedUpstream = new Set(answer.status === 200 ? refusedKeys(answer.body.toString("utf8")) : []);
       const deleted =
         answer.status === 200 ? parsed.entries.filter((entry) => !refusedUpstream.has(entry.key)).map(keyOf) : [];
       countDelete(performance.now(), count, deleted, 0);
-      reply(response, answer.status, copyHeaders(answer.headers, false), answer.body);
+      relay(response, answer, decision);
       return;
     }
-    const kept = parsed.entries.slice(0, granted);
-    const refused = parsed.entries.slice(granted);
-    const errors = refused.map(slowDownEntry).join("");
+    const kept = parsed.entries.filter((_, index) => !decision.refused.has(index));
+    const errors = [...decision.refused]
+      .sort(([a], [b]) => a - b)
+      .map(([index, code]) => errorEntry(parsed.entries[index] as DeleteEntry, code))
+      .join("");
     if (kept.length === 0) {
-      countDelete(now, count, [], refused.length);
+      countDelete(now, count, [], decision.refused.size);
       const answer = `${XML_DECLARATION}<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${errors}</DeleteResult>`;
       reply(response, 200, { "content-type": "application/xml" }, Buffer.from(answer));
       return;
@@ -400,9 +597,9 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
     const text = answer.body.toString("utf8");
     const refusedUpstream = new Set(refusedKeys(text));
     const deleted = kept.filter((entry) => !refusedUpstream.has(entry.key)).map(keyOf);
-    countDelete(performance.now(), count, deleted, refused.length);
+    countDelete(performance.now(), count, deleted, decision.refused.size);
     const close = text.lastIndexOf("</DeleteResult>");
-    if (close < 0) throw new Error(`throttle proxy: upstream's DeleteObjects answer has no </DeleteResult>: ${text}`);
+    if (close < 0) throw new Error(`s3 proxy: upstream's DeleteObjects answer has no </DeleteResult>: ${text}`);
     const merged = Buffer.from(text.slice(0, close) + errors + text.slice(close));
     const headers = copyHeaders(answer.headers, false);
     delete headers["content-md5"];
@@ -411,21 +608,24 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
 
   async function handleDeleteObject(incoming: IncomingMessage, response: ServerResponse, body: Buffer) {
     const now = performance.now();
-    if (settings.mode !== "off" && !bucket.takeAll(1, now)) {
-      countDelete(now, 1, [], 1);
-      replySlowDown(response);
+    const decision = decide(incoming, body, 1, true);
+    if (decision.kind === "refuse" || decision.kind === "drop-before") {
+      countDelete(now, 1, [], decision.kind === "refuse" ? 1 : 0);
+      if (decision.kind === "refuse") replyError(response, decision.code);
+      else drop(response);
       return;
     }
     const answer = await forward(incoming, body, false);
     const { pathname } = new URL(incoming.url ?? "/", "http://proxy");
     const key = escapeXml(decodeURIComponent(pathname.split("/").slice(2).join("/")));
     countDelete(performance.now(), 1, answer.status < 300 ? [`${bucketOf(incoming)}/${key}`] : [], 0);
-    reply(response, answer.status, copyHeaders(answer.headers, false), answer.body);
+    relay(response, answer, decision);
   }
 
-  function stats(): ThrottleStats {
+  function stats(): ProxyStats {
     return {
       ...counts,
+      faults: { ...counts.faults },
       timeline: counts.timeline.map((bin) => ({ ...bin })),
       settings,
       elapsedMs: performance.now() - started,
@@ -433,14 +633,14 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
     };
   }
 
-  /** The control paths: `POST /__throttle/configure` and `GET /__throttle/stats`. */
+  /** The control paths: `POST /__proxy/configure` and `GET /__proxy/stats`. */
   function control(incoming: IncomingMessage, response: ServerResponse, body: Buffer): void {
     const json = (status: number, value: unknown) =>
       reply(response, status, { "content-type": "application/json" }, Buffer.from(JSON.stringify(value)));
     try {
       if (incoming.method === "GET" && incoming.url === STATS_PATH) json(200, stats());
       else if (incoming.method === "POST" && incoming.url === CONFIGURE_PATH) {
-        configure(JSON.parse(body.toString("utf8")) as ThrottleSettings);
+        configure(JSON.parse(body.toString("utf8")) as ProxySettings);
         json(200, stats().settings);
       } else json(404, { error: `no control path ${incoming.method} ${incoming.url}` });
     } catch (error) {
@@ -480,7 +680,7 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
           response,
           502,
           { "content-type": "text/plain" },
-          Buffer.from(`throttle proxy: ${error instanceof Error ? error.message : String(error)}`),
+          Buffer.from(`s3 proxy: ${error instanceof Error ? error.message : String(error)}`),
         );
       }
     })();
@@ -491,7 +691,7 @@ function createThrottleServer(upstream: string, initial: ThrottleSettings): Thro
   return { server, configure, stats };
 }
 
-const CONTROL_PREFIX = "/__throttle/";
+const CONTROL_PREFIX = "/__proxy/";
 const CONFIGURE_PATH = `${CONTROL_PREFIX}configure`;
 const STATS_PATH = `${CONTROL_PREFIX}stats`;
 
@@ -500,11 +700,11 @@ const STATS_PATH = `${CONTROL_PREFIX}stats`;
  * in front of `upstream`, with `settings`. It is stopped by its PID (`stop()`), and stops by itself
  * when this process is gone.
  */
-export async function startThrottleProxy(upstream: string, settings: ThrottleSettings): Promise<ThrottleProxy> {
+export async function startS3Proxy(upstream: string, settings: ProxySettings): Promise<S3Proxy> {
   const service = await startOnFreePort((port) => {
     const endpoint = `http://127.0.0.1:${port}`;
     return startService({
-      name: "throttle-proxy",
+      name: "s3-proxy",
       command: process.execPath,
       args: [
         "--import",
@@ -517,7 +717,7 @@ export async function startThrottleProxy(upstream: string, settings: ThrottleSet
         "--parent",
         String(process.pid),
       ],
-      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
       endpoint,
       ready: async () => (await fetch(`${endpoint}${STATS_PATH}`, { signal: AbortSignal.timeout(2000) })).ok,
     });
@@ -528,16 +728,16 @@ export async function startThrottleProxy(upstream: string, settings: ThrottleSet
       ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
     });
     const value = (await response.json()) as T & { error?: string };
-    if (!response.ok) throw new Error(`throttle proxy ${path}: ${value.error ?? response.status}`);
+    if (!response.ok) throw new Error(`s3 proxy ${path}: ${value.error ?? response.status}`);
     return value;
   };
-  const proxy: ThrottleProxy = {
+  const proxy: S3Proxy = {
     endpoint: service.endpoint,
     pid: service.pid,
     configure: async (next) => {
       await call(CONFIGURE_PATH, next);
     },
-    stats: () => call<ThrottleStats>(STATS_PATH),
+    stats: () => call<ProxyStats>(STATS_PATH),
     stop: () => service.stop(),
   };
   try {
@@ -556,9 +756,9 @@ async function serve(): Promise<void> {
     strict: true,
   });
   if (values.port === undefined || values.upstream === undefined) {
-    throw new Error("usage: throttle-proxy.ts --port <n> --upstream <url> [--parent <pid>]");
+    throw new Error("usage: s3-proxy.ts --port <n> --upstream <url> [--parent <pid>]");
   }
-  const { server } = createThrottleServer(values.upstream, {
+  const { server } = createProxyServer(values.upstream, {
     mode: "off",
     keysPerSecond: 1,
     burstKeys: MAX_KEYS_PER_REQUEST,
@@ -576,7 +776,7 @@ async function serve(): Promise<void> {
   process.once("SIGINT", stop);
   const parent = values.parent === undefined ? undefined : Number(values.parent);
   if (parent !== undefined) {
-    // Not left behind when the benchmark that started it is killed.
+    // Not left behind when the process that started it is killed.
     setInterval(() => {
       try {
         process.kill(parent, 0);
