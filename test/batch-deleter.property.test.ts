@@ -386,7 +386,7 @@ describe("batch deleter, for any targets and any S3 answers", () => {
       { numRuns: 100 },
     );
     // Up to 2,500 targets a run, each listed under versions "all": a few seconds for 100 runs.
-  }, 30_000);
+  }, 180_000);
 });
 
 /** What S3 answers for one object in one attempt of a conditional-delete scenario. */
@@ -586,7 +586,7 @@ describe("conditional deletes, for any targets with or without etags and any S3 
       }),
       { numRuns: 100 },
     );
-  }, 30_000);
+  }, 180_000);
 });
 
 /** How a store (or the SDK) refuses a whole DeleteObjects request for a key in it. */
@@ -704,5 +704,5 @@ describe("poison isolation, for any batch and any set of refused keys", () => {
       }),
       { numRuns: 100 },
     );
-  }, 30_000);
+  }, 180_000);
 });

@@ -166,7 +166,7 @@ describe("repeated deliveries of one batch, with slow S3 answers and a client th
       }),
       { numRuns: 40 },
     );
-  });
+  }, 180_000);
 });
 
 const seqOf = (record: StreamRecord) => record.dynamodb?.SequenceNumber as string;
