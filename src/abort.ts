@@ -3,6 +3,7 @@
  * backoff, listings, key functions, a slot of the limiter) waits on it through {@link abortable},
  * so that the work returns when the signal fires even if what it waits on ignores the signal.
  */
+import { setMaxListeners } from "node:events";
 
 /** The `code` of a failure that the signal cut off: always retryable. */
 export const ABORTED = "Aborted";
@@ -71,7 +72,7 @@ export function invocationSignal(
 ): InvocationSignal {
   const end = new AbortController();
   const mapping = new AbortController();
-  const signals = { signal: end.signal, mappingSignal: mapping.signal };
+  const signals = { signal: unlimited(end.signal), mappingSignal: unlimited(mapping.signal) };
   const remaining = context?.getRemainingTimeInMillis?.();
   if (typeof remaining !== "number" || !Number.isFinite(remaining)) return { ...signals, dispose: () => {} };
   const reason = new TimeBudgetExceeded(
@@ -98,6 +99,33 @@ export function invocationSignal(
       for (const timer of timers) clearTimeout(timer);
     },
   };
+}
+
+/**
+ * A signal of the library's own that fires with `signal` (never, without one), and `dispose` to
+ * stop following it. Every wait of a call listens to it, so it takes any number of listeners, and
+ * the caller's signal gets one.
+ */
+export function followSignal(signal: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {
+  const own = new AbortController();
+  unlimited(own.signal);
+  if (signal === undefined) return { signal: own.signal, dispose: () => {} };
+  if (signal.aborted) {
+    own.abort(signal.reason);
+    return { signal: own.signal, dispose: () => {} };
+  }
+  const follow = () => own.abort(signal.reason);
+  signal.addEventListener("abort", follow, { once: true });
+  return { signal: own.signal, dispose: () => signal.removeEventListener("abort", follow) };
+}
+
+/**
+ * Lifts Node's warning at 10 listeners off a signal of the library's own: every request, wait and
+ * limiter slot of a call listens to it while it waits, and there may be many.
+ */
+function unlimited(signal: AbortSignal): AbortSignal {
+  setMaxListeners(0, signal);
+  return signal;
 }
 
 /** The options of an `S3Client.send` that passes `signal` on, when there is one. */

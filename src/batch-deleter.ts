@@ -9,7 +9,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
-import { abortable, sleep as sleepWithSignal } from "./abort.js";
+import { abortable, followSignal, sleep as sleepWithSignal } from "./abort.js";
 import { createLimiter, type Limiter, mapInOrder } from "./concurrency.js";
 import { distinctBy, targetId } from "./object-target.js";
 import { expandPrefix } from "./prefix-expander.js";
@@ -125,7 +125,7 @@ export interface BatchDeleterOptions {
   maxListedObjects?: number | undefined;
   /**
    * Once S3 answers SlowDown (a 503, or per-key SlowDown errors), pace the deletes in keys per
-   * second and adapt the pace (AIMD): start at S3's documented 3,500 DELETE/s per prefix less 10%,
+   * second and adapt the pace (AIMD): start at S3's documented 3,500 DELETE/s per prefix,
    * take 10% off at every further SlowDown, add about 1% a second while none comes, and stop pacing
    * a minute after the last one. The pace is shared by every call of one deleter (and every
    * invocation of one handler), and its waits take the call's signal. When off, requests go as fast
@@ -287,7 +287,14 @@ export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
   validateOptions(z.strictObject({ s3Client: s3ClientSchema(), ...deleterOptionFields() }), options);
   const config = deleterConfig(options);
   const sendRate = config.adaptiveRate ? createSendRate(config.sleep) : undefined;
-  return (targets, { signal } = {}) => deleteTargets(openDeletion(config, signal, sendRate), targets);
+  return async (targets, options = {}) => {
+    const { signal, dispose } = followSignal(options.signal);
+    try {
+      return await deleteTargets(openDeletion(config, signal, sendRate), targets);
+    } finally {
+      dispose();
+    }
+  };
 }
 
 /**

@@ -5,8 +5,8 @@
  *
  * - Until S3 first throttles, nothing is paced.
  * - The first throttle sets the pace to S3's documented rate per prefix, 3,500 DELETE/s
- *   (REFERENCE §5), times {@link DECREASE}; every later one multiplies the pace by it. A throttle
- *   counts once per pace: refusals of requests sent before the last decrease are not news.
+ *   (REFERENCE §5); every later one multiplies the pace by {@link DECREASE}. A throttle counts once
+ *   per pace: refusals of requests sent before the last decrease are not news.
  * - Each request that comes back without a throttle raises the pace by {@link INCREASE} of its
  *   keys: about 1% per second of sending.
  * - After {@link RELAX_MS} without a throttle, pacing stops until the next one.
@@ -15,7 +15,7 @@
  */
 import { abortable, sleep } from "./abort.js";
 
-/** S3's documented DELETE rate per partitioned prefix, in keys per second: the first pace after a throttle, before its decrease. */
+/** S3's documented DELETE rate per partitioned prefix, in keys per second: the pace after the first throttle. */
 export const S3_DELETE_RATE = 3500;
 /** The factor a throttle multiplies the pace by. */
 export const DECREASE = 0.9;
@@ -87,7 +87,7 @@ export function createSendRate(
         lastThrottle = now();
         if (ticket.pace !== pace) return;
         pace++;
-        rate = Math.max(MIN_RATE, (rate ?? S3_DELETE_RATE) * DECREASE);
+        rate = rate === undefined ? S3_DELETE_RATE : Math.max(MIN_RATE, rate * DECREASE);
       } else if (rate !== undefined && ticket.pace === pace) {
         rate += INCREASE * keys;
       }

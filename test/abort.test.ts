@@ -1,5 +1,14 @@
+import { getMaxListeners } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ABORTED, abortable, invocationSignal, sendOptions, sleep, TimeBudgetExceeded } from "../src/abort.js";
+import {
+  ABORTED,
+  abortable,
+  followSignal,
+  invocationSignal,
+  sendOptions,
+  sleep,
+  TimeBudgetExceeded,
+} from "../src/abort.js";
 import { deferred, settle } from "./fake-clock.js";
 
 afterEach(() => {
@@ -228,6 +237,15 @@ describe("sleep", () => {
 });
 
 describe("invocationSignal", () => {
+  it("gives signals that take any number of listeners without Node's warning", () => {
+    // Act
+    const { signal, mappingSignal, dispose } = invocationSignal({ getRemainingTimeInMillis: () => 10_000 }, 2000);
+    dispose();
+
+    // Assess
+    expect([getMaxListeners(signal), getMaxListeners(mappingSignal)]).toStrictEqual([0, 0]);
+  });
+
   const contextWith = (remaining: number) => ({ getRemainingTimeInMillis: vi.fn(() => remaining) });
   const END = "the invocation's time budget ran out: 500 ms (timeoutMarginMs) before the function's timeout";
   const HALFWAY =
@@ -377,6 +395,53 @@ describe("invocationSignal", () => {
       false,
     ]);
     second.dispose();
+  });
+});
+
+describe("followSignal", () => {
+  it("fires with the signal it follows, and its reason", () => {
+    // Prepare
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const { signal } = followSignal(controller.signal);
+
+    // Act
+    controller.abort(reason);
+
+    // Assess
+    expect(signal).not.toBe(controller.signal);
+    expect([signal.aborted, signal.reason]).toStrictEqual([true, reason]);
+  });
+
+  it("has fired already when the signal it follows has", () => {
+    const reason = new Error("early");
+    expect(followSignal(AbortSignal.abort(reason)).signal.reason).toBe(reason);
+  });
+
+  it("never fires without a signal to follow", () => {
+    // Act
+    const { signal, dispose } = followSignal(undefined);
+    dispose();
+
+    // Assess
+    expect(signal.aborted).toBe(false);
+  });
+
+  it("stops following once disposed", () => {
+    // Prepare
+    const controller = new AbortController();
+    const { signal, dispose } = followSignal(controller.signal);
+
+    // Act
+    dispose();
+    controller.abort(new Error("too late"));
+
+    // Assess
+    expect(signal.aborted).toBe(false);
+  });
+
+  it("takes any number of listeners without Node's warning", () => {
+    expect(getMaxListeners(followSignal(undefined).signal)).toBe(0);
   });
 });
 

@@ -1168,26 +1168,51 @@ describe("signal", () => {
     },
   );
 
-  it("is passed to every request as the SDK's abortSignal", async () => {
+  it("is followed by the abortSignal passed to every request: one signal of the call's own, which fires with it", async () => {
     // Prepare
     s3.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: "a.png", VersionId: "v1" }] });
     s3.on(DeleteObjectsCommand).resolves({});
     s3.on(DeleteObjectCommand).resolves({});
     const { deleteObjects } = setup({ versions: "all" });
-    const { signal } = new AbortController();
+    const controller = new AbortController();
 
     // Act
-    await deleteObjects([target("a.png"), target("odd\u0001.png", "v1")], { signal });
-
-    // Assess
-    const options = [ListObjectVersionsCommand, DeleteObjectsCommand, DeleteObjectCommand].map((command) =>
-      s3.commandCalls(command as typeof DeleteObjectsCommand).map((call) => sendOptionsOf(call.args)),
+    await deleteObjects([target("a.png"), target("odd\u0001.png", "v1")], { signal: controller.signal });
+    const signals = [ListObjectVersionsCommand, DeleteObjectsCommand, DeleteObjectCommand].flatMap((command) =>
+      s3.commandCalls(command as typeof DeleteObjectsCommand).map((call) => sendOptionsOf(call.args).abortSignal),
     );
-    expect(options).toStrictEqual([[{ abortSignal: signal }], [{ abortSignal: signal }], [{ abortSignal: signal }]]);
-    expect(options.flat().every((each) => each.abortSignal === signal)).toBe(true);
+    const aborted = signals.map((signal) => signal?.aborted);
+    controller.abort(new Error("after the call"));
+
+    // Assess: one signal for every request, not the caller's; it no longer follows once the call is done
+    expect(signals).toHaveLength(3);
+    expect(new Set(signals).size).toBe(1);
+    expect(signals[0]).toBeInstanceOf(AbortSignal);
+    expect(signals[0]).not.toBe(controller.signal);
+    expect(aborted).toStrictEqual([false, false, false]);
+    expect(signals[0]?.aborted).toBe(false);
   });
 
-  it("passes no abortSignal when the call has no signal", async () => {
+  it("fires the requests' abortSignal with the caller's signal, and its reason", async () => {
+    // Prepare
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    s3.on(DeleteObjectsCommand).callsFake(() => {
+      controller.abort(reason);
+      return {};
+    });
+    const { deleteObjects } = setup();
+
+    // Act
+    await deleteObjects([target("a.png")], { signal: controller.signal });
+
+    // Assess
+    const [signal] = s3.commandCalls(DeleteObjectsCommand).map((call) => sendOptionsOf(call.args).abortSignal);
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBe(reason);
+  });
+
+  it("passes an abortSignal that never fires when the call has no signal", async () => {
     // Prepare
     s3.on(DeleteObjectsCommand).resolves({});
     const { deleteObjects } = setup();
@@ -1196,7 +1221,9 @@ describe("signal", () => {
     await deleteObjects([target("a.png")]);
 
     // Assess
-    expect(s3.commandCalls(DeleteObjectsCommand).map((call) => sendOptionsOf(call.args))).toStrictEqual([{}]);
+    const [signal] = s3.commandCalls(DeleteObjectsCommand).map((call) => sendOptionsOf(call.args).abortSignal);
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(signal?.aborted).toBe(false);
   });
 
   it("abandons a request in flight when it fires, though the client ignores it: the call resolves at once and the request's keys fail as Aborted", async () => {

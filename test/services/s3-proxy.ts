@@ -339,7 +339,8 @@ type Decision =
   | { kind: "drop-after" }
   | { kind: "refuse-keys"; refused: Map<number, ErrorCode> };
 
-const WHOLE_REQUEST_FAULTS = ["slowDown", "internalError", "dropBefore", "dropAfter", "perKey"] as const;
+/** The faults a request may draw, in the order their probabilities are stacked. */
+const FAULT_KINDS = ["slowDown", "internalError", "dropBefore", "dropAfter", "perKey"] as const;
 
 function checkSettings(next: ProxySettings): void {
   const fail = (message: string) => {
@@ -348,11 +349,11 @@ function checkSettings(next: ProxySettings): void {
   if (next.mode === "faults") {
     if (!Number.isSafeInteger(next.seed)) fail("seed must be an integer");
     const inRange = (value: number) => value >= 0 && value <= 1;
-    for (const name of [...WHOLE_REQUEST_FAULTS, "keyErrorRate"] as const) {
+    for (const name of [...FAULT_KINDS, "keyErrorRate"] as const) {
       if (!inRange(next[name])) fail(`${name} must be from 0 to 1`);
     }
-    if (WHOLE_REQUEST_FAULTS.reduce((sum, name) => sum + next[name], 0) > 1) {
-      fail(`${WHOLE_REQUEST_FAULTS.join(" + ")} must be at most 1`);
+    if (FAULT_KINDS.reduce((sum, name) => sum + next[name], 0) > 1) {
+      fail(`${FAULT_KINDS.join(" + ")} must be at most 1`);
     }
     return;
   }
@@ -435,8 +436,9 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
     now: number,
   ): Decision {
     if (limit.mode === "off") return { kind: "forward" };
-    if (limit.mode === "503")
+    if (limit.mode === "503") {
       return limiter.takeAll(count, now) ? { kind: "forward" } : { kind: "refuse", code: "SlowDown" };
+    }
     const granted = limiter.takeUpTo(count, now);
     if (granted === count) return { kind: "forward" };
     if (single) return { kind: "refuse", code: "SlowDown" };
@@ -463,7 +465,7 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
     const codeFor = (index: number): ErrorCode => (roll("code", index) < 0.5 ? "InternalError" : "SlowDown");
     const chosen = roll("request");
     let below = 0;
-    const kind = WHOLE_REQUEST_FAULTS.find((name) => {
+    const kind = FAULT_KINDS.find((name) => {
       below += faults[name];
       return chosen < below;
     });
