@@ -3,6 +3,8 @@
  * stopping the servers is exercised by every integration run.)
  */
 import { mkdtempSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -30,10 +32,17 @@ describe("local services", () => {
     await expect(startDynamoDBLocal()).rejects.toThrow("openjdk-17-jre-headless");
   });
 
-  it("finds a free loopback port", async () => {
+  it("finds a loopback port that a server can then listen on", async () => {
+    // Act
     const port = await freePort();
 
-    expect(port).toBeGreaterThan(0);
-    expect(port).toBeLessThan(65536);
+    // Assess
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", resolve);
+    });
+    expect((server.address() as AddressInfo).port).toBe(port);
+    await new Promise((resolve) => server.close(resolve));
   });
 });
