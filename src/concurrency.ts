@@ -9,24 +9,13 @@ export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
  */
 export function createLimiter(max: number, signal?: AbortSignal): Limiter {
   let running = 0;
-  // A queue read from `head`, since Array#shift copies the rest of the array and a deleter may queue
-  // many requests. Started entries are cleared; the array is dropped once it has been read.
-  let waiting: ((() => void) | undefined)[] = [];
-  let head = 0;
+  const waiting: (() => void)[] = [];
   // A finishing task hands its slot straight to the next waiting one, so that a task arriving in
   // between cannot take it too.
   const release = () => {
-    const next = waiting[head];
-    if (next === undefined) {
-      running--;
-      return;
-    }
-    waiting[head++] = undefined;
-    if (head === waiting.length) {
-      waiting = [];
-      head = 0;
-    }
-    next();
+    const next = waiting.shift();
+    if (next === undefined) running--;
+    else next();
   };
   return async (task) => {
     if (signal?.aborted) throw signal.reason;
