@@ -41,7 +41,9 @@ export const handler: DynamoDBStreamHandler = async (event, context): Promise<Dy
   }
 
   // Stop 2 s before the function's timeout: what is cut off comes back failed, and is retried.
-  const report = await deleteObjects(targets, { signal: AbortSignal.timeout(context.getRemainingTimeInMillis() - 2000) });
+  const report = await deleteObjects(targets, {
+    signal: AbortSignal.timeout(context.getRemainingTimeInMillis() - 2000),
+  });
   for (const { target } of report.failed) {
     for (const owner of owners.get(`${target.bucket}/${target.key}`) ?? []) failed.add(owner);
   }

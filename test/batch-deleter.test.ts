@@ -93,7 +93,7 @@ function timedSetup(options: Partial<BatchDeleterOptions> = {}) {
 }
 
 /** Resolves to `value` (or rejects with it, when `fail`) after `ms` of (fake) time: a slow S3 answer. */
-const after = <T>(ms: number, value: T, fail = false): Promise<T> =>
+const answerAfter = <T>(ms: number, value: T, fail = false): Promise<T> =>
   new Promise((resolve, reject) => setTimeout(() => (fail ? reject(value) : resolve(value)), ms));
 
 /** A signal that fires after `ms` of (fake) time with the reason the handler gives. */
@@ -1229,8 +1229,8 @@ describe("signal", () => {
   it("abandons a request in flight when it fires, though the client ignores it: the call resolves at once and the request's keys fail as Aborted", async () => {
     // Prepare
     const { deleteObjects, elapsed } = timedSetup();
-    s3.on(DeleteObjectsCommand).callsFake(() => after(10_000, {}));
-    s3.on(DeleteObjectCommand).callsFake(() => after(10_000, {}));
+    s3.on(DeleteObjectsCommand).callsFake(() => answerAfter(10_000, {}));
+    s3.on(DeleteObjectCommand).callsFake(() => answerAfter(10_000, {}));
     const targets = [target("a.png"), target("b.png"), target("odd\u0001.png")];
 
     // Act
@@ -1251,7 +1251,7 @@ describe("signal", () => {
   it("keeps what was deleted before it fired, and fails the objects of the request it cut off", async () => {
     // Prepare: one request at a time, 300 ms each
     const { deleteObjects, elapsed } = timedSetup({ concurrency: 1 });
-    s3.on(DeleteObjectsCommand).callsFake(() => after(300, {}));
+    s3.on(DeleteObjectsCommand).callsFake(() => answerAfter(300, {}));
     const targets = manyTargets(2500);
 
     // Act
@@ -1272,7 +1272,7 @@ describe("signal", () => {
   it("never sends the requests still waiting for a slot when it fires", async () => {
     // Prepare
     const { deleteObjects } = timedSetup({ concurrency: 1 });
-    s3.on(DeleteObjectsCommand).callsFake(() => after(1000, {}));
+    s3.on(DeleteObjectsCommand).callsFake(() => answerAfter(1000, {}));
     const targets = manyTargets(3000);
 
     // Act
@@ -1290,9 +1290,9 @@ describe("signal", () => {
     // Prepare: a.png's retry waits behind the other bucket's slow request
     const { deleteObjects } = timedSetup({ concurrency: 1 });
     s3.on(DeleteObjectsCommand)
-      .callsFake(() => after(100, { Errors: [slowDown("a.png")] }))
+      .callsFake(() => answerAfter(100, { Errors: [slowDown("a.png")] }))
       .on(DeleteObjectsCommand, { Bucket: OTHER_BUCKET })
-      .callsFake(() => after(1000, {}));
+      .callsFake(() => answerAfter(1000, {}));
     const targets = [target("a.png"), target("b.png", undefined, OTHER_BUCKET)];
 
     // Act
@@ -1310,8 +1310,8 @@ describe("signal", () => {
     // Prepare: the answer comes at 100 ms, the retry would start at 100 + 0.5 * 1000 ms
     const { deleteObjects, elapsed } = timedSetup({ baseDelayMs: 1000 });
     s3.on(DeleteObjectsCommand)
-      .callsFakeOnce(() => after(100, { Errors: [slowDown("b.png")] }))
-      .callsFake(() => after(100, {}));
+      .callsFakeOnce(() => answerAfter(100, { Errors: [slowDown("b.png")] }))
+      .callsFake(() => answerAfter(100, {}));
 
     // Act
     const done = deleteObjects([target("a.png"), target("b.png")], { signal: abortAfter(300) });
@@ -1339,11 +1339,13 @@ describe("signal", () => {
     // Prepare: answers at 100 ms and 250 ms; the second backoff would end at 350 ms
     const { deleteObjects } = timedSetup({ baseDelayMs: 100 });
     s3.on(DeleteObjectsCommand)
-      .callsFakeOnce(() => after(100, { Errors: [slowDown("a.png")] }))
+      .callsFakeOnce(() => answerAfter(100, { Errors: [slowDown("a.png")] }))
       .callsFakeOnce(() =>
-        after(100, { Errors: [{ Key: "a.png", Code: "InternalError", Message: "We encountered an internal error." }] }),
+        answerAfter(100, {
+          Errors: [{ Key: "a.png", Code: "InternalError", Message: "We encountered an internal error." }],
+        }),
       )
-      .callsFake(() => after(100, {}));
+      .callsFake(() => answerAfter(100, {}));
 
     // Act
     const done = deleteObjects([target("a.png")], { signal: abortAfter(300) });
@@ -1366,8 +1368,8 @@ describe("signal", () => {
     // Prepare
     const { deleteObjects, elapsed } = timedSetup({ baseDelayMs: 1000 });
     s3.on(DeleteObjectsCommand)
-      .callsFakeOnce(() => after(100, { Errors: [slowDown("b.png")] }))
-      .callsFake(() => after(100, {}));
+      .callsFakeOnce(() => answerAfter(100, { Errors: [slowDown("b.png")] }))
+      .callsFake(() => answerAfter(100, {}));
 
     // Act
     const done = deleteObjects([target("a.png"), target("b.png")], { signal: abortAfter(701) });
@@ -2116,9 +2118,9 @@ describe('versions: "all"', () => {
       const { deleteObjects, elapsed } = timedSetup({ versions: "all" });
       const versions = pagedVersions(10, 2);
       s3.on(ListObjectVersionsCommand).callsFake((input: ListObjectVersionsCommandInput) =>
-        after(300, versions(input)),
+        answerAfter(300, versions(input)),
       );
-      s3.on(DeleteObjectsCommand).callsFake(() => after(100, {}));
+      s3.on(DeleteObjectsCommand).callsFake(() => answerAfter(100, {}));
 
       // Act
       const done = deleteObjects([target("a.png")], { signal: abortAfter(500) });
@@ -2135,8 +2137,8 @@ describe('versions: "all"', () => {
     it("fails the target as Aborted when the signal cuts off the delete of a listed page", async () => {
       // Prepare
       const { deleteObjects } = timedSetup({ versions: "all" });
-      s3.on(ListObjectVersionsCommand).callsFake(() => after(100, { Versions: [entry("a.png", "v1")] }));
-      s3.on(DeleteObjectsCommand).callsFake(() => after(300, {}));
+      s3.on(ListObjectVersionsCommand).callsFake(() => answerAfter(100, { Versions: [entry("a.png", "v1")] }));
+      s3.on(DeleteObjectsCommand).callsFake(() => answerAfter(300, {}));
 
       // Act
       const done = deleteObjects([target("a.png")], { signal: abortAfter(200) });
@@ -2336,7 +2338,7 @@ describe("requests refused for their content (poison isolation)", () => {
     // Prepare: each request takes 100 ms; the signal fires while the first halves are in flight
     const { deleteObjects } = timedSetup({ concurrency: 1 });
     s3.on(DeleteObjectsCommand).callsFake((input: DeleteObjectsCommandInput) =>
-      keysOf(input).includes("products/p-0.png") ? after(100, invalidArgument(), true) : after(100, {}),
+      keysOf(input).includes("products/p-0.png") ? answerAfter(100, invalidArgument(), true) : answerAfter(100, {}),
     );
     const targets = manyTargets(4);
 

@@ -899,7 +899,7 @@ describe("time budget", () => {
   }
 
   /** Waits `ms` on the fake clock. */
-  const after = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  const answerAfter = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
   const summaryOf = (lines: ReturnType<typeof setup>["lines"]) =>
     lines.find((line) => line.message === "dynamodb-s3-cleanup summary")?.attributes;
@@ -943,7 +943,7 @@ describe("time budget", () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
     const { handler, lines } = setup();
-    s3.on(DeleteObjectsCommand).callsFake(() => after(60_000).then(() => ({})));
+    s3.on(DeleteObjectsCommand).callsFake(() => answerAfter(60_000).then(() => ({})));
     const records = [removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })];
 
     // Act
