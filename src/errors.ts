@@ -51,8 +51,9 @@ export class ConfigError extends CleanupError {
 
 /**
  * The event as a whole is none of the shapes the handler takes (a `Records` array of DynamoDB stream
- * or Kinesis records, or an EventBridge Pipes array of DynamoDB stream records), or it mixes them:
- * the trigger is miswired.
+ * or Kinesis records, or an EventBridge Pipes array of DynamoDB stream records), it mixes them, or a
+ * record comes from another service (SQS, SNS, S3 notifications, any `eventSource` but
+ * `aws:dynamodb` and `aws:kinesis`): the trigger is miswired.
  */
 export class InvalidEventError extends CleanupError {
   override name = "InvalidEventError";

@@ -137,7 +137,8 @@ function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
  *
  * It never throws for a bad record: that record lands in `invalid` with an error naming it and its
  * field. It throws {@link InvalidEventError} when the event is none of those shapes or mixes them,
- * and {@link ConfigError} when an option is wrong.
+ * or when a record comes from another service (an SQS, SNS or S3 event, say), and
+ * {@link ConfigError} when an option is wrong.
  *
  * @example
  * ```ts

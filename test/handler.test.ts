@@ -364,6 +364,31 @@ describe("event", () => {
     expect(lines).toEqual([]);
   });
 
+  it.each<[string, "fail" | "skip", string, Record<string, unknown>]>([
+    ["{ Records }", "fail", "an SQS event", { messageId: "m-1", body: "{}", eventSource: "aws:sqs" }],
+    ["{ Records }", "skip", "an SQS event", { messageId: "m-1", body: "{}", eventSource: "aws:sqs" }],
+    ["{ Records }", "skip", "an S3 event notification", { eventName: "ObjectRemoved:Delete", eventSource: "aws:s3" }],
+    ["a bare array", "skip", "an SNS event", { EventSource: "aws:sns", Sns: { Message: "{}" } }],
+  ])(
+    'throws for %s under onInvalidRecord "%s" when a record looks like %s, before any S3 call or log line',
+    async (shape, onInvalidRecord, looksLike, foreign) => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup({ onInvalidRecord });
+      const records = [removeRecord({ keys: productKeys("p-1") }), foreign];
+      const event = shape === "a bare array" ? records : { Records: records };
+
+      // Act
+      const result = handler(event as unknown as StreamEvent);
+
+      // Assess
+      await expect(result).rejects.toThrow(InvalidEventError);
+      await expect(result).rejects.toThrow(`looks like ${looksLike} (record 1 has `);
+      expect(s3).not.toHaveReceivedAnyCommand();
+      expect(lines).toEqual([]);
+    },
+  );
+
   it("returns no failures and sends nothing for an empty batch", async () => {
     // Prepare
     const { handler } = setup();
