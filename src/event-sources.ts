@@ -52,6 +52,8 @@ export interface EventSource {
   sequenceField: string;
   /** The field Lambda or Pipes takes back as `itemIdentifier`, for messages. */
   identifierField: string;
+  /** The field of the DynamoDB record that tells its table: `eventSourceARN`, or `tableName` for Kinesis. */
+  tableField: "eventSourceARN" | "tableName";
   /** True when `value` can be reported as an `itemIdentifier` of this source. */
   isIdentifier(value: unknown): value is string;
   /** True when identifiers are ordered by value (sequence numbers); false: by position in the batch. */
@@ -96,6 +98,7 @@ export const DYNAMODB_STREAMS: EventSource = {
   kind: "dynamodb-streams",
   sequenceField: "dynamodb.SequenceNumber",
   identifierField: "dynamodb.SequenceNumber",
+  tableField: "eventSourceARN",
   isIdentifier: isSequenceNumber,
   ordersByValue: true,
   creationTimeMs: fromSeconds,
@@ -107,6 +110,7 @@ export const PIPES: EventSource = {
   kind: "pipes",
   sequenceField: "dynamodb.SequenceNumber",
   identifierField: "eventID",
+  tableField: "eventSourceARN",
   isIdentifier: (value): value is string => typeof value === "string" && value !== "",
   ordersByValue: false,
   creationTimeMs: fromSeconds,
@@ -118,6 +122,7 @@ export const KINESIS: EventSource = {
   kind: "kinesis",
   sequenceField: "kinesis.sequenceNumber",
   identifierField: "kinesis.sequenceNumber",
+  tableField: "tableName",
   isIdentifier: isSequenceNumber,
   ordersByValue: true,
   // Milliseconds, or microseconds when the table's Kinesis destination is set to them: in µs,

@@ -25,6 +25,7 @@ import { LOG_LEVELS } from "./validation.js";
  * | `CLEANUP_KEY_ATTRIBUTE` | `key: { attribute }` | an attribute name; set this or `CLEANUP_KEY` |
  * | `CLEANUP_REMOVALS` | `removals` | `any`, `ttl` or `user` |
  * | `CLEANUP_TTL_ATTRIBUTE` | `ttlAttribute` | an attribute name |
+ * | `CLEANUP_TABLE_NAMES` | `tableNames` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_ETAG_ATTRIBUTE` | `etagAttribute` | an attribute name |
  * | `CLEANUP_ALLOWED_PREFIXES` | `allowedPrefixes` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_VERSIONS` | `versions` | `current` or `all` |
@@ -48,6 +49,7 @@ export const CLEANUP_ENV_VARIABLES = [
   "CLEANUP_KEY_ATTRIBUTE",
   "CLEANUP_REMOVALS",
   "CLEANUP_TTL_ATTRIBUTE",
+  "CLEANUP_TABLE_NAMES",
   "CLEANUP_ETAG_ATTRIBUTE",
   "CLEANUP_ALLOWED_PREFIXES",
   "CLEANUP_VERSIONS",
@@ -72,6 +74,7 @@ const OPTION_VARIABLES: Readonly<Record<string, CleanupEnvVariable>> = {
   key: "CLEANUP_KEY",
   removals: "CLEANUP_REMOVALS",
   ttlAttribute: "CLEANUP_TTL_ATTRIBUTE",
+  tableNames: "CLEANUP_TABLE_NAMES",
   etagAttribute: "CLEANUP_ETAG_ATTRIBUTE",
   allowedPrefixes: "CLEANUP_ALLOWED_PREFIXES",
   versions: "CLEANUP_VERSIONS",
@@ -134,6 +137,9 @@ function json(value: string, what: string): unknown {
   }
 }
 
+/** The items of a comma-separated list, each trimmed. */
+const commaSeparated = (value: string) => value.split(",").map((item) => item.trim());
+
 /** A list: a JSON array of strings when the text starts with `[`, else `split(text)`. */
 const list = (what: string, split: (value: string) => string | string[]) =>
   parsed((value) => {
@@ -163,8 +169,9 @@ const variableSchemas = () => ({
   CLEANUP_KEY_ATTRIBUTE: text(),
   CLEANUP_REMOVALS: oneOf(REMOVAL_FILTERS),
   CLEANUP_TTL_ATTRIBUTE: text(),
+  CLEANUP_TABLE_NAMES: list("table names", commaSeparated),
   CLEANUP_ETAG_ATTRIBUTE: text(),
-  CLEANUP_ALLOWED_PREFIXES: list("prefixes", (value) => value.split(",").map((prefix) => prefix.trim())),
+  CLEANUP_ALLOWED_PREFIXES: list("prefixes", commaSeparated),
   CLEANUP_VERSIONS: oneOf(["current", "all"]),
   CLEANUP_CONCURRENCY: integer(1, 64),
   CLEANUP_MAX_ATTEMPTS: integer(1, 10),
@@ -280,6 +287,7 @@ function optionsOf(values: Values, issues: ConfigIssue[]): Record<string, unknow
     key: values.CLEANUP_KEY ?? (attribute === undefined ? undefined : { attribute }),
     removals: values.CLEANUP_REMOVALS,
     ttlAttribute: values.CLEANUP_TTL_ATTRIBUTE,
+    tableNames: values.CLEANUP_TABLE_NAMES,
     etagAttribute: values.CLEANUP_ETAG_ATTRIBUTE,
     allowedPrefixes: values.CLEANUP_ALLOWED_PREFIXES,
     versions: values.CLEANUP_VERSIONS,

@@ -21,7 +21,7 @@ import {
   mapRemovals,
   requireBucket,
 } from "./key-mapper.js";
-import { type InvalidRecord, parseStreamRecords, REMOVAL_FILTERS } from "./parse-stream-records.js";
+import { type InvalidRecord, parseStreamRecords, REMOVAL_FILTERS, tableNamesSchema } from "./parse-stream-records.js";
 import { buildPrefixExpander, expandRemovals, prefixExpanderOptionFields } from "./prefix-expander.js";
 import { buildBatchResponse, collectOwnership, ownersOf, unreportable } from "./report.js";
 import type { CleanupContext, CleanupHandler, CleanupSummary, Logger, RemovalFilter } from "./types.js";
@@ -62,6 +62,14 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    * malformed (an N that is no number, say) is invalid.
    */
   ttlAttribute?: string | undefined;
+  /**
+   * Only these tables' records delete objects: a record of any other table is skipped like an INSERT
+   * (counted in `skipped`, never invalid, never deleted). For a Kinesis stream that several tables
+   * write to. The table is read from `tableName` (Kinesis) or `eventSourceARN` (DynamoDB Streams,
+   * Pipes); a REMOVE whose table cannot be read there is invalid (see `onInvalidRecord`).
+   * @default undefined (every table)
+   */
+  tableNames?: readonly string[] | undefined;
   /**
    * Conditional deletes: the OldImage attribute (S) holding the ETag the object had when the item
    * was written. Each object is then deleted only while it still has that ETag; an object replaced
@@ -136,6 +144,7 @@ const cleanupOptionsSchema = () =>
     ...prefixExpanderOptionFields(),
     removals: z.optional(z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' })),
     ttlAttribute: z.optional(nonEmptyString()),
+    tableNames: z.optional(tableNamesSchema()),
     onResult: z.optional(fn()),
     s3Client: z.optional(s3ClientSchema()),
     onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
@@ -181,6 +190,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
     concurrency = 4,
     now = Date.now,
   } = options;
+  const tableNames = options.tableNames && [...options.tableNames];
   const mapKeys = buildKeyMapper(options.key, {
     bucket: options.bucket,
     allowedPrefixes: options.allowedPrefixes,
@@ -212,7 +222,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
   return async (event, context) => {
     const started = now();
     const deadline = deadlineOf(context, now, timeoutMarginMs);
-    const batch = parseStreamRecords(event, { removals, ttlAttribute });
+    const batch = parseStreamRecords(event, { removals, ttlAttribute, tableNames });
     const source = EVENT_SOURCES[batch.source];
     const records = batch.removals.length + batch.skipped.length + batch.invalid.length;
     const summary = (

@@ -461,15 +461,19 @@ describe("event sources", () => {
   });
 
   it.each([
-    [DYNAMODB_STREAMS, "dynamodb.SequenceNumber", "dynamodb.SequenceNumber", true],
-    [KINESIS, "kinesis.sequenceNumber", "kinesis.sequenceNumber", true],
-    [PIPES, "dynamodb.SequenceNumber", "eventID", false],
-  ])("$kind reads $sequenceField and reports $identifierField", (source, sequenceField, identifierField, byValue) => {
-    // Assess
-    expect(source.sequenceField).toBe(sequenceField);
-    expect(source.identifierField).toBe(identifierField);
-    expect(source.ordersByValue).toBe(byValue);
-  });
+    [DYNAMODB_STREAMS, "dynamodb.SequenceNumber", "dynamodb.SequenceNumber", true, "eventSourceARN"],
+    [KINESIS, "kinesis.sequenceNumber", "kinesis.sequenceNumber", true, "tableName"],
+    [PIPES, "dynamodb.SequenceNumber", "eventID", false, "eventSourceARN"],
+  ])(
+    "$kind reads $sequenceField and $tableField, and reports $identifierField",
+    (source, sequenceField, identifierField, byValue, tableField) => {
+      // Assess
+      expect(source.sequenceField).toBe(sequenceField);
+      expect(source.identifierField).toBe(identifierField);
+      expect(source.ordersByValue).toBe(byValue);
+      expect(source.tableField).toBe(tableField);
+    },
+  );
 
   it.each([
     [DYNAMODB_STREAMS, ["0", "100000000000000000000"], ["", "12a", "a-b", 1, undefined, null]],

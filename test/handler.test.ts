@@ -468,6 +468,74 @@ describe("selection", () => {
     expect(lines.at(-1)?.attributes).toMatchObject({ removals: expected.length, skipped: 4 - expected.length });
   });
 
+  describe("tableNames", () => {
+    /** The record as it comes from `table`'s stream. */
+    const ofTable = (record: StreamRecord, table: string): StreamRecord => ({
+      ...record,
+      eventSourceARN: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/stream/2026-11-27T00:00:00.000`,
+    });
+
+    it("deletes only the objects of the tables named, and counts the other tables' records as skipped", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup({ tableNames: ["products"] });
+      const event = kinesisEvent([
+        ofTable(removeRecord({ keys: productKeys("p-1") }), "products"),
+        ofTable(removeRecord({ keys: productKeys("o-1") }), "orders"),
+        ofTable(removeRecord({ keys: productKeys("p-2") }), "products"),
+      ]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-2")]);
+      expect(lines.at(-1)?.attributes).toMatchObject({ records: 3, removals: 2, skipped: 1, invalid: 0 });
+    });
+
+    it("reports a REMOVE whose table cannot be read, and deletes nothing for it", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ tableNames: ["products"] });
+      const unknown = { ...removeRecord({ keys: productKeys("p-1") }), eventSourceARN: undefined };
+      const known = ofTable(removeRecord({ keys: productKeys("p-2") }), "products");
+
+      // Act
+      const response = await handler(streamEvent(unknown, known));
+
+      // Assess
+      expect(response).toEqual(failures(unknown));
+      expect(sentKeys()).toEqual([imageKey("p-2")]);
+    });
+
+    it("keeps the table names it was created with when the array changes later", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const tableNames = ["products"];
+      const { handler } = setup({ tableNames });
+      tableNames[0] = "orders";
+
+      // Act
+      await handler(streamEvent(ofTable(removeRecord({ keys: productKeys("p-1") }), "products")));
+
+      // Assess
+      expect(sentKeys()).toEqual([imageKey("p-1")]);
+    });
+
+    it("rejects an empty list or an empty name at factory time, naming the option", () => {
+      // Act
+      const empty = configIssues(() => setup({ tableNames: [] }));
+      const blank = configIssues(() => setup({ tableNames: ["products", ""] }));
+
+      // Assess
+      expect(empty).toEqual([
+        { path: "tableNames", message: "must hold at least one table name (leave it out to take every table)" },
+      ]);
+      expect(blank).toEqual([{ path: "tableNames[1]", message: "must be a non-empty string" }]);
+    });
+  });
+
   it("sends at most 1,000 keys per DeleteObjects request", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
