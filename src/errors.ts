@@ -81,17 +81,20 @@ export class KeyMappingError extends CleanupError {
   readonly attribute: string | undefined;
   /** The offending object key, when the problem is about one. */
   readonly key: string | undefined;
+  /** The offending bucket, when the target lies outside `bucket` and `allowedBuckets`. */
+  readonly bucket: string | undefined;
 
   constructor(
     record: RecordRef,
     problem: string,
-    details: { attribute?: string; key?: string } = {},
+    details: { attribute?: string; key?: string; bucket?: string } = {},
     options?: ErrorOptions,
   ) {
     super(`${describeRecord(record)}: ${problem}`, options);
     this.record = record;
     this.attribute = details.attribute;
     this.key = details.key;
+    this.bucket = details.bucket;
   }
 }
 

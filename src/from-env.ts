@@ -27,6 +27,7 @@ import { LOG_LEVELS } from "./validation.js";
  * | `CLEANUP_TTL_ATTRIBUTE` | `ttlAttribute` | an attribute name |
  * | `CLEANUP_TABLE_NAMES` | `tableNames` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_ETAG_ATTRIBUTE` | `etagAttribute` | an attribute name |
+ * | `CLEANUP_ALLOWED_BUCKETS` | `allowedBuckets` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_ALLOWED_PREFIXES` | `allowedPrefixes` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_VERSIONS` | `versions` | `current` or `all` |
  * | `CLEANUP_CONCURRENCY` | `concurrency` | an integer from 1 to 64 |
@@ -40,6 +41,9 @@ import { LOG_LEVELS } from "./validation.js";
  * | `CLEANUP_METRICS_DIMENSIONS` | `emfMetrics({ dimensions })` | a JSON object of names to values; needs `CLEANUP_METRICS_NAMESPACE` |
  * | `CLEANUP_LOG_LEVEL` | `logger` | `debug`, `info`, `warn` or `error`: the lowest level the default logger, `console`, logs |
  *
+ * The templates and attributes of `CLEANUP_KEY` and `CLEANUP_KEY_ATTRIBUTE` put every key in
+ * `CLEANUP_BUCKET`, so `CLEANUP_ALLOWED_BUCKETS` widens nothing here: it is checked like the option.
+ *
  * `CLEANUP_LOG_LEVEL` filters only the library's own lines: the metrics line always goes out. (Lambda's
  * own log-level filter, `ApplicationLogLevel`, would also drop the metrics line, which has no level.)
  */
@@ -51,6 +55,7 @@ export const CLEANUP_ENV_VARIABLES = [
   "CLEANUP_TTL_ATTRIBUTE",
   "CLEANUP_TABLE_NAMES",
   "CLEANUP_ETAG_ATTRIBUTE",
+  "CLEANUP_ALLOWED_BUCKETS",
   "CLEANUP_ALLOWED_PREFIXES",
   "CLEANUP_VERSIONS",
   "CLEANUP_CONCURRENCY",
@@ -76,6 +81,7 @@ const OPTION_VARIABLES: Readonly<Record<string, CleanupEnvVariable>> = {
   ttlAttribute: "CLEANUP_TTL_ATTRIBUTE",
   tableNames: "CLEANUP_TABLE_NAMES",
   etagAttribute: "CLEANUP_ETAG_ATTRIBUTE",
+  allowedBuckets: "CLEANUP_ALLOWED_BUCKETS",
   allowedPrefixes: "CLEANUP_ALLOWED_PREFIXES",
   versions: "CLEANUP_VERSIONS",
   concurrency: "CLEANUP_CONCURRENCY",
@@ -171,6 +177,7 @@ const variableSchemas = () => ({
   CLEANUP_TTL_ATTRIBUTE: text(),
   CLEANUP_TABLE_NAMES: list("table names", commaSeparated),
   CLEANUP_ETAG_ATTRIBUTE: text(),
+  CLEANUP_ALLOWED_BUCKETS: list("bucket names", commaSeparated),
   CLEANUP_ALLOWED_PREFIXES: list("prefixes", commaSeparated),
   CLEANUP_VERSIONS: oneOf(["current", "all"]),
   CLEANUP_CONCURRENCY: integer(1, 64),
@@ -289,6 +296,7 @@ function optionsOf(values: Values, issues: ConfigIssue[]): Record<string, unknow
     ttlAttribute: values.CLEANUP_TTL_ATTRIBUTE,
     tableNames: values.CLEANUP_TABLE_NAMES,
     etagAttribute: values.CLEANUP_ETAG_ATTRIBUTE,
+    allowedBuckets: values.CLEANUP_ALLOWED_BUCKETS,
     allowedPrefixes: values.CLEANUP_ALLOWED_PREFIXES,
     versions: values.CLEANUP_VERSIONS,
     concurrency: values.CLEANUP_CONCURRENCY,

@@ -28,8 +28,9 @@ import type { CleanupContext, CleanupHandler, CleanupSummary, Logger, RemovalFil
 import { fn, loggerSchema, nonEmptyString, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
 
 /**
- * Options of {@link createCleanupHandler}. `bucket` is required unless `key` is a function, which
- * may return `{ bucket, key }` objects instead of bare keys.
+ * Options of {@link createCleanupHandler}. `bucket` is required when `key` is a template or
+ * `{ attribute }`; a key function needs `bucket`, `allowedBuckets` or both, the only buckets its
+ * targets may lie in.
  */
 export type CleanupOptions = CommonCleanupOptions &
   (
@@ -42,8 +43,16 @@ export type CleanupOptions = CommonCleanupOptions &
     | {
         /** A function that returns a removed item's objects. */
         key: KeyFunction;
-        /** The bucket of the keys the function returns as bare strings. */
+        /** The bucket of the keys the function returns as bare strings, and one it may return targets in. */
+        bucket: string;
+      }
+    | {
+        /** A function that returns a removed item's objects. */
+        key: KeyFunction;
+        /** The bucket of the keys the function returns as bare strings, and one it may return targets in. */
         bucket?: string | undefined;
+        /** The buckets the function may return targets in, besides `bucket`. */
+        allowedBuckets: readonly string[];
       }
   );
 
@@ -100,8 +109,15 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    */
   concurrency?: number | undefined;
   /**
-   * When set, every key must start with one of these; a record with any other key is invalid.
-   * Required by prefix targets, which must lie strictly inside one of them.
+   * Further buckets a key function may return targets in, besides `bucket`. A target in any other
+   * bucket makes its record invalid, and nothing is deleted for it. Templates and `{ attribute }`
+   * put every key in `bucket`, so for them it changes nothing.
+   * @default undefined (only `bucket`)
+   */
+  allowedBuckets?: readonly string[] | undefined;
+  /**
+   * When set, every key must start with one of these, in every allowed bucket; a record with any
+   * other key is invalid. Required by prefix targets, which must lie strictly inside one of them.
    */
   allowedPrefixes?: readonly string[] | undefined;
   /**
@@ -193,6 +209,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
   const tableNames = options.tableNames && [...options.tableNames];
   const mapKeys = buildKeyMapper(options.key, {
     bucket: options.bucket,
+    allowedBuckets: options.allowedBuckets,
     allowedPrefixes: options.allowedPrefixes,
     prefixDelimiter: options.prefixDelimiter,
     etagAttribute: options.etagAttribute,

@@ -118,6 +118,9 @@ describe("createCleanupHandlerFromEnv", () => {
       [{ CLEANUP_TABLE_NAMES: "products" }, { tableNames: ["products"] }],
       [{ CLEANUP_TABLE_NAMES: "products, orders ,archive" }, { tableNames: ["products", "orders", "archive"] }],
       [{ CLEANUP_TABLE_NAMES: '["products","orders"]' }, { tableNames: ["products", "orders"] }],
+      [{ CLEANUP_ALLOWED_BUCKETS: "product-thumbnails" }, { allowedBuckets: ["product-thumbnails"] }],
+      [{ CLEANUP_ALLOWED_BUCKETS: "thumbs, archive" }, { allowedBuckets: ["thumbs", "archive"] }],
+      [{ CLEANUP_ALLOWED_BUCKETS: '["thumbs"]' }, { allowedBuckets: ["thumbs"] }],
       [{ CLEANUP_ALLOWED_PREFIXES: "images/" }, { allowedPrefixes: ["images/"] }],
       [{ CLEANUP_ALLOWED_PREFIXES: "images/, thumbs/ ,media/" }, { allowedPrefixes: ["images/", "thumbs/", "media/"] }],
       [{ CLEANUP_ALLOWED_PREFIXES: '[" spaced/","a,b/"]' }, { allowedPrefixes: [" spaced/", "a,b/"] }],
@@ -154,6 +157,7 @@ describe("createCleanupHandlerFromEnv", () => {
         CLEANUP_TTL_ATTRIBUTE: "expiresAt",
         CLEANUP_TABLE_NAMES: "products",
         CLEANUP_ETAG_ATTRIBUTE: "imageEtag",
+        CLEANUP_ALLOWED_BUCKETS: "product-thumbnails",
         CLEANUP_ALLOWED_PREFIXES: "images/",
         CLEANUP_VERSIONS: "current",
         CLEANUP_CONCURRENCY: "8",
@@ -251,6 +255,12 @@ describe("createCleanupHandlerFromEnv", () => {
       ],
       ["CLEANUP_TABLE_NAMES", '["products", 7]', "must be a JSON array of table names, with strings only"],
       ["CLEANUP_TABLE_NAMES", "[]", "must hold at least one table name (leave it out to take every table)"],
+      ["CLEANUP_ALLOWED_BUCKETS", "[]", "must hold at least one bucket (leave it out to allow only `bucket`)"],
+      [
+        "CLEANUP_ALLOWED_BUCKETS",
+        "[thumbs",
+        'must be a JSON array of bucket names when it starts with "[", and is not valid JSON',
+      ],
       [
         "CLEANUP_METRICS_DIMENSIONS",
         "Stage=prod",
@@ -286,6 +296,12 @@ describe("createCleanupHandlerFromEnv", () => {
     it("names the prefix at fault in CLEANUP_ALLOWED_PREFIXES", () => {
       expect(issuesFor({ ...BASE, CLEANUP_ALLOWED_PREFIXES: "images/,,thumbs/" })).toEqual([
         { path: "CLEANUP_ALLOWED_PREFIXES[1]", message: "must be a non-empty string" },
+      ]);
+    });
+
+    it("names the bucket at fault in CLEANUP_ALLOWED_BUCKETS", () => {
+      expect(issuesFor({ ...BASE, CLEANUP_ALLOWED_BUCKETS: "thumbs," })).toEqual([
+        { path: "CLEANUP_ALLOWED_BUCKETS[1]", message: "must be a non-empty string" },
       ]);
     });
 

@@ -56,10 +56,14 @@ afterAll(() => {
 
 /**
  * Options that override setup's defaults. Like {@link CleanupOptions}, a bucket may be left out
- * (`bucket: undefined`) only with a key function.
+ * (`bucket: undefined`) only with a key function and allowedBuckets.
  */
 type Overrides = CommonCleanupOptions &
-  ({ key?: Exclude<KeySpec, KeyFunction>; bucket?: string } | { key: KeyFunction; bucket?: string | undefined });
+  (
+    | { key?: Exclude<KeySpec, KeyFunction>; bucket?: string }
+    | { key: KeyFunction; bucket?: string }
+    | { key: KeyFunction; bucket: undefined; allowedBuckets: readonly string[] }
+  );
 
 /** A handler with injected S3 client, logger, clock, sleep and random; options may override any. */
 function setup(overrides: Overrides = {}) {
@@ -262,12 +266,16 @@ describe("options", () => {
     expect(issues).toEqual([{ path: "(options)", message: "must be an object" }]);
   });
 
-  it("accepts a key function without a bucket", async () => {
+  it("accepts a key function with allowedBuckets and no bucket, and deletes in each bucket listed", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
     const { handler } = setup({
       bucket: undefined,
-      key: (item) => ({ bucket: "other-bucket", key: `files/${String(item.keys.productId)}` }),
+      allowedBuckets: ["prod-media", "prod-thumbs"],
+      key: (item) => [
+        { bucket: "prod-media", key: `media/${String(item.keys.productId)}.png` },
+        { bucket: "prod-thumbs", key: `thumbs/${String(item.keys.productId)}.webp` },
+      ],
     });
 
     // Act
@@ -275,10 +283,86 @@ describe("options", () => {
 
     // Assess
     expect(response).toEqual(NO_FAILURES);
-    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
-      Bucket: "other-bucket",
-      Delete: { Objects: [{ Key: "files/p-1" }], Quiet: true },
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectsCommand, {
+      Bucket: "prod-media",
+      Delete: { Objects: [{ Key: "media/p-1.png" }], Quiet: true },
     });
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectsCommand, {
+      Bucket: "prod-thumbs",
+      Delete: { Objects: [{ Key: "thumbs/p-1.webp" }], Quiet: true },
+    });
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+  });
+
+  it("refuses a target in a bucket outside bucket and allowedBuckets, reporting its record and sending nothing for it", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({
+      key: (item) =>
+        item.keys.productId === "p-1"
+          ? [
+              { bucket: BUCKET, key: imageKey("p-1") },
+              { bucket: "prod-backups", key: "images/a.png" },
+            ]
+          : imageKey(String(item.keys.productId)),
+    });
+    const escaping = removeRecord({ keys: productKeys("p-1") });
+    const staying = removeRecord({ keys: productKeys("p-2") });
+
+    // Act
+    const response = await handler(streamEvent(escaping, staying));
+
+    // Assess
+    expect(response).toEqual(failures(escaping));
+    expect(sentKeys()).toEqual([imageKey("p-2")]);
+    expect(s3).not.toHaveReceivedCommandWith(DeleteObjectsCommand, { Bucket: "prod-backups" });
+    expect(lines.find((line) => line.message.startsWith("Invalid record"))?.attributes?.error).toContain(
+      'in bucket "prod-backups", outside the buckets it may delete from',
+    );
+  });
+
+  it("requires bucket or allowedBuckets with a key function", () => {
+    // Prepare: the types require one of them; JavaScript callers get the runtime check
+    const options = { key: () => null, s3Client: new S3Client({ region: "us-east-1" }) } as unknown as CleanupOptions;
+
+    // Act
+    const issues = configIssues(() => createCleanupHandler(options));
+
+    // Assess
+    expect(issues).toEqual([
+      {
+        path: "bucket",
+        message:
+          "is required unless `allowedBuckets` is set: a key function may delete only from `bucket` and the buckets of `allowedBuckets`",
+      },
+    ]);
+  });
+
+  it("rejects an empty allowedBuckets or an empty bucket name in it, naming the option", () => {
+    // Act
+    const empty = configIssues(() => setup({ key: () => null, bucket: undefined, allowedBuckets: [] }));
+    const blank = configIssues(() => setup({ allowedBuckets: ["prod-media", ""] }));
+
+    // Assess
+    expect(empty).toEqual([
+      { path: "allowedBuckets", message: "must hold at least one bucket (leave it out to allow only `bucket`)" },
+    ]);
+    expect(blank).toEqual([{ path: "allowedBuckets[1]", message: "must be a non-empty string" }]);
+  });
+
+  it("keeps the buckets it was created with when the allowedBuckets array changes later", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const allowedBuckets = ["prod-media"];
+    const { handler } = setup({ key: () => ({ bucket: "prod-backups", key: "a.png" }), allowedBuckets });
+    allowedBuckets.push("prod-backups");
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(s3).not.toHaveReceivedAnyCommand();
   });
 
   it("keeps the options it was created with when the object changes later", async () => {

@@ -22,6 +22,7 @@ import { createRecordFactory, productKeys, type RecordOptions, streamEvent } fro
 import { type Deferred, deferred, settle } from "./fake-clock.js";
 
 const BUCKET = "product-images";
+const ARCHIVE = "archive";
 const PRODUCT_IMAGE = "images/{productId}.png";
 
 /** The RemovedItem the parser makes of one record. */
@@ -520,7 +521,9 @@ describe("createKeyMapper with a function", () => {
 
   it("keeps an ObjectTarget's bucket and versionId", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(async () => ({ bucket: "archive", key: "a/p-1.png", versionId: "v-3" }));
+    const mapKeys = createKeyMapper(async () => ({ bucket: "archive", key: "a/p-1.png", versionId: "v-3" }), {
+      allowedBuckets: [ARCHIVE],
+    });
 
     // Act
     const targets = await mapKeys(removedProduct());
@@ -531,7 +534,9 @@ describe("createKeyMapper with a function", () => {
 
   it("leaves versionId out when the ObjectTarget has none", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => ({ bucket: "archive", key: "a/p-1.png", extra: "ignored" }));
+    const mapKeys = createKeyMapper(() => ({ bucket: "archive", key: "a/p-1.png", extra: "ignored" }), {
+      allowedBuckets: [ARCHIVE],
+    });
 
     // Act
     const targets = await mapKeys(removedProduct());
@@ -545,6 +550,7 @@ describe("createKeyMapper with a function", () => {
     // Prepare
     const mapKeys = createKeyMapper(() => ["images/p-1.png", { bucket: "archive", key: "a/p-1.png" }], {
       bucket: BUCKET,
+      allowedBuckets: [ARCHIVE],
     });
 
     // Act
@@ -697,7 +703,7 @@ describe("createKeyMapper with a function", () => {
 
   it("rejects a string result when no bucket is configured", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => "images/p-1.png");
+    const mapKeys = createKeyMapper(() => "images/p-1.png", { allowedBuckets: [BUCKET] });
     const item = removedProduct();
 
     // Act
@@ -770,9 +776,12 @@ describe("createKeyMapper with a function", () => {
         attribute: "imageId",
       },
     );
-    const mapKeys = createKeyMapper(() => {
-      throw own;
-    });
+    const mapKeys = createKeyMapper(
+      () => {
+        throw own;
+      },
+      { bucket: BUCKET },
+    );
 
     // Act
     const error = await mappingErrorOf(mapKeys(item), item);
@@ -793,7 +802,7 @@ describe("createKeyMapper with a function", () => {
         throw failure;
       },
     });
-    const mapKeys = createKeyMapper(() => returned);
+    const mapKeys = createKeyMapper(() => returned, { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -814,7 +823,7 @@ describe("createKeyMapper with a function", () => {
         throw "no key today";
       },
     };
-    const mapKeys = createKeyMapper(() => [returned]);
+    const mapKeys = createKeyMapper(() => [returned], { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -829,7 +838,7 @@ describe("createKeyMapper with a function", () => {
 describe("scope checks", () => {
   it("rejects an empty key", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key: "" }));
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key: "" }), { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -925,10 +934,151 @@ describe("scope checks", () => {
   });
 });
 
+describe("bucket scope", () => {
+  it("refuses an object in a bucket other than bucket, naming the record and the bucket", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: "prod-backups", key: "images/a.png" }), {
+      bucket: BUCKET,
+      allowedPrefixes: ["images/"],
+    });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe("prod-backups");
+    expect(error.key).toBe("images/a.png");
+    expect(error.message).toBe(
+      `record 0 (SequenceNumber ${item.sequenceNumber}, eventID ${item.eventId}): the key function returned an object in bucket "prod-backups", outside the buckets it may delete from (\`bucket\` and \`allowedBuckets\`: ${BUCKET})`,
+    );
+  });
+
+  it("takes objects in bucket and in every bucket of allowedBuckets", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(
+      () => [
+        { bucket: "prod-media", key: "media/p-1.png" },
+        { bucket: "prod-thumbs", key: "thumbs/p-1.webp" },
+        "originals/p-1.tiff",
+      ],
+      { bucket: "prod-originals", allowedBuckets: ["prod-media", "prod-thumbs"] },
+    );
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([
+      { bucket: "prod-media", key: "media/p-1.png" },
+      { bucket: "prod-thumbs", key: "thumbs/p-1.webp" },
+      { bucket: "prod-originals", key: "originals/p-1.tiff" },
+    ]);
+  });
+
+  it("refuses the whole record when one of its objects is in another bucket, listing the buckets allowed", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(
+      () => [
+        { bucket: "prod-media", key: "media/p-1.png" },
+        { bucket: "Prod-Media", key: "media/p-1.png" },
+      ],
+      { allowedBuckets: ["prod-media", "prod-thumbs"] },
+    );
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe("Prod-Media");
+    expect(error.message).toContain(
+      'the key function returned an object in bucket "Prod-Media", outside the buckets it may delete from (`bucket` and `allowedBuckets`: prod-media, prod-thumbs)',
+    );
+  });
+
+  it("refuses a prefix target in another bucket", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: "prod-backups", prefix: "products/p-1/" }), {
+      bucket: BUCKET,
+      allowedPrefixes: ["products/"],
+    });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error).toMatchObject({ bucket: "prod-backups", key: "products/p-1/" });
+    expect(error.message).toContain(
+      `the key function returned a prefix target in bucket "prod-backups", outside the buckets it may delete from (\`bucket\` and \`allowedBuckets\`: ${BUCKET})`,
+    );
+  });
+
+  it("takes a prefix target in a bucket of allowedBuckets", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: ARCHIVE, prefix: "products/p-1/" }), {
+      allowedBuckets: [ARCHIVE],
+      allowedPrefixes: ["products/"],
+    });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: ARCHIVE, prefix: "products/p-1/" }]);
+  });
+
+  it("applies allowedPrefixes to the keys of every allowed bucket", async () => {
+    // Prepare
+    const options = { bucket: BUCKET, allowedBuckets: [ARCHIVE], allowedPrefixes: ["images/"] };
+    const inside = createKeyMapper(() => ({ bucket: ARCHIVE, key: "images/p-1.png" }), options);
+    const outside = createKeyMapper(() => ({ bucket: ARCHIVE, key: "secrets/p-1.png" }), options);
+    const item = removedProduct();
+
+    // Act
+    const targets = await inside(item);
+    const error = await mappingErrorOf(outside(item), item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: ARCHIVE, key: "images/p-1.png" }]);
+    expect(error.message).toContain('the object key "secrets/p-1.png" is outside allowedPrefixes [images/]');
+  });
+
+  it("shows at most 100 characters of a long bucket name", async () => {
+    // Prepare
+    const bucket = `b${"x".repeat(150)}`;
+    const mapKeys = createKeyMapper(() => ({ bucket, key: "k" }), { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe(bucket);
+    expect(error.message).toContain(`in bucket "${bucket.slice(0, 100)}…", outside`);
+    expect(error.message).not.toContain(bucket);
+  });
+
+  it("keeps the buckets it was created with when the allowedBuckets array changes later", async () => {
+    // Prepare
+    const allowedBuckets = [ARCHIVE];
+    const mapKeys = createKeyMapper(() => ({ bucket: "prod-backups", key: "k" }), { allowedBuckets });
+    allowedBuckets.push("prod-backups");
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe("prod-backups");
+  });
+});
+
 describe("prefix targets", () => {
   const PRODUCTS = ["products/"] as const;
   const prefixMapper = (result: ReturnType<KeyFunction>, options: Omit<KeyMapperOptions, "bucket"> = {}) =>
-    createKeyMapper(() => result, { allowedPrefixes: PRODUCTS, ...options });
+    createKeyMapper(() => result, { bucket: BUCKET, allowedPrefixes: PRODUCTS, ...options });
 
   it("maps { bucket, prefix } to a prefix target", async () => {
     // Prepare
@@ -950,7 +1100,7 @@ describe("prefix targets", () => {
         { bucket: BUCKET, prefix: "products/p-1/" },
         { bucket: "archive", key: "products/p-1.zip", versionId: "v1" },
       ],
-      { bucket: BUCKET, allowedPrefixes: PRODUCTS },
+      { bucket: BUCKET, allowedBuckets: [ARCHIVE], allowedPrefixes: PRODUCTS },
     );
 
     // Act
@@ -967,14 +1117,17 @@ describe("prefix targets", () => {
 
   it("keeps each prefix of a record once, at its first place", async () => {
     // Prepare
-    const mapKeys = prefixMapper([
-      { bucket: BUCKET, prefix: "products/p-1/" },
-      { bucket: BUCKET, key: "products/p-1.json" },
-      { bucket: "archive", prefix: "products/p-1/" },
-      { bucket: BUCKET, prefix: "products/p-1/" },
-      { bucket: BUCKET, key: "products/p-1.json" },
-      { bucket: BUCKET, prefix: "products/p-1/thumbs/" },
-    ]);
+    const mapKeys = prefixMapper(
+      [
+        { bucket: BUCKET, prefix: "products/p-1/" },
+        { bucket: BUCKET, key: "products/p-1.json" },
+        { bucket: "archive", prefix: "products/p-1/" },
+        { bucket: BUCKET, prefix: "products/p-1/" },
+        { bucket: BUCKET, key: "products/p-1.json" },
+        { bucket: BUCKET, prefix: "products/p-1/thumbs/" },
+      ],
+      { allowedBuckets: [ARCHIVE] },
+    );
 
     // Act
     const targets = await mapKeys(removedProduct());
@@ -1048,7 +1201,7 @@ describe("prefix targets", () => {
 
   it("refuses a prefix target when allowedPrefixes is not set, saying that it is needed", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, prefix: "products/p-1/" }));
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, prefix: "products/p-1/" }), { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -1184,7 +1337,7 @@ describe("prefix targets", () => {
   it("refuses a prefixDelimiter that is not a non-empty string, naming the option", () => {
     // Act
     const errors = ["", 5].map((prefixDelimiter) =>
-      configErrorOf(() => createKeyMapper(() => null, { prefixDelimiter } as KeyMapperOptions)),
+      configErrorOf(() => createKeyMapper(() => null, { bucket: BUCKET, prefixDelimiter } as never)),
     );
 
     // Assess
@@ -1267,7 +1420,7 @@ describe("createKeyMapper configuration", () => {
     ["{ attribute }", { attribute: "imageKeys" }],
   ])("requires a bucket for %s", (_name, key: KeySpec) => {
     // Act
-    const error = configErrorOf(() => createKeyMapper(key));
+    const error = configErrorOf(() => createKeyMapper(key, {} as never));
 
     // Assess
     expect(error.issues).toEqual([
@@ -1275,12 +1428,47 @@ describe("createKeyMapper configuration", () => {
     ]);
   });
 
-  it("does not require a bucket for a function", () => {
+  it.each<[string, KeyMapperOptions]>([
+    ["bucket", { bucket: BUCKET }],
+    ["allowedBuckets", { allowedBuckets: [BUCKET, ARCHIVE] }],
+    ["both", { bucket: BUCKET, allowedBuckets: [ARCHIVE] }],
+  ])("takes a function with %s", (_name, options) => {
     // Act
-    const mapKeys = createKeyMapper(() => null);
+    const mapKeys = createKeyMapper(() => null, options as never);
 
     // Assess
     expect(mapKeys).toBeTypeOf("function");
+  });
+
+  it.each([
+    ["no options", undefined],
+    ["neither bucket nor allowedBuckets", { allowedPrefixes: ["images/"] }],
+    ["both undefined", { bucket: undefined, allowedBuckets: undefined }],
+  ])("requires bucket or allowedBuckets for a function, given %s", (_name, options) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(() => null, options as never));
+
+    // Assess
+    expect(error.issues).toEqual([
+      {
+        path: "bucket",
+        message:
+          "is required unless `allowedBuckets` is set: a key function may delete only from `bucket` and the buckets of `allowedBuckets`",
+      },
+    ]);
+  });
+
+  it.each([
+    ["empty", [], "allowedBuckets", "must hold at least one bucket (leave it out to allow only `bucket`)"],
+    ["a string", "archive", "allowedBuckets", "must be an array of bucket names"],
+    ["holding an empty name", [ARCHIVE, ""], "allowedBuckets[1]", "must be a non-empty string"],
+    ["holding a number", [7], "allowedBuckets[0]", "must be a non-empty string"],
+  ])("refuses allowedBuckets %s, naming the option", (_name, allowedBuckets, path, message) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(() => null, { allowedBuckets } as never));
+
+    // Assess
+    expect(error.issues).toEqual([{ path, message }]);
   });
 
   it.each([
@@ -1474,7 +1662,7 @@ describe("mapRemovals", () => {
   it("keeps a removal whose mapping yields no objects as mapped, with no targets", async () => {
     // Prepare
     const removals = removedProducts("p-0");
-    const mapKeys = createKeyMapper(() => null);
+    const mapKeys = createKeyMapper(() => null, { bucket: BUCKET });
 
     // Act
     const result = await mapRemovals(removals, mapKeys, 1);
@@ -1881,7 +2069,11 @@ describe("etagAttribute (conditional deletes)", () => {
         { bucket: BUCKET, key: "images/p-1.png", etag: ETAG },
         { bucket: "archive", key: "images/p-1.zip", versionId: "v1", etag: OTHER_ETAG },
       ];
-      const mapKeys = createKeyMapper(() => returned.map((target) => ({ ...target })), { etagAttribute: "imageEtag" });
+      const mapKeys = createKeyMapper(() => returned.map((target) => ({ ...target })), {
+        bucket: BUCKET,
+        allowedBuckets: [ARCHIVE],
+        etagAttribute: "imageEtag",
+      });
 
       // Act
       const targets = await mapKeys(removedProduct());
@@ -1930,14 +2122,14 @@ describe("etagAttribute (conditional deletes)", () => {
           { bucket: BUCKET, key: "images/p-1.png" },
           { bucket: "archive", key: "images/p-1.png" },
         ],
-        { etagAttribute: "imageEtag" },
+        { bucket: BUCKET, allowedBuckets: [ARCHIVE], etagAttribute: "imageEtag" },
       );
       const twoVersions = createKeyMapper(
         () => [
           { bucket: BUCKET, key: "images/p-1.png", versionId: "v1" },
           { bucket: BUCKET, key: "images/p-1.png", versionId: "v2" },
         ],
-        { etagAttribute: "imageEtag" },
+        { bucket: BUCKET, etagAttribute: "imageEtag" },
       );
       const item = productWithEtag();
 
@@ -1968,7 +2160,7 @@ describe("etagAttribute (conditional deletes)", () => {
 
     it("reads no ETag when the function returns nothing, even on a KEYS_ONLY stream", async () => {
       // Prepare
-      const mapKeys = createKeyMapper(() => null, { etagAttribute: "imageEtag" });
+      const mapKeys = createKeyMapper(() => null, { bucket: BUCKET, etagAttribute: "imageEtag" });
 
       // Act
       const targets = await mapKeys(removedProduct());
@@ -1985,7 +2177,10 @@ describe("etagAttribute (conditional deletes)", () => {
     ])("rejects an etag that is %s, with or without etagAttribute, by its shape only", async (_, etag, shape) => {
       // Prepare
       const returned = () => ({ bucket: BUCKET, key: "images/p-1.png", etag }) as unknown as ObjectTarget;
-      const mappers = [createKeyMapper(returned), createKeyMapper(returned, { etagAttribute: "imageEtag" })];
+      const mappers = [
+        createKeyMapper(returned, { bucket: BUCKET }),
+        createKeyMapper(returned, { bucket: BUCKET, etagAttribute: "imageEtag" }),
+      ];
       const item = productWithEtag();
 
       for (const mapKeys of mappers) {
@@ -2009,9 +2204,7 @@ describe("etagAttribute (conditional deletes)", () => {
       ["null", null],
     ])("refuses etagAttribute as %s, naming the option", (_, etagAttribute) => {
       // Act
-      const error = configErrorOf(() =>
-        createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute } as unknown as KeyMapperOptions),
-      );
+      const error = configErrorOf(() => createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute } as never));
 
       // Assess
       expect(error.issues).toStrictEqual([{ path: "etagAttribute", message: "must be a non-empty string" }]);

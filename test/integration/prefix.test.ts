@@ -27,6 +27,7 @@ async function cleanUp(
   { maxPrefixObjects, versions }: { maxPrefixObjects?: number; versions?: "current" | "all" } = {},
 ) {
   const mapKeys = createKeyMapper((item) => ({ bucket, prefix: String(item.oldImage?.folder) }), {
+    bucket,
     allowedPrefixes: ["products/"],
   });
   const { removals } = parseStreamRecords(event);
@@ -177,6 +178,7 @@ describe("prefix targets through createCleanupHandler", () => {
     const record = removeRecord({ keys: { productId: "p-1" } });
     const { lines, logger } = quietLogger();
     const handler = createCleanupHandler({
+      bucket,
       key: (item) => ({ bucket, prefix: `products/${String(item.keys.productId)}/` }),
       allowedPrefixes: ["products/"],
       maxPrefixObjects: 10,
