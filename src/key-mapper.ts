@@ -466,8 +466,41 @@ function toTarget(entry: unknown, item: RemovedItem, bucket: string | undefined)
   );
 }
 
-function shorten(key: string): string {
-  return key.length > 100 ? `${key.slice(0, 100)}…` : key;
+/**
+ * `String.prototype.isWellFormed` and `toWellFormed` (Node 20), which the ES2022 lib the project
+ * compiles against does not declare.
+ */
+type WellFormedString = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * Text of a key, a prefix or a bucket for a message: at most 100 UTF-16 code units and never half a
+ * surrogate pair, with every lone surrogate shown as U+FFFD, so that the message is well-formed.
+ */
+function shown(text: string): string {
+  const whole = (text as WellFormedString).toWellFormed();
+  if (whole.length <= 100) return whole;
+  // Cut before a high surrogate at the edge, which would lose its low half.
+  const end = (whole.charCodeAt(99) & 0xfc00) === 0xd800 ? 99 : 100;
+  return `${whole.slice(0, end)}…`;
+}
+
+const WHITESPACE_ONLY = /^\s+$/u;
+/** A lone surrogate: in unicode mode a paired one is part of a code point, never Cs on its own. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * What makes a non-empty key or prefix one S3 cannot take, as the end of a sentence about it: made
+ * only of whitespace, not well-formed UTF-16 (a lone surrogate, as `.slice()` can leave of an emoji,
+ * has no UTF-8 form), or over {@link MAX_KEY_BYTES} bytes of UTF-8. Undefined for a good one.
+ */
+function keyProblem(text: string): string | undefined {
+  if (WHITESPACE_ONLY.test(text)) return `is made only of whitespace (${text.length} characters)`;
+  if (!(text as WellFormedString).isWellFormed()) {
+    const at = LONE_SURROGATE.exec(text)?.index;
+    return `"${shown(text)}" is not well-formed UTF-16: it holds a lone surrogate at index ${at}, shown here as U+FFFD, which has no UTF-8 form`;
+  }
+  const bytes = bytesOverLimit(text);
+  return bytes === undefined ? undefined : `"${shown(text)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`;
 }
 
 /**
@@ -478,28 +511,25 @@ function checkBucket(bucket: string, what: string, item: RemovedItem, buckets: R
   if (buckets.has(bucket)) return;
   throw new KeyMappingError(
     refOf(item),
-    `the key function returned ${what} in bucket "${shorten(bucket)}", outside the buckets it may delete from (\`bucket\` and \`allowedBuckets\`: ${[...buckets].join(", ")})`,
+    `the key function returned ${what} in bucket "${shown(bucket)}", outside the buckets it may delete from (\`bucket\` and \`allowedBuckets\`: ${[...buckets].join(", ")})`,
     { bucket, key },
   );
 }
 
-/** Throws a KeyMappingError for a target outside the buckets, or a key that is empty, too long, or outside `allowedPrefixes`. */
+/**
+ * Throws a KeyMappingError for a target outside the buckets, or a key that is empty, made only of
+ * whitespace, not well-formed UTF-16, over 1,024 bytes of UTF-8, or outside `allowedPrefixes`.
+ */
 function checkScope(target: ObjectTarget, item: RemovedItem, { buckets, allowedPrefixes }: Scope): void {
   const { key } = target;
   checkBucket(target.bucket, "an object", item, buckets, key);
   if (key === "") throw new KeyMappingError(refOf(item), "the object key is empty", { key });
-  const bytes = bytesOverLimit(key);
-  if (bytes !== undefined) {
-    throw new KeyMappingError(
-      refOf(item),
-      `the object key "${shorten(key)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`,
-      { key },
-    );
-  }
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new KeyMappingError(refOf(item), `the object key ${problem}`, { key });
   if (allowedPrefixes !== undefined && !allowedPrefixes.some((prefix) => key.startsWith(prefix))) {
     throw new KeyMappingError(
       refOf(item),
-      `the object key "${shorten(key)}" is outside allowedPrefixes [${allowedPrefixes.join(", ")}]`,
+      `the object key "${shown(key)}" is outside allowedPrefixes [${allowedPrefixes.join(", ")}]`,
       { key },
     );
   }
@@ -545,8 +575,8 @@ function isPrefixEntry(entry: unknown): entry is Partial<Record<"bucket" | "pref
 /**
  * A `{ bucket, prefix }` entry as a prefix target. Throws a KeyMappingError, so that nothing at all
  * is deleted for the record, unless `allowedPrefixes` is set and the prefix lies strictly inside one
- * of them (a record may never take a whole allowed prefix), ends with the delimiter, and fits S3's
- * key length.
+ * of them (a record may never take a whole allowed prefix), ends with the delimiter, and is a key
+ * S3 can take (not only whitespace, well-formed, at most 1,024 bytes of UTF-8).
  */
 function toPrefixTarget(
   entry: Partial<Record<"bucket" | "prefix" | "key", unknown>>,
@@ -568,18 +598,16 @@ function toPrefixTarget(
     );
   }
   if (prefix === "") throw refuse("the prefix of a prefix target is empty: it would take every object of the bucket");
-  const bytes = bytesOverLimit(prefix);
-  if (bytes !== undefined) {
-    throw refuse(`the prefix "${shorten(prefix)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`);
-  }
+  const problem = keyProblem(prefix);
+  if (problem !== undefined) throw refuse(`the prefix ${problem}`);
   if (!allowedPrefixes.some((allowed) => prefix.length > allowed.length && prefix.startsWith(allowed))) {
     throw refuse(
-      `the prefix "${shorten(prefix)}" is not strictly inside allowedPrefixes [${allowedPrefixes.join(", ")}]: it must start with one of them and be longer`,
+      `the prefix "${shown(prefix)}" is not strictly inside allowedPrefixes [${allowedPrefixes.join(", ")}]: it must start with one of them and be longer`,
     );
   }
   if (!prefix.endsWith(delimiter)) {
     throw refuse(
-      `the prefix "${shorten(prefix)}" does not end with prefixDelimiter "${delimiter}", so it could also take the objects of other items (as "p-1" takes "p-10/...")`,
+      `the prefix "${shown(prefix)}" does not end with prefixDelimiter "${delimiter}", so it could also take the objects of other items (as "p-1" takes "p-10/...")`,
     );
   }
   return { bucket, prefix };

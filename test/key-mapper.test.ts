@@ -886,6 +886,214 @@ describe("scope checks", () => {
     expect(MAX_KEY_BYTES).toBe(1024);
   });
 
+  it.each([
+    ["a space", " "],
+    ["spaces", "   "],
+    ["a tab", "\t"],
+    ["line ends", "\r\n"],
+    ["a no-break space", "\u00a0"],
+    ["an ideographic space", "\u3000"],
+    ["a line separator", "\u2028"],
+    ["a byte order mark", "\ufeff"],
+  ])("rejects a key made only of whitespace: %s", async (_name, key) => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(key);
+    expect(error.message).toContain(`the object key is made only of whitespace (${key.length} characters)`);
+  });
+
+  it.each([" a", "a ", "images/ .png", "\t.png", "\u200b"])(
+    "accepts key %j, which is more than whitespace",
+    async (key) => {
+      // Prepare
+      const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+
+      // Act
+      const targets = await mapKeys(removedProduct());
+
+      // Assess
+      expect(targets).toStrictEqual([{ bucket: BUCKET, key }]);
+    },
+  );
+
+  it("rejects a template whose key is only the whitespace of its attribute", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("{productId}", { bucket: BUCKET });
+    const item = removedProduct({ keys: productKeys("  ") });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain("the object key is made only of whitespace (2 characters)");
+  });
+
+  it.each([
+    ["the first half of an emoji, as .slice() leaves it", `images/${"😀".slice(0, 1)}.png`, 7],
+    ["the second half of an emoji", `images/${"😀".slice(1)}.png`, 7],
+    ["two high surrogates in a row", "images/\ud83d\ud83d\ude00.png", 7],
+    ["a lone surrogate at the end", `p-1${"\ud800"}`, 3],
+  ])("rejects a key that is not well-formed UTF-16: %s", async (_name, key, index) => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key }), { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(key);
+    expect(error.message).toContain(
+      `the object key "${key.replace(/\p{Cs}/gu, "\ufffd")}" is not well-formed UTF-16: it holds a lone surrogate at index ${index}, shown here as U+FFFD, which has no UTF-8 form`,
+    );
+    expect(error.message).not.toMatch(/\p{Cs}/u);
+  });
+
+  it("accepts a key with whole surrogate pairs", async () => {
+    // Prepare
+    const key = "images/😀/𝄞.png";
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key }]);
+  });
+
+  it("rejects a lone surrogate that { attribute } reads, and describes it without printing it", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper({ attribute: "imageKeys" }, { bucket: BUCKET });
+    const item = removedProduct({
+      oldImage: { productId: { S: "p-1" }, imageKeys: { SS: ["images/p-1.png", "images/\udfff.png"] } },
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("images/\udfff.png");
+    expect(error.message).toContain('the object key "images/\ufffd.png" is not well-formed UTF-16');
+    expect(error.message).not.toMatch(/\p{Cs}/u);
+  });
+
+  it("shows at most 100 code units of a long key, never half of a surrogate pair", async () => {
+    // Prepare
+    const key = `${"a".repeat(99)}😀${"b".repeat(1024)}`;
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain(`the object key "${"a".repeat(99)}…" is 1127 bytes of UTF-8; S3 allows 1024`);
+    expect(error.message).not.toMatch(/\p{Cs}/u);
+  });
+
+  describe("accepts a key exactly when S3 can take it (property)", () => {
+    const LONE_SURROGATE = /\p{Cs}/u;
+    /** The oracle, written apart from the mapper: TextEncoder's byte count, and Cs for lone surrogates. */
+    const takes = (key: string) =>
+      key !== "" && !/^\s+$/u.test(key) && !LONE_SURROGATE.test(key) && new TextEncoder().encode(key).length <= 1024;
+    const unit = fc.oneof(
+      { weight: 6, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }) },
+      { weight: 2, arbitrary: fc.constantFrom(" ", "\t", "\n", "\u00a0", "\u2028", "\u3000", "\ufeff") },
+      { weight: 1, arbitrary: fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)) },
+    );
+    const keyArb = fc.oneof(
+      fc.string({ unit, maxLength: 40 }),
+      // Long keys around 1,024 bytes, built by repetition: shrinking a long string unit by unit takes minutes.
+      fc
+        .tuple(
+          fc.string({ unit, maxLength: 40 }),
+          fc.string({ unit, minLength: 1, maxLength: 6 }),
+          fc.nat({ max: 400 }),
+        )
+        .map(([start, piece, times]) => start + piece.repeat(times)),
+      fc.string({ unit: "binary", maxLength: 20 }),
+      fc.stringMatching(/^\s{1,5}$/u),
+    );
+
+    it("for object keys", async () => {
+      await fc.assert(
+        fc.asyncProperty(keyArb, fc.boolean(), async (key, asObject) => {
+          // Prepare
+          const mapKeys = createKeyMapper(() => (asObject ? { bucket: BUCKET, key } : key), { bucket: BUCKET });
+          const item = removedProduct();
+
+          // Act
+          const outcome = await mapKeys(item).then(
+            (targets) => ({ targets }),
+            (error: unknown) => ({ error }),
+          );
+
+          // Assess
+          if (takes(key)) expect(outcome).toStrictEqual({ targets: [{ bucket: BUCKET, key }] });
+          else {
+            expect("error" in outcome && outcome.error).toBeInstanceOf(KeyMappingError);
+            expect((outcome as { error: KeyMappingError }).error.message).not.toMatch(LONE_SURROGATE);
+          }
+        }),
+        // Short examples only: fast-check shrinks a failing example of 1,025 characters for minutes.
+        {
+          examples: [
+            [" ", true],
+            ["\ud800", false],
+            ["\ud83d\ude00", true],
+          ],
+        },
+      );
+    });
+
+    it("for keys in scope only: inside allowedPrefixes", async () => {
+      await fc.assert(
+        fc.asyncProperty(keyArb, fc.constantFrom("images/", ""), async (rest, start) => {
+          // Prepare
+          const key = `${start}${rest}`;
+          const mapKeys = createKeyMapper(() => key, { bucket: BUCKET, allowedPrefixes: ["images/"] });
+
+          // Act
+          const accepted = await mapKeys(removedProduct()).then(
+            () => true,
+            () => false,
+          );
+
+          // Assess
+          expect(accepted).toBe(takes(key) && key.startsWith("images/"));
+        }),
+      );
+    });
+
+    it("for prefixes of prefix targets", async () => {
+      await fc.assert(
+        fc.asyncProperty(keyArb, async (rest) => {
+          // Prepare
+          const prefix = `products/${rest}/`;
+          const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, prefix }), {
+            bucket: BUCKET,
+            allowedPrefixes: ["products/"],
+          });
+
+          // Act
+          const accepted = await mapKeys(removedProduct()).then(
+            () => true,
+            () => false,
+          );
+
+          // Assess
+          expect(accepted).toBe(takes(prefix));
+        }),
+      );
+    });
+  });
+
   it("accepts a key inside allowedPrefixes", async () => {
     // Prepare
     const mapKeys = createKeyMapper(["images/{productId}.png", "thumbs/{productId}.jpg"], {
@@ -1272,6 +1480,32 @@ describe("prefix targets", () => {
     // Assess
     expect(Buffer.byteLength(prefix)).toBe(1024 + 1);
     expect(error.message).toContain(`the prefix "${prefix.slice(0, 100)}…" is 1025 bytes of UTF-8; S3 allows 1024`);
+  });
+
+  it.each([
+    ["made only of whitespace", "   ", "is made only of whitespace (3 characters)"],
+    [
+      "holding a lone surrogate",
+      "products/\ud83d/",
+      "is not well-formed UTF-16: it holds a lone surrogate at index 9, shown here as U+FFFD, which has no UTF-8 form",
+    ],
+  ])("refuses a prefix %s", async (_name, prefix, problem) => {
+    // Prepare
+    const mapKeys = prefixMapper(
+      { bucket: BUCKET, prefix },
+      { allowedPrefixes: [" ", "products/"], prefixDelimiter: prefix.at(-1) as string },
+    );
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(prefix);
+    expect(error.message).toContain(
+      `the prefix ${problem.startsWith("is made") ? "" : `"${prefix.replace(/\p{Cs}/gu, "\ufffd")}" `}${problem}`,
+    );
+    expect(error.message).not.toMatch(/\p{Cs}/u);
   });
 
   it("accepts a prefix of exactly 1,024 bytes", async () => {
