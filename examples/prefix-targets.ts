@@ -9,6 +9,7 @@
 import { createCleanupHandler } from "dynamodb-s3-cleanup";
 
 export const handler = createCleanupHandler({
+  bucket: "product-media",
   key: (item) => ({ bucket: "product-media", prefix: `products/${String(item.keys.productId)}/` }),
   allowedPrefixes: ["products/"],
   // At most this many objects are listed per invocation; a larger prefix is finished by redelivery.

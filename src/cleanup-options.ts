@@ -7,13 +7,14 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
 import { type BatchDeleterOptions, type DeleterConfig, deleterConfig, deleterOptionFields } from "./batch-deleter.js";
 import { type KeyFunction, type KeyMapperOptions, type KeySpec, keyMapperFields, requireBucket } from "./key-mapper.js";
-import { type ParseOptions, REMOVAL_FILTERS } from "./parse-stream-records.js";
+import { type ParseOptions, REMOVAL_FILTERS, tableNamesSchema } from "./parse-stream-records.js";
 import type { CleanupSummary, Logger, RemovalFilter } from "./types.js";
 import { fn, loggerSchema, nonEmptyString, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
 
 /**
- * Options of {@link createCleanupHandler}. `bucket` is required unless `key` is a function, which
- * may return `{ bucket, key }` objects instead of bare keys.
+ * Options of {@link createCleanupHandler}. `bucket` is required when `key` is a template or
+ * `{ attribute }`; a key function needs `bucket`, `allowedBuckets` or both, the only buckets its
+ * targets may lie in.
  */
 export type CleanupOptions = CommonCleanupOptions &
   (
@@ -26,8 +27,16 @@ export type CleanupOptions = CommonCleanupOptions &
     | {
         /** A function that returns a removed item's objects. */
         key: KeyFunction;
-        /** The bucket of the keys the function returns as bare strings. */
+        /** The bucket of the keys the function returns as bare strings, and one it may return targets in. */
+        bucket: string;
+      }
+    | {
+        /** A function that returns a removed item's objects. */
+        key: KeyFunction;
+        /** The bucket of the keys the function returns as bare strings, and one it may return targets in. */
         bucket?: string | undefined;
+        /** The buckets the function may return targets in, besides `bucket`. */
+        allowedBuckets: readonly string[];
       }
   );
 
@@ -46,6 +55,14 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    * malformed (an N that is no number, say) is invalid.
    */
   ttlAttribute?: string | undefined;
+  /**
+   * Only these tables' records delete objects: a record of any other table is skipped like an INSERT
+   * (counted in `skipped`, never invalid, never deleted). For a Kinesis stream that several tables
+   * write to. The table is read from `tableName` (Kinesis) or `eventSourceARN` (DynamoDB Streams,
+   * Pipes); a REMOVE whose table cannot be read there is invalid (see `onInvalidRecord`).
+   * @default undefined (every table)
+   */
+  tableNames?: readonly string[] | undefined;
   /**
    * Conditional deletes: the OldImage attribute (S) holding the ETag the object had when the item
    * was written. Each object is then deleted only while it still has that ETag; an object replaced
@@ -76,8 +93,15 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    */
   concurrency?: number | undefined;
   /**
-   * When set, every key must start with one of these; a record with any other key is invalid.
-   * Required by prefix targets, which must lie strictly inside one of them.
+   * Further buckets a key function may return targets in, besides `bucket`. A target in any other
+   * bucket makes its record invalid, and nothing is deleted for it. Templates and `{ attribute }`
+   * put every key in `bucket`, so for them it changes nothing.
+   * @default undefined (only `bucket`)
+   */
+  allowedBuckets?: readonly string[] | undefined;
+  /**
+   * When set, every key must start with one of these, in every allowed bucket; a record with any
+   * other key is invalid. Required by prefix targets, which must lie strictly inside one of them.
    */
   allowedPrefixes?: readonly string[] | undefined;
   /**
@@ -117,6 +141,7 @@ const cleanupOptionsSchema = () =>
     ...deleterOptionFields(),
     removals: z.optional(z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' })),
     ttlAttribute: z.optional(nonEmptyString()),
+    tableNames: z.optional(tableNamesSchema()),
     onResult: z.optional(fn()),
     s3Client: z.optional(s3ClientSchema()),
     onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
@@ -158,11 +183,17 @@ export function resolveCleanupOptions(options: CleanupOptions): CleanupConfig {
     key: options.key,
     keyMapper: {
       bucket: options.bucket,
+      allowedBuckets: options.allowedBuckets,
       allowedPrefixes: options.allowedPrefixes,
       prefixDelimiter: options.prefixDelimiter,
       etagAttribute: options.etagAttribute,
     },
-    parse: { removals: options.removals ?? "any", ttlAttribute: options.ttlAttribute },
+    parse: {
+      removals: options.removals ?? "any",
+      ttlAttribute: options.ttlAttribute,
+      // A copy: changing the array later must not change which tables this handler serves.
+      tableNames: options.tableNames && [...options.tableNames],
+    },
     deleter,
     s3Client: options.s3Client,
     onResult: options.onResult,

@@ -1,8 +1,12 @@
 /**
  * Deployment constants: the event filters and the event source mapping settings the examples in
  * examples/ use, so that a SAM template, a CDK app or a Terraform module can take them as they are.
- * Plain data only: importing them costs nothing and pulls in no other module.
+ * The constants are plain data; {@link filterCriteria} builds the filters for other choices, and
+ * checks its options as the factories do.
  */
+import * as z from "zod/mini";
+import { tableNamesSchema } from "./parse-stream-records.js";
+import { validateOptions } from "./validation.js";
 
 /** The DynamoDB stream records that can delete anything: REMOVE records. */
 export const REMOVE_ONLY_PATTERN = { eventName: ["REMOVE"] } as const;
@@ -38,6 +42,78 @@ export const KINESIS_REMOVE_ONLY_FILTER_CRITERIA: FilterCriteria = criteria({ da
 
 /** FilterCriteria for a Kinesis mapping (Kinesis Data Streams for DynamoDB): TTL REMOVE records only. */
 export const KINESIS_TTL_REMOVE_ONLY_FILTER_CRITERIA: FilterCriteria = criteria({ data: TTL_REMOVE_ONLY_PATTERN });
+
+/** Options of {@link filterCriteria}. */
+export type FilterCriteriaOptions =
+  | {
+      /**
+       * A DynamoDB stream mapping (the same patterns fit an EventBridge pipe with a DynamoDB stream
+       * source). A stream carries the records of its own table only, so it takes no `tableNames`.
+       */
+      source: "dynamodb-streams";
+      /**
+       * Which REMOVE records invoke the function: all, or only TTL removals.
+       * @default "any"
+       */
+      removals?: "any" | "ttl" | undefined;
+      tableNames?: undefined;
+    }
+  | {
+      /** A Kinesis mapping (Kinesis Data Streams for DynamoDB): the patterns sit under `data`. */
+      source: "kinesis";
+      /**
+       * Which REMOVE records invoke the function: all, or only TTL removals.
+       * @default "any"
+       */
+      removals?: "any" | "ttl" | undefined;
+      /**
+       * Only these tables' records invoke the function, matched on the payload's `tableName`: for a
+       * stream that several tables write to. Give the handler the same `tableNames`: a filter saves
+       * invocations, the handler's check is the safeguard.
+       * @default undefined (every table)
+       */
+      tableNames?: readonly string[] | undefined;
+    };
+
+/**
+ * Builds the `FilterCriteria` of an event source mapping: REMOVE records only (or TTL removals only),
+ * and for Kinesis, only the records of the tables named. Without `tableNames` it equals the matching
+ * constant, such as {@link KINESIS_TTL_REMOVE_ONLY_FILTER_CRITERIA}. Throws {@link ConfigError} when
+ * an option is wrong, `tableNames` with `source: "dynamodb-streams"` included: a DynamoDB stream
+ * belongs to one table, so there is nothing to select.
+ *
+ * @example
+ * ```ts
+ * const criteria = filterCriteria({ source: "kinesis", removals: "ttl", tableNames: ["products"] });
+ * // { Filters: [{ Pattern: '{"data":{"eventName":["REMOVE"],"userIdentity":{…},"tableName":["products"]}}' }] }
+ * ```
+ */
+export function filterCriteria(options: FilterCriteriaOptions): FilterCriteria {
+  const schema = z.strictObject({
+    source: z.enum(["dynamodb-streams", "kinesis"], { error: 'must be "dynamodb-streams" or "kinesis"' }),
+    removals: z.optional(
+      z.enum(["any", "ttl"], {
+        error:
+          'must be "any" or "ttl" (users\' removals cannot be told by a filter: use removals: "user" in the handler)',
+      }),
+    ),
+    tableNames: z.optional(tableNamesSchema()),
+  });
+  const { source, removals, tableNames } = validateOptions(schema, options, (input) =>
+    input.source === "dynamodb-streams" && input.tableNames !== undefined
+      ? [
+          {
+            path: "tableNames",
+            message:
+              'cannot be used with source "dynamodb-streams": a DynamoDB stream holds the records of its own table only',
+          },
+        ]
+      : [],
+  );
+  const pattern = removals === "ttl" ? TTL_REMOVE_ONLY_PATTERN : REMOVE_ONLY_PATTERN;
+  if (source === "dynamodb-streams") return criteria(pattern);
+  return criteria({ data: tableNames === undefined ? pattern : { ...pattern, tableName: [...tableNames] } });
+}
 
 /**
  * The event source mapping settings this library is built for (DynamoDB stream or Kinesis source):

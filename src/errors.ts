@@ -51,8 +51,9 @@ export class ConfigError extends CleanupError {
 
 /**
  * The event as a whole is none of the shapes the handler takes (a `Records` array of DynamoDB stream
- * or Kinesis records, or an EventBridge Pipes array of DynamoDB stream records), or it mixes them:
- * the trigger is miswired.
+ * or Kinesis records, or an EventBridge Pipes array of DynamoDB stream records), it mixes them, or a
+ * record comes from another service (SQS, SNS, S3 notifications, any `eventSource` but
+ * `aws:dynamodb` and `aws:kinesis`): the trigger is miswired.
  */
 export class InvalidEventError extends CleanupError {
   override name = "InvalidEventError";
@@ -80,17 +81,20 @@ export class KeyMappingError extends CleanupError {
   readonly attribute: string | undefined;
   /** The offending object key, when the problem is about one. */
   readonly key: string | undefined;
+  /** The offending bucket, when the target lies outside `bucket` and `allowedBuckets`. */
+  readonly bucket: string | undefined;
 
   constructor(
     record: RecordRef,
     problem: string,
-    details: { attribute?: string; key?: string } = {},
+    details: { attribute?: string; key?: string; bucket?: string } = {},
     options?: ErrorOptions,
   ) {
     super(`${describeRecord(record)}: ${problem}`, options);
     this.record = record;
     this.attribute = details.attribute;
     this.key = details.key;
+    this.bucket = details.bucket;
   }
 }
 

@@ -52,6 +52,8 @@ export interface EventSource {
   sequenceField: string;
   /** The field Lambda or Pipes takes back as `itemIdentifier`, for messages. */
   identifierField: string;
+  /** The field of the DynamoDB record that tells its table: `eventSourceARN`, or `tableName` for Kinesis. */
+  tableField: "eventSourceARN" | "tableName";
   /** True when `value` can be reported as an `itemIdentifier` of this source. */
   isIdentifier(value: unknown): value is string;
   /** True when identifiers are ordered by value (sequence numbers); false: by position in the batch. */
@@ -96,6 +98,7 @@ export const DYNAMODB_STREAMS: EventSource = {
   kind: "dynamodb-streams",
   sequenceField: "dynamodb.SequenceNumber",
   identifierField: "dynamodb.SequenceNumber",
+  tableField: "eventSourceARN",
   isIdentifier: isSequenceNumber,
   ordersByValue: true,
   creationTimeMs: fromSeconds,
@@ -107,6 +110,7 @@ export const PIPES: EventSource = {
   kind: "pipes",
   sequenceField: "dynamodb.SequenceNumber",
   identifierField: "eventID",
+  tableField: "eventSourceARN",
   isIdentifier: (value): value is string => typeof value === "string" && value !== "",
   ordersByValue: false,
   creationTimeMs: fromSeconds,
@@ -118,6 +122,7 @@ export const KINESIS: EventSource = {
   kind: "kinesis",
   sequenceField: "kinesis.sequenceNumber",
   identifierField: "kinesis.sequenceNumber",
+  tableField: "tableName",
   isIdentifier: isSequenceNumber,
   ordersByValue: true,
   // Milliseconds, or microseconds when the table's Kinesis destination is set to them: in µs,
@@ -181,12 +186,63 @@ function isDynamoDbShaped(value: unknown): boolean {
   return isRecordObject(value) && (value.dynamodb !== undefined || value.eventSource === "aws:dynamodb");
 }
 
+/** What an event whose records come from another service looks like, by the source they name. */
+const FOREIGN_EVENTS: ReadonlyMap<string, string> = new Map([
+  ["aws:sqs", "an SQS event"],
+  ["aws:sns", "an SNS event"],
+  ["aws:s3", "an S3 event notification"],
+]);
+
+const SUBSCRIBE =
+  "the function must be subscribed to a DynamoDB stream, a Kinesis stream or an EventBridge pipe with a DynamoDB stream source";
+
+/** A string of the event for a message: quoted, escaped, and cut after 64 characters. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
+/**
+ * The first record that names a source other than DynamoDB or Kinesis: in `eventSource` (SQS, S3
+ * notifications, and most services) or `EventSource` (SNS). Records that name none are left to fail
+ * alone later.
+ */
+function foreignRecord(records: readonly unknown[]): { index: number; field: string; source: string } | undefined {
+  for (let index = 0; index < records.length; index++) {
+    const value = records[index];
+    if (!isRecordObject(value)) continue;
+    for (const field of ["eventSource", "EventSource"]) {
+      const source = value[field];
+      if (typeof source === "string" && source !== "aws:dynamodb" && source !== "aws:kinesis") {
+        return { index, field, source };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Throws InvalidEventError when a record of the event comes from another service: the trigger is
+ * miswired, and acknowledging its records (even under `onInvalidRecord: "skip"`) would lose them.
+ */
+function refuseForeignRecords(records: readonly unknown[], inArray: boolean): void {
+  const foreign = foreignRecord(records);
+  if (foreign === undefined) return;
+  const { index, field, source } = foreign;
+  const looksLike = FOREIGN_EVENTS.get(source) ?? `records from ${quoted(source)}`;
+  throw new InvalidEventError(
+    `The event ${inArray ? "is an array, as EventBridge Pipes delivers records, and " : ""}looks like ${looksLike} (record ${index} has ${field} ${quoted(source)}): ${SUBSCRIBE}`,
+  );
+}
+
 /**
  * Recognises the event's source from its shape. Throws {@link InvalidEventError} when the event is
- * none of the three shapes, or when its records mix shapes.
+ * none of the three shapes, when its records mix shapes, or when a record names another source
+ * than DynamoDB or Kinesis in its `eventSource` (`EventSource` for SNS): an SQS, SNS or S3 event,
+ * say, or a pipe with another source.
  */
 export function detectEventSource(event: unknown): { source: EventSource; records: unknown[] } {
   if (Array.isArray(event)) {
+    refuseForeignRecords(event, true);
     const foreign = event.findIndex((value) => isKinesisShaped(value) || (isRecordObject(value) && "data" in value));
     if (foreign >= 0) {
       throw new InvalidEventError(
@@ -201,6 +257,7 @@ export function detectEventSource(event: unknown): { source: EventSource; record
       `The event has no Records array and is not an array of records (got ${describeShape(event)}): is the function subscribed to a DynamoDB stream, a Kinesis stream or an EventBridge pipe?`,
     );
   }
+  refuseForeignRecords(records, false);
   const kinesis = records.filter(isKinesisShaped).length;
   const dynamodb = records.filter(isDynamoDbShaped).length;
   if (kinesis > 0 && dynamodb > 0) {

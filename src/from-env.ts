@@ -25,7 +25,9 @@ import { LOG_LEVELS } from "./validation.js";
  * | `CLEANUP_KEY_ATTRIBUTE` | `key: { attribute }` | an attribute name; set this or `CLEANUP_KEY` |
  * | `CLEANUP_REMOVALS` | `removals` | `any`, `ttl` or `user` |
  * | `CLEANUP_TTL_ATTRIBUTE` | `ttlAttribute` | an attribute name |
+ * | `CLEANUP_TABLE_NAMES` | `tableNames` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_ETAG_ATTRIBUTE` | `etagAttribute` | an attribute name |
+ * | `CLEANUP_ALLOWED_BUCKETS` | `allowedBuckets` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_ALLOWED_PREFIXES` | `allowedPrefixes` | comma-separated (each trimmed), or a JSON array when it starts with `[` |
  * | `CLEANUP_VERSIONS` | `versions` | `current` or `all` |
  * | `CLEANUP_CONCURRENCY` | `concurrency` | an integer from 1 to 64 |
@@ -39,6 +41,9 @@ import { LOG_LEVELS } from "./validation.js";
  * | `CLEANUP_METRICS_DIMENSIONS` | `emfMetrics({ dimensions })` | a JSON object of names to values; needs `CLEANUP_METRICS_NAMESPACE` |
  * | `CLEANUP_LOG_LEVEL` | `logger` | `debug`, `info`, `warn` or `error`: the lowest level the default logger, `console`, logs |
  *
+ * The templates and attributes of `CLEANUP_KEY` and `CLEANUP_KEY_ATTRIBUTE` put every key in
+ * `CLEANUP_BUCKET`, so `CLEANUP_ALLOWED_BUCKETS` widens nothing here: it is checked like the option.
+ *
  * `CLEANUP_LOG_LEVEL` filters only the library's own lines: the metrics line always goes out. (Lambda's
  * own log-level filter, `ApplicationLogLevel`, would also drop the metrics line, which has no level.)
  */
@@ -48,7 +53,9 @@ export const CLEANUP_ENV_VARIABLES = [
   "CLEANUP_KEY_ATTRIBUTE",
   "CLEANUP_REMOVALS",
   "CLEANUP_TTL_ATTRIBUTE",
+  "CLEANUP_TABLE_NAMES",
   "CLEANUP_ETAG_ATTRIBUTE",
+  "CLEANUP_ALLOWED_BUCKETS",
   "CLEANUP_ALLOWED_PREFIXES",
   "CLEANUP_VERSIONS",
   "CLEANUP_CONCURRENCY",
@@ -72,7 +79,9 @@ const OPTION_VARIABLES: Readonly<Record<string, CleanupEnvVariable>> = {
   key: "CLEANUP_KEY",
   removals: "CLEANUP_REMOVALS",
   ttlAttribute: "CLEANUP_TTL_ATTRIBUTE",
+  tableNames: "CLEANUP_TABLE_NAMES",
   etagAttribute: "CLEANUP_ETAG_ATTRIBUTE",
+  allowedBuckets: "CLEANUP_ALLOWED_BUCKETS",
   allowedPrefixes: "CLEANUP_ALLOWED_PREFIXES",
   versions: "CLEANUP_VERSIONS",
   concurrency: "CLEANUP_CONCURRENCY",
@@ -134,6 +143,9 @@ function json(value: string, what: string): unknown {
   }
 }
 
+/** The items of a comma-separated list, each trimmed. */
+const commaSeparated = (value: string) => value.split(",").map((item) => item.trim());
+
 /** A list: a JSON array of strings when the text starts with `[`, else `split(text)`. */
 const list = (what: string, split: (value: string) => string | string[]) =>
   parsed((value) => {
@@ -163,8 +175,10 @@ const variableSchemas = () => ({
   CLEANUP_KEY_ATTRIBUTE: text(),
   CLEANUP_REMOVALS: oneOf(REMOVAL_FILTERS),
   CLEANUP_TTL_ATTRIBUTE: text(),
+  CLEANUP_TABLE_NAMES: list("table names", commaSeparated),
   CLEANUP_ETAG_ATTRIBUTE: text(),
-  CLEANUP_ALLOWED_PREFIXES: list("prefixes", (value) => value.split(",").map((prefix) => prefix.trim())),
+  CLEANUP_ALLOWED_BUCKETS: list("bucket names", commaSeparated),
+  CLEANUP_ALLOWED_PREFIXES: list("prefixes", commaSeparated),
   CLEANUP_VERSIONS: oneOf(["current", "all"]),
   CLEANUP_CONCURRENCY: integer(1, 64),
   CLEANUP_MAX_ATTEMPTS: integer(1, 10),
@@ -280,7 +294,9 @@ function optionsOf(values: Values, issues: ConfigIssue[]): Record<string, unknow
     key: values.CLEANUP_KEY ?? (attribute === undefined ? undefined : { attribute }),
     removals: values.CLEANUP_REMOVALS,
     ttlAttribute: values.CLEANUP_TTL_ATTRIBUTE,
+    tableNames: values.CLEANUP_TABLE_NAMES,
     etagAttribute: values.CLEANUP_ETAG_ATTRIBUTE,
+    allowedBuckets: values.CLEANUP_ALLOWED_BUCKETS,
     allowedPrefixes: values.CLEANUP_ALLOWED_PREFIXES,
     versions: values.CLEANUP_VERSIONS,
     concurrency: values.CLEANUP_CONCURRENCY,

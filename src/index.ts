@@ -15,8 +15,9 @@ export type {
   FailedTarget,
 } from "./batch-deleter.js";
 export { createBatchDeleter, MAX_KEYS_PER_REQUEST } from "./batch-deleter.js";
-export type { FilterCriteria } from "./deployment.js";
+export type { FilterCriteria, FilterCriteriaOptions } from "./deployment.js";
 export {
+  filterCriteria,
   KINESIS_REMOVE_ONLY_FILTER_CRITERIA,
   KINESIS_TTL_REMOVE_ONLY_FILTER_CRITERIA,
   RECOMMENDED_EVENT_SOURCE_MAPPING,

@@ -58,8 +58,19 @@ export type KeySpec = string | readonly string[] | { attribute: string } | KeyFu
 
 /** Options of {@link createKeyMapper}. */
 export interface KeyMapperOptions {
-  /** The bucket of keys given as strings. Required for templates and `{ attribute }`. */
+  /**
+   * The bucket of keys given as strings, and a bucket key functions may return targets in. Required
+   * for templates and `{ attribute }`; a key function needs this or `allowedBuckets`.
+   */
   bucket?: string | undefined;
+  /**
+   * Further buckets a key function may return `{ bucket, key }` and `{ bucket, prefix }` targets in,
+   * besides `bucket`. A target in any other bucket makes its record invalid, and nothing is deleted
+   * for that record. `allowedPrefixes` applies to the keys of every one of these buckets.
+   * Templates and `{ attribute }` put every key in `bucket`, so for them it changes nothing.
+   * @default undefined (only `bucket`)
+   */
+  allowedBuckets?: readonly string[] | undefined;
   /**
    * When set, every key must start with one of these prefixes; a record with a key outside them is
    * invalid and deletes nothing. Prefix targets need it, and must lie strictly inside one of them.
@@ -235,20 +246,43 @@ export const keySpecSchema = () =>
 export const keyMapperFields = () => ({
   key: keySpecSchema(),
   bucket: z.optional(nonEmptyString()),
+  allowedBuckets: z.optional(allowedBucketsSchema()),
   allowedPrefixes: z.optional(allowedPrefixesSchema()),
   prefixDelimiter: z.optional(nonEmptyString()),
   etagAttribute: z.optional(nonEmptyString()),
 });
 
-/** Templates and `{ attribute }` produce bare keys, which need a bucket. */
+/** The rule of the `allowedBuckets` option: a non-empty array of non-empty strings. */
+export const allowedBucketsSchema = () =>
+  z
+    .array(nonEmptyString(), { error: "must be an array of bucket names" })
+    .check(z.minLength(1, { error: "must hold at least one bucket (leave it out to allow only `bucket`)" }));
+
+/**
+ * Templates and `{ attribute }` produce bare keys, which need a bucket; a key function may delete
+ * only from `bucket` and `allowedBuckets`, so it needs one of them.
+ */
 export function requireBucket(options: Record<string, unknown>): ConfigIssue[] {
-  return options.bucket === undefined && typeof options.key !== "function"
-    ? [{ path: "bucket", message: "is required when `key` is a template or { attribute }" }]
+  if (options.bucket !== undefined) return [];
+  if (typeof options.key !== "function") {
+    return [{ path: "bucket", message: "is required when `key` is a template or { attribute }" }];
+  }
+  return options.allowedBuckets === undefined
+    ? [
+        {
+          path: "bucket",
+          message:
+            "is required unless `allowedBuckets` is set: a key function may delete only from `bucket` and the buckets of `allowedBuckets`",
+        },
+      ]
     : [];
 }
 
 /**
  * Builds the mapper for a key spec. Throws {@link ConfigError} when the spec or options are wrong.
+ *
+ * Templates and `{ attribute }` need `bucket`; a key function needs `bucket`, `allowedBuckets` or
+ * both, and its targets must lie in one of them.
  *
  * @example
  * ```ts
@@ -258,9 +292,13 @@ export function requireBucket(options: Record<string, unknown>): ConfigIssue[] {
  */
 export function createKeyMapper(
   key: Exclude<KeySpec, KeyFunction>,
-  options?: KeyMapperOptions,
+  options: KeyMapperOptions & { bucket: string },
 ): (item: RemovedItem) => Promise<ObjectTarget[]>;
-export function createKeyMapper(key: KeySpec, options?: KeyMapperOptions): KeyMapper;
+export function createKeyMapper(
+  key: KeyFunction,
+  options: KeyMapperOptions & ({ bucket: string } | { allowedBuckets: readonly string[] }),
+): KeyMapper;
+export function createKeyMapper(key: KeySpec, options: KeyMapperOptions & { bucket: string }): KeyMapper;
 export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): KeyMapper {
   validateOptions(z.strictObject(keyMapperFields()), { ...options, key }, requireBucket);
   return buildKeyMapper(key, options);
@@ -273,14 +311,16 @@ export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): K
  */
 export function buildKeyMapper(
   key: KeySpec,
-  { bucket, allowedPrefixes, prefixDelimiter = "/", etagAttribute }: KeyMapperOptions,
+  { bucket, allowedBuckets, allowedPrefixes, prefixDelimiter = "/", etagAttribute }: KeyMapperOptions,
 ): KeyMapper {
   const resolve = compileKeySpec(key) as Resolve;
-  const prefixScope: PrefixScope = { allowedPrefixes, delimiter: prefixDelimiter };
+  const buckets = new Set(allowedBuckets);
+  if (bucket !== undefined) buckets.add(bucket);
+  const scope: Scope = { buckets, allowedPrefixes, delimiter: prefixDelimiter };
   const targetsOf = (item: RemovedItem, result: KeyFunctionResult) => {
-    const targets = toTargets(result, item, bucket, prefixScope);
+    const targets = toTargets(result, item, bucket, scope);
     // Prefix targets were checked when they were read.
-    for (const target of targets) if (!isPrefixTarget(target)) checkScope(target, item, allowedPrefixes);
+    for (const target of targets) if (!isPrefixTarget(target)) checkScope(target, item, scope);
     return etagAttribute === undefined ? targets : withEtag(targets, item, etagAttribute);
   };
   if (typeof key === "function") {
@@ -405,7 +445,7 @@ function toTargets(
   result: KeyFunctionResult,
   item: RemovedItem,
   bucket: string | undefined,
-  prefixScope: PrefixScope,
+  scope: Scope,
 ): CleanupTarget[] {
   if (result === null || result === undefined) return [];
   const entries: readonly unknown[] = Array.isArray(result) ? result : [result];
@@ -414,7 +454,7 @@ function toTargets(
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i];
     if (isPrefixEntry(entry)) {
-      targets[i] = toPrefixTarget(entry, item, prefixScope);
+      targets[i] = toPrefixTarget(entry, item, scope);
       prefixes++;
     } else targets[i] = toTarget(entry, item, bucket);
   }
@@ -461,26 +501,70 @@ function toTarget(entry: unknown, item: RemovedItem, bucket: string | undefined)
   );
 }
 
-function shorten(key: string): string {
-  return key.length > 100 ? `${key.slice(0, 100)}…` : key;
+/**
+ * `String.prototype.isWellFormed` and `toWellFormed` (Node 20), which the ES2022 lib the project
+ * compiles against does not declare.
+ */
+type WellFormedString = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * Text of a key, a prefix or a bucket for a message: at most 100 UTF-16 code units and never half a
+ * surrogate pair, with every lone surrogate shown as U+FFFD, so that the message is well-formed.
+ */
+function shown(text: string): string {
+  const whole = (text as WellFormedString).toWellFormed();
+  if (whole.length <= 100) return whole;
+  // Cut before a high surrogate at the edge, which would lose its low half.
+  const end = (whole.charCodeAt(99) & 0xfc00) === 0xd800 ? 99 : 100;
+  return `${whole.slice(0, end)}…`;
 }
 
-/** Throws a KeyMappingError for a key that is empty, too long, or outside `allowedPrefixes`. */
-function checkScope(target: ObjectTarget, item: RemovedItem, allowedPrefixes: readonly string[] | undefined): void {
-  const { key } = target;
-  if (key === "") throw new KeyMappingError(refOf(item), "the object key is empty", { key });
-  const bytes = bytesOverLimit(key);
-  if (bytes !== undefined) {
-    throw new KeyMappingError(
-      refOf(item),
-      `the object key "${shorten(key)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`,
-      { key },
-    );
+const WHITESPACE_ONLY = /^\s+$/u;
+/** A lone surrogate: in unicode mode a paired one is part of a code point, never Cs on its own. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * What makes a non-empty key or prefix one S3 cannot take, as the end of a sentence about it: made
+ * only of whitespace, not well-formed UTF-16 (a lone surrogate, as `.slice()` can leave of an emoji,
+ * has no UTF-8 form), or over {@link MAX_KEY_BYTES} bytes of UTF-8. Undefined for a good one.
+ */
+function keyProblem(text: string): string | undefined {
+  if (WHITESPACE_ONLY.test(text)) return `is made only of whitespace (${text.length} characters)`;
+  if (!(text as WellFormedString).isWellFormed()) {
+    const at = LONE_SURROGATE.exec(text)?.index;
+    return `"${shown(text)}" is not well-formed UTF-16: it holds a lone surrogate at index ${at}, shown here as U+FFFD, which has no UTF-8 form`;
   }
+  const bytes = bytesOverLimit(text);
+  return bytes === undefined ? undefined : `"${shown(text)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`;
+}
+
+/**
+ * Throws a KeyMappingError, naming the record and the bucket, for a target in a bucket outside
+ * `bucket` and `allowedBuckets`.
+ */
+function checkBucket(bucket: string, what: string, item: RemovedItem, buckets: ReadonlySet<string>, key: string) {
+  if (buckets.has(bucket)) return;
+  throw new KeyMappingError(
+    refOf(item),
+    `the key function returned ${what} in bucket "${shown(bucket)}", outside the buckets it may delete from (\`bucket\` and \`allowedBuckets\`: ${[...buckets].join(", ")})`,
+    { bucket, key },
+  );
+}
+
+/**
+ * Throws a KeyMappingError for a target outside the buckets, or a key that is empty, made only of
+ * whitespace, not well-formed UTF-16, over 1,024 bytes of UTF-8, or outside `allowedPrefixes`.
+ */
+function checkScope(target: ObjectTarget, item: RemovedItem, { buckets, allowedPrefixes }: Scope): void {
+  const { key } = target;
+  checkBucket(target.bucket, "an object", item, buckets, key);
+  if (key === "") throw new KeyMappingError(refOf(item), "the object key is empty", { key });
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new KeyMappingError(refOf(item), `the object key ${problem}`, { key });
   if (allowedPrefixes !== undefined && !allowedPrefixes.some((prefix) => key.startsWith(prefix))) {
     throw new KeyMappingError(
       refOf(item),
-      `the object key "${shorten(key)}" is outside allowedPrefixes [${allowedPrefixes.join(", ")}]`,
+      `the object key "${shown(key)}" is outside allowedPrefixes [${allowedPrefixes.join(", ")}]`,
       { key },
     );
   }
@@ -494,8 +578,13 @@ function bytesOverLimit(key: string): number | undefined {
   return bytes > MAX_KEY_BYTES ? bytes : undefined;
 }
 
-/** What a prefix target must satisfy: lie strictly inside `allowedPrefixes` and end with the delimiter. */
-interface PrefixScope {
+/**
+ * Where targets may lie: in one of `buckets`, with keys inside `allowedPrefixes`; a prefix target
+ * strictly inside one of them, ending with the delimiter.
+ */
+interface Scope {
+  /** `bucket` and the buckets of `allowedBuckets`. */
+  buckets: ReadonlySet<string>;
   allowedPrefixes: readonly string[] | undefined;
   delimiter: string;
 }
@@ -521,13 +610,13 @@ function isPrefixEntry(entry: unknown): entry is Partial<Record<"bucket" | "pref
 /**
  * A `{ bucket, prefix }` entry as a prefix target. Throws a KeyMappingError, so that nothing at all
  * is deleted for the record, unless `allowedPrefixes` is set and the prefix lies strictly inside one
- * of them (a record may never take a whole allowed prefix), ends with the delimiter, and fits S3's
- * key length.
+ * of them (a record may never take a whole allowed prefix), ends with the delimiter, and is a key
+ * S3 can take (not only whitespace, well-formed, at most 1,024 bytes of UTF-8).
  */
 function toPrefixTarget(
   entry: Partial<Record<"bucket" | "prefix" | "key", unknown>>,
   item: RemovedItem,
-  { allowedPrefixes, delimiter }: PrefixScope,
+  { buckets, allowedPrefixes, delimiter }: Scope,
 ): PrefixTarget {
   const { bucket, prefix, key } = entry;
   if (typeof bucket !== "string" || bucket === "" || typeof prefix !== "string" || key !== undefined) {
@@ -536,6 +625,7 @@ function toPrefixTarget(
       `the key function returned ${describeShape(entry)}; a prefix target is { bucket, prefix }, with a non-empty bucket, a string prefix and no key`,
     );
   }
+  checkBucket(bucket, "a prefix target", item, buckets, prefix);
   const refuse = (problem: string) => new KeyMappingError(refOf(item), problem, { key: prefix });
   if (allowedPrefixes === undefined) {
     throw refuse(
@@ -543,18 +633,16 @@ function toPrefixTarget(
     );
   }
   if (prefix === "") throw refuse("the prefix of a prefix target is empty: it would take every object of the bucket");
-  const bytes = bytesOverLimit(prefix);
-  if (bytes !== undefined) {
-    throw refuse(`the prefix "${shorten(prefix)}" is ${bytes} bytes of UTF-8; S3 allows ${MAX_KEY_BYTES}`);
-  }
+  const problem = keyProblem(prefix);
+  if (problem !== undefined) throw refuse(`the prefix ${problem}`);
   if (!allowedPrefixes.some((allowed) => prefix.length > allowed.length && prefix.startsWith(allowed))) {
     throw refuse(
-      `the prefix "${shorten(prefix)}" is not strictly inside allowedPrefixes [${allowedPrefixes.join(", ")}]: it must start with one of them and be longer`,
+      `the prefix "${shown(prefix)}" is not strictly inside allowedPrefixes [${allowedPrefixes.join(", ")}]: it must start with one of them and be longer`,
     );
   }
   if (!prefix.endsWith(delimiter)) {
     throw refuse(
-      `the prefix "${shorten(prefix)}" does not end with prefixDelimiter "${delimiter}", so it could also take the objects of other items (as "p-1" takes "p-10/...")`,
+      `the prefix "${shown(prefix)}" does not end with prefixDelimiter "${delimiter}", so it could also take the objects of other items (as "p-1" takes "p-10/...")`,
     );
   }
   return { bucket, prefix };

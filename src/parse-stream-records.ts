@@ -3,6 +3,7 @@
  * removals to act on, the records skipped on purpose, and the records that are invalid. Pure; never
  * throws for one bad record.
  */
+import * as z from "zod/mini";
 import {
   AttributeProblem,
   attributeMember,
@@ -10,7 +11,14 @@ import {
   type NativeValue,
   readAttributeMap,
 } from "./attribute-value.js";
-import { ConfigError, describeShape, InvalidRecordError, type KeyMappingError, type RecordRef } from "./errors.js";
+import {
+  ConfigError,
+  type ConfigIssue,
+  describeShape,
+  InvalidRecordError,
+  type KeyMappingError,
+  type RecordRef,
+} from "./errors.js";
 import {
   detectEventSource,
   type EventSource,
@@ -19,6 +27,7 @@ import {
   refOfOpened,
 } from "./event-sources.js";
 import type { EventSourceKind, RemovalFilter, StreamRecord } from "./types.js";
+import { nonEmptyString } from "./validation.js";
 
 /** An item's attributes, read from an attribute map (see {@link NativeValue}). */
 export type NativeMap = { [name: string]: NativeValue };
@@ -48,7 +57,10 @@ export interface RemovedItem {
    * `ttlAttribute`, its expiry time had passed when it was removed), `"user"` otherwise.
    */
   removedBy: "ttl" | "user";
-  /** The table's name, read from `eventSourceARN` (from `tableName` for Kinesis). */
+  /**
+   * The table's name, read from `eventSourceARN` (from `tableName` for Kinesis). With `tableNames`,
+   * always one of them.
+   */
   tableName?: string | undefined;
   /** `dynamodb.ApproximateCreationDateTime` as a Date (Kinesis sends ms or µs, the others seconds). */
   approximateCreationDateTime?: Date | undefined;
@@ -58,12 +70,31 @@ export interface RemovedItem {
   record: StreamRecord;
 }
 
-/** A record that deletes nothing by design: an INSERT, a MODIFY, or a REMOVE the filter leaves out. */
-export interface SkippedRecord extends RecordRef {
-  eventName: "INSERT" | "MODIFY" | "REMOVE";
-  /** `"not-a-removal"` for INSERT and MODIFY; `"removal-not-selected"` for a REMOVE the filter leaves out. */
-  reason: "not-a-removal" | "removal-not-selected";
-}
+/**
+ * A record that deletes nothing by design: an INSERT or a MODIFY, a REMOVE the filter leaves out, or
+ * (with `tableNames`) a record of another table. `reason` tells which.
+ */
+export type SkippedRecord = RecordRef &
+  (
+    | {
+        eventName: "INSERT" | "MODIFY";
+        /** An INSERT or a MODIFY: it removes nothing, whatever its table. */
+        reason: "not-a-removal";
+      }
+    | {
+        eventName: "REMOVE";
+        /** A REMOVE the `removals` filter leaves out. */
+        reason: "removal-not-selected";
+      }
+    | {
+        /** The record's eventName when it is a string: REMOVE, or anything but INSERT and MODIFY. */
+        eventName: string | undefined;
+        /** A record of a table outside `tableNames`. It is skipped before anything else about it is checked. */
+        reason: "other-table";
+        /** The record's table. */
+        tableName: string;
+      }
+  );
 
 /** A record that cannot be parsed or mapped. Nothing is deleted for it. */
 export interface InvalidRecord extends RecordRef {
@@ -98,6 +129,48 @@ export interface ParseOptions {
    * attribute is malformed (an N that is no number, say) is invalid, whatever the filter.
    */
   ttlAttribute?: string | undefined;
+  /**
+   * The tables whose records to act on. A record of any other table is skipped (reason
+   * `"other-table"`): counted with the skipped records, never invalid, never deleted. For a Kinesis
+   * stream that several tables write to, or a function that serves several streams.
+   *
+   * The table is read from the record's `tableName` (Kinesis) or from its `eventSourceARN`
+   * (`arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`: DynamoDB Streams and
+   * EventBridge Pipes). A record whose table cannot be read there is invalid, with an
+   * InvalidRecordError naming that field: it cannot be shown to belong to these tables, and must not
+   * be dropped unseen. INSERT and MODIFY records are skipped as always, whatever their table; any
+   * other record of another table is skipped before anything else about it is checked.
+   * @default undefined (records of every table)
+   */
+  tableNames?: readonly string[] | undefined;
+}
+
+const TABLE_NAMES_PROBLEMS = {
+  array: "must be an array of table names",
+  empty: "must hold at least one table name (leave it out to take every table)",
+  name: "must be a non-empty string",
+} as const;
+
+/** The rule of the `tableNames` option, for the handler's options: a non-empty array of non-empty strings. */
+export const tableNamesSchema = () =>
+  z
+    .array(nonEmptyString(), { error: TABLE_NAMES_PROBLEMS.array })
+    .check(z.minLength(1, { error: TABLE_NAMES_PROBLEMS.empty }));
+
+/**
+ * The same rule as {@link tableNamesSchema}, without zod: parseStreamRecords checks its options by
+ * hand, so that a bundle that only parses records carries no validator.
+ */
+export function tableNamesIssues(tableNames: unknown): ConfigIssue[] {
+  if (!Array.isArray(tableNames)) return [{ path: "tableNames", message: TABLE_NAMES_PROBLEMS.array }];
+  const issues: ConfigIssue[] = [];
+  tableNames.forEach((name, index) => {
+    if (typeof name !== "string" || name === "") {
+      issues.push({ path: `tableNames[${index}]`, message: TABLE_NAMES_PROBLEMS.name });
+    }
+  });
+  if (tableNames.length === 0) issues.push({ path: "tableNames", message: TABLE_NAMES_PROBLEMS.empty });
+  return issues;
 }
 
 /** The values of the `removals` option. */
@@ -114,7 +187,8 @@ export function isTtlRemoval(record: StreamRecord): boolean {
   return (type ?? Type) === "Service" && (principalId ?? PrincipalId) === "dynamodb.amazonaws.com";
 }
 
-const TABLE_NAME = /:table\/([^/]+)/;
+/** A DynamoDB table's or stream's ARN, in any partition: `arn:aws:dynamodb:<region>:<account>:table/<name>[/stream/<label>]`. */
+const TABLE_NAME = /^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/([^/]+)(?:\/|$)/;
 
 /** The table's name in an eventSourceARN. Records of a batch share one ARN: `last` keeps the last answer. */
 function tableNameOf(arn: unknown, last: { arn: string; tableName: string | undefined }): string | undefined {
@@ -137,7 +211,8 @@ function selects(filter: RemovalFilter, removedBy: "ttl" | "user"): boolean {
  *
  * It never throws for a bad record: that record lands in `invalid` with an error naming it and its
  * field. It throws {@link InvalidEventError} when the event is none of those shapes or mixes them,
- * and {@link ConfigError} when an option is wrong.
+ * or when a record comes from another service (an SQS, SNS or S3 event, say), and
+ * {@link ConfigError} when an option is wrong.
  *
  * @example
  * ```ts
@@ -153,6 +228,7 @@ export function parseStreamRecords(event: unknown, options: ParseOptions = {}): 
   if (ttlAttribute !== undefined && (typeof ttlAttribute !== "string" || ttlAttribute === "")) {
     throw new ConfigError([{ path: "ttlAttribute", message: "must be a non-empty attribute name" }]);
   }
+  const tables = options.tableNames === undefined ? undefined : tableSet(options.tableNames);
   const { source, records } = detectEventSource(event);
 
   const batch: ParsedBatch = { source: source.kind, removals: [], skipped: [], invalid: [] };
@@ -162,12 +238,19 @@ export function parseStreamRecords(event: unknown, options: ParseOptions = {}): 
     const result =
       "error" in opened
         ? { ...opened.ref, error: opened.error }
-        : parseRecord(opened, source, filter, ttlAttribute, table);
+        : parseRecord(opened, source, { filter, ttlAttribute, tables }, table);
     if ("error" in result) batch.invalid.push(result);
     else if ("reason" in result) batch.skipped.push(result);
     else batch.removals.push(result);
   }
   return batch;
+}
+
+/** The set of `tableNames`, checked: throws ConfigError naming the option when it is wrong. */
+function tableSet(tableNames: readonly string[]): ReadonlySet<string> {
+  const issues = tableNamesIssues(tableNames);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return new Set(tableNames);
 }
 
 function invalidRecord(ref: RecordRef, field: string, problem: string, cause?: unknown): InvalidRecord {
@@ -235,18 +318,50 @@ function expiryOf(oldImage: unknown, name: string): string | undefined | { field
   }
 }
 
+/** What selects a record, besides its eventName. */
+interface Selection {
+  filter: RemovalFilter;
+  ttlAttribute: string | undefined;
+  /** `tableNames` as a set; undefined for every table. */
+  tables: ReadonlySet<string> | undefined;
+}
+
 /** Parses one opened record. Builds nothing but the result on the way of a valid removal. */
 function parseRecord(
   opened: OpenedRecord,
   source: EventSource,
-  filter: RemovalFilter,
-  ttlAttribute: string | undefined,
+  { filter, ttlAttribute, tables }: Selection,
   table: { arn: string; tableName: string | undefined },
 ): RemovedItem | SkippedRecord | InvalidRecord {
   const { record } = opened;
   const eventName = record.eventName;
   if (eventName === "INSERT" || eventName === "MODIFY") {
     return { ...refOfOpened(opened), eventName, reason: "not-a-removal" };
+  }
+  // Kinesis carries the name in the payload; the others only in the stream's ARN.
+  const tableName = source.kind === "kinesis" ? opened.tableName : tableNameOf(record.eventSourceARN, table);
+  if (tables !== undefined) {
+    if (tableName === undefined || tableName === "") {
+      const field = source.tableField;
+      const got = describeShape((record as Record<string, unknown>)[field]);
+      const rule =
+        field === "tableName"
+          ? "must be a non-empty string"
+          : "must be a DynamoDB stream ARN, arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>";
+      return invalidRecord(
+        refOfOpened(opened),
+        field,
+        `${rule}, to tell the record's table for tableNames (got ${got})`,
+      );
+    }
+    if (!tables.has(tableName)) {
+      return {
+        ...refOfOpened(opened),
+        eventName: typeof eventName === "string" ? eventName : undefined,
+        reason: "other-table",
+        tableName,
+      };
+    }
   }
   if (eventName !== "REMOVE") {
     return invalidRecord(
@@ -293,7 +408,7 @@ function parseRecord(
     keys,
     oldImage,
     removedBy,
-    tableName: opened.tableName ?? tableNameOf(record.eventSourceARN, table),
+    tableName,
     approximateCreationDateTime: createdMs === undefined ? undefined : new Date(createdMs),
     streamViewType: typeof data.StreamViewType === "string" ? data.StreamViewType : undefined,
     record,

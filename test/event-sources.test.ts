@@ -227,6 +227,232 @@ describe("detectEventSource", () => {
   });
 });
 
+/** An SQS event, as Lambda delivers a queue's messages. */
+const SQS_EVENT = {
+  Records: [
+    {
+      messageId: "3b0e2f8a-7d51-4c0e-9a6e-5f1d2c3b4a01",
+      receiptHandle: "AQEBxYz0cleanupReceiptHandle==",
+      body: '{"productId":"p-1","action":"deleted"}',
+      attributes: {
+        ApproximateReceiveCount: "1",
+        SentTimestamp: "1795000000000",
+        SenderId: "AIDAEXAMPLESENDER0001",
+        ApproximateFirstReceiveTimestamp: "1795000000012",
+      },
+      messageAttributes: {},
+      md5OfBody: "0c1ab6c6b9d5e1a3f4e2d7c8b9a01234",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:product-cleanup",
+      awsRegion: "us-east-1",
+    },
+  ],
+};
+
+/** An SNS event, as Lambda delivers a topic's notification: SNS spells its fields with capitals. */
+const SNS_EVENT = {
+  Records: [
+    {
+      EventVersion: "1.0",
+      EventSubscriptionArn: "arn:aws:sns:us-east-1:123456789012:product-events:5e1d7c2a-0b3f-4e8d-9c6a-2f4b1a0e9d77",
+      EventSource: "aws:sns",
+      Sns: {
+        SignatureVersion: "1",
+        Timestamp: "2026-11-27T12:00:00.000Z",
+        Signature: "c2lnbmF0dXJl",
+        SigningCertUrl: "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+        MessageId: "8d2c6f1e-4a7b-5c3d-9e0f-1a2b3c4d5e6f",
+        Message: '{"productId":"p-1"}',
+        MessageAttributes: {},
+        Type: "Notification",
+        UnsubscribeUrl: "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+        TopicArn: "arn:aws:sns:us-east-1:123456789012:product-events",
+        Subject: null,
+      },
+    },
+  ],
+};
+
+/** An S3 event notification, as Lambda delivers a bucket's notification directly. */
+const S3_EVENT = {
+  Records: [
+    {
+      eventVersion: "2.1",
+      eventSource: "aws:s3",
+      awsRegion: "us-east-1",
+      eventTime: "2026-11-27T12:00:00.000Z",
+      eventName: "ObjectRemoved:Delete",
+      userIdentity: { principalId: "AWS:AIDAEXAMPLEUSER0001" },
+      requestParameters: { sourceIPAddress: "203.0.113.7" },
+      responseElements: { "x-amz-request-id": "7C1E2A3B4D5F6071", "x-amz-id-2": "aWQtMg==" },
+      s3: {
+        s3SchemaVersion: "1.0",
+        configurationId: "product-images-removed",
+        bucket: {
+          name: "product-images",
+          ownerIdentity: { principalId: "A3EXAMPLEOWNER" },
+          arn: "arn:aws:s3:::product-images",
+        },
+        object: { key: "images/p-1.png", sequencer: "00674701C8E0A1B2C3" },
+      },
+    },
+  ],
+};
+
+/** An SES event: records from a service with no name of its own in the messages. */
+const SES_EVENT = {
+  Records: [
+    {
+      eventSource: "aws:ses",
+      eventVersion: "1.0",
+      ses: {
+        mail: { timestamp: "2026-11-27T12:00:00.000Z", source: "sender@example.com", messageId: "o3vrnil0e2ic" },
+        receipt: { recipients: ["cleanup@example.com"], spamVerdict: { status: "PASS" } },
+      },
+    },
+  ],
+};
+
+/** What EventBridge Pipes gives a Lambda target for an Amazon MSK source: a bare array of Kafka records. */
+const PIPES_KAFKA_EVENT = [
+  {
+    eventSource: "aws:kafka",
+    eventSourceArn: "arn:aws:kafka:us-east-1:123456789012:cluster/products/6a1b2c3d-0000-4000-8000-000000000001-1",
+    eventSourceKey: "product-events-0",
+    bootstrapServers: "b-1.products.kafka.us-east-1.amazonaws.com:9098",
+    topic: "product-events",
+    partition: 0,
+    offset: 15,
+    timestamp: 1795000000000,
+    timestampType: "CREATE_TIME",
+    key: "cC0x",
+    value: "eyJwcm9kdWN0SWQiOiJwLTEifQ==",
+    headers: [],
+  },
+];
+
+const SUBSCRIBE =
+  "the function must be subscribed to a DynamoDB stream, a Kinesis stream or an EventBridge pipe with a DynamoDB stream source";
+
+describe("wrong triggers", () => {
+  it.each([
+    ["an SQS event", SQS_EVENT, 'eventSource "aws:sqs"'],
+    ["an SNS event", SNS_EVENT, 'EventSource "aws:sns"'],
+    ["an S3 event notification", S3_EVENT, 'eventSource "aws:s3"'],
+    ['records from "aws:ses"', SES_EVENT, 'eventSource "aws:ses"'],
+  ])("throws InvalidEventError for %s, naming it and what to subscribe to", (looksLike, event, field) => {
+    // Act
+    const message = invalidEventMessage(event);
+
+    // Assess
+    expect(message).toBe(`The event looks like ${looksLike} (record 0 has ${field}): ${SUBSCRIBE}`);
+  });
+
+  it.each([
+    ["an SQS event", SQS_EVENT.Records, 'eventSource "aws:sqs"'],
+    ["an SNS event", SNS_EVENT.Records, 'EventSource "aws:sns"'],
+    ["an S3 event notification", S3_EVENT.Records, 'eventSource "aws:s3"'],
+    ['records from "aws:kafka"', PIPES_KAFKA_EVENT, 'eventSource "aws:kafka"'],
+  ])(
+    "throws InvalidEventError for %s whose records come as a bare array, as from a pipe",
+    (looksLike, event, field) => {
+      // Act
+      const message = invalidEventMessage(event);
+
+      // Assess
+      expect(message).toBe(
+        `The event is an array, as EventBridge Pipes delivers records, and looks like ${looksLike} (record 0 has ${field}): ${SUBSCRIBE}`,
+      );
+    },
+  );
+
+  it("names the first record of another source among DynamoDB stream records", () => {
+    // Prepare
+    const factory = createRecordFactory();
+    const event = {
+      Records: [factory.removeRecord(), factory.removeRecord(), ...S3_EVENT.Records, ...SQS_EVENT.Records],
+    };
+
+    // Act
+    const message = invalidEventMessage(event);
+
+    // Assess
+    expect(message).toBe(
+      `The event looks like an S3 event notification (record 2 has eventSource "aws:s3"): ${SUBSCRIBE}`,
+    );
+  });
+
+  it("names a record of another source among Kinesis records, rather than a mix of shapes", () => {
+    // Prepare
+    const [kinesis] = kinesisEvent([createRecordFactory().removeRecord()]).Records;
+    const event = { Records: [kinesis, ...SQS_EVENT.Records] };
+
+    // Act
+    const message = invalidEventMessage(event);
+
+    // Assess
+    expect(message).toBe(`The event looks like an SQS event (record 1 has eventSource "aws:sqs"): ${SUBSCRIBE}`);
+  });
+
+  it("refuses a record of another source in a pipe's array of DynamoDB stream records", () => {
+    // Prepare
+    const factory = createRecordFactory();
+    const event = [factory.removeRecord(), { ...factory.removeRecord(), eventSource: "aws:dynamodb-replica" }];
+
+    // Act
+    const message = invalidEventMessage(event);
+
+    // Assess
+    expect(message).toBe(
+      `The event is an array, as EventBridge Pipes delivers records, and looks like records from "aws:dynamodb-replica" (record 1 has eventSource "aws:dynamodb-replica"): ${SUBSCRIBE}`,
+    );
+  });
+
+  it("quotes a long or odd eventSource escaped and cut after 64 characters", () => {
+    // Prepare
+    const source = `${"x".repeat(63)}\ud800"tail that is never shown`;
+    const event = { Records: [{ eventSource: source }] };
+
+    // Act
+    const message = invalidEventMessage(event);
+
+    // Assess
+    const shown = JSON.stringify(`${"x".repeat(63)}\ud800…`);
+    expect(message).toBe(
+      `The event looks like records from ${shown} (record 0 has eventSource ${shown}): ${SUBSCRIBE}`,
+    );
+    expect(message).not.toContain("tail");
+    // No lone surrogate: with the u flag, \p{Cs} matches only unpaired halves.
+    expect(message).not.toMatch(/\p{Cs}/u);
+  });
+
+  it.each([
+    ["a number", 42],
+    ["null", null],
+    ["an object", { name: "aws:sqs" }],
+  ])("leaves a record whose eventSource is %s to fail alone later", (_name, eventSource) => {
+    // Prepare
+    const factory = createRecordFactory();
+    const event = { Records: [factory.removeRecord(), { ...factory.removeRecord(), eventSource }] };
+
+    // Act
+    const batch = parseStreamRecords(event as never);
+
+    // Assess
+    expect(batch.source).toBe("dynamodb-streams");
+    expect(batch.removals).toHaveLength(2);
+  });
+
+  it("throws from parseStreamRecords too, instead of making the records invalid", () => {
+    // Act
+    const parse = () => parseStreamRecords(SQS_EVENT);
+
+    // Assess
+    expect(parse).toThrow(InvalidEventError);
+    expect(parse).toThrow(`The event looks like an SQS event (record 0 has eventSource "aws:sqs"): ${SUBSCRIBE}`);
+  });
+});
+
 describe("event sources", () => {
   it("lists every source by its kind", () => {
     // Assess
@@ -235,15 +461,19 @@ describe("event sources", () => {
   });
 
   it.each([
-    [DYNAMODB_STREAMS, "dynamodb.SequenceNumber", "dynamodb.SequenceNumber", true],
-    [KINESIS, "kinesis.sequenceNumber", "kinesis.sequenceNumber", true],
-    [PIPES, "dynamodb.SequenceNumber", "eventID", false],
-  ])("$kind reads $sequenceField and reports $identifierField", (source, sequenceField, identifierField, byValue) => {
-    // Assess
-    expect(source.sequenceField).toBe(sequenceField);
-    expect(source.identifierField).toBe(identifierField);
-    expect(source.ordersByValue).toBe(byValue);
-  });
+    [DYNAMODB_STREAMS, "dynamodb.SequenceNumber", "dynamodb.SequenceNumber", true, "eventSourceARN"],
+    [KINESIS, "kinesis.sequenceNumber", "kinesis.sequenceNumber", true, "tableName"],
+    [PIPES, "dynamodb.SequenceNumber", "eventID", false, "eventSourceARN"],
+  ])(
+    "$kind reads $sequenceField and $tableField, and reports $identifierField",
+    (source, sequenceField, identifierField, byValue, tableField) => {
+      // Assess
+      expect(source.sequenceField).toBe(sequenceField);
+      expect(source.identifierField).toBe(identifierField);
+      expect(source.ordersByValue).toBe(byValue);
+      expect(source.tableField).toBe(tableField);
+    },
+  );
 
   it.each([
     [DYNAMODB_STREAMS, ["0", "100000000000000000000"], ["", "12a", "a-b", 1, undefined, null]],

@@ -115,6 +115,12 @@ describe("createCleanupHandlerFromEnv", () => {
       [{ CLEANUP_REMOVALS: "any" }, { removals: "any" }],
       [{ CLEANUP_TTL_ATTRIBUTE: "expiresAt" }, { ttlAttribute: "expiresAt" }],
       [{ CLEANUP_ETAG_ATTRIBUTE: "imageEtag" }, { etagAttribute: "imageEtag" }],
+      [{ CLEANUP_TABLE_NAMES: "products" }, { tableNames: ["products"] }],
+      [{ CLEANUP_TABLE_NAMES: "products, orders ,archive" }, { tableNames: ["products", "orders", "archive"] }],
+      [{ CLEANUP_TABLE_NAMES: '["products","orders"]' }, { tableNames: ["products", "orders"] }],
+      [{ CLEANUP_ALLOWED_BUCKETS: "product-thumbnails" }, { allowedBuckets: ["product-thumbnails"] }],
+      [{ CLEANUP_ALLOWED_BUCKETS: "thumbs, archive" }, { allowedBuckets: ["thumbs", "archive"] }],
+      [{ CLEANUP_ALLOWED_BUCKETS: '["thumbs"]' }, { allowedBuckets: ["thumbs"] }],
       [{ CLEANUP_ALLOWED_PREFIXES: "images/" }, { allowedPrefixes: ["images/"] }],
       [{ CLEANUP_ALLOWED_PREFIXES: "images/, thumbs/ ,media/" }, { allowedPrefixes: ["images/", "thumbs/", "media/"] }],
       [{ CLEANUP_ALLOWED_PREFIXES: '[" spaced/","a,b/"]' }, { allowedPrefixes: [" spaced/", "a,b/"] }],
@@ -149,7 +155,9 @@ describe("createCleanupHandlerFromEnv", () => {
         CLEANUP_KEY_ATTRIBUTE: "imageKeys",
         CLEANUP_REMOVALS: "ttl",
         CLEANUP_TTL_ATTRIBUTE: "expiresAt",
+        CLEANUP_TABLE_NAMES: "products",
         CLEANUP_ETAG_ATTRIBUTE: "imageEtag",
+        CLEANUP_ALLOWED_BUCKETS: "product-thumbnails",
         CLEANUP_ALLOWED_PREFIXES: "images/",
         CLEANUP_VERSIONS: "current",
         CLEANUP_CONCURRENCY: "8",
@@ -241,6 +249,19 @@ describe("createCleanupHandlerFromEnv", () => {
       ],
       ["CLEANUP_ALLOWED_PREFIXES", "[]", "must hold at least one prefix (leave it out to allow every key)"],
       [
+        "CLEANUP_TABLE_NAMES",
+        "[products",
+        'must be a JSON array of table names when it starts with "[", and is not valid JSON',
+      ],
+      ["CLEANUP_TABLE_NAMES", '["products", 7]', "must be a JSON array of table names, with strings only"],
+      ["CLEANUP_TABLE_NAMES", "[]", "must hold at least one table name (leave it out to take every table)"],
+      ["CLEANUP_ALLOWED_BUCKETS", "[]", "must hold at least one bucket (leave it out to allow only `bucket`)"],
+      [
+        "CLEANUP_ALLOWED_BUCKETS",
+        "[thumbs",
+        'must be a JSON array of bucket names when it starts with "[", and is not valid JSON',
+      ],
+      [
         "CLEANUP_METRICS_DIMENSIONS",
         "Stage=prod",
         "must be a JSON object of dimension names to values, and is not valid JSON",
@@ -275,6 +296,18 @@ describe("createCleanupHandlerFromEnv", () => {
     it("names the prefix at fault in CLEANUP_ALLOWED_PREFIXES", () => {
       expect(issuesFor({ ...BASE, CLEANUP_ALLOWED_PREFIXES: "images/,,thumbs/" })).toEqual([
         { path: "CLEANUP_ALLOWED_PREFIXES[1]", message: "must be a non-empty string" },
+      ]);
+    });
+
+    it("names the bucket at fault in CLEANUP_ALLOWED_BUCKETS", () => {
+      expect(issuesFor({ ...BASE, CLEANUP_ALLOWED_BUCKETS: "thumbs," })).toEqual([
+        { path: "CLEANUP_ALLOWED_BUCKETS[1]", message: "must be a non-empty string" },
+      ]);
+    });
+
+    it("names the table name at fault in CLEANUP_TABLE_NAMES", () => {
+      expect(issuesFor({ ...BASE, CLEANUP_TABLE_NAMES: "products, ,orders" })).toEqual([
+        { path: "CLEANUP_TABLE_NAMES[1]", message: "must be a non-empty string" },
       ]);
     });
 

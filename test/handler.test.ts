@@ -63,10 +63,14 @@ afterAll(() => {
 
 /**
  * Options that override setup's defaults. Like {@link CleanupOptions}, a bucket may be left out
- * (`bucket: undefined`) only with a key function.
+ * (`bucket: undefined`) only with a key function and allowedBuckets.
  */
 type Overrides = CommonCleanupOptions &
-  ({ key?: Exclude<KeySpec, KeyFunction>; bucket?: string } | { key: KeyFunction; bucket?: string | undefined });
+  (
+    | { key?: Exclude<KeySpec, KeyFunction>; bucket?: string }
+    | { key: KeyFunction; bucket?: string }
+    | { key: KeyFunction; bucket: undefined; allowedBuckets: readonly string[] }
+  );
 
 /** A handler with injected S3 client, logger, clock, sleep and random; options may override any. */
 function setup(overrides: Overrides = {}) {
@@ -268,12 +272,16 @@ describe("options", () => {
     expect(issues).toEqual([{ path: "(options)", message: "must be an object" }]);
   });
 
-  it("accepts a key function without a bucket", async () => {
+  it("accepts a key function with allowedBuckets and no bucket, and deletes in each bucket listed", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
     const { handler } = setup({
       bucket: undefined,
-      key: (item) => ({ bucket: "other-bucket", key: `files/${String(item.keys.productId)}` }),
+      allowedBuckets: ["prod-media", "prod-thumbs"],
+      key: (item) => [
+        { bucket: "prod-media", key: `media/${String(item.keys.productId)}.png` },
+        { bucket: "prod-thumbs", key: `thumbs/${String(item.keys.productId)}.webp` },
+      ],
     });
 
     // Act
@@ -281,10 +289,86 @@ describe("options", () => {
 
     // Assess
     expect(response).toEqual(NO_FAILURES);
-    expect(s3).toHaveReceivedCommandExactlyOnceWith(DeleteObjectsCommand, {
-      Bucket: "other-bucket",
-      Delete: { Objects: [{ Key: "files/p-1" }], Quiet: true },
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectsCommand, {
+      Bucket: "prod-media",
+      Delete: { Objects: [{ Key: "media/p-1.png" }], Quiet: true },
     });
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectsCommand, {
+      Bucket: "prod-thumbs",
+      Delete: { Objects: [{ Key: "thumbs/p-1.webp" }], Quiet: true },
+    });
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 2);
+  });
+
+  it("refuses a target in a bucket outside bucket and allowedBuckets, reporting its record and sending nothing for it", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const { handler, lines } = setup({
+      key: (item) =>
+        item.keys.productId === "p-1"
+          ? [
+              { bucket: BUCKET, key: imageKey("p-1") },
+              { bucket: "prod-backups", key: "images/a.png" },
+            ]
+          : imageKey(String(item.keys.productId)),
+    });
+    const escaping = removeRecord({ keys: productKeys("p-1") });
+    const staying = removeRecord({ keys: productKeys("p-2") });
+
+    // Act
+    const response = await handler(streamEvent(escaping, staying));
+
+    // Assess
+    expect(response).toEqual(failures(escaping));
+    expect(sentKeys()).toEqual([imageKey("p-2")]);
+    expect(s3).not.toHaveReceivedCommandWith(DeleteObjectsCommand, { Bucket: "prod-backups" });
+    expect(lines.find((line) => line.message.startsWith("Invalid record"))?.attributes?.error).toContain(
+      'in bucket "prod-backups", outside the buckets it may delete from',
+    );
+  });
+
+  it("requires bucket or allowedBuckets with a key function", () => {
+    // Prepare: the types require one of them; JavaScript callers get the runtime check
+    const options = { key: () => null, s3Client: new S3Client({ region: "us-east-1" }) } as unknown as CleanupOptions;
+
+    // Act
+    const issues = configIssues(() => createCleanupHandler(options));
+
+    // Assess
+    expect(issues).toEqual([
+      {
+        path: "bucket",
+        message:
+          "is required unless `allowedBuckets` is set: a key function may delete only from `bucket` and the buckets of `allowedBuckets`",
+      },
+    ]);
+  });
+
+  it("rejects an empty allowedBuckets or an empty bucket name in it, naming the option", () => {
+    // Act
+    const empty = configIssues(() => setup({ key: () => null, bucket: undefined, allowedBuckets: [] }));
+    const blank = configIssues(() => setup({ allowedBuckets: ["prod-media", ""] }));
+
+    // Assess
+    expect(empty).toEqual([
+      { path: "allowedBuckets", message: "must hold at least one bucket (leave it out to allow only `bucket`)" },
+    ]);
+    expect(blank).toEqual([{ path: "allowedBuckets[1]", message: "must be a non-empty string" }]);
+  });
+
+  it("keeps the buckets it was created with when the allowedBuckets array changes later", async () => {
+    // Prepare
+    const { removeRecord } = createRecordFactory();
+    const allowedBuckets = ["prod-media"];
+    const { handler } = setup({ key: () => ({ bucket: "prod-backups", key: "a.png" }), allowedBuckets });
+    allowedBuckets.push("prod-backups");
+
+    // Act
+    const response = await handler(streamEvent(removeRecord({ keys: productKeys("p-1") })));
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(s3).not.toHaveReceivedAnyCommand();
   });
 
   it("keeps the options it was created with when the object changes later", async () => {
@@ -370,6 +454,31 @@ describe("event", () => {
     expect(lines).toEqual([]);
   });
 
+  it.each<[string, "fail" | "skip", string, Record<string, unknown>]>([
+    ["{ Records }", "fail", "an SQS event", { messageId: "m-1", body: "{}", eventSource: "aws:sqs" }],
+    ["{ Records }", "skip", "an SQS event", { messageId: "m-1", body: "{}", eventSource: "aws:sqs" }],
+    ["{ Records }", "skip", "an S3 event notification", { eventName: "ObjectRemoved:Delete", eventSource: "aws:s3" }],
+    ["a bare array", "skip", "an SNS event", { EventSource: "aws:sns", Sns: { Message: "{}" } }],
+  ])(
+    'throws for %s under onInvalidRecord "%s" when a record looks like %s, before any S3 call or log line',
+    async (shape, onInvalidRecord, looksLike, foreign) => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup({ onInvalidRecord });
+      const records = [removeRecord({ keys: productKeys("p-1") }), foreign];
+      const event = shape === "a bare array" ? records : { Records: records };
+
+      // Act
+      const result = handler(event as unknown as StreamEvent);
+
+      // Assess
+      await expect(result).rejects.toThrow(InvalidEventError);
+      await expect(result).rejects.toThrow(`looks like ${looksLike} (record 1 has `);
+      expect(s3).not.toHaveReceivedAnyCommand();
+      expect(lines).toEqual([]);
+    },
+  );
+
   it("returns no failures and sends nothing for an empty batch", async () => {
     // Prepare
     const { handler } = setup();
@@ -447,6 +556,74 @@ describe("selection", () => {
     expect(response).toEqual(NO_FAILURES);
     expect(sentKeys()).toEqual(expected.map(imageKey));
     expect(lines.at(-1)?.attributes).toMatchObject({ removals: expected.length, skipped: 4 - expected.length });
+  });
+
+  describe("tableNames", () => {
+    /** The record as it comes from `table`'s stream. */
+    const ofTable = (record: StreamRecord, table: string): StreamRecord => ({
+      ...record,
+      eventSourceARN: `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/stream/2026-11-27T00:00:00.000`,
+    });
+
+    it("deletes only the objects of the tables named, and counts the other tables' records as skipped", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler, lines } = setup({ tableNames: ["products"] });
+      const event = kinesisEvent([
+        ofTable(removeRecord({ keys: productKeys("p-1") }), "products"),
+        ofTable(removeRecord({ keys: productKeys("o-1") }), "orders"),
+        ofTable(removeRecord({ keys: productKeys("p-2") }), "products"),
+      ]);
+
+      // Act
+      const response = await handler(event);
+
+      // Assess
+      expect(response).toEqual(NO_FAILURES);
+      expect(sentKeys()).toEqual([imageKey("p-1"), imageKey("p-2")]);
+      expect(lines.at(-1)?.attributes).toMatchObject({ records: 3, removals: 2, skipped: 1, invalid: 0 });
+    });
+
+    it("reports a REMOVE whose table cannot be read, and deletes nothing for it", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ tableNames: ["products"] });
+      const unknown = { ...removeRecord({ keys: productKeys("p-1") }), eventSourceARN: undefined };
+      const known = ofTable(removeRecord({ keys: productKeys("p-2") }), "products");
+
+      // Act
+      const response = await handler(streamEvent(unknown, known));
+
+      // Assess
+      expect(response).toEqual(failures(unknown));
+      expect(sentKeys()).toEqual([imageKey("p-2")]);
+    });
+
+    it("keeps the table names it was created with when the array changes later", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const tableNames = ["products"];
+      const { handler } = setup({ tableNames });
+      tableNames[0] = "orders";
+
+      // Act
+      await handler(streamEvent(ofTable(removeRecord({ keys: productKeys("p-1") }), "products")));
+
+      // Assess
+      expect(sentKeys()).toEqual([imageKey("p-1")]);
+    });
+
+    it("rejects an empty list or an empty name at factory time, naming the option", () => {
+      // Act
+      const empty = configIssues(() => setup({ tableNames: [] }));
+      const blank = configIssues(() => setup({ tableNames: ["products", ""] }));
+
+      // Assess
+      expect(empty).toEqual([
+        { path: "tableNames", message: "must hold at least one table name (leave it out to take every table)" },
+      ]);
+      expect(blank).toEqual([{ path: "tableNames[1]", message: "must be a non-empty string" }]);
+    });
   });
 });
 

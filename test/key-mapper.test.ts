@@ -24,6 +24,7 @@ import { createRecordFactory, productKeys, type RecordOptions, streamEvent } fro
 import { type Deferred, deferred, settle } from "./fake-clock.js";
 
 const BUCKET = "product-images";
+const ARCHIVE = "archive";
 const PRODUCT_IMAGE = "images/{productId}.png";
 
 /** The RemovedItem the parser makes of one record. */
@@ -522,7 +523,9 @@ describe("createKeyMapper with a function", () => {
 
   it("keeps an ObjectTarget's bucket and versionId", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(async () => ({ bucket: "archive", key: "a/p-1.png", versionId: "v-3" }));
+    const mapKeys = createKeyMapper(async () => ({ bucket: "archive", key: "a/p-1.png", versionId: "v-3" }), {
+      allowedBuckets: [ARCHIVE],
+    });
 
     // Act
     const targets = await mapKeys(removedProduct());
@@ -533,7 +536,9 @@ describe("createKeyMapper with a function", () => {
 
   it("leaves versionId out when the ObjectTarget has none", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => ({ bucket: "archive", key: "a/p-1.png", extra: "ignored" }));
+    const mapKeys = createKeyMapper(() => ({ bucket: "archive", key: "a/p-1.png", extra: "ignored" }), {
+      allowedBuckets: [ARCHIVE],
+    });
 
     // Act
     const targets = await mapKeys(removedProduct());
@@ -547,6 +552,7 @@ describe("createKeyMapper with a function", () => {
     // Prepare
     const mapKeys = createKeyMapper(() => ["images/p-1.png", { bucket: "archive", key: "a/p-1.png" }], {
       bucket: BUCKET,
+      allowedBuckets: [ARCHIVE],
     });
 
     // Act
@@ -699,7 +705,7 @@ describe("createKeyMapper with a function", () => {
 
   it("rejects a string result when no bucket is configured", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => "images/p-1.png");
+    const mapKeys = createKeyMapper(() => "images/p-1.png", { allowedBuckets: [BUCKET] });
     const item = removedProduct();
 
     // Act
@@ -772,9 +778,12 @@ describe("createKeyMapper with a function", () => {
         attribute: "imageId",
       },
     );
-    const mapKeys = createKeyMapper(() => {
-      throw own;
-    });
+    const mapKeys = createKeyMapper(
+      () => {
+        throw own;
+      },
+      { bucket: BUCKET },
+    );
 
     // Act
     const error = await mappingErrorOf(mapKeys(item), item);
@@ -795,7 +804,7 @@ describe("createKeyMapper with a function", () => {
         throw failure;
       },
     });
-    const mapKeys = createKeyMapper(() => returned);
+    const mapKeys = createKeyMapper(() => returned, { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -816,7 +825,7 @@ describe("createKeyMapper with a function", () => {
         throw "no key today";
       },
     };
-    const mapKeys = createKeyMapper(() => [returned]);
+    const mapKeys = createKeyMapper(() => [returned], { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -831,7 +840,7 @@ describe("createKeyMapper with a function", () => {
 describe("scope checks", () => {
   it("rejects an empty key", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key: "" }));
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key: "" }), { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -877,6 +886,214 @@ describe("scope checks", () => {
   it("limits keys to S3's 1,024 bytes", () => {
     // Assess
     expect(MAX_KEY_BYTES).toBe(1024);
+  });
+
+  it.each([
+    ["a space", " "],
+    ["spaces", "   "],
+    ["a tab", "\t"],
+    ["line ends", "\r\n"],
+    ["a no-break space", "\u00a0"],
+    ["an ideographic space", "\u3000"],
+    ["a line separator", "\u2028"],
+    ["a byte order mark", "\ufeff"],
+  ])("rejects a key made only of whitespace: %s", async (_name, key) => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(key);
+    expect(error.message).toContain(`the object key is made only of whitespace (${key.length} characters)`);
+  });
+
+  it.each([" a", "a ", "images/ .png", "\t.png", "\u200b"])(
+    "accepts key %j, which is more than whitespace",
+    async (key) => {
+      // Prepare
+      const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+
+      // Act
+      const targets = await mapKeys(removedProduct());
+
+      // Assess
+      expect(targets).toStrictEqual([{ bucket: BUCKET, key }]);
+    },
+  );
+
+  it("rejects a template whose key is only the whitespace of its attribute", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("{productId}", { bucket: BUCKET });
+    const item = removedProduct({ keys: productKeys("  ") });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain("the object key is made only of whitespace (2 characters)");
+  });
+
+  it.each([
+    ["the first half of an emoji, as .slice() leaves it", `images/${"😀".slice(0, 1)}.png`, 7],
+    ["the second half of an emoji", `images/${"😀".slice(1)}.png`, 7],
+    ["two high surrogates in a row", "images/\ud83d\ud83d\ude00.png", 7],
+    ["a lone surrogate at the end", `p-1${"\ud800"}`, 3],
+  ])("rejects a key that is not well-formed UTF-16: %s", async (_name, key, index) => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, key }), { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(key);
+    expect(error.message).toContain(
+      `the object key "${key.replace(/\p{Cs}/gu, "\ufffd")}" is not well-formed UTF-16: it holds a lone surrogate at index ${index}, shown here as U+FFFD, which has no UTF-8 form`,
+    );
+    expect(error.message).not.toMatch(/\p{Cs}/u);
+  });
+
+  it("accepts a key with whole surrogate pairs", async () => {
+    // Prepare
+    const key = "images/😀/𝄞.png";
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: BUCKET, key }]);
+  });
+
+  it("rejects a lone surrogate that { attribute } reads, and describes it without printing it", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper({ attribute: "imageKeys" }, { bucket: BUCKET });
+    const item = removedProduct({
+      oldImage: { productId: { S: "p-1" }, imageKeys: { SS: ["images/p-1.png", "images/\udfff.png"] } },
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe("images/\udfff.png");
+    expect(error.message).toContain('the object key "images/\ufffd.png" is not well-formed UTF-16');
+    expect(error.message).not.toMatch(/\p{Cs}/u);
+  });
+
+  it("shows at most 100 code units of a long key, never half of a surrogate pair", async () => {
+    // Prepare
+    const key = `${"a".repeat(99)}😀${"b".repeat(1024)}`;
+    const mapKeys = createKeyMapper(() => key, { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain(`the object key "${"a".repeat(99)}…" is 1127 bytes of UTF-8; S3 allows 1024`);
+    expect(error.message).not.toMatch(/\p{Cs}/u);
+  });
+
+  describe("accepts a key exactly when S3 can take it (property)", () => {
+    const LONE_SURROGATE = /\p{Cs}/u;
+    /** The oracle, written apart from the mapper: TextEncoder's byte count, and Cs for lone surrogates. */
+    const takes = (key: string) =>
+      key !== "" && !/^\s+$/u.test(key) && !LONE_SURROGATE.test(key) && new TextEncoder().encode(key).length <= 1024;
+    const unit = fc.oneof(
+      { weight: 6, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }) },
+      { weight: 2, arbitrary: fc.constantFrom(" ", "\t", "\n", "\u00a0", "\u2028", "\u3000", "\ufeff") },
+      { weight: 1, arbitrary: fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)) },
+    );
+    const keyArb = fc.oneof(
+      fc.string({ unit, maxLength: 40 }),
+      // Long keys around 1,024 bytes, built by repetition: shrinking a long string unit by unit takes minutes.
+      fc
+        .tuple(
+          fc.string({ unit, maxLength: 40 }),
+          fc.string({ unit, minLength: 1, maxLength: 6 }),
+          fc.nat({ max: 400 }),
+        )
+        .map(([start, piece, times]) => start + piece.repeat(times)),
+      fc.string({ unit: "binary", maxLength: 20 }),
+      fc.stringMatching(/^\s{1,5}$/u),
+    );
+
+    it("for object keys", async () => {
+      await fc.assert(
+        fc.asyncProperty(keyArb, fc.boolean(), async (key, asObject) => {
+          // Prepare
+          const mapKeys = createKeyMapper(() => (asObject ? { bucket: BUCKET, key } : key), { bucket: BUCKET });
+          const item = removedProduct();
+
+          // Act
+          const outcome = await mapKeys(item).then(
+            (targets) => ({ targets }),
+            (error: unknown) => ({ error }),
+          );
+
+          // Assess
+          if (takes(key)) expect(outcome).toStrictEqual({ targets: [{ bucket: BUCKET, key }] });
+          else {
+            expect("error" in outcome && outcome.error).toBeInstanceOf(KeyMappingError);
+            expect((outcome as { error: KeyMappingError }).error.message).not.toMatch(LONE_SURROGATE);
+          }
+        }),
+        // Short examples only: fast-check shrinks a failing example of 1,025 characters for minutes.
+        {
+          examples: [
+            [" ", true],
+            ["\ud800", false],
+            ["\ud83d\ude00", true],
+          ],
+        },
+      );
+    });
+
+    it("for keys in scope only: inside allowedPrefixes", async () => {
+      await fc.assert(
+        fc.asyncProperty(keyArb, fc.constantFrom("images/", ""), async (rest, start) => {
+          // Prepare
+          const key = `${start}${rest}`;
+          const mapKeys = createKeyMapper(() => key, { bucket: BUCKET, allowedPrefixes: ["images/"] });
+
+          // Act
+          const accepted = await mapKeys(removedProduct()).then(
+            () => true,
+            () => false,
+          );
+
+          // Assess
+          expect(accepted).toBe(takes(key) && key.startsWith("images/"));
+        }),
+      );
+    });
+
+    it("for prefixes of prefix targets", async () => {
+      await fc.assert(
+        fc.asyncProperty(keyArb, async (rest) => {
+          // Prepare
+          const prefix = `products/${rest}/`;
+          const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, prefix }), {
+            bucket: BUCKET,
+            allowedPrefixes: ["products/"],
+          });
+
+          // Act
+          const accepted = await mapKeys(removedProduct()).then(
+            () => true,
+            () => false,
+          );
+
+          // Assess
+          expect(accepted).toBe(takes(prefix));
+        }),
+      );
+    });
   });
 
   it("accepts a key inside allowedPrefixes", async () => {
@@ -927,10 +1144,151 @@ describe("scope checks", () => {
   });
 });
 
+describe("bucket scope", () => {
+  it("refuses an object in a bucket other than bucket, naming the record and the bucket", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: "prod-backups", key: "images/a.png" }), {
+      bucket: BUCKET,
+      allowedPrefixes: ["images/"],
+    });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe("prod-backups");
+    expect(error.key).toBe("images/a.png");
+    expect(error.message).toBe(
+      `record 0 (SequenceNumber ${item.sequenceNumber}, eventID ${item.eventId}): the key function returned an object in bucket "prod-backups", outside the buckets it may delete from (\`bucket\` and \`allowedBuckets\`: ${BUCKET})`,
+    );
+  });
+
+  it("takes objects in bucket and in every bucket of allowedBuckets", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(
+      () => [
+        { bucket: "prod-media", key: "media/p-1.png" },
+        { bucket: "prod-thumbs", key: "thumbs/p-1.webp" },
+        "originals/p-1.tiff",
+      ],
+      { bucket: "prod-originals", allowedBuckets: ["prod-media", "prod-thumbs"] },
+    );
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([
+      { bucket: "prod-media", key: "media/p-1.png" },
+      { bucket: "prod-thumbs", key: "thumbs/p-1.webp" },
+      { bucket: "prod-originals", key: "originals/p-1.tiff" },
+    ]);
+  });
+
+  it("refuses the whole record when one of its objects is in another bucket, listing the buckets allowed", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(
+      () => [
+        { bucket: "prod-media", key: "media/p-1.png" },
+        { bucket: "Prod-Media", key: "media/p-1.png" },
+      ],
+      { allowedBuckets: ["prod-media", "prod-thumbs"] },
+    );
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe("Prod-Media");
+    expect(error.message).toContain(
+      'the key function returned an object in bucket "Prod-Media", outside the buckets it may delete from (`bucket` and `allowedBuckets`: prod-media, prod-thumbs)',
+    );
+  });
+
+  it("refuses a prefix target in another bucket", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: "prod-backups", prefix: "products/p-1/" }), {
+      bucket: BUCKET,
+      allowedPrefixes: ["products/"],
+    });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error).toMatchObject({ bucket: "prod-backups", key: "products/p-1/" });
+    expect(error.message).toContain(
+      `the key function returned a prefix target in bucket "prod-backups", outside the buckets it may delete from (\`bucket\` and \`allowedBuckets\`: ${BUCKET})`,
+    );
+  });
+
+  it("takes a prefix target in a bucket of allowedBuckets", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper(() => ({ bucket: ARCHIVE, prefix: "products/p-1/" }), {
+      allowedBuckets: [ARCHIVE],
+      allowedPrefixes: ["products/"],
+    });
+
+    // Act
+    const targets = await mapKeys(removedProduct());
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: ARCHIVE, prefix: "products/p-1/" }]);
+  });
+
+  it("applies allowedPrefixes to the keys of every allowed bucket", async () => {
+    // Prepare
+    const options = { bucket: BUCKET, allowedBuckets: [ARCHIVE], allowedPrefixes: ["images/"] };
+    const inside = createKeyMapper(() => ({ bucket: ARCHIVE, key: "images/p-1.png" }), options);
+    const outside = createKeyMapper(() => ({ bucket: ARCHIVE, key: "secrets/p-1.png" }), options);
+    const item = removedProduct();
+
+    // Act
+    const targets = await inside(item);
+    const error = await mappingErrorOf(outside(item), item);
+
+    // Assess
+    expect(targets).toStrictEqual([{ bucket: ARCHIVE, key: "images/p-1.png" }]);
+    expect(error.message).toContain('the object key "secrets/p-1.png" is outside allowedPrefixes [images/]');
+  });
+
+  it("shows at most 100 characters of a long bucket name", async () => {
+    // Prepare
+    const bucket = `b${"x".repeat(150)}`;
+    const mapKeys = createKeyMapper(() => ({ bucket, key: "k" }), { bucket: BUCKET });
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe(bucket);
+    expect(error.message).toContain(`in bucket "${bucket.slice(0, 100)}…", outside`);
+    expect(error.message).not.toContain(bucket);
+  });
+
+  it("keeps the buckets it was created with when the allowedBuckets array changes later", async () => {
+    // Prepare
+    const allowedBuckets = [ARCHIVE];
+    const mapKeys = createKeyMapper(() => ({ bucket: "prod-backups", key: "k" }), { allowedBuckets });
+    allowedBuckets.push("prod-backups");
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.bucket).toBe("prod-backups");
+  });
+});
+
 describe("prefix targets", () => {
   const PRODUCTS = ["products/"] as const;
   const prefixMapper = (result: ReturnType<KeyFunction>, options: Omit<KeyMapperOptions, "bucket"> = {}) =>
-    createKeyMapper(() => result, { allowedPrefixes: PRODUCTS, ...options });
+    createKeyMapper(() => result, { bucket: BUCKET, allowedPrefixes: PRODUCTS, ...options });
 
   it("maps { bucket, prefix } to a prefix target", async () => {
     // Prepare
@@ -952,7 +1310,7 @@ describe("prefix targets", () => {
         { bucket: BUCKET, prefix: "products/p-1/" },
         { bucket: "archive", key: "products/p-1.zip", versionId: "v1" },
       ],
-      { bucket: BUCKET, allowedPrefixes: PRODUCTS },
+      { bucket: BUCKET, allowedBuckets: [ARCHIVE], allowedPrefixes: PRODUCTS },
     );
 
     // Act
@@ -969,14 +1327,17 @@ describe("prefix targets", () => {
 
   it("keeps each prefix of a record once, at its first place", async () => {
     // Prepare
-    const mapKeys = prefixMapper([
-      { bucket: BUCKET, prefix: "products/p-1/" },
-      { bucket: BUCKET, key: "products/p-1.json" },
-      { bucket: "archive", prefix: "products/p-1/" },
-      { bucket: BUCKET, prefix: "products/p-1/" },
-      { bucket: BUCKET, key: "products/p-1.json" },
-      { bucket: BUCKET, prefix: "products/p-1/thumbs/" },
-    ]);
+    const mapKeys = prefixMapper(
+      [
+        { bucket: BUCKET, prefix: "products/p-1/" },
+        { bucket: BUCKET, key: "products/p-1.json" },
+        { bucket: "archive", prefix: "products/p-1/" },
+        { bucket: BUCKET, prefix: "products/p-1/" },
+        { bucket: BUCKET, key: "products/p-1.json" },
+        { bucket: BUCKET, prefix: "products/p-1/thumbs/" },
+      ],
+      { allowedBuckets: [ARCHIVE] },
+    );
 
     // Act
     const targets = await mapKeys(removedProduct());
@@ -1050,7 +1411,7 @@ describe("prefix targets", () => {
 
   it("refuses a prefix target when allowedPrefixes is not set, saying that it is needed", async () => {
     // Prepare
-    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, prefix: "products/p-1/" }));
+    const mapKeys = createKeyMapper(() => ({ bucket: BUCKET, prefix: "products/p-1/" }), { bucket: BUCKET });
     const item = removedProduct();
 
     // Act
@@ -1123,6 +1484,32 @@ describe("prefix targets", () => {
     expect(error.message).toContain(`the prefix "${prefix.slice(0, 100)}…" is 1025 bytes of UTF-8; S3 allows 1024`);
   });
 
+  it.each([
+    ["made only of whitespace", "   ", "is made only of whitespace (3 characters)"],
+    [
+      "holding a lone surrogate",
+      "products/\ud83d/",
+      "is not well-formed UTF-16: it holds a lone surrogate at index 9, shown here as U+FFFD, which has no UTF-8 form",
+    ],
+  ])("refuses a prefix %s", async (_name, prefix, problem) => {
+    // Prepare
+    const mapKeys = prefixMapper(
+      { bucket: BUCKET, prefix },
+      { allowedPrefixes: [" ", "products/"], prefixDelimiter: prefix.at(-1) as string },
+    );
+    const item = removedProduct();
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.key).toBe(prefix);
+    expect(error.message).toContain(
+      `the prefix ${problem.startsWith("is made") ? "" : `"${prefix.replace(/\p{Cs}/gu, "\ufffd")}" `}${problem}`,
+    );
+    expect(error.message).not.toMatch(/\p{Cs}/u);
+  });
+
   it("accepts a prefix of exactly 1,024 bytes", async () => {
     // Prepare
     const prefix = `products/${"a".repeat(1014)}/`;
@@ -1189,7 +1576,7 @@ describe("prefix targets", () => {
   it("refuses a prefixDelimiter that is not a non-empty string, naming the option", () => {
     // Act
     const errors = ["", 5].map((prefixDelimiter) =>
-      configErrorOf(() => createKeyMapper(() => null, { prefixDelimiter } as KeyMapperOptions)),
+      configErrorOf(() => createKeyMapper(() => null, { bucket: BUCKET, prefixDelimiter } as never)),
     );
 
     // Assess
@@ -1272,7 +1659,7 @@ describe("createKeyMapper configuration", () => {
     ["{ attribute }", { attribute: "imageKeys" }],
   ])("requires a bucket for %s", (_name, key: KeySpec) => {
     // Act
-    const error = configErrorOf(() => createKeyMapper(key));
+    const error = configErrorOf(() => createKeyMapper(key, {} as never));
 
     // Assess
     expect(error.issues).toEqual([
@@ -1280,12 +1667,47 @@ describe("createKeyMapper configuration", () => {
     ]);
   });
 
-  it("does not require a bucket for a function", () => {
+  it.each<[string, KeyMapperOptions]>([
+    ["bucket", { bucket: BUCKET }],
+    ["allowedBuckets", { allowedBuckets: [BUCKET, ARCHIVE] }],
+    ["both", { bucket: BUCKET, allowedBuckets: [ARCHIVE] }],
+  ])("takes a function with %s", (_name, options) => {
     // Act
-    const mapKeys = createKeyMapper(() => null);
+    const mapKeys = createKeyMapper(() => null, options as never);
 
     // Assess
     expect(mapKeys).toBeTypeOf("function");
+  });
+
+  it.each([
+    ["no options", undefined],
+    ["neither bucket nor allowedBuckets", { allowedPrefixes: ["images/"] }],
+    ["both undefined", { bucket: undefined, allowedBuckets: undefined }],
+  ])("requires bucket or allowedBuckets for a function, given %s", (_name, options) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(() => null, options as never));
+
+    // Assess
+    expect(error.issues).toEqual([
+      {
+        path: "bucket",
+        message:
+          "is required unless `allowedBuckets` is set: a key function may delete only from `bucket` and the buckets of `allowedBuckets`",
+      },
+    ]);
+  });
+
+  it.each([
+    ["empty", [], "allowedBuckets", "must hold at least one bucket (leave it out to allow only `bucket`)"],
+    ["a string", "archive", "allowedBuckets", "must be an array of bucket names"],
+    ["holding an empty name", [ARCHIVE, ""], "allowedBuckets[1]", "must be a non-empty string"],
+    ["holding a number", [7], "allowedBuckets[0]", "must be a non-empty string"],
+  ])("refuses allowedBuckets %s, naming the option", (_name, allowedBuckets, path, message) => {
+    // Act
+    const error = configErrorOf(() => createKeyMapper(() => null, { allowedBuckets } as never));
+
+    // Assess
+    expect(error.issues).toEqual([{ path, message }]);
   });
 
   it.each([
@@ -1482,7 +1904,7 @@ describe("mapRemovals", () => {
   it("keeps a removal whose mapping yields no objects as mapped, with no targets", async () => {
     // Prepare
     const removals = removedProducts("p-0");
-    const mapKeys = createKeyMapper(() => null);
+    const mapKeys = createKeyMapper(() => null, { bucket: BUCKET });
 
     // Act
     const result = await mapRemovals(removals, mapKeys, { concurrency: 1, signal: new AbortController().signal });
@@ -2068,7 +2490,11 @@ describe("etagAttribute (conditional deletes)", () => {
         { bucket: BUCKET, key: "images/p-1.png", etag: ETAG },
         { bucket: "archive", key: "images/p-1.zip", versionId: "v1", etag: OTHER_ETAG },
       ];
-      const mapKeys = createKeyMapper(() => returned.map((target) => ({ ...target })), { etagAttribute: "imageEtag" });
+      const mapKeys = createKeyMapper(() => returned.map((target) => ({ ...target })), {
+        bucket: BUCKET,
+        allowedBuckets: [ARCHIVE],
+        etagAttribute: "imageEtag",
+      });
 
       // Act
       const targets = await mapKeys(removedProduct());
@@ -2117,14 +2543,14 @@ describe("etagAttribute (conditional deletes)", () => {
           { bucket: BUCKET, key: "images/p-1.png" },
           { bucket: "archive", key: "images/p-1.png" },
         ],
-        { etagAttribute: "imageEtag" },
+        { bucket: BUCKET, allowedBuckets: [ARCHIVE], etagAttribute: "imageEtag" },
       );
       const twoVersions = createKeyMapper(
         () => [
           { bucket: BUCKET, key: "images/p-1.png", versionId: "v1" },
           { bucket: BUCKET, key: "images/p-1.png", versionId: "v2" },
         ],
-        { etagAttribute: "imageEtag" },
+        { bucket: BUCKET, etagAttribute: "imageEtag" },
       );
       const item = productWithEtag();
 
@@ -2155,7 +2581,7 @@ describe("etagAttribute (conditional deletes)", () => {
 
     it("reads no ETag when the function returns nothing, even on a KEYS_ONLY stream", async () => {
       // Prepare
-      const mapKeys = createKeyMapper(() => null, { etagAttribute: "imageEtag" });
+      const mapKeys = createKeyMapper(() => null, { bucket: BUCKET, etagAttribute: "imageEtag" });
 
       // Act
       const targets = await mapKeys(removedProduct());
@@ -2172,7 +2598,10 @@ describe("etagAttribute (conditional deletes)", () => {
     ])("rejects an etag that is %s, with or without etagAttribute, by its shape only", async (_, etag, shape) => {
       // Prepare
       const returned = () => ({ bucket: BUCKET, key: "images/p-1.png", etag }) as unknown as ObjectTarget;
-      const mappers = [createKeyMapper(returned), createKeyMapper(returned, { etagAttribute: "imageEtag" })];
+      const mappers = [
+        createKeyMapper(returned, { bucket: BUCKET }),
+        createKeyMapper(returned, { bucket: BUCKET, etagAttribute: "imageEtag" }),
+      ];
       const item = productWithEtag();
 
       for (const mapKeys of mappers) {
@@ -2196,9 +2625,7 @@ describe("etagAttribute (conditional deletes)", () => {
       ["null", null],
     ])("refuses etagAttribute as %s, naming the option", (_, etagAttribute) => {
       // Act
-      const error = configErrorOf(() =>
-        createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute } as unknown as KeyMapperOptions),
-      );
+      const error = configErrorOf(() => createKeyMapper(PRODUCT_IMAGE, { bucket: BUCKET, etagAttribute } as never));
 
       // Assess
       expect(error.issues).toStrictEqual([{ path: "etagAttribute", message: "must be a non-empty string" }]);

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import * as z from "zod/mini";
 import { AttributeProblem } from "../src/attribute-value.js";
 import {
   CleanupError,
@@ -19,9 +20,12 @@ import {
   type ParseOptions,
   parseStreamRecords,
   REMOVAL_FILTERS,
+  tableNamesIssues,
+  tableNamesSchema,
 } from "../src/parse-stream-records.js";
 import { kinesisEvent, pipesEvent } from "../src/testing/sources.js";
 import type { AttributeMap, AttributeValue, RemovalFilter, StreamRecord } from "../src/types.js";
+import { formatPath } from "../src/validation.js";
 import { createRecordFactory, onlyInvalid, productKeys, streamEvent, TABLE_ARN, TTL_IDENTITY } from "./factories.js";
 
 const STREAMS_API_TTL_IDENTITY = { Type: "Service", PrincipalId: "dynamodb.amazonaws.com" } as const;
@@ -279,6 +283,327 @@ describe("parseStreamRecords", () => {
 
       // Assess
       expect(batch.removals.map((item) => item.removedBy)).toEqual(["user"]);
+    });
+  });
+
+  describe("the tableNames option", () => {
+    /** A DynamoDB stream ARN of `table`. */
+    const streamArn = (table: string) =>
+      `arn:aws:dynamodb:us-east-1:123456789012:table/${table}/stream/2026-11-27T00:00:00.000`;
+    /** The record as it comes from `table`'s stream. */
+    const ofTable = <T extends object>(record: T, table: string) => ({ ...record, eventSourceARN: streamArn(table) });
+    /** A Kinesis event of the records, whose payloads then carry each record's table as `tableName`. */
+    const decoded = (event: { Records: { kinesis: { data: string } }[] }) =>
+      event.Records.map((record) => JSON.parse(Buffer.from(record.kinesis.data, "base64").toString("utf8")));
+
+    it.each<[string, unknown, { path: string; message: string }]>([
+      [
+        "an empty array",
+        [],
+        { path: "tableNames", message: "must hold at least one table name (leave it out to take every table)" },
+      ],
+      ["a string", "products", { path: "tableNames", message: "must be an array of table names" }],
+      ["null", null, { path: "tableNames", message: "must be an array of table names" }],
+      ["an empty name", ["products", ""], { path: "tableNames[1]", message: "must be a non-empty string" }],
+      ["a number", [7], { path: "tableNames[0]", message: "must be a non-empty string" }],
+    ])("throws ConfigError naming the option for %s, before reading the event", (_name, tableNames, issue) => {
+      // Act
+      const parse = () => parseStreamRecords(undefined, { tableNames } as unknown as ParseOptions);
+
+      // Assess
+      expect(parse).toThrow(ConfigError);
+      try {
+        parse();
+      } catch (error) {
+        expect((error as ConfigError).issues).toEqual([issue]);
+      }
+    });
+
+    it("checks tableNames by hand exactly as the handler's schema does (property)", () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(fc.anything(), fc.array(fc.oneof(fc.string(), fc.constantFrom("", 0, null), fc.anything()))),
+          (tableNames) => {
+            // Act
+            const result = z.safeParse(tableNamesSchema(), tableNames);
+
+            // Assess: zod may name one element twice (an empty array fails both string checks)
+            const named = result.success
+              ? []
+              : result.error.issues.map((issue) => ({
+                  path: formatPath(["tableNames", ...issue.path]),
+                  message: issue.message,
+                }));
+            const expected = named.filter(
+              (issue, index) => named.findIndex((other) => other.path === issue.path) === index,
+            );
+            expect(tableNamesIssues(tableNames)).toEqual(expected);
+          },
+        ),
+        { examples: [[[]], [["a", ""]], ["a"], [null]] },
+      );
+    });
+
+    it("skips the REMOVE records of other tables as other-table, and selects those of the tables named", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const products = ofTable(factory.removeRecord({ keys: productKeys("p-1") }), "products");
+      const orders = ofTable(factory.ttlRemoveRecord({ keys: productKeys("o-1") }), "orders");
+      const archive = ofTable(factory.removeRecord({ keys: productKeys("a-1") }), "archive");
+
+      // Act
+      const batch = parseStreamRecords(
+        { Records: [products, orders, archive] },
+        { tableNames: ["products", "orders"] },
+      );
+
+      // Assess
+      expect(batch.removals.map((item) => [item.index, item.tableName])).toEqual([
+        [0, "products"],
+        [1, "orders"],
+      ]);
+      expect(batch.skipped).toEqual([
+        {
+          index: 2,
+          sequenceNumber: archive.dynamodb?.SequenceNumber,
+          eventId: archive.eventID,
+          itemIdentifier: archive.dynamodb?.SequenceNumber,
+          eventName: "REMOVE",
+          reason: "other-table",
+          tableName: "archive",
+        },
+      ]);
+      expect(batch.invalid).toEqual([]);
+    });
+
+    it("matches table names exactly, case included", () => {
+      // Prepare
+      const record = ofTable(createRecordFactory().removeRecord(), "Products");
+
+      // Act
+      const batch = parseStreamRecords({ Records: [record] }, { tableNames: ["products"] });
+
+      // Assess
+      expect(batch.skipped.map((skipped) => skipped.reason)).toEqual(["other-table"]);
+    });
+
+    it("reads a Kinesis record's table from its tableName, and EventBridge Pipes' from the eventSourceARN", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const records = [
+        ofTable(factory.removeRecord({ keys: productKeys("p-1") }), "products"),
+        ofTable(factory.removeRecord({ keys: productKeys("o-1") }), "orders"),
+      ];
+
+      // Act
+      const fromKinesis = parseStreamRecords(kinesisEvent(records), { tableNames: ["orders"] });
+      const fromPipes = parseStreamRecords(pipesEvent(records), { tableNames: ["orders"] });
+
+      // Assess
+      for (const batch of [fromKinesis, fromPipes]) {
+        expect(batch.removals.map((item) => [item.index, item.tableName])).toEqual([[1, "orders"]]);
+        expect(batch.skipped.map((skipped) => [skipped.index, skipped.reason])).toEqual([[0, "other-table"]]);
+      }
+    });
+
+    it("takes a Kinesis record's table from its payload, never from the Kinesis stream's ARN", () => {
+      // Prepare
+      const event = kinesisEvent([ofTable(createRecordFactory().removeRecord(), "orders")], { streamName: "products" });
+
+      // Act
+      const batch = parseStreamRecords(event, { tableNames: ["products"] });
+
+      // Assess
+      expect(batch.skipped).toMatchObject([{ reason: "other-table", tableName: "orders" }]);
+    });
+
+    it("skips INSERT and MODIFY records of any table as not-a-removal", () => {
+      // Prepare
+      const factory = createRecordFactory();
+      const insert = ofTable(factory.insertRecord(), "orders");
+      const modify = { ...factory.modifyRecord(), eventSourceARN: undefined };
+
+      // Act
+      const batch = parseStreamRecords({ Records: [insert, modify] }, { tableNames: ["products"] });
+
+      // Assess
+      expect(batch.skipped.map((skipped) => [skipped.index, skipped.reason])).toEqual([
+        [0, "not-a-removal"],
+        [1, "not-a-removal"],
+      ]);
+    });
+
+    it("skips another table's REMOVE as other-table before the removals filter leaves it out", () => {
+      // Prepare
+      const record = ofTable(createRecordFactory().removeRecord(), "orders");
+
+      // Act
+      const batch = parseStreamRecords({ Records: [record] }, { tableNames: ["products"], removals: "ttl" });
+
+      // Assess
+      expect(batch.skipped.map((skipped) => skipped.reason)).toEqual(["other-table"]);
+    });
+
+    it.each<[string, (record: StreamRecord) => Record<string, unknown>, string | undefined]>([
+      ["an unknown eventName", (record) => ({ ...record, eventName: "DELETE" }), "DELETE"],
+      ["no eventName", (record) => without(record, "eventName"), undefined],
+      ["no SequenceNumber", (record) => withData(record, without(record.dynamodb ?? {}, "SequenceNumber")), "REMOVE"],
+      ["no Keys", (record) => withData(record, without(record.dynamodb ?? {}, "Keys")), "REMOVE"],
+      [
+        "a TTL attribute that is no number",
+        (record) => withData(record, { ...record.dynamodb, OldImage: { expiresAt: { N: "soon" } } }),
+        "REMOVE",
+      ],
+    ])("skips another table's record with %s instead of making it invalid", (_name, spoil, eventName) => {
+      // Prepare
+      const record = spoil(ofTable(createRecordFactory().removeRecord(), "orders") as StreamRecord);
+
+      // Act
+      const batch = parseStreamRecords({ Records: [record] }, { tableNames: ["products"], ttlAttribute: "expiresAt" });
+
+      // Assess
+      expect(batch.invalid).toEqual([]);
+      expect(batch.skipped).toMatchObject([{ index: 0, reason: "other-table", tableName: "orders", eventName }]);
+    });
+
+    describe("a REMOVE whose table cannot be read is invalid, never skipped unseen", () => {
+      it.each([
+        ["missing", undefined, "undefined"],
+        ["a Kinesis stream's ARN", "arn:aws:kinesis:us-east-1:123456789012:stream/products", "a string"],
+        ["an ARN of a table's index", "arn:aws:dynamodb:us-east-1:123456789012:index/products", "a string"],
+        ["not an ARN", "products", "a string"],
+        ["a number", 42, "a number"],
+      ])("names eventSourceARN when it is %s", (_name, eventSourceARN, got) => {
+        // Prepare
+        const record = { ...createRecordFactory().removeRecord(), eventSourceARN };
+        const sequenceNumber = record.dynamodb?.SequenceNumber;
+
+        // Act
+        const batch = parseStreamRecords({ Records: [record] }, { tableNames: ["products"] });
+
+        // Assess
+        const invalid = onlyInvalidRecord(batch);
+        expect(invalid).toMatchObject({ index: 0, sequenceNumber, itemIdentifier: sequenceNumber });
+        expect((invalid.error as InvalidRecordError).field).toBe("eventSourceARN");
+        expect(invalid.error.message).toBe(
+          `record 0 (SequenceNumber ${sequenceNumber}, eventID ${record.eventID}): \`eventSourceARN\` must be a DynamoDB stream ARN, arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>, to tell the record's table for tableNames (got ${got})`,
+        );
+      });
+
+      it("names eventSourceARN for a Pipes record too, reported by its eventID", () => {
+        // Prepare
+        const record = { ...createRecordFactory().removeRecord(), eventSourceARN: undefined };
+
+        // Act
+        const batch = parseStreamRecords(pipesEvent([record]), { tableNames: ["products"] });
+
+        // Assess
+        const invalid = onlyInvalidRecord(batch);
+        expect(invalid.itemIdentifier).toBe(record.eventID);
+        expect((invalid.error as InvalidRecordError).field).toBe("eventSourceARN");
+      });
+
+      it.each([
+        ["missing", undefined, "undefined"],
+        ["empty", "", "a string"],
+        ["a number", 7, "a number"],
+      ])("names a Kinesis record's tableName when it is %s", (_name, tableName, got) => {
+        // Prepare
+        const event = kinesisEvent([createRecordFactory().removeRecord()]);
+        const [payload] = decoded(event);
+        const changed = tableName === undefined ? without(payload, "tableName") : { ...payload, tableName };
+        const [outer] = event.Records;
+        const record = {
+          ...outer,
+          kinesis: { ...outer?.kinesis, data: Buffer.from(JSON.stringify(changed)).toString("base64") },
+        };
+
+        // Act
+        const batch = parseStreamRecords({ Records: [record] }, { tableNames: ["products"] });
+
+        // Assess
+        const invalid = onlyInvalidRecord(batch);
+        expect(invalid.itemIdentifier).toBe(outer?.kinesis.sequenceNumber);
+        expect((invalid.error as InvalidRecordError).field).toBe("tableName");
+        expect(invalid.error.message).toContain(
+          `\`tableName\` must be a non-empty string, to tell the record's table for tableNames (got ${got})`,
+        );
+      });
+
+      it("keeps such a record a removal when tableNames is not set", () => {
+        // Prepare
+        const record = { ...createRecordFactory().removeRecord(), eventSourceARN: undefined };
+
+        // Act
+        const batch = parseStreamRecords({ Records: [record] });
+
+        // Assess
+        expect(batch.removals.map((item) => [item.index, item.tableName])).toEqual([[0, undefined]]);
+      });
+    });
+
+    it("never selects a record of another table, and never makes one invalid (property)", () => {
+      const tables = ["products", "orders", "archive"] as const;
+      const factory = createRecordFactory();
+      const recordArb = fc.record({
+        table: fc.constantFrom(...tables),
+        record: fc.oneof(
+          fc.constant(null).map(() => factory.removeRecord()),
+          fc.constant(null).map(() => factory.ttlRemoveRecord({ oldImage: { expiresAt: { N: "1" } } })),
+          fc.constant(null).map(() => factory.insertRecord()),
+          fc.constant(null).map(() => factory.modifyRecord()),
+          fc.record({
+            eventName: fc.oneof(fc.constantFrom("REMOVE", "INSERT", "MODIFY", "DELETE"), fc.anything()),
+            eventID: fc.oneof(fc.string({ minLength: 1 }), fc.anything()),
+            dynamodb: fc.oneof(
+              fc.anything(),
+              fc.record(
+                {
+                  SequenceNumber: fc.oneof(fc.stringMatching(/^\d{21}$/), fc.anything()),
+                  Keys: fc.oneof(fc.constant(productKeys("p-1")), fc.anything()),
+                  OldImage: fc.anything(),
+                },
+                { requiredKeys: [] },
+              ),
+            ),
+          }),
+        ),
+      });
+      const shapeArb = fc.constantFrom("dynamodb-streams", "kinesis", "pipes");
+      fc.assert(
+        fc.property(
+          fc.array(recordArb, { maxLength: 12 }),
+          fc.subarray([...tables], { minLength: 1 }),
+          shapeArb,
+          fc.constantFrom<RemovalFilter>("any", "ttl", "user"),
+          (entries, tableNames, shape, removals) => {
+            // Prepare
+            const records = entries.map(({ record, table }) => ofTable(record, table) as StreamRecord);
+            const event =
+              shape === "kinesis"
+                ? kinesisEvent(records)
+                : shape === "pipes"
+                  ? pipesEvent(records)
+                  : streamEvent(...records);
+            const inScope = (index: number) => (tableNames as string[]).includes(entries[index]?.table as string);
+
+            // Act
+            const batch = parseStreamRecords(event, { tableNames, removals, ttlAttribute: "expiresAt" });
+
+            // Assess
+            for (const item of batch.removals) {
+              expect(inScope(item.index)).toBe(true);
+              expect(item.tableName).toBe(entries[item.index]?.table);
+            }
+            for (const record of batch.invalid) expect(inScope(record.index)).toBe(true);
+            for (const skipped of batch.skipped) {
+              if (skipped.reason === "other-table") expect(inScope(skipped.index)).toBe(false);
+            }
+            const listed = [...batch.removals, ...batch.skipped, ...batch.invalid].map((entry) => entry.index);
+            expect(listed.sort((a, b) => a - b)).toEqual(entries.map((_entry, index) => index));
+          },
+        ),
+      );
     });
   });
 

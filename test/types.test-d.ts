@@ -25,9 +25,11 @@ import {
   type CleanupSummary,
   type CommonCleanupOptions,
   createCleanupHandler,
+  createKeyMapper,
   type DeleteReport,
   type EventSourceKind,
   type KeyFunction,
+  type KeySpec,
   type KinesisStreamEvent,
   type ObjectTarget,
   type RemovedItem,
@@ -120,20 +122,23 @@ createCleanupHandler({ bucket: "b", key: "{id}", logger: { debug() {}, info() {}
 // Key functions: exact parameter and result types.
 expectTypeOf<KeyFunction>().parameter(0).toEqualTypeOf<RemovedItem>();
 createCleanupHandler({ key: (item) => `images/${String(item.keys.productId)}.png`, bucket: "b" });
-createCleanupHandler({ key: async (item): Promise<ObjectTarget[]> => [{ bucket: "b", key: item.sequenceNumber }] });
-createCleanupHandler({ key: () => null });
-createCleanupHandler({ key: () => undefined });
+createCleanupHandler({
+  key: async (item): Promise<ObjectTarget[]> => [{ bucket: "b", key: item.sequenceNumber }],
+  bucket: "b",
+});
+createCleanupHandler({ key: () => null, bucket: "b" });
+createCleanupHandler({ key: () => undefined, bucket: "b" });
 createCleanupHandler({ key: () => ["a", { bucket: "b", key: "c", versionId: "v" }], bucket: "b" });
 createCleanupHandler({ key: { attribute: "imageKeys" }, bucket: "b" });
 createCleanupHandler({ key: ["images/{productId}.png", "thumbs/{productId}.png"], bucket: "b" });
 // @ts-expect-error a key function returns keys, not a number
-createCleanupHandler({ key: () => 42 });
+createCleanupHandler({ key: () => 42, bucket: "b" });
 // @ts-expect-error a key function's promise resolves to keys, not numbers
-createCleanupHandler({ key: async () => [42] });
+createCleanupHandler({ key: async () => [42], bucket: "b" });
 // @ts-expect-error a key function takes a RemovedItem, not a string
-createCleanupHandler({ key: (item: string) => item });
+createCleanupHandler({ key: (item: string) => item, bucket: "b" });
 // @ts-expect-error a target needs a key
-createCleanupHandler({ key: () => ({ bucket: "b" }) });
+createCleanupHandler({ key: () => ({ bucket: "b" }), bucket: "b" });
 // @ts-expect-error { attribute } takes an attribute name
 createCleanupHandler({ key: { attribute: 1 }, bucket: "b" });
 
@@ -160,7 +165,8 @@ expectTypeOf<DeleteReport["fallback"]>().toEqualTypeOf<"single-deletes" | undefi
 expectTypeOf<CleanupOptions["removals"]>().toEqualTypeOf<"any" | "ttl" | "user" | undefined>();
 expectTypeOf<CleanupOptions["onInvalidRecord"]>().toEqualTypeOf<"fail" | "skip" | undefined>();
 
-// bucket: required with a template, templates or { attribute }; optional with a key function.
+// bucket: required with a template, templates or { attribute }; a key function needs bucket,
+// allowedBuckets or both.
 // @ts-expect-error a template needs a bucket
 createCleanupHandler({ key: "{id}" });
 // @ts-expect-error an array of templates needs a bucket
@@ -169,9 +175,44 @@ createCleanupHandler({ key: ["{id}.png", "{id}.webp"] });
 createCleanupHandler({ key: { attribute: "a" } });
 // @ts-expect-error an explicit undefined bucket is no bucket either
 createCleanupHandler({ key: "{id}", bucket: undefined });
+// @ts-expect-error allowedBuckets does not stand in for the bucket of a template's keys
+createCleanupHandler({ key: "{id}", allowedBuckets: ["b"] });
+createCleanupHandler({ key: "{id}", bucket: "b", allowedBuckets: ["c"] });
+// @ts-expect-error a key function needs bucket or allowedBuckets
 createCleanupHandler({ key: () => null });
+// @ts-expect-error an explicit undefined bucket is no bucket for a key function either
 createCleanupHandler({ key: () => ({ bucket: "b", key: "k" }), bucket: undefined });
+// @ts-expect-error nor is an undefined allowedBuckets
+createCleanupHandler({ key: () => ({ bucket: "b", key: "k" }), allowedBuckets: undefined });
 createCleanupHandler({ key: async () => "k", bucket: "b" });
+createCleanupHandler({
+  allowedBuckets: ["prod-media", "prod-thumbs"],
+  key: () => [{ bucket: "prod-media", key: "k" }],
+});
+createCleanupHandler({ key: () => ({ bucket: "b", key: "k" }), bucket: undefined, allowedBuckets: ["b"] });
+createCleanupHandler({ key: () => "k", bucket: "b", allowedBuckets: ["c", "d"] });
+declare const buckets: string[];
+createCleanupHandler({ key: () => null, allowedBuckets: buckets });
+// @ts-expect-error allowedBuckets lists bucket names
+createCleanupHandler({ key: () => null, allowedBuckets: "b" });
+expectTypeOf<CommonCleanupOptions["allowedBuckets"]>().toEqualTypeOf<readonly string[] | undefined>();
+expectTypeOf<CommonCleanupOptions["tableNames"]>().toEqualTypeOf<readonly string[] | undefined>();
+
+// createKeyMapper: the same rule.
+createKeyMapper("{id}", { bucket: "b" });
+// @ts-expect-error a template needs a bucket
+createKeyMapper("{id}", { allowedBuckets: ["b"] });
+// @ts-expect-error a mapper without options has nowhere to delete
+createKeyMapper(() => null);
+// @ts-expect-error nor with options that name no bucket
+createKeyMapper(() => null, { allowedPrefixes: ["a/"] });
+createKeyMapper(() => null, { allowedBuckets: ["b"] });
+createKeyMapper(() => null, { bucket: "b" });
+declare const anySpec: KeySpec;
+createKeyMapper(anySpec, { bucket: "b" });
+// @ts-expect-error a spec that may be a template needs a bucket
+createKeyMapper(anySpec, { allowedBuckets: ["b"] });
+expectTypeOf(createKeyMapper("{id}", { bucket: "b" })).returns.resolves.toEqualTypeOf<ObjectTarget[]>();
 declare const spec: string | { attribute: string };
 createCleanupHandler({ key: spec, bucket: "b" });
 // @ts-expect-error a spec that may be a template needs a bucket

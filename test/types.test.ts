@@ -194,6 +194,7 @@ describe("public API", () => {
       "createCleanupHandlerFromEnv",
       "createKeyMapper",
       "emfMetrics",
+      "filterCriteria",
       "isCleanupError",
       "isConfigError",
       "isInvalidEventError",

@@ -29,6 +29,7 @@ async function cleanUp(
   { maxListedObjects, versions }: { maxListedObjects?: number; versions?: "current" | "all" } = {},
 ) {
   const mapKeys = createKeyMapper((item) => ({ bucket, prefix: String(item.oldImage?.folder) }), {
+    bucket,
     allowedPrefixes: ["products/"],
   });
   const { removals } = parseStreamRecords(event);
@@ -214,6 +215,7 @@ describe("prefix targets through createCleanupHandler", () => {
     const record = removeRecord({ keys: { productId: "p-1" } });
     const { lines, logger } = quietLogger();
     const handler = createCleanupHandler({
+      bucket,
       key: (item) => ({ bucket, prefix: `products/${String(item.keys.productId)}/` }),
       allowedPrefixes: ["products/"],
       maxListedObjects: 10,
@@ -257,6 +259,7 @@ describe("prefix targets through createCleanupHandler", () => {
         removeRecord({ keys: { productId: "p-3" } }),
       ];
       const handler = createCleanupHandler({
+        bucket,
         key: (item) => ({ bucket, prefix: `products/${String(item.keys.productId)}/` }),
         allowedPrefixes: ["products/"],
         maxListedObjects,

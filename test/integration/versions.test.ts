@@ -114,6 +114,7 @@ describe("versioned buckets", () => {
     const version = listed.Versions?.[0]?.VersionId as string;
     const { removeRecord } = createRecordFactory();
     const handler = createCleanupHandler({
+      bucket,
       key: (item) => ({ bucket, key: String(item.keys.key), versionId: String(item.oldImage?.version) }),
       s3Client: s3,
       logger: quietLogger().logger,
