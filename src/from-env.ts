@@ -3,12 +3,18 @@
  * the library reads the environment, and only the variables it is given.
  *
  * Each variable is parsed from its text here (integers, "true"/"false", JSON lists); the option
- * values are then checked by {@link createCleanupHandler} as usual, and its issues are renamed after
+ * values are then checked by `resolveCleanupOptions`, as `createCleanupHandler` checks its options, and its issues are renamed after
  * the variables they came from. Every problem is reported at once, in one ConfigError.
  */
 import * as z from "zod/mini";
+import {
+  type CleanupConfig,
+  type CleanupOptions,
+  type CommonCleanupOptions,
+  resolveCleanupOptions,
+} from "./cleanup-options.js";
 import { ConfigError, type ConfigIssue, describeShape, isConfigError } from "./errors.js";
-import { type CleanupOptions, type CommonCleanupOptions, createCleanupHandler } from "./handler.js";
+import { handlerOf } from "./handler.js";
 import { emfMetrics } from "./metrics.js";
 import { REMOVAL_FILTERS } from "./parse-stream-records.js";
 import type { CleanupHandler, CleanupSummary, Logger } from "./types.js";
@@ -234,11 +240,9 @@ export function createCleanupHandlerFromEnv(
   // Variables already reported are missing from the options; the handler's complaints about them
   // would only repeat the problem.
   const reported = new Set(issues.map((issue) => variableOf(issue.path)));
-  let handler: CleanupHandler;
+  let config: CleanupConfig;
   try {
-    // With problems found already, the handler only validates: a stand-in client spares creating an S3Client.
-    if (issues.length > 0 && options.s3Client === undefined) options.s3Client = { send: notSending };
-    handler = createCleanupHandler(options as unknown as CleanupOptions);
+    config = resolveCleanupOptions(options as unknown as CleanupOptions);
   } catch (error) {
     if (!isConfigError(error)) throw error;
     for (const issue of error.issues) {
@@ -248,7 +252,7 @@ export function createCleanupHandlerFromEnv(
     throw new ConfigError(issues, { cause: error });
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return handler;
+  return handlerOf(config);
 }
 
 /** Parses every `CLEANUP_` variable that is set (not empty), in the order of CLEANUP_ENV_VARIABLES. */
@@ -346,8 +350,6 @@ export function envPath(path: string, overridden: readonly string[], keyVariable
   const variable = option === "key" ? keyVariable : OPTION_VARIABLES[option];
   return variable === undefined ? path : `${variable}${path.slice(option.length)}`;
 }
-
-const notSending = (): Promise<never> => Promise.reject(new Error("not a client: validation only"));
 
 /** `console`, without the levels below `level`. */
 function leveledConsole(level: LogLevel): Logger {
