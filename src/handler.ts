@@ -7,11 +7,11 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { invocationSignal } from "./abort.js";
 import { type CleanupConfig, type CleanupOptions, resolveCleanupOptions } from "./cleanup-options.js";
 import { executePlan, planCleanup, previewPlan } from "./cleanup-plan.js";
-import { describeShape, type RecordRef } from "./errors.js";
+import { describeShape } from "./errors.js";
 import { EVENT_SOURCES } from "./event-sources.js";
 import { buildKeyMapper, mapRemovals } from "./key-mapper.js";
 import { parseStreamRecords } from "./parse-stream-records.js";
-import { buildBatchResponse, recordsToRetry, type Undone, unreportable } from "./report.js";
+import { buildBatchResponse, NOTHING_DONE, recordsToRetry, summaryOf, unreportable } from "./report.js";
 import { createSendRate } from "./send-rate.js";
 import type { CleanupHandler, CleanupSummary } from "./types.js";
 
@@ -49,14 +49,22 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
     try {
       const batch = parseStreamRecords(event, config.parse);
       const source = EVENT_SOURCES[batch.source];
-      const summary = summarize(batch.source, batch.removals.length + batch.skipped.length + batch.invalid.length);
-      summary.skipped = batch.skipped.length;
+      const records = batch.removals.length + batch.skipped.length + batch.invalid.length;
+      const tally = { source: batch.source, records, skipped: batch.skipped.length, dryRun };
 
       // Found before any key function or delete runs: Lambda must retry this batch whole anyway.
       const cannotReport = onInvalidRecord === "fail" ? unreportable(batch.invalid, source) : undefined;
       if (cannotReport !== undefined) {
         recordsToRetry({ ...NOTHING_DONE, invalid: batch.invalid, onInvalidRecord, dryRun }, logger);
-        Object.assign(summary, { invalid: batch.invalid.length, durationMs: Date.now() - started, dryRun });
+        const summary = summaryOf({
+          ...tally,
+          ...NOTHING_DONE,
+          mapped: [],
+          invalid: batch.invalid.length,
+          batchItemFailures: undefined,
+          aborted: signal.aborted,
+          durationMs: Date.now() - started,
+        });
         logger.error("dynamodb-s3-cleanup summary: failing the whole batch", {
           ...summary,
           error: cannotReport.message,
@@ -65,15 +73,12 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
         throw cannotReport;
       }
 
-      const {
-        mapped,
-        invalid: unmappable,
-        cutOff,
-      } = await mapRemovals(batch.removals, mapKeys, {
+      const removals = await mapRemovals(batch.removals, mapKeys, {
         concurrency: deleter.concurrency,
         signal: mappingSignal,
       });
-      const invalid = [...batch.invalid, ...unmappable].sort((a, b) => a.index - b.index);
+      const { mapped, cutOff } = removals;
+      const invalid = [...batch.invalid, ...removals.invalid].sort((a, b) => a.index - b.index);
       const plan = planCleanup(mapped);
       const outcome = dryRun
         ? await previewPlan(plan, deleter, signal, logger)
@@ -83,21 +88,15 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
         source,
       );
 
-      const listed = outcome.prefixes.reduce((sum, prefix) => sum + prefix.listed, 0);
-      const failedUnderPrefixes = outcome.prefixes.reduce((sum, prefix) => sum + prefix.failed, 0);
-      Object.assign(summary, {
-        removals: mapped.length,
-        withoutObjects: mapped.filter((removal) => removal.targets.length === 0).length,
+      const summary = summaryOf({
+        ...tally,
+        mapped,
         invalid: invalid.length,
-        targets: plan.objects.size + listed,
-        deleted: dryRun ? 0 : outcome.objects.deleted.length + listed - failedUnderPrefixes,
-        failed: outcome.objects.failed.length + failedUnderPrefixes,
-        keptReplaced: outcome.objects.keptReplaced.length,
-        fallback: outcome.objects.fallback ?? "none",
+        plan,
+        outcome,
         batchItemFailures: response.batchItemFailures.length,
         aborted: signal.aborted,
         durationMs: Date.now() - started,
-        dryRun,
       });
       logger.info("dynamodb-s3-cleanup summary", { ...summary });
       await notify(summary);
@@ -118,32 +117,4 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
       });
     }
   }
-}
-
-/** A plan and outcome with nothing in them, for a batch that fails before anything is done. */
-const NOTHING_DONE: Pick<Undone<RecordRef>, "plan" | "outcome" | "cutOff"> = {
-  plan: { objects: new Map(), prefixes: [] },
-  outcome: { objects: { deleted: [], failed: [], keptReplaced: [] }, prefixes: [] },
-  cutOff: [],
-};
-
-/** A summary of a batch with nothing done yet. */
-function summarize(source: CleanupSummary["source"], records: number): CleanupSummary {
-  return {
-    source,
-    records,
-    removals: 0,
-    withoutObjects: 0,
-    skipped: 0,
-    invalid: 0,
-    targets: 0,
-    deleted: 0,
-    failed: 0,
-    keptReplaced: 0,
-    fallback: "none",
-    batchItemFailures: undefined,
-    aborted: false,
-    durationMs: 0,
-    dryRun: false,
-  };
 }

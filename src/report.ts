@@ -8,7 +8,7 @@ import type { CleanupOutcome, CleanupPlan } from "./cleanup-plan.js";
 import { InvalidRecordError, type RecordRef, refOf } from "./errors.js";
 import { DYNAMODB_STREAMS, type EventSource } from "./event-sources.js";
 import { targetId } from "./object-target.js";
-import type { BatchResponse, Logger, ObjectTarget } from "./types.js";
+import type { BatchResponse, CleanupSummary, EventSourceKind, Logger, ObjectTarget } from "./types.js";
 
 /** Orders two sequence numbers by value: they are digit strings of up to 40 digits. */
 export function compareSequenceNumbers(a: string, b: string): number {
@@ -168,3 +168,52 @@ export function recordsToRetry<R extends RecordRef>(
 function identifiers(records: readonly RecordRef[]): (string | undefined)[] {
   return records.map((record) => record.itemIdentifier);
 }
+
+/** What a batch came to, for its summary line. */
+export interface Tally {
+  source: EventSourceKind;
+  /** Records in the event. */
+  records: number;
+  skipped: number;
+  invalid: number;
+  /** The removals mapped, each with its targets. */
+  mapped: readonly { targets: readonly unknown[] }[];
+  plan: CleanupPlan<RecordRef>;
+  outcome: CleanupOutcome;
+  /** Undefined when the handler throws instead of answering. */
+  batchItemFailures: number | undefined;
+  aborted: boolean;
+  durationMs: number;
+  dryRun: boolean;
+}
+
+/** The summary line's fields (and `onResult`'s argument) for a batch. */
+export function summaryOf(tally: Tally): CleanupSummary {
+  const { plan, outcome, dryRun } = tally;
+  const listed = outcome.prefixes.reduce((sum, prefix) => sum + prefix.listed, 0);
+  const failedUnderPrefixes = outcome.prefixes.reduce((sum, prefix) => sum + prefix.failed, 0);
+  return {
+    source: tally.source,
+    records: tally.records,
+    removals: tally.mapped.length,
+    withoutObjects: tally.mapped.filter((removal) => removal.targets.length === 0).length,
+    skipped: tally.skipped,
+    invalid: tally.invalid,
+    targets: plan.objects.size + listed,
+    deleted: dryRun ? 0 : outcome.objects.deleted.length + listed - failedUnderPrefixes,
+    failed: outcome.objects.failed.length + failedUnderPrefixes,
+    keptReplaced: outcome.objects.keptReplaced.length,
+    fallback: outcome.objects.fallback ?? "none",
+    batchItemFailures: tally.batchItemFailures,
+    aborted: tally.aborted,
+    durationMs: tally.durationMs,
+    dryRun,
+  };
+}
+
+/** A plan and outcome with nothing in them, for a batch that fails before anything is done. */
+export const NOTHING_DONE: Pick<Undone<RecordRef>, "plan" | "outcome" | "cutOff"> = {
+  plan: { objects: new Map(), prefixes: [] },
+  outcome: { objects: { deleted: [], failed: [], keptReplaced: [] }, prefixes: [] },
+  cutOff: [],
+};
