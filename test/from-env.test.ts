@@ -407,7 +407,7 @@ describe("createCleanupHandlerFromEnv", () => {
       // Assess
       expect(error.issues.map((issue) => issue.path)).toEqual(["CLEANUP_CONCURRENCY"]);
       expect(factory).toHaveBeenCalledTimes(1);
-      expect((factory.mock.lastCall?.[0] as CleanupOptions).s3Client).toBeUndefined();
+      expect(factory.mock.lastCall?.[0]?.s3Client).toBeUndefined();
     });
 
     it("rethrows what the handler throws other than a ConfigError", () => {
