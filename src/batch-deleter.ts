@@ -308,7 +308,7 @@ export async function deleteTargets(deletion: Deletion, targets: readonly Object
   const direct = purging ? unique.filter((target) => target.versionId !== undefined) : unique;
   const purged = purging ? unique.filter((target) => target.versionId === undefined) : [];
   const [outcomes, purges] = await Promise.all([
-    deleteObjects(deletion, direct, { distinct: true }),
+    deleteObjects(deletion, direct),
     mapInOrder(purged, deletion.config.concurrency, (target) => purge(deletion, target)),
   ]);
   const purgeFailures = new Map(purged.map((target, i) => [target, purges[i]]));
@@ -334,7 +334,7 @@ async function purge(deletion: Deletion, target: ObjectTarget): Promise<Failure 
   const prefix = { bucket: target.bucket, prefix: target.key };
   const { failure } = await expandPrefix(prefix, "all", listContext(deletion), async (page) => {
     const own = page.filter((object) => object.key === target.key);
-    const outcomes = await deleteObjects(deletion, own, { distinct: true });
+    const outcomes = await deleteObjects(deletion, own);
     // Keys come in UTF-8 binary order, and a key sorts before every other key it is a prefix of:
     // once another key shows up, every version of this one has been listed.
     return { failed: outcomes.failures.size, failure: firstFailure(outcomes, own), last: own.length < page.length };
@@ -354,8 +354,8 @@ export function firstFailure(outcomes: Outcomes, objects: readonly ObjectTarget[
 }
 
 /**
- * Deletes objects once each: keys that can go in an XML body in batches of 1,000, the others one by
- * one. `distinct: true` says the objects hold no duplicates, which spares deduplicating them again.
+ * Deletes distinct objects (no two with the same {@link targetId}: targets deduplicated, or pages of
+ * a listing): keys that can go in an XML body in batches of 1,000, the others one by one.
  *
  * Objects of one key and version that differ only in their etag (two records removing one key with
  * different ETags) are distinct, and both are sent; but only the first goes in a DeleteObjects
@@ -363,14 +363,10 @@ export function firstFailure(outcomes: Outcomes, objects: readonly ObjectTarget[
  * not be told apart. Whichever delete comes second finds the object gone (NoSuchKey: deleted) or
  * replaced (PreconditionFailed: kept).
  */
-export async function deleteObjects(
-  deletion: Deletion,
-  objects: readonly ObjectTarget[],
-  { distinct }: { distinct: boolean },
-): Promise<Outcomes> {
+export async function deleteObjects(deletion: Deletion, objects: readonly ObjectTarget[]): Promise<Outcomes> {
   const outcomes: Outcomes = { failures: new Map(), kept: new Set() };
   const work: Promise<unknown>[] = [];
-  for (const [bucket, group] of groupByBucket(distinct ? objects : distinctBy(objects, targetId))) {
+  for (const [bucket, group] of groupByBucket(objects)) {
     const batchable: ObjectTarget[] = [];
     // Only an object with an etag can share its key and version with another distinct object.
     const batched = group.some((object) => object.etag !== undefined) ? new Set<string>() : undefined;

@@ -82,7 +82,7 @@ export async function executePlan<R extends RecordRef>(
     ),
     mapInOrder(plan.prefixes, config.concurrency, ({ target }) =>
       expandPrefix(target, config.versions, list, async (page) => {
-        const outcomes = await deleteObjects(deletion, page, { distinct: true });
+        const outcomes = await deleteObjects(deletion, page);
         return { failed: outcomes.failures.size, failure: firstFailure(outcomes, page) };
       }),
     ),

@@ -15,7 +15,6 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vites
 import {
   deleterConfig,
   deleteTargets,
-  deleteObjects as deleteWithin,
   MAX_SPLIT_REQUESTS,
   openDeletion,
 } from "../src/batch-deleter.js";
@@ -3157,20 +3156,6 @@ describe("default timing", () => {
 
 describe("a call opened by the handler (openDeletion)", () => {
   const config = () => deleterConfig({ s3Client: new S3Client({ region: "us-east-1" }), sleep: async () => {} });
-
-  it("deduplicates the objects it is given unless told they are distinct", async () => {
-    // Prepare
-    s3.on(DeleteObjectsCommand).resolves({});
-    const deletion = openDeletion(config(), undefined);
-    const objects = [target("a.png"), target("a.png"), target("b.png")];
-
-    // Act
-    const outcomes = await deleteWithin(deletion, objects, { distinct: false });
-
-    // Assess
-    expect(keysOf(batchInputs()[0])).toStrictEqual(["a.png", "b.png"]);
-    expect(outcomes).toStrictEqual({ failures: new Map(), kept: new Set() });
-  });
 
   it("rejects, rather than report a failure, when its limiter throws though the signal has not fired", async () => {
     // Prepare
