@@ -12,12 +12,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { allCustomMatcher, type BaseMatcher } from "aws-sdk-client-mock-vitest";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  deleterConfig,
-  deleteTargets,
-  MAX_SPLIT_REQUESTS,
-  openDeletion,
-} from "../src/batch-deleter.js";
+import { deleterConfig, deleteTargets, MAX_SPLIT_REQUESTS, openDeletion } from "../src/batch-deleter.js";
 import { CONTENT_MD5_MIDDLEWARE } from "../src/content-md5.js";
 import {
   type BatchDeleterOptions,
