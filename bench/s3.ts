@@ -29,7 +29,6 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -40,6 +39,7 @@ import { localClientConfig } from "../test/services/index.js";
 import { startMoto } from "../test/services/moto.js";
 import { BUCKET, eventText, KEY_TEMPLATE } from "./events.js";
 import { loadLibrary, main, median, ms, printHeader, ratio, SMOKE, sized, table, verdict } from "./lib.js";
+import { countObjects, pool } from "./moto-bucket.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -115,28 +115,6 @@ function instrumentedClient(endpoint: string): { s3: S3Client; take: () => Traff
     return traffic;
   };
   return { s3, take };
-}
-
-/** Runs `work` over `items`, at most `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
-
-/** The number of objects in the bucket, by listing it. */
-async function countObjects(s3: S3Client): Promise<number> {
-  let count = 0;
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
-    count += page.KeyCount ?? 0;
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
-  return count;
 }
 
 const seconds = (value: number) => `${(value / 1000).toFixed(1)} s`;

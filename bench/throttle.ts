@@ -56,7 +56,6 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -73,6 +72,7 @@ import {
 } from "../test/services/s3-proxy.js";
 import { BUCKET, KEY_TEMPLATE, removeRecords } from "./events.js";
 import { loadLibrary, main, printHeader, SMOKE, sized, table, verdict } from "./lib.js";
+import { countObjects, pool } from "./moto-bucket.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -248,28 +248,6 @@ function lowestReported(batch: readonly StreamRecord[], failures: readonly { ite
     lowest = Math.min(lowest, index);
   }
   return lowest;
-}
-
-/** Runs `work` over `items`, at most `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
-
-/** The number of objects in the bucket, listed on moto directly. */
-async function countObjects(s3: S3Client): Promise<number> {
-  let count = 0;
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
-    count += page.KeyCount ?? 0;
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
-  return count;
 }
 
 /**
