@@ -58,10 +58,10 @@ type Cursor = { ContinuationToken: string } | { KeyMarker: string; VersionIdMark
  * for an object stored while versioning was off) until the end of the listing. Throws a
  * {@link ListingError} when the budget runs out first (`ListingNotFinished`, retryable), when a
  * request fails (with the error's code, and `retryable` as S3's answer says), when the signal
- * fires (code `Aborted`, retryable), when a page
- * holds a key outside the prefix or one that does not decode (`UnexpectedListing`; that page is not
- * yielded), and when a page says more follow but names no place to go on from that was not visited
- * already (`IncompleteListing`: paging would stop short or loop).
+ * fires (code `Aborted`, retryable), when a page holds a key outside the prefix or one that does
+ * not decode (`UnexpectedListing`; that page is not yielded), and when a page says more follow but
+ * names no place to go on from that was not visited already (`IncompleteListing`: paging would stop
+ * short or loop).
  */
 export async function* listPages(request: ListRequest, context: ListContext): AsyncGenerator<ObjectTarget[]> {
   const { s3Client, signal, limit = (task) => task(), budget } = context;
@@ -107,8 +107,8 @@ export async function* listPages(request: ListRequest, context: ListContext): As
     yield objects;
     if (!page.truncated) return;
     const next = page.next === undefined ? undefined : decodeCursor(page.encoded, page.next);
-    const id = next === undefined ? undefined : JSON.stringify(next);
-    if (next === undefined || id === undefined || visited.has(id)) {
+    const id = JSON.stringify(next);
+    if (next === undefined || visited.has(id)) {
       throw new ListingError({
         code: "IncompleteListing",
         message: "a listing page said more objects follow but gave no new place to go on from",
