@@ -47,7 +47,7 @@ export function createLimiter(max: number, signal?: AbortSignal): Limiter {
  * Runs `task` for every item, at most `concurrency` at once, and resolves to the results in the
  * items' order, whatever order the tasks finish in. `concurrency` workers take the items in order,
  * each the next one when its last is done: nothing is queued per item, so a long list holds no
- * closure or promise per item, and the first items are done first when a bound or a deadline stops
+ * closure or promise per item, and the first items are done first when a bound or the signal stops
  * the later ones. `task` must not reject: a rejection rejects the whole while other tasks run on.
  */
 export async function mapInOrder<T, R>(

@@ -1,35 +1,22 @@
 /**
- * Fake time and randomness: a clock whose `sleep` records the delay, advances the clock by it and
- * resolves at once, so that no test waits on real time; scripted and seeded `random`s; and promises
- * and S3 calls that answer when a test says so.
+ * Fake waits and randomness: a `sleep` that records the delay and resolves at once, so that no test
+ * waits on real time (tests that model slow I/O use vitest's fake timers instead); scripted and
+ * seeded `random`s; and promises and S3 calls that answer when a test says so.
  */
 
 export interface FakeClock {
-  /** The clock, in milliseconds; pass it as the deleter's `now`. */
-  now: () => number;
-  /** Records `ms`, advances the clock by it and resolves; pass it as the deleter's `sleep`. */
+  /** Records `ms` and resolves at once; pass it as the deleter's or the handler's `sleep`. */
   sleep: (ms: number) => Promise<void>;
-  /** Moves the clock forward, as time spent in a request would. */
-  advance: (ms: number) => void;
   /** Every delay passed to `sleep`, in call order. */
   readonly delays: number[];
 }
 
-/** The time a fake clock starts at, in ms (2026-11-27T00:00:00Z). */
-export const CLOCK_START = 1_795_737_600_000;
-
-/** Creates a fake clock starting at `start`. */
-export function createFakeClock(start = CLOCK_START): FakeClock {
-  let time = start;
+/** Creates a fake clock. */
+export function createFakeClock(): FakeClock {
   const delays: number[] = [];
   return {
-    now: () => time,
     sleep: async (ms) => {
       delays.push(ms);
-      time += ms;
-    },
-    advance: (ms) => {
-      time += ms;
     },
     delays,
   };

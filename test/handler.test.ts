@@ -72,10 +72,10 @@ type Overrides = CommonCleanupOptions &
     | { key: KeyFunction; bucket: undefined; allowedBuckets: readonly string[] }
   );
 
-/** A handler with injected S3 client, logger, clock, sleep and random; options may override any. */
+/** A handler with injected S3 client, logger, recorded sleep and random; options may override any. */
 function setup(overrides: Overrides = {}) {
   const { lines, logger } = recordingLogger();
-  const clock = createFakeClock(START);
+  const clock = createFakeClock();
   const handler = createCleanupHandler({
     bucket: BUCKET,
     key: TEMPLATE,
