@@ -68,18 +68,21 @@ export const allowedPrefixesSchema = () =>
 /** The methods a logger must have, one per level, lowest level first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
-/** A logger is checked in place, never copied, so that class instances keep their `this`. */
+/**
+ * A logger: an object with a method per level. Only the options as given are used afterwards, never
+ * zod's copy, so a class instance keeps its `this`.
+ */
 export const loggerSchema = () =>
-  z.custom<unknown>(
-    (value) =>
-      typeof value === "object" &&
-      value !== null &&
-      LOG_LEVELS.every((level) => typeof (value as Record<string, unknown>)[level] === "function"),
+  z.looseObject(
+    {
+      debug: fn("must be a method"),
+      info: fn("must be a method"),
+      warn: fn("must be a method"),
+      error: fn("must be a method"),
+    },
     { error: "must be an object with debug, info, warn and error methods" },
   );
 
+/** An S3Client, or anything with its `send`. */
 export const s3ClientSchema = () =>
-  z.custom<unknown>(
-    (value) => typeof value === "object" && value !== null && typeof (value as { send?: unknown }).send === "function",
-    { error: "must be an S3Client (an object with a send method)" },
-  );
+  z.looseObject({ send: fn("must be a method") }, { error: "must be an S3Client (an object with a send method)" });

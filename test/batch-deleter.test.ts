@@ -3232,7 +3232,7 @@ describe("options", () => {
     ["maxDelayMs", "2000", "must be an integer"],
     ["sleep", null, "must be a function"],
     ["random", 0.5, "must be a function"],
-    ["s3Client", {}, "must be an S3Client (an object with a send method)"],
+    ["s3Client", null, "must be an S3Client (an object with a send method)"],
     ["versions", "latest", 'must be "current" or "all"'],
     ["versions", true, 'must be "current" or "all"'],
     ["contentMd5", "yes", "must be true or false"],
@@ -3249,6 +3249,14 @@ describe("options", () => {
 
     // Assess
     expect(act).toThrow(expect.objectContaining({ name: "ConfigError", issues: [{ path: option, message }] }));
+  });
+
+  it("names the missing send of an s3Client", () => {
+    // Act
+    const act = () => createBatchDeleter({ s3Client: {} } as unknown as BatchDeleterOptions);
+
+    // Assess
+    expect(act).toThrow(expect.objectContaining({ issues: [{ path: "s3Client.send", message: "must be a method" }] }));
   });
 
   it("rejects options that are not an object", () => {
