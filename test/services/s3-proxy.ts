@@ -1,7 +1,7 @@
 /**
  * A loopback HTTP proxy in front of an S3 endpoint (moto) that gets in the way of delete requests:
  * it rate-limits them as S3 limits DELETEs per prefix (bench/throttle.ts), or injects faults with
- * seeded randomness (test/integration/faults.test.ts).
+ * seeded randomness into them and into listing requests (test/integration/faults.test.ts).
  *
  * It runs in a node process of its own (`startS3Proxy`), so that its clock and event loop are not
  * those of the client it measures, and it is controlled over two loopback paths that no S3 request
@@ -25,12 +25,19 @@
  * - `"faults"` ({@link FaultSettings}): each delete request draws one fault, or none, with the
  *   configured probabilities: HTTP 503 SlowDown or HTTP 500 InternalError, nothing forwarded; the
  *   connection dropped before forwarding (nothing deleted) or after the upstream answered (deleted,
- *   but the client never hears it); or, for a DeleteObjects request, per-key `InternalError` and
- *   `SlowDown` entries for some of its keys (each with probability `keyErrorRate`, at least one). A
- *   DeleteObject request drawing per-key errors is refused whole with the code its key drew. Draws
- *   are SHA-256 hashes of the seed, the request (method, path and query without the bucket, body)
- *   and how many times the same request came since `configure`: the same seed and the same requests
- *   give the same faults, in whatever bucket and whatever order concurrent requests arrive in.
+ *   but the client never hears it); the request held, never forwarded nor answered (`hang`); or,
+ *   for a DeleteObjects request, per-key `InternalError` and `SlowDown` entries for some of its keys
+ *   (each with probability `keyErrorRate`, at least one). A DeleteObject request drawing per-key
+ *   errors is refused whole with the code its key drew. Each ListObjectsV2 and ListObjectVersions
+ *   request draws one of its own (`listing`): HTTP 503 SlowDown, the connection dropped, held, or
+ *   forwarded `slowMs` late. Draws are SHA-256 hashes of the seed, the request (method, path and
+ *   query without the bucket, body) and how many times the same request came since `configure`: the
+ *   same seed and the same requests give the same faults, in whatever bucket and whatever order
+ *   concurrent requests arrive in.
+ *
+ * Held requests: the proxy keeps their connection open and never answers, until the client closes
+ * it (it gave up), `configure` is called, or the proxy stops; the last two close every held
+ * connection, so that nothing outlives a run. `stats().held` counts those still open.
  *
  * Refusing keys: a DeleteObjects request some of whose keys are refused is forwarded upstream as a
  * rebuilt DeleteObjects body holding only the others (the length and checksum headers are dropped or
@@ -38,11 +45,11 @@
  * `<Error><Key>…</Key><Code>…</Code>…</Error>` entries added to the upstream's 200 answer (or to an
  * answer of only errors when every key is refused, without asking upstream).
  *
- * Everything else (PutObject, listings, …) passes through unmetered. The proxy counts, since the last
- * `configure`: requests, delete requests, refused delete requests (refused whole, or at least one key
- * refused), keys asked to delete, keys deleted (forwarded and not refused upstream, answer heard or
- * not; repeats counted), keys refused, distinct keys deleted, the faults injected by kind, and the
- * same per second of the run (`timeline`).
+ * Everything else (PutObject, listings without faults, …) passes through unmetered. The proxy counts,
+ * since the last `configure`: requests, delete requests, refused delete requests (refused whole, or
+ * at least one key refused), keys asked to delete, keys deleted (forwarded and not refused upstream,
+ * answer heard or not; repeats counted), keys refused, distinct keys deleted, listing requests, the
+ * faults injected by kind, and the same per second of the run (`timeline`).
  *
  * It reads each body whole before forwarding (DeleteObjects bodies are at most ~100 KB) and parses
  * the DeleteObjects XML with regular expressions made for what the AWS SDK sends: `<Object>` blocks
@@ -59,6 +66,8 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
+import type { Socket } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { startOnFreePort, startService } from "./process.js";
@@ -78,8 +87,9 @@ export interface ThrottleSettings {
 }
 
 /**
- * Faults injected into delete requests, each drawn per request. The five request probabilities are
- * of exclusive outcomes: their sum is at most 1, and the rest of the requests pass untouched.
+ * Faults injected into delete requests and listing requests, each drawn per request. The six delete
+ * request probabilities are of exclusive outcomes: their sum is at most 1, and the rest of the
+ * requests pass untouched. So are the four of `listing`.
  */
 export interface FaultSettings {
   mode: "faults";
@@ -95,8 +105,29 @@ export interface FaultSettings {
   dropAfter: number;
   /** Per-key errors for some keys; the others are forwarded. */
   perKey: number;
+  /**
+   * The request held: never forwarded, never answered, until the client closes the connection, or
+   * `configure` or the proxy's stop closes it. Nothing deleted.
+   */
+  hang: number;
   /** With `perKey`: each key's chance of an error entry (at least one key gets one). */
   keyErrorRate: number;
+  /** Faults injected into listing requests (ListObjectsV2 and ListObjectVersions). */
+  listing: ListingFaults;
+}
+
+/** Faults injected into listing requests, each drawn per request; their chances sum to at most 1. */
+export interface ListingFaults {
+  /** HTTP 503 SlowDown; nothing forwarded. */
+  slowDown: number;
+  /** The connection closed without an answer. */
+  drop: number;
+  /** The request held without an answer, as a delete request's `hang`. */
+  hang: number;
+  /** The request forwarded `slowMs` late, so that its answer comes that much later. */
+  slow: number;
+  /** With `slow`: the delay, in ms (an integer up to 60,000). */
+  slowMs: number;
 }
 
 /** What the proxy does: a rate limit, or faults. */
@@ -116,6 +147,18 @@ export interface FaultCounts {
   perKey: number;
   /** Keys given a per-key error. */
   keyErrors: number;
+  /** Delete requests held without an answer. */
+  hang: number;
+  /** Faults injected into listing requests, by kind. */
+  listing: ListingFaultCounts;
+}
+
+/** The faults injected into listing requests, by kind: how many requests drew each. */
+export interface ListingFaultCounts {
+  slowDown: number;
+  drop: number;
+  hang: number;
+  slow: number;
 }
 
 /** What went through the proxy in one second of the run. */
@@ -147,6 +190,10 @@ export interface ProxyStats {
   distinctKeysDeleted: number;
   /** Requests the proxy could not serve: the upstream failed, or a body it could not read (it answered 502). */
   failures: number;
+  /** ListObjectsV2 and ListObjectVersions requests. */
+  listRequests: number;
+  /** Requests held (`hang`) whose connection is still open, now. */
+  held: number;
   /** Faults injected (mode `"faults"`). */
   faults: FaultCounts;
   /** Per second since `configure`, in order. */
@@ -171,6 +218,8 @@ interface ProxyServer {
   server: Server;
   configure(settings: ProxySettings): void;
   stats(): ProxyStats;
+  /** Closes every connection, held ones included, and the server. */
+  close(): Promise<void>;
 }
 
 /** The largest DeleteObjects request S3 accepts, in keys. */
@@ -329,18 +378,31 @@ interface Answer {
 
 /**
  * What the proxy does with one delete request: forward it whole; refuse it whole with an error;
- * close the connection before forwarding it or after the upstream's answer; or refuse some of its
- * keys (by their index in the request) and forward the others.
+ * close the connection before forwarding it or after the upstream's answer; hold it without an
+ * answer; or refuse some of its keys (by their index in the request) and forward the others.
  */
 type Decision =
   | { kind: "forward" }
   | { kind: "refuse"; code: ErrorCode }
   | { kind: "drop-before" }
   | { kind: "drop-after" }
+  | { kind: "hang" }
   | { kind: "refuse-keys"; refused: Map<number, ErrorCode> };
 
-/** The faults a request may draw, in the order their probabilities are stacked. */
-const FAULT_KINDS = ["slowDown", "internalError", "dropBefore", "dropAfter", "perKey"] as const;
+/** What the proxy does with one listing request: as with a delete, or forward it late. */
+type ListDecision =
+  | Extract<Decision, { kind: "forward" | "refuse" | "drop-before" | "hang" }>
+  | { kind: "slow"; delayMs: number };
+
+/**
+ * The faults a delete request may draw, in the order their probabilities are stacked: `hang` came
+ * last, so that settings without it draw what they drew before.
+ */
+export const FAULT_KINDS = ["slowDown", "internalError", "dropBefore", "dropAfter", "perKey", "hang"] as const;
+/** The faults a listing request may draw, in the order their probabilities are stacked. */
+export const LISTING_FAULT_KINDS = ["slowDown", "drop", "hang", "slow"] as const;
+/** The longest `slowMs`. */
+const MAX_SLOW_MS = 60_000;
 
 function checkSettings(next: ProxySettings): void {
   const fail = (message: string) => {
@@ -354,6 +416,17 @@ function checkSettings(next: ProxySettings): void {
     }
     if (FAULT_KINDS.reduce((sum, name) => sum + next[name], 0) > 1) {
       fail(`${FAULT_KINDS.join(" + ")} must be at most 1`);
+    }
+    const { listing } = next;
+    if (typeof listing !== "object" || listing === null) fail("listing must be an object of listing faults");
+    for (const name of LISTING_FAULT_KINDS) {
+      if (!inRange(listing[name])) fail(`listing.${name} must be from 0 to 1`);
+    }
+    if (LISTING_FAULT_KINDS.reduce((sum, name) => sum + listing[name], 0) > 1) {
+      fail(`listing.${LISTING_FAULT_KINDS.join(" + listing.")} must be at most 1`);
+    }
+    if (!Number.isInteger(listing.slowMs) || listing.slowMs < 0 || listing.slowMs > MAX_SLOW_MS) {
+      fail(`listing.slowMs must be an integer from 0 to ${MAX_SLOW_MS}`);
     }
     return;
   }
@@ -377,8 +450,10 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
   /** How many times each request (by digest) came since `configure`, for the fault draws. */
   let seen = new Map<string, number>();
   let requestIds = 0;
+  /** The connections of requests held (`hang`) that are still open. */
+  const held = new Set<Socket>();
 
-  function emptyCounts(): Omit<ProxyStats, "settings" | "elapsedMs" | "distinctKeysDeleted"> {
+  function emptyCounts(): Omit<ProxyStats, "settings" | "elapsedMs" | "distinctKeysDeleted" | "held"> {
     return {
       requests: 0,
       deleteRequests: 0,
@@ -387,13 +462,30 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
       keysDeleted: 0,
       keysRefused: 0,
       failures: 0,
-      faults: { slowDown: 0, internalError: 0, dropBefore: 0, dropAfter: 0, perKey: 0, keyErrors: 0 },
+      listRequests: 0,
+      faults: {
+        slowDown: 0,
+        internalError: 0,
+        dropBefore: 0,
+        dropAfter: 0,
+        perKey: 0,
+        keyErrors: 0,
+        hang: 0,
+        listing: { slowDown: 0, drop: 0, hang: 0, slow: 0 },
+      },
       timeline: [],
     };
   }
 
+  /** Closes the connections of held requests: their clients hear the connection closed. */
+  function releaseHeld(): void {
+    for (const socket of held) socket.destroy();
+    held.clear();
+  }
+
   function configure(next: ProxySettings): void {
     checkSettings(next);
+    releaseHeld();
     settings = next;
     started = performance.now();
     bucket =
@@ -447,6 +539,20 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
     return { kind: "refuse-keys", refused };
   }
 
+  /**
+   * The draws of one request: numbers in [0, 1) from the seed, the request (method, path and query
+   * without the bucket, body) and how many times the same request came since `configure`, so that a
+   * test may use a fresh bucket on each run and get the same faults.
+   */
+  function drawsFor(seed: number, incoming: IncomingMessage, body: Buffer) {
+    const { pathname, search } = new URL(incoming.url ?? "/", "http://proxy");
+    const request = `${incoming.method} ${pathname.split("/").slice(2).join("/")}${search}\n`;
+    const digest = createHash("sha256").update(request).update(body).digest("hex");
+    const occurrence = (seen.get(digest) ?? 0) + 1;
+    seen.set(digest, occurrence);
+    return (...parts: (string | number)[]) => draw(seed, digest, occurrence, ...parts);
+  }
+
   /** The fault drawn for a delete request of `count` keys (`single` for a DeleteObject), counted. */
   function fault(
     faults: FaultSettings,
@@ -455,20 +561,9 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
     count: number,
     single: boolean,
   ): Decision {
-    // Without the bucket, so that a test may use a fresh bucket on each run and get the same faults.
-    const { pathname, search } = new URL(incoming.url ?? "/", "http://proxy");
-    const request = `${incoming.method} ${pathname.split("/").slice(2).join("/")}${search}\n`;
-    const digest = createHash("sha256").update(request).update(body).digest("hex");
-    const occurrence = (seen.get(digest) ?? 0) + 1;
-    seen.set(digest, occurrence);
-    const roll = (...parts: (string | number)[]) => draw(faults.seed, digest, occurrence, ...parts);
+    const roll = drawsFor(faults.seed, incoming, body);
     const codeFor = (index: number): ErrorCode => (roll("code", index) < 0.5 ? "InternalError" : "SlowDown");
-    const chosen = roll("request");
-    let below = 0;
-    const kind = FAULT_KINDS.find((name) => {
-      below += faults[name];
-      return chosen < below;
-    });
+    const kind = stacked(FAULT_KINDS, faults, roll("request"));
     if (kind !== undefined) counts.faults[kind]++;
     switch (kind) {
       case undefined:
@@ -481,6 +576,8 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
         return { kind: "drop-before" };
       case "dropAfter":
         return { kind: "drop-after" };
+      case "hang":
+        return { kind: "hang" };
       case "perKey": {
         if (single) {
           counts.faults.keyErrors++;
@@ -497,6 +594,26 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
         counts.faults.keyErrors += refused.size;
         return { kind: "refuse-keys", refused };
       }
+    }
+  }
+
+  /** The fault drawn for a listing request, counted. */
+  function listingFault(incoming: IncomingMessage, body: Buffer): ListDecision {
+    if (settings.mode !== "faults") return { kind: "forward" };
+    const { listing } = settings;
+    const kind = stacked(LISTING_FAULT_KINDS, listing, drawsFor(settings.seed, incoming, body)("request"));
+    if (kind !== undefined) counts.faults.listing[kind]++;
+    switch (kind) {
+      case undefined:
+        return { kind: "forward" };
+      case "slowDown":
+        return { kind: "refuse", code: "SlowDown" };
+      case "drop":
+        return { kind: "drop-before" };
+      case "hang":
+        return { kind: "hang" };
+      case "slow":
+        return { kind: "slow", delayMs: listing.slowMs };
     }
   }
 
@@ -550,6 +667,40 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
     response.socket?.destroy();
   }
 
+  /** Leaves a request without an answer, its connection open until the client or `releaseHeld` closes it. */
+  function hold(response: ServerResponse): void {
+    const socket = response.socket;
+    if (socket === null || socket.destroyed) return;
+    held.add(socket);
+    socket.once("close", () => held.delete(socket));
+  }
+
+  /** Answers a request that is not forwarded: with an error, by closing the connection, or never. */
+  function refuseWhole(
+    response: ServerResponse,
+    decision: Extract<Decision, { kind: "refuse" | "drop-before" | "hang" }>,
+  ): void {
+    if (decision.kind === "refuse") replyError(response, decision.code);
+    else if (decision.kind === "drop-before") drop(response);
+    else hold(response);
+  }
+
+  /** A ListObjectsV2 or ListObjectVersions request: forwarded, or given the fault it draws. */
+  async function handleListing(incoming: IncomingMessage, response: ServerResponse, body: Buffer) {
+    counts.listRequests++;
+    const decision = listingFault(incoming, body);
+    if (decision.kind === "refuse" || decision.kind === "drop-before" || decision.kind === "hang") {
+      refuseWhole(response, decision);
+      return;
+    }
+    if (decision.kind === "slow") {
+      await delay(decision.delayMs);
+      if (response.destroyed) return; // The client gave up meanwhile.
+    }
+    const answer = await forward(incoming, body, false);
+    reply(response, answer.status, copyHeaders(answer.headers, false), answer.body);
+  }
+
   /** Passes an upstream answer on, or drops the connection instead with `drop-after`. */
   function relay(response: ServerResponse, answer: Answer, decision: Decision): void {
     if (decision.kind === "drop-after") drop(response);
@@ -562,10 +713,9 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
     const keyOf = (entry: DeleteEntry) => `${bucketOf(incoming)}/${entry.key}`;
     const count = parsed.entries.length;
     const decision = decide(incoming, body, count, false);
-    if (decision.kind === "refuse" || decision.kind === "drop-before") {
+    if (decision.kind === "refuse" || decision.kind === "drop-before" || decision.kind === "hang") {
       countDelete(now, count, [], decision.kind === "refuse" ? count : 0);
-      if (decision.kind === "refuse") replyError(response, decision.code);
-      else drop(response);
+      refuseWhole(response, decision);
       return;
     }
     if (decision.kind !== "refuse-keys") {
@@ -611,10 +761,9 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
   async function handleDeleteObject(incoming: IncomingMessage, response: ServerResponse, body: Buffer) {
     const now = performance.now();
     const decision = decide(incoming, body, 1, true);
-    if (decision.kind === "refuse" || decision.kind === "drop-before") {
+    if (decision.kind === "refuse" || decision.kind === "drop-before" || decision.kind === "hang") {
       countDelete(now, 1, [], decision.kind === "refuse" ? 1 : 0);
-      if (decision.kind === "refuse") replyError(response, decision.code);
-      else drop(response);
+      refuseWhole(response, decision);
       return;
     }
     const answer = await forward(incoming, body, false);
@@ -627,11 +776,12 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
   function stats(): ProxyStats {
     return {
       ...counts,
-      faults: { ...counts.faults },
+      faults: { ...counts.faults, listing: { ...counts.faults.listing } },
       timeline: counts.timeline.map((bin) => ({ ...bin })),
       settings,
       elapsedMs: performance.now() - started,
       distinctKeysDeleted: distinct.size,
+      held: held.size,
     };
   }
 
@@ -672,6 +822,8 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
           await handleDeleteObjects(incoming, response, body);
         } else if (incoming.method === "DELETE" && objectPath && !url.searchParams.has("uploadId")) {
           await handleDeleteObject(incoming, response, body);
+        } else if (isListing(incoming, url)) {
+          await handleListing(incoming, response, body);
         } else {
           const answer = await forward(incoming, body, false);
           reply(response, answer.status, copyHeaders(answer.headers, false), answer.body);
@@ -690,7 +842,13 @@ function createProxyServer(upstream: string, initial: ProxySettings): ProxyServe
   server.keepAliveTimeout = 30_000;
   server.on("close", () => agent.destroy());
   configure(initial);
-  return { server, configure, stats };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      releaseHeld();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return { server, configure, stats, close };
 }
 
 const CONTROL_PREFIX = "/__proxy/";
@@ -760,7 +918,7 @@ async function serve(): Promise<void> {
   if (values.port === undefined || values.upstream === undefined) {
     throw new Error("usage: s3-proxy.ts --port <n> --upstream <url> [--parent <pid>]");
   }
-  const { server } = createProxyServer(values.upstream, {
+  const { server, close } = createProxyServer(values.upstream, {
     mode: "off",
     keysPerSecond: 1,
     burstKeys: MAX_KEYS_PER_REQUEST,
@@ -771,8 +929,7 @@ async function serve(): Promise<void> {
     server.listen(Number(values.port), "127.0.0.1", () => resolve());
   });
   const stop = () => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
+    void close().then(() => process.exit(0));
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
@@ -794,6 +951,25 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     console.error(error);
     process.exit(1);
   });
+}
+
+/** The probability band `chosen` falls in when `kinds`' chances are stacked in order, or undefined past them all. */
+function stacked<K extends string>(kinds: readonly K[], chances: Readonly<Record<K, number>>, chosen: number) {
+  let below = 0;
+  return kinds.find((kind) => {
+    below += chances[kind];
+    return chosen < below;
+  });
+}
+
+/** True for a ListObjectsV2 or ListObjectVersions request: a GET of a bucket (path style). */
+function isListing(incoming: IncomingMessage, url: URL): boolean {
+  const bucketOnly = url.pathname.split("/").filter((part) => part !== "").length === 1;
+  return (
+    incoming.method === "GET" &&
+    bucketOnly &&
+    (url.searchParams.get("list-type") === "2" || url.searchParams.has("versions"))
+  );
 }
 
 /** The bucket of a path-style request: the first segment of its path. */
