@@ -363,6 +363,22 @@ function outcomeOf<T>(call: Promise<T>, answered: (output: T) => string): Promis
   });
 }
 
+/** Runs the delivery loop, then counts the requests the proxy still holds; the client is destroyed either way. */
+async function deliverAll(
+  handler: Parameters<typeof deliver>[0],
+  records: Parameters<typeof deliver>[1],
+  check: Parameters<typeof deliver>[2],
+  s3: S3Client,
+  proxy: S3Proxy,
+): Promise<{ deliveries: Deliveries; held: number }> {
+  try {
+    const deliveries = await deliver(handler, records, check);
+    return { deliveries, held: await stillHeld(proxy) };
+  } finally {
+    s3.destroy();
+  }
+}
+
 describe("fault injection: 503s, 500s, dropped and held connections, per-key errors, slow listings", () => {
   let started: S3Proxy | undefined;
   const proxy = () => started as S3Proxy;
@@ -529,14 +545,7 @@ describe("fault injection: 503s, 500s, dropped and held connections, per-key err
       };
 
       // Act
-      let deliveries: Deliveries;
-      let held: number;
-      try {
-        deliveries = await deliver(handler, records, check);
-        held = await stillHeld(proxy());
-      } finally {
-        s3.destroy();
-      }
+      const { deliveries, held } = await deliverAll(handler, records, check, s3, proxy());
       const { faults, deleteRequests } = await proxy().stats();
       const cutOff = summaries.filter((summary) => summary.aborted).length;
       await annotate(
@@ -626,14 +635,7 @@ describe("fault injection: 503s, 500s, dropped and held connections, per-key err
       };
 
       // Act
-      let deliveries: Deliveries;
-      let held: number;
-      try {
-        deliveries = await deliver(handler, records, check);
-        held = await stillHeld(proxy());
-      } finally {
-        s3.destroy();
-      }
+      const { deliveries, held } = await deliverAll(handler, records, check, s3, proxy());
       const { faults, listRequests } = await proxy().stats();
       const cutOff = summaries.filter((summary) => summary.aborted).length;
       await annotate(
