@@ -11,7 +11,10 @@ export default defineConfig({
       AWS_REGION: "us-east-1",
       AWS_ACCESS_KEY_ID: "test",
       AWS_SECRET_ACCESS_KEY: "test",
+      // Property tests make a tenth of their runs: each mutant repeats the tests that cover it.
+      PROPERTY_RUNS_SCALE: "0.1",
     },
+    setupFiles: ["test/mutation-setup.ts"],
     include: ["test/**/*.test.ts"],
     // Each mutant runs the tests again on a busy machine: give the slow ones room.
     testTimeout: 60_000,

@@ -16,6 +16,7 @@ import { createBatchDeleter, type ObjectTarget } from "../src/index.js";
 import { classifyCode } from "../src/s3-errors.js";
 import { canBatch } from "../src/s3-requests.js";
 import { seededRandom } from "./fake-clock.js";
+import { propertyRuns } from "./property-runs.js";
 
 const s3 = mockClient(S3Client);
 
@@ -383,7 +384,7 @@ describe("batch deleter, for any targets and any S3 answers", () => {
         }
         expect(traffic.maxInFlight).toBeLessThanOrEqual(scenario.concurrency);
       }),
-      { numRuns: 100 },
+      { numRuns: propertyRuns(100) },
     );
     // Up to 2,500 targets a run, each listed under versions "all": a few seconds for 100 runs.
   }, 180_000);
@@ -584,7 +585,7 @@ describe("conditional deletes, for any targets with or without etags and any S3 
         // Failed with the last answer's code.
         for (const failure of report.failed) expect(failure.code).toBe(last.get(idOfTarget(failure.target))?.code);
       }),
-      { numRuns: 100 },
+      { numRuns: propertyRuns(100) },
     );
   }, 180_000);
 });
@@ -702,7 +703,7 @@ describe("poison isolation, for any batch and any set of refused keys", () => {
           expect(report.failed.map(({ target }) => idOfTarget(target)).sort()).toStrictEqual(poisonTargets.sort());
         }
       }),
-      { numRuns: 100 },
+      { numRuns: propertyRuns(100) },
     );
   }, 180_000);
 });

@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vites
 import { type BatchResponse, compareSequenceNumbers, createCleanupHandler, type StreamRecord } from "../src/index.js";
 import { createRecordFactory, productKeys, recordingLogger, streamEvent } from "./factories.js";
 import { seededRandom } from "./fake-clock.js";
+import { propertyRuns } from "./property-runs.js";
 
 const BUCKET = "product-media";
 const MARGIN = 500;
@@ -164,7 +165,7 @@ describe("repeated deliveries of one batch, with slow S3 answers and a client th
         }
         expect(stored.size).toBe(0);
       }),
-      { numRuns: 40 },
+      { numRuns: propertyRuns(40) },
     );
   }, 180_000);
 });

@@ -21,6 +21,7 @@ import {
 import { kinesisEvent, pipesEvent } from "../src/testing/index.js";
 import { createRecordFactory, recordingLogger } from "./factories.js";
 import { seededRandom } from "./fake-clock.js";
+import { propertyRuns } from "./property-runs.js";
 
 const BUCKET = "product-files";
 const s3 = mockClient(S3Client);
@@ -499,7 +500,7 @@ describe.each(SOURCES)("handler properties, from %s", (source, numRuns) => {
       fc.asyncProperty(smallScenarioArb(source), async (scenario) => {
         await checkScenario(scenario);
       }),
-      { numRuns: numRuns.small },
+      { numRuns: propertyRuns(numRuns.small) },
     );
   });
 
@@ -508,7 +509,7 @@ describe.each(SOURCES)("handler properties, from %s", (source, numRuns) => {
       fc.asyncProperty(largeScenarioArb(source), async (scenario) => {
         await checkScenario(scenario);
       }),
-      { numRuns: numRuns.large },
+      { numRuns: propertyRuns(numRuns.large) },
     );
   }, 180_000);
 });

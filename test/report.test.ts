@@ -14,6 +14,7 @@ import {
   recordsOf,
   unreportable,
 } from "../src/report.js";
+import { propertyRuns } from "./property-runs.js";
 
 /** Digit strings of 1 to 40 digits, every length equally likely, so that unequal lengths meet often. */
 const sequenceNumberArb = fc
@@ -56,7 +57,7 @@ describe("compareSequenceNumbers", () => {
         expect(result).toBe(expected);
         expect(compareSequenceNumbers(b, a)).toBe(expected === 0 ? 0 : -expected);
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 

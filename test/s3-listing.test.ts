@@ -23,6 +23,7 @@ import {
 } from "../src/s3-listing.js";
 import type { ObjectTarget } from "../src/types.js";
 import { settle } from "./fake-clock.js";
+import { propertyRuns } from "./property-runs.js";
 
 const s3 = mockClient(S3Client);
 
@@ -960,7 +961,7 @@ describe("listPages yields every listed key, in order (property)", () => {
           );
         },
       ),
-      { numRuns: 200 },
+      { numRuns: propertyRuns(200) },
     );
   });
 });

@@ -24,6 +24,7 @@ import {
   streamEvent,
   ttlRemoveRecord,
 } from "../src/testing/index.js";
+import { propertyRuns } from "./property-runs.js";
 
 const ARN_OF = (region: string, table: string) =>
   `arn:aws:dynamodb:${region}:123456789012:table/${table}/stream/2026-01-01T00:00:00.000`;
@@ -305,7 +306,7 @@ describe("record factories", () => {
           // Assess
           expect(removals[0]?.keys).toStrictEqual({ ...keys });
         }),
-        { numRuns: 200 },
+        { numRuns: propertyRuns(200) },
       );
     });
   });
