@@ -53,6 +53,14 @@ describe("documentation links", () => {
   });
 });
 
+describe("README", () => {
+  it("stays a way in: at most 250 lines, with the depth in docs/", () => {
+    const readme = readProjectFile("README.md");
+    expect(readme.trimEnd().split("\n").length).toBeLessThanOrEqual(250);
+    expect(markdownLinks(readme).map(({ target }) => target)).toContain("docs/README.md");
+  });
+});
+
 describe("markdown reading", () => {
   it("makes GitHub's heading slugs", () => {
     expect(headingSlug("Global tables (`ttlAttribute`)")).toBe("global-tables-ttlattribute");
