@@ -1,6 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { RECOMMENDED_EVENT_SOURCE_MAPPING, TTL_REMOVE_ONLY_FILTER_CRITERIA } from "../src/deployment.js";
 import {
   codeBlocks,
   docsPages,
@@ -58,6 +60,21 @@ describe("README", () => {
     const readme = readProjectFile("README.md");
     expect(readme.trimEnd().split("\n").length).toBeLessThanOrEqual(250);
     expect(markdownLinks(readme).map(({ target }) => target)).toContain("docs/README.md");
+  });
+
+  it("deploys with exactly the package's mapping settings and TTL filter", () => {
+    const [template] = codeBlocks(readProjectFile("README.md")).filter(({ language }) => language === "yaml");
+    const tags = ["GetAtt", "Sub", "Ref"].map((name) => ({
+      tag: `!${name}`,
+      resolve: (value: string) => ({ name, value }),
+    }));
+    const parsed = parse(template?.code ?? "", { customTags: tags });
+    const { Stream, DestinationConfig, FilterCriteria, ...settings } =
+      parsed.Resources.Cleanup.Properties.Events.ProductsStream.Properties;
+    expect(settings).toEqual(RECOMMENDED_EVENT_SOURCE_MAPPING);
+    expect(FilterCriteria).toEqual(TTL_REMOVE_ONLY_FILTER_CRITERIA);
+    expect(Stream).toBeDefined();
+    expect(DestinationConfig.OnFailure.Destination).toBeDefined();
   });
 });
 
