@@ -15,7 +15,13 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Each mutant runs the tests again on a busy machine: give the slow ones room.
     testTimeout: 60_000,
-    // Integration tests need moto and DynamoDB Local; the bundle and package tests read dist/.
-    exclude: ["test/integration/**", "test/bundle.test.ts", "test/lambda-entry.test.ts", "test/deploy/**"],
+    // Integration tests need moto and DynamoDB Local; the bundle, lambda-entry and package-consumers tests read dist/.
+    exclude: [
+      "test/integration/**",
+      "test/bundle.test.ts",
+      "test/lambda-entry.test.ts",
+      "test/package-consumers.test.ts",
+      "test/deploy/**",
+    ],
   },
 });
