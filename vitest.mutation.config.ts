@@ -18,13 +18,14 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Each mutant runs the tests again on a busy machine: give the slow ones room.
     testTimeout: 60_000,
-    // Integration tests need moto and DynamoDB Local; the bundle, package and docs snippet tests read dist/.
+    // Integration tests need moto and DynamoDB Local; the bundle, lambda-entry, package-consumers and docs snippet tests read dist/.
     exclude: [
       "test/integration/**",
       "test/bundle.test.ts",
       "test/lambda-entry.test.ts",
       "test/deploy/**",
       "test/docs-snippets.test.ts",
+      "test/package-consumers.test.ts",
     ],
   },
 });

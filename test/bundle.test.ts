@@ -3,7 +3,8 @@
  * bundle keeps only what it calls. Bundles the built package (dist/, one file per format) with
  * esbuild, the way CDK and SAM bundle Lambdas; `npm test` builds before it runs the tests.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -71,5 +72,33 @@ describe("tree-shaking", () => {
     expect(code).toContain("CLEANUP_BUCKET");
     expect(code).toContain("CloudWatchMetrics");
     expect(code).toContain("DeleteObjects");
+  });
+});
+
+/** The names a CJS file reads from its `require` of index.cjs, by esbuild's `var x = require("./index.cjs")`. */
+function namesReadFromIndex(file: string): string[] {
+  const code = readFileSync(fileURLToPath(new URL(`../dist/${file}`, import.meta.url)), "utf8");
+  const variables = [...code.matchAll(/var (\w+) = require\('(?:\.|\.\.)\/index\.cjs'\)/g)].map(([, name]) => name);
+  return [...new Set(variables.flatMap((name) => [...code.matchAll(new RegExp(`\\b${name}\\.(\\w+)`, "g"))]))].map(
+    ([, property]) => property as string,
+  );
+}
+
+describe("the CJS build", () => {
+  const require = createRequire(import.meta.url);
+  const index: Record<string, unknown> = require("../dist/index.cjs");
+
+  it.each(["lambda.cjs", "testing/index.cjs"])("%s requires index.cjs for the library instead of a copy", (file) => {
+    const names = namesReadFromIndex(file);
+
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) expect(index, `index.cjs exports ${name}`).toHaveProperty(name);
+  });
+
+  it("keeps the library out of testing/index.cjs", () => {
+    const code = readFileSync(fileURLToPath(new URL("../dist/testing/index.cjs", import.meta.url)), "utf8");
+
+    expect(code).not.toContain("// src/errors.ts");
+    expect(code).not.toContain("// src/report.ts");
   });
 });

@@ -3,6 +3,7 @@
  * Each `@ts-expect-error` line must be an error, or tsc fails on the unused directive.
  */
 import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import middy from "@middy/core";
 import type {
   KinesisStreamEvent as AwsKinesisStreamEvent,
@@ -36,7 +37,14 @@ import {
   type StreamEvent,
   type StreamRecord,
 } from "../src/index.js";
-import { kinesisEvent, pipesEvent } from "../src/testing/index.js";
+import {
+  type DynamoDBStreamsClientLike,
+  kinesisEvent,
+  pipesEvent,
+  type RunStreamOptions,
+  runStream,
+  type StreamRunReport,
+} from "../src/testing/index.js";
 
 declare const event: DynamoDBStreamEvent;
 declare const context: Context;
@@ -232,3 +240,15 @@ export const withoutBucket = (common: CommonCleanupOptions) => createCleanupHand
 expectTypeOf(api).not.toHaveProperty("isXmlSafe");
 expectTypeOf(api).not.toHaveProperty("withContentMd5");
 expectTypeOf(api).toHaveProperty("createCleanupHandler");
+
+// runStream's client is typed by its shape, so that the testing entry's types do not need the
+// optional peer; a real DynamoDBStreamsClient fits it.
+expectTypeOf<DynamoDBStreamsClient>().toExtend<DynamoDBStreamsClientLike>();
+expectTypeOf<RunStreamOptions["client"]>().toEqualTypeOf<DynamoDBStreamsClientLike>();
+expectTypeOf(
+  runStream({ client: new DynamoDBStreamsClient({}), streamArn: "arn", handler }),
+).resolves.toEqualTypeOf<StreamRunReport>();
+// @ts-expect-error a client needs send
+runStream({ client: {}, streamArn: "arn", handler });
+// @ts-expect-error whose commands resolve
+runStream({ client: { send: (_command: object) => 1 }, streamArn: "arn", handler });

@@ -32,6 +32,7 @@ export type { KinesisEventOptions } from "./sources.js";
 export { kinesisEvent, pipesEvent } from "./sources.js";
 export type {
   DiscardedBatch,
+  DynamoDBStreamsClientLike,
   RunStreamOptions,
   StreamBatch,
   StreamHandler,

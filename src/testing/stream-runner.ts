@@ -96,10 +96,19 @@ export interface StreamRunReport {
   stoppedBy: "drained" | "idle" | "aborted";
 }
 
+/**
+ * What `runStream` needs of its client: a `DynamoDBStreamsClient` of @aws-sdk/client-dynamodb-streams
+ * fits. Described by its shape, so that the types of this entry point do not need that optional peer.
+ */
+export interface DynamoDBStreamsClientLike {
+  /** Sends a DescribeStream, GetShardIterator or GetRecords command, and resolves to its output. */
+  send(command: object): Promise<unknown>;
+}
+
 /** Options of {@link runStream}. */
 export interface RunStreamOptions {
-  /** A client for the endpoint to read: AWS, DynamoDB Local, moto. */
-  client: DynamoDBStreamsClient;
+  /** A client for the endpoint to read (AWS, DynamoDB Local, moto): a `DynamoDBStreamsClient`. */
+  client: DynamoDBStreamsClientLike;
   /** The stream to read, such as a table's `LatestStreamArn`. It becomes each record's `eventSourceARN`. */
   streamArn: string;
   /** The function to call with each batch. */
@@ -461,7 +470,8 @@ function settingsOf(options: RunStreamOptions): RunSettings {
   );
   if (issues.length > 0) throw new ConfigError(issues);
   return {
-    client: options.client,
+    // runStream sends it the commands of @aws-sdk/client-dynamodb-streams, and reads their outputs.
+    client: options.client as DynamoDBStreamsClient,
     streamArn: options.streamArn,
     handler: options.handler,
     batchSize,
