@@ -3,7 +3,7 @@
  * stopping the servers is exercised by every integration run; finding or installing moto's Python
  * is in moto-python.test.ts.)
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,14 +14,14 @@ import { freePort } from "./services/process.js";
 
 describe("local services", () => {
   const saved = { ...process.env };
+  let empty: string;
   beforeEach(() => {
-    const empty = mkdtempSync(join(tmpdir(), "no-tools-"));
+    empty = mkdtempSync(join(tmpdir(), "no-tools-"));
     process.env.PATH = empty;
-    process.env.PYENV_ROOT = empty;
-    process.env.MOTO_PYTHON = "";
   });
   afterEach(() => {
     process.env = { ...saved };
+    rmSync(empty, { recursive: true, force: true });
   });
 
   it("names a Java 17+ runtime to install, for Debian and macOS, when java is missing", async () => {
