@@ -38,13 +38,22 @@ export async function ensureDynamoDBLocal(): Promise<string> {
   }
 }
 
+/** How to get Java, for DynamoDB Local. */
+export const JAVA_INSTALL_HINT =
+  "Install a Java 17+ runtime and put its `java` on PATH: `apt-get install openjdk-17-jre-headless` (Debian/Ubuntu), `brew install openjdk@17` (macOS), or any JRE 17+ from the vendor of your choice.";
+
+/** Resolves when `java -version` runs; otherwise throws an error that says how to install Java. */
+export async function checkJava(runCommand: typeof run = run): Promise<void> {
+  const { code, output } = await runCommand("java", ["-version"]);
+  if (code === 0) return;
+  const problem = code === -1 ? "`java` was not found" : `\`java -version\` failed (exit code ${code})`;
+  const said = code === -1 ? "" : `\n${output.trim()}`;
+  throw new Error(`DynamoDB Local needs Java 17 or later, and ${problem}. ${JAVA_INSTALL_HINT}${said}`);
+}
+
 /** Starts DynamoDB Local in memory on a free port and waits until it answers. */
 export async function startDynamoDBLocal(): Promise<Service> {
-  if ((await run("java", ["-version"])).code !== 0) {
-    throw new Error(
-      "DynamoDB Local needs Java 17 or later, and `java` was not found. Install a JRE (on Debian: `apt-get install openjdk-17-jre-headless`).",
-    );
-  }
+  await checkJava();
   const emulator = await ensureDynamoDBLocal();
   return startOnFreePort((port) => {
     const endpoint = `http://127.0.0.1:${port}`;

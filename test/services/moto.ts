@@ -1,36 +1,22 @@
 /**
- * moto's server on 127.0.0.1: S3 and DynamoDB Streams for integration tests and the demo.
- * moto is a Python package; it cannot be installed from here, so we find a Python that has it.
+ * moto's server on 127.0.0.1: S3 and DynamoDB Streams for integration tests and the demo. It runs on
+ * a Python that has moto, or on one the project installs it into (moto-python.ts).
  */
-import { existsSync, readdirSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
-import { run, type Service, startOnFreePort, startService } from "./process.js";
+import { MOTO_VERSION, pythonCandidates, resolveMotoPython } from "./moto-python.js";
+import { CACHE_DIR, run, type Service, startOnFreePort, startService } from "./process.js";
 
-const IMPORT_CHECK = "import moto.server, flask, flask_cors";
+/** Where moto is installed when no Python here has it. */
+export const MOTO_VENV_DIR = join(CACHE_DIR, `moto-venv-${MOTO_VERSION}`);
 
-/** Pythons to try, in order: $MOTO_PYTHON, python3, python, then every pyenv version. */
-function pythonCandidates(): string[] {
-  const pyenv = join(process.env.PYENV_ROOT ?? join(homedir(), ".pyenv"), "versions");
-  const versions = existsSync(pyenv)
-    ? readdirSync(pyenv)
-        .sort()
-        .reverse()
-        .map((version) => join(pyenv, version, "bin", "python"))
-    : [];
-  return [process.env.MOTO_PYTHON, "python3", "python", ...versions].filter(
-    (candidate): candidate is string => candidate !== undefined && candidate !== "",
-  );
-}
-
-/** The first Python that can import moto's server, or an error that says what to install. */
-export async function findMotoPython(): Promise<string> {
-  for (const python of pythonCandidates()) {
-    if ((await run(python, ["-c", IMPORT_CHECK])).code === 0) return python;
-  }
-  throw new Error(
-    'No Python here can import moto\'s server (tried $MOTO_PYTHON, python3, python and pyenv versions). Install it with `pip install "moto[server]"`, or set MOTO_PYTHON to a Python that has it.',
-  );
+/** A Python that can run moto's server: found, or set up once in .cache/ (see moto-python.ts). */
+export function findMotoPython(): Promise<string> {
+  return resolveMotoPython({
+    candidates: pythonCandidates(),
+    venvDir: MOTO_VENV_DIR,
+    run,
+    say: (line) => process.stderr.write(`${line}\n`),
+  });
 }
 
 /** Starts `python -m moto.server` on a free loopback port and waits until it answers. */
