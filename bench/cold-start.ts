@@ -316,7 +316,7 @@ main(async () => {
           ],
           ["import the bundle without the call (evaluation: our modules and zod/mini's)", ms(split.evaluation)],
           [
-            "createCleanupHandler(options): zod schemas built and parsed, template, deleter, S3Client",
+            "createCleanupHandler(options): schemas of the options given built and parsed, template, deleter, S3Client",
             ms(split.create),
           ],
           ["  of which new S3Client({}), the default client (a process that constructs only it)", ms(split.newClient)],

@@ -33,7 +33,16 @@ import {
 } from "./s3-requests.js";
 import { createSendRate, type SendRate } from "./send-rate.js";
 import type { ObjectTarget } from "./types.js";
-import { fn, nonNegativeInt, positiveInt, s3ClientSchema, validateOptions } from "./validation.js";
+import {
+  fn,
+  nonNegativeInt,
+  type OptionalFields,
+  optionsSchema,
+  positiveInt,
+  s3ClientSchema,
+  trueOrFalse,
+  validateOptions,
+} from "./validation.js";
 
 export { MAX_KEYS_PER_REQUEST };
 
@@ -183,20 +192,20 @@ export interface DeleteReport {
 /** Deletes targets and reports the outcome of each. Never rejects for S3 errors. */
 export type BatchDeleter = (targets: readonly ObjectTarget[], options?: DeleteCallOptions) => Promise<DeleteReport>;
 
-/** The deleter's options schema; the handler shares its fields. */
-export const deleterOptionFields = () => ({
-  concurrency: z.optional(positiveInt(64)),
-  maxAttempts: z.optional(positiveInt(10)),
-  baseDelayMs: z.optional(nonNegativeInt()),
-  maxDelayMs: z.optional(nonNegativeInt()),
-  sleep: z.optional(fn<(ms: number, signal: AbortSignal | undefined) => Promise<void>>()),
-  random: z.optional(fn<() => number>()),
-  versions: z.optional(z.enum(["current", "all"], { error: 'must be "current" or "all"' })),
-  contentMd5: z.optional(z.boolean({ error: "must be true or false" })),
-  fallbackToSingleDeletes: z.optional(z.boolean({ error: "must be true or false" })),
-  maxListedObjects: z.optional(positiveInt(1_000_000)),
-  adaptiveRate: z.optional(z.boolean({ error: "must be true or false" })),
-});
+/** The deleter's optional options (besides `s3Client`); the handler shares these fields. */
+export const deleterOptionFields: OptionalFields = {
+  concurrency: () => positiveInt(64),
+  maxAttempts: () => positiveInt(10),
+  baseDelayMs: nonNegativeInt,
+  maxDelayMs: nonNegativeInt,
+  sleep: () => fn(),
+  random: () => fn(),
+  versions: () => z.enum(["current", "all"], { error: 'must be "current" or "all"' }),
+  contentMd5: trueOrFalse,
+  fallbackToSingleDeletes: trueOrFalse,
+  maxListedObjects: () => positiveInt(1_000_000),
+  adaptiveRate: trueOrFalse,
+};
 
 /** The options of a deleter, defaults applied. */
 export type DeleterConfig = Required<{ [K in keyof BatchDeleterOptions]: Exclude<BatchDeleterOptions[K], undefined> }>;
@@ -284,7 +293,7 @@ export interface Outcomes {
  * ```
  */
 export function createBatchDeleter(options: BatchDeleterOptions): BatchDeleter {
-  validateOptions(z.strictObject({ s3Client: s3ClientSchema(), ...deleterOptionFields() }), options);
+  validateOptions(optionsSchema({ s3Client: s3ClientSchema() }, deleterOptionFields, options), options);
   const config = deleterConfig(options);
   const sendRate = config.adaptiveRate ? createSendRate(config.sleep) : undefined;
   return async (targets, options = {}) => {

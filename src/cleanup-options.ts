@@ -6,10 +6,27 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
 import { type BatchDeleterOptions, type DeleterConfig, deleterConfig, deleterOptionFields } from "./batch-deleter.js";
-import { type KeyFunction, type KeyMapperOptions, type KeySpec, keyMapperFields, requireBucket } from "./key-mapper.js";
+import {
+  type KeyFunction,
+  type KeyMapperOptions,
+  type KeySpec,
+  keyMapperFields,
+  keySpecSchema,
+  requireBucket,
+} from "./key-mapper.js";
 import { type ParseOptions, REMOVAL_FILTERS, tableNamesSchema } from "./parse-stream-records.js";
 import type { CleanupSummary, Logger, RemovalFilter } from "./types.js";
-import { fn, loggerSchema, nonEmptyString, nonNegativeInt, s3ClientSchema, validateOptions } from "./validation.js";
+import {
+  fn,
+  loggerSchema,
+  nonEmptyString,
+  nonNegativeInt,
+  type OptionalFields,
+  optionsSchema,
+  s3ClientSchema,
+  trueOrFalse,
+  validateOptions,
+} from "./validation.js";
 
 /**
  * Options of {@link createCleanupHandler}. `bucket` is required when `key` is a template or
@@ -135,20 +152,20 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
   timeoutMarginMs?: number | undefined;
 }
 
-const cleanupOptionsSchema = () =>
-  z.strictObject({
-    ...keyMapperFields(),
-    ...deleterOptionFields(),
-    removals: z.optional(z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' })),
-    ttlAttribute: z.optional(nonEmptyString()),
-    tableNames: z.optional(tableNamesSchema()),
-    onResult: z.optional(fn()),
-    s3Client: z.optional(s3ClientSchema()),
-    onInvalidRecord: z.optional(z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' })),
-    dryRun: z.optional(z.boolean({ error: "must be true or false" })),
-    logger: z.optional(loggerSchema()),
-    timeoutMarginMs: z.optional(nonNegativeInt()),
-  });
+/** The handler's optional options (every one but `key`), in the order their issues are listed. */
+const optionalFields: OptionalFields = {
+  ...keyMapperFields,
+  ...deleterOptionFields,
+  removals: () => z.enum(REMOVAL_FILTERS as RemovalFilter[], { error: 'must be "any", "ttl" or "user"' }),
+  ttlAttribute: nonEmptyString,
+  tableNames: tableNamesSchema,
+  onResult: () => fn(),
+  s3Client: s3ClientSchema,
+  onInvalidRecord: () => z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' }),
+  dryRun: trueOrFalse,
+  logger: loggerSchema,
+  timeoutMarginMs: nonNegativeInt,
+};
 
 /** The handler's options, checked, with their defaults; the S3 client is left to the handler to create. */
 export interface CleanupConfig {
@@ -167,7 +184,7 @@ export interface CleanupConfig {
 
 /** Checks the options (throws one {@link ConfigError} naming every wrong option) and applies the defaults. */
 export function resolveCleanupOptions(options: CleanupOptions): CleanupConfig {
-  validateOptions(cleanupOptionsSchema(), options, (input) => [
+  validateOptions(optionsSchema({ key: keySpecSchema() }, optionalFields, options), options, (input) => [
     ...requireBucket(input),
     ...(input.etagAttribute !== undefined && input.versions === "all"
       ? [

@@ -12,7 +12,13 @@ import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-templat
 import { distinctBy, targetId } from "./object-target.js";
 import type { InvalidRecord, RemovedItem } from "./parse-stream-records.js";
 import type { AttributeMap, CleanupTarget, ObjectTarget, PrefixTarget } from "./types.js";
-import { allowedPrefixesSchema, nonEmptyString, validateOptions } from "./validation.js";
+import {
+  allowedPrefixesSchema,
+  nonEmptyString,
+  type OptionalFields,
+  optionsSchema,
+  validateOptions,
+} from "./validation.js";
 
 /**
  * What a key function may return: a key, an object, `{ bucket, prefix }` for every object under a
@@ -242,15 +248,14 @@ export const keySpecSchema = () =>
     }),
   );
 
-/** The options a key mapper needs; the handler shares these fields. */
-export const keyMapperFields = () => ({
-  key: keySpecSchema(),
-  bucket: z.optional(nonEmptyString()),
-  allowedBuckets: z.optional(allowedBucketsSchema()),
-  allowedPrefixes: z.optional(allowedPrefixesSchema()),
-  prefixDelimiter: z.optional(nonEmptyString()),
-  etagAttribute: z.optional(nonEmptyString()),
-});
+/** The optional options a key mapper needs (besides `key`); the handler shares these fields. */
+export const keyMapperFields: OptionalFields = {
+  bucket: nonEmptyString,
+  allowedBuckets: () => allowedBucketsSchema(),
+  allowedPrefixes: allowedPrefixesSchema,
+  prefixDelimiter: nonEmptyString,
+  etagAttribute: nonEmptyString,
+};
 
 /** The rule of the `allowedBuckets` option: a non-empty array of non-empty strings. */
 export const allowedBucketsSchema = () =>
@@ -300,7 +305,8 @@ export function createKeyMapper(
 ): KeyMapper;
 export function createKeyMapper(key: KeySpec, options: KeyMapperOptions & { bucket: string }): KeyMapper;
 export function createKeyMapper(key: KeySpec, options: KeyMapperOptions = {}): KeyMapper {
-  validateOptions(z.strictObject(keyMapperFields()), { ...options, key }, requireBucket);
+  const input = { ...options, key };
+  validateOptions(optionsSchema({ key: keySpecSchema() }, keyMapperFields, input), input, requireBucket);
   return buildKeyMapper(key, options);
 }
 

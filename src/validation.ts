@@ -46,6 +46,24 @@ export function validateOptions<T extends z.ZodMiniType>(
   throw new ConfigError(issues);
 }
 
+/** Optional options by name, each with a function that builds its schema (without `z.optional`). */
+export type OptionalFields = Readonly<Record<string, () => z.ZodMiniType>>;
+
+/**
+ * The strict object schema of a factory's options: the `required` schemas, and the `optional` ones
+ * of the options that `input` holds (in `optional`'s order). Only the options given are built, so
+ * the one-line handler does not build two dozen schemas it does not use; an option `optional` does
+ * not name is still "not an option".
+ */
+export function optionsSchema(required: Record<string, z.ZodMiniType>, optional: OptionalFields, input: unknown) {
+  const given = typeof input === "object" && input !== null ? input : {};
+  const shape: Record<string, z.ZodMiniType> = { ...required };
+  for (const [name, schema] of Object.entries(optional)) {
+    if (name in given) shape[name] = z.optional(schema());
+  }
+  return z.strictObject(shape);
+}
+
 export const nonEmptyString = () =>
   z.string({ error: "must be a non-empty string" }).check(z.minLength(1, { error: "must be a non-empty string" }));
 
@@ -56,6 +74,8 @@ export const positiveInt = (max: number) =>
 
 export const nonNegativeInt = () =>
   z.int({ error: "must be an integer" }).check(z.gte(0, { error: "must not be negative" }));
+
+export const trueOrFalse = () => z.boolean({ error: "must be true or false" });
 
 export const fn = <T>(what = "must be a function") =>
   z.custom<T>((value) => typeof value === "function", { error: what });
