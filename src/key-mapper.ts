@@ -6,6 +6,7 @@
 import * as z from "zod/mini";
 import { abortable } from "./abort.js";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
+import { closestName } from "./closest-name.js";
 import { mapInOrder } from "./concurrency.js";
 import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, refOf } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
@@ -369,13 +370,35 @@ function keysOnlyHint(item: RemovedItem): string {
     : ` The record has no OldImage${item.streamViewType ? ` (StreamViewType ${item.streamViewType})` : ""}: non-key attributes need a stream of type OLD_IMAGE or NEW_AND_OLD_IMAGES.`;
 }
 
+/** How many attribute names a message lists at most. */
+const LISTED_NAMES = 20;
+
+/**
+ * For a message about a missing attribute: the closest name the record has, when one is close
+ * enough to be a typo ({@link closestName}), and the names of its Keys and OldImage (never their
+ * values), at most {@link LISTED_NAMES}.
+ */
+function attributeNamesHint(item: RemovedItem, name: string): string {
+  const data = item.record.dynamodb;
+  const names = [...new Set([...ownNames(data?.Keys), ...ownNames(data?.OldImage)])];
+  if (names.length === 0) return " The record has no attributes.";
+  const closest = closestName(name, names);
+  const listed = names.slice(0, LISTED_NAMES).map((known) => `\`${shown(known)}\``);
+  const more = names.length > LISTED_NAMES ? ` … and ${names.length - LISTED_NAMES} more` : "";
+  return `${closest === undefined ? "" : ` Did you mean \`${shown(closest)}\`?`} The record's attributes: ${listed.join(", ")}${more}.`;
+}
+
+function ownNames(map: AttributeMap | undefined | null): string[] {
+  return map === undefined || map === null || typeof map !== "object" ? [] : Object.keys(map);
+}
+
 function readPlaceholder(item: RemovedItem, name: string): string {
   const data = item.record.dynamodb;
   const raw = rawAttribute(data?.Keys, name) ?? rawAttribute(data?.OldImage, name);
   if (raw === undefined) {
     throw new KeyMappingError(
       refOf(item),
-      `the key template needs attribute \`${name}\`, which is in neither Keys nor OldImage.${keysOnlyHint(item)}`,
+      `the key template needs attribute \`${name}\`, which is in neither Keys nor OldImage.${attributeNamesHint(item, name)}${keysOnlyHint(item)}`,
       {
         attribute: name,
       },

@@ -638,7 +638,7 @@ describe("invalid records", () => {
     [
       "a missing template attribute",
       ({ removeRecord }) => removeRecord({ keys: { sku: { S: "p-2" } } }),
-      "the key template needs attribute `productId`, which is in neither Keys nor OldImage.",
+      "the key template needs attribute `productId`, which is in neither Keys nor OldImage. The record's attributes: `sku`.",
     ],
     [
       "a key outside allowedPrefixes",
