@@ -209,7 +209,8 @@ type Values = { -readonly [Name in CleanupEnvVariable]?: z.output<Schemas[Name]>
  *
  * It throws one {@link ConfigError} listing every problem, each with the variable's name as its
  * `path` (`CLEANUP_CONCURRENCY`, `CLEANUP_KEY[1]`, `CLEANUP_METRICS_DIMENSIONS.Stage`); a problem in
- * an override is named `overrides.<option>`. Messages never quote a variable's value.
+ * an override is named `overrides.<option>`. Messages never quote a variable's value; only a bucket
+ * given as an S3 URL or ARN gets the bare bucket name to pass instead.
  *
  * @param env - The variables; `process.env` when left out.
  * @param overrides - Options that replace what the variables set, for what a variable cannot carry:

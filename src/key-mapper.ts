@@ -6,6 +6,7 @@
 import * as z from "zod/mini";
 import { abortable } from "./abort.js";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
+import { bucketNameSchema } from "./bucket-name.js";
 import { closestName } from "./closest-name.js";
 import { mapInOrder } from "./concurrency.js";
 import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, refOf } from "./errors.js";
@@ -246,17 +247,17 @@ export const keySpecSchema = () =>
 /** The options a key mapper needs; the handler shares these fields. */
 export const keyMapperFields = () => ({
   key: keySpecSchema(),
-  bucket: z.optional(nonEmptyString()),
+  bucket: z.optional(bucketNameSchema()),
   allowedBuckets: z.optional(allowedBucketsSchema()),
   allowedPrefixes: z.optional(allowedPrefixesSchema()),
   prefixDelimiter: z.optional(nonEmptyString()),
   etagAttribute: z.optional(nonEmptyString()),
 });
 
-/** The rule of the `allowedBuckets` option: a non-empty array of non-empty strings. */
+/** The rule of the `allowedBuckets` option: a non-empty array of bucket names. */
 export const allowedBucketsSchema = () =>
   z
-    .array(nonEmptyString(), { error: "must be an array of bucket names" })
+    .array(bucketNameSchema(), { error: "must be an array of bucket names" })
     .check(z.minLength(1, { error: "must hold at least one bucket (leave it out to allow only `bucket`)" }));
 
 /**

@@ -424,6 +424,24 @@ describe("createCleanupHandlerFromEnv", () => {
       expect(act).toThrow(failure);
     });
 
+    it("checks CLEANUP_BUCKET and each of CLEANUP_ALLOWED_BUCKETS as a bucket name, naming the variable and the index", () => {
+      // Act
+      const issues = issuesFor({
+        ...BASE,
+        CLEANUP_BUCKET: "s3://product-images/images",
+        CLEANUP_ALLOWED_BUCKETS: "archive, media/2024",
+      });
+
+      // Assess
+      expect(issues).toEqual([
+        { path: "CLEANUP_BUCKET", message: 'is an S3 URL; pass the bare bucket name: "product-images"' },
+        {
+          path: "CLEANUP_ALLOWED_BUCKETS[1]",
+          message: 'holds "/", which no bucket name has: the path belongs in the key (or `allowedPrefixes`)',
+        },
+      ]);
+    });
+
     it("never quotes a variable's value in its messages", () => {
       const secret = fc.string({ minLength: 1, maxLength: 12 }).map((text) => `SeCrEt${text}`);
       fc.assert(

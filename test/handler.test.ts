@@ -356,6 +356,31 @@ describe("options", () => {
     expect(blank).toEqual([{ path: "allowedBuckets[1]", message: "must be a non-empty string" }]);
   });
 
+  it("rejects an S3 URL or a bucket ARN for a bucket at factory time, naming the option and the bare name", () => {
+    // Act
+    const issues = configIssues(() =>
+      setup({ bucket: "s3://product-images", allowedBuckets: ["prod-media", "arn:aws:s3:::archive"] }),
+    );
+
+    // Assess
+    expect(issues).toEqual([
+      { path: "bucket", message: 'is an S3 URL; pass the bare bucket name: "product-images"' },
+      { path: "allowedBuckets[1]", message: 'is a bucket ARN; pass the bare bucket name: "archive"' },
+    ]);
+  });
+
+  it("accepts directory buckets, legacy names and access point ARNs", () => {
+    // Act
+    const act = () =>
+      setup({
+        bucket: "product-images--use1-az4--x-s3",
+        allowedBuckets: ["Legacy_Bucket", "arn:aws:s3:eu-west-1:123456789012:accesspoint/images"],
+      });
+
+    // Assess
+    expect(act).not.toThrow();
+  });
+
   it("keeps the buckets it was created with when the allowedBuckets array changes later", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();

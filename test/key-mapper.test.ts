@@ -1782,6 +1782,18 @@ describe("createKeyMapper configuration", () => {
     ["a string", "archive", "allowedBuckets", "must be an array of bucket names"],
     ["holding an empty name", [ARCHIVE, ""], "allowedBuckets[1]", "must be a non-empty string"],
     ["holding a number", [7], "allowedBuckets[0]", "must be a non-empty string"],
+    [
+      "holding an S3 URL",
+      [ARCHIVE, "s3://media"],
+      "allowedBuckets[1]",
+      'is an S3 URL; pass the bare bucket name: "media"',
+    ],
+    [
+      "holding a bucket ARN",
+      ["arn:aws:s3:::media"],
+      "allowedBuckets[0]",
+      'is a bucket ARN; pass the bare bucket name: "media"',
+    ],
   ])("refuses allowedBuckets %s, naming the option", (_name, allowedBuckets, path, message) => {
     // Act
     const error = configErrorOf(() => createKeyMapper(() => null, { allowedBuckets } as never));
@@ -1793,6 +1805,18 @@ describe("createKeyMapper configuration", () => {
   it.each([
     ["an empty bucket", { bucket: "" }, "bucket", "must be a non-empty string"],
     ["a bucket that is not a string", { bucket: 5 }, "bucket", "must be a non-empty string"],
+    [
+      "an S3 URL as the bucket",
+      { bucket: "s3://product-images" },
+      "bucket",
+      'is an S3 URL; pass the bare bucket name: "product-images"',
+    ],
+    [
+      "a bucket with a path",
+      { bucket: "product-images/images" },
+      "bucket",
+      'holds "/", which no bucket name has: the path belongs in the key (or `allowedPrefixes`)',
+    ],
     [
       "empty allowedPrefixes",
       { bucket: BUCKET, allowedPrefixes: [] },
