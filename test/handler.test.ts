@@ -458,6 +458,77 @@ describe("options", () => {
       "INFO dynamodb-s3-cleanup summary",
     ]);
   });
+
+  describe("without a logger", () => {
+    /** Stdout while `act` runs, one parsed JSON object per line; fails on a line that is not one. */
+    async function stdoutLinesOf(act: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+      const write = vi.spyOn(process.stdout, "write").mockReturnValue(true);
+      try {
+        await act().catch(() => {});
+        return write.mock.calls.map(([chunk]) => {
+          const text = String(chunk);
+          expect(text.endsWith("\n") && !text.slice(0, -1).includes("\n")).toBe(true);
+          return JSON.parse(text) as Record<string, unknown>;
+        });
+      } finally {
+        write.mockRestore();
+      }
+    }
+
+    it("writes the summary as one JSON object on one line of stdout", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ logger: undefined });
+      answerDeletes(() => undefined);
+
+      // Act
+      const lines = await stdoutLinesOf(() => handler(streamEvent(removeRecord({ keys: productKeys("p-1") }))));
+
+      // Assess
+      expect(lines).toEqual([
+        expect.objectContaining({
+          level: "INFO",
+          message: "dynamodb-s3-cleanup summary",
+          timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+          records: 1,
+          deleted: 1,
+          failed: 0,
+        }),
+      ]);
+      expect(Object.keys(lines[0] as object).slice(0, 3)).toEqual(["level", "message", "timestamp"]);
+    });
+
+    it("writes warnings as JSON lines with level WARN", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ logger: undefined, onInvalidRecord: "skip" });
+      answerDeletes(() => undefined);
+
+      // Act
+      const lines = await stdoutLinesOf(() => handler(streamEvent(removeRecord({ keys: {} }))));
+
+      // Assess
+      expect(lines.map((line) => [line.level, line.message])).toEqual([
+        ["WARN", "Invalid record, skipped"],
+        ["INFO", "dynamodb-s3-cleanup summary"],
+      ]);
+    });
+
+    it("honours AWS_LAMBDA_LOG_LEVEL as it is when the factory is called", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      vi.stubEnv("AWS_LAMBDA_LOG_LEVEL", "WARN");
+      const { handler } = setup({ logger: undefined, onInvalidRecord: "skip" });
+      vi.unstubAllEnvs();
+      answerDeletes(() => undefined);
+
+      // Act
+      const lines = await stdoutLinesOf(() => handler(streamEvent(removeRecord({ keys: {} }))));
+
+      // Assess
+      expect(lines.map((line) => [line.level, line.message])).toEqual([["WARN", "Invalid record, skipped"]]);
+    });
+  });
 });
 
 describe("event", () => {
