@@ -389,8 +389,9 @@ function attributeNamesHint(item: RemovedItem, name: string): string {
   return `${closest === undefined ? "" : ` Did you mean \`${shown(closest)}\`?`} The record's attributes: ${listed.join(", ")}${more}.`;
 }
 
+/** The attribute names of a Keys or OldImage map, none when it is missing. */
 function ownNames(map: AttributeMap | undefined | null): string[] {
-  return map === undefined || map === null || typeof map !== "object" ? [] : Object.keys(map);
+  return map === undefined || map === null ? [] : Object.keys(map);
 }
 
 function readPlaceholder(item: RemovedItem, name: string): string {
