@@ -6,6 +6,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
 import { type BatchDeleterOptions, type DeleterConfig, deleterConfig, deleterOptionFields } from "./batch-deleter.js";
+import { defaultLogger } from "./json-logger.js";
 import {
   type KeyFunction,
   type KeyMapperOptions,
@@ -137,7 +138,12 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
    * @default false
    */
   dryRun?: boolean | undefined;
-  /** Where log lines go; a Powertools Logger fits. @default console */
+  /**
+   * Where log lines go; a Powertools Logger fits, and gets `(message, fields)` as they are.
+   * @default one JSON object per line on stdout (`level`, `message`, `timestamp`, then the fields), at
+   * the level `AWS_LAMBDA_LOG_LEVEL` sets when the factory is called (Lambda's advanced logging
+   * controls), else at every level
+   */
   logger?: Logger | undefined;
   /**
    * The invocation's signal fires this many ms before the function's timeout
@@ -216,7 +222,7 @@ export function resolveCleanupOptions(options: CleanupOptions): CleanupConfig {
     onResult: options.onResult,
     onInvalidRecord: options.onInvalidRecord ?? "fail",
     dryRun: options.dryRun ?? false,
-    logger: options.logger ?? console,
+    logger: options.logger ?? defaultLogger(),
     timeoutMarginMs: options.timeoutMarginMs ?? 2000,
   };
 }

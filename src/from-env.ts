@@ -15,6 +15,7 @@ import {
 } from "./cleanup-options.js";
 import { ConfigError, type ConfigIssue, describeShape, isConfigError } from "./errors.js";
 import { handlerOf } from "./handler.js";
+import { jsonLogger, type LogThreshold, lambdaLogLevel } from "./json-logger.js";
 import { emfMetrics } from "./metrics.js";
 import { REMOVAL_FILTERS } from "./parse-stream-records.js";
 import type { CleanupHandler, CleanupSummary, Logger } from "./types.js";
@@ -45,12 +46,14 @@ import { LOG_LEVELS } from "./validation.js";
  * | `CLEANUP_FALLBACK_TO_SINGLE_DELETES` | `fallbackToSingleDeletes` | `true` or `false` |
  * | `CLEANUP_METRICS_NAMESPACE` | `onResult: emfMetrics({ namespace })` | a CloudWatch namespace |
  * | `CLEANUP_METRICS_DIMENSIONS` | `emfMetrics({ dimensions })` | a JSON object of names to values; needs `CLEANUP_METRICS_NAMESPACE` |
- * | `CLEANUP_LOG_LEVEL` | `logger` | `debug`, `info`, `warn` or `error`: the lowest level the default logger, `console`, logs |
+ * | `CLEANUP_LOG_LEVEL` | `logger` | `debug`, `info`, `warn` or `error`: the lowest level the default logger (JSON lines on stdout) writes; when unset, `AWS_LAMBDA_LOG_LEVEL` decides, else every level is written |
  *
  * The templates and attributes of `CLEANUP_KEY` and `CLEANUP_KEY_ATTRIBUTE` put every key in
  * `CLEANUP_BUCKET`, so `CLEANUP_ALLOWED_BUCKETS` widens nothing here: it is checked like the option.
  *
- * `CLEANUP_LOG_LEVEL` filters only the library's own lines: the metrics line always goes out. (Lambda's
+ * `CLEANUP_LOG_LEVEL` wins over `AWS_LAMBDA_LOG_LEVEL` (which Lambda's advanced logging controls set
+ * for the whole function), being the library's own. Either filters only the library's own lines:
+ * the metrics line always goes out. (Lambda's
  * own log-level filter, `ApplicationLogLevel`, would also drop the metrics line, which has no level.)
  */
 export const CLEANUP_ENV_VARIABLES = [
@@ -100,8 +103,6 @@ const OPTION_VARIABLES: Readonly<Record<string, CleanupEnvVariable>> = {
   onResult: "CLEANUP_METRICS_NAMESPACE",
   logger: "CLEANUP_LOG_LEVEL",
 };
-
-type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Why a variable's text is wrong; the message never quotes the text. */
 class Problem {
@@ -209,7 +210,8 @@ type Values = { -readonly [Name in CleanupEnvVariable]?: z.output<Schemas[Name]>
  *
  * It throws one {@link ConfigError} listing every problem, each with the variable's name as its
  * `path` (`CLEANUP_CONCURRENCY`, `CLEANUP_KEY[1]`, `CLEANUP_METRICS_DIMENSIONS.Stage`); a problem in
- * an override is named `overrides.<option>`. Messages never quote a variable's value.
+ * an override is named `overrides.<option>`. Messages never quote a variable's value; only a bucket
+ * given as an S3 URL or ARN gets the bare bucket name to pass instead.
  *
  * @param env - The variables; `process.env` when left out.
  * @param overrides - Options that replace what the variables set, for what a variable cannot carry:
@@ -232,7 +234,7 @@ export function createCleanupHandlerFromEnv(
     values.CLEANUP_KEY === undefined && values.CLEANUP_KEY_ATTRIBUTE !== undefined
       ? "CLEANUP_KEY_ATTRIBUTE"
       : "CLEANUP_KEY";
-  const options = optionsOf(values, issues);
+  const options = optionsOf(values, issues, lambdaLogLevel(env.AWS_LAMBDA_LOG_LEVEL));
   // Only overrides with a value: an undefined one must not lift what a variable set, such as a scope.
   const given = defined(overrides);
   Object.assign(options, given);
@@ -291,7 +293,11 @@ const variableOf = (path: string) => /^[^.[]*/.exec(path)?.[0];
  * The options the parsed variables stand for, without the unset ones (so that the handler's
  * defaults apply). emfMetrics' issues join `issues`.
  */
-function optionsOf(values: Values, issues: ConfigIssue[]): Record<string, unknown> {
+function optionsOf(
+  values: Values,
+  issues: ConfigIssue[],
+  lambdaLevel: LogThreshold | undefined,
+): Record<string, unknown> {
   const attribute = values.CLEANUP_KEY_ATTRIBUTE;
   const options: Record<string, unknown> = {
     bucket: values.CLEANUP_BUCKET,
@@ -311,7 +317,7 @@ function optionsOf(values: Values, issues: ConfigIssue[]): Record<string, unknow
     contentMd5: values.CLEANUP_CONTENT_MD5,
     fallbackToSingleDeletes: values.CLEANUP_FALLBACK_TO_SINGLE_DELETES,
     onResult: metricsOf(values, issues),
-    logger: values.CLEANUP_LOG_LEVEL === undefined ? undefined : leveledConsole(values.CLEANUP_LOG_LEVEL),
+    logger: leveledLogger(values.CLEANUP_LOG_LEVEL ?? lambdaLevel),
   };
   return defined(options);
 }
@@ -351,12 +357,10 @@ export function envPath(path: string, overridden: readonly string[], keyVariable
   return variable === undefined ? path : `${variable}${path.slice(option.length)}`;
 }
 
-/** `console`, without the levels below `level`. */
-function leveledConsole(level: LogLevel): Logger {
-  const lowest = LOG_LEVELS.indexOf(level);
-  const at = (method: LogLevel) =>
-    LOG_LEVELS.indexOf(method) < lowest
-      ? () => {}
-      : (message: string, attributes: Record<string, unknown>) => console[method](message, attributes);
-  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+/**
+ * The default logger at `level` (from CLEANUP_LOG_LEVEL, else AWS_LAMBDA_LOG_LEVEL); none without a
+ * level, so that the handler's default applies.
+ */
+function leveledLogger(level: LogThreshold | undefined): Logger | undefined {
+  return level === undefined ? undefined : jsonLogger({ level });
 }

@@ -6,6 +6,8 @@
 import * as z from "zod/mini";
 import { abortable } from "./abort.js";
 import { AttributeProblem, attributeMember } from "./attribute-value.js";
+import { bucketNameSchema } from "./bucket-name.js";
+import { closestName } from "./closest-name.js";
 import { mapInOrder } from "./concurrency.js";
 import { type ConfigIssue, describeShape, isKeyMappingError, KeyMappingError, refOf } from "./errors.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
@@ -250,17 +252,17 @@ export const keySpecSchema = () =>
 
 /** The optional options a key mapper needs (besides `key`); the handler shares these fields. */
 export const keyMapperFields: OptionalFields = {
-  bucket: nonEmptyString,
+  bucket: () => bucketNameSchema(),
   allowedBuckets: () => allowedBucketsSchema(),
   allowedPrefixes: allowedPrefixesSchema,
   prefixDelimiter: nonEmptyString,
   etagAttribute: nonEmptyString,
 };
 
-/** The rule of the `allowedBuckets` option: a non-empty array of non-empty strings. */
+/** The rule of the `allowedBuckets` option: a non-empty array of bucket names. */
 export const allowedBucketsSchema = () =>
   z
-    .array(nonEmptyString(), { error: "must be an array of bucket names" })
+    .array(bucketNameSchema(), { error: "must be an array of bucket names" })
     .check(z.minLength(1, { error: "must hold at least one bucket (leave it out to allow only `bucket`)" }));
 
 /**
@@ -375,13 +377,36 @@ function keysOnlyHint(item: RemovedItem): string {
     : ` The record has no OldImage${item.streamViewType ? ` (StreamViewType ${item.streamViewType})` : ""}: non-key attributes need a stream of type OLD_IMAGE or NEW_AND_OLD_IMAGES.`;
 }
 
+/** How many attribute names a message lists at most. */
+const LISTED_NAMES = 20;
+
+/**
+ * For a message about a missing attribute: the closest name the record has, when one is close
+ * enough to be a typo ({@link closestName}), and the names of its Keys and OldImage (never their
+ * values), at most {@link LISTED_NAMES}.
+ */
+function attributeNamesHint(item: RemovedItem, name: string): string {
+  const data = item.record.dynamodb;
+  const names = [...new Set([...ownNames(data?.Keys), ...ownNames(data?.OldImage)])];
+  if (names.length === 0) return " The record has no attributes.";
+  const closest = closestName(name, names);
+  const listed = names.slice(0, LISTED_NAMES).map((known) => `\`${shown(known)}\``);
+  const more = names.length > LISTED_NAMES ? ` … and ${names.length - LISTED_NAMES} more` : "";
+  return `${closest === undefined ? "" : ` Did you mean \`${shown(closest)}\`?`} The record's attributes: ${listed.join(", ")}${more}.`;
+}
+
+/** The attribute names of a Keys or OldImage map, none when it is missing. */
+function ownNames(map: AttributeMap | undefined | null): string[] {
+  return map === undefined || map === null ? [] : Object.keys(map);
+}
+
 function readPlaceholder(item: RemovedItem, name: string): string {
   const data = item.record.dynamodb;
   const raw = rawAttribute(data?.Keys, name) ?? rawAttribute(data?.OldImage, name);
   if (raw === undefined) {
     throw new KeyMappingError(
       refOf(item),
-      `the key template needs attribute \`${name}\`, which is in neither Keys nor OldImage.${keysOnlyHint(item)}`,
+      `the key template needs attribute \`${name}\`, which is in neither Keys nor OldImage.${attributeNamesHint(item, name)}${keysOnlyHint(item)}`,
       {
         attribute: name,
       },

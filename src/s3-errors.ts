@@ -81,9 +81,17 @@ export function isProgramError(error: unknown): boolean {
 }
 
 /**
+ * Codes that are final however they came: the SDK throws InvalidBucketName itself, before any
+ * request, for a bucket it cannot address (`s3://name`, a name with `/`), with no HTTP answer, and
+ * every attempt would throw it again.
+ */
+const NEVER_TRANSIENT = /* @__PURE__ */ new Set(["InvalidBucketName"]);
+
+/**
  * Reads the code, message and class of an error thrown by `S3Client.send`. A thrown error is
  * transient when the SDK says so, on HTTP 5xx and 429, and when no HTTP answer came at all
- * (timeouts, resets), unless it is a program error ({@link isProgramError}): permanent. Other 4xx
+ * (timeouts, resets), unless it is a program error ({@link isProgramError}) or InvalidBucketName:
+ * permanent. Other 4xx
  * answers are classified by their code. With `conditional` (a single DeleteObject sent with
  * If-Match), code PreconditionFailed or HTTP 412 means the object was replaced: `"replaced"`.
  */
@@ -91,6 +99,7 @@ export function fromThrown(error: unknown, conditional = false): KeyError {
   const { details, code, status } = readThrown(error);
   const transient =
     !isProgramError(error) &&
+    !NEVER_TRANSIENT.has(code) &&
     (details.$retryable !== undefined || typeof status !== "number" || status >= 500 || status === 429);
   const byCode = classifyCode(code);
   const replaced = conditional && (code === PRECONDITION_FAILED || status === 412);

@@ -52,13 +52,20 @@ function configError(make: () => unknown): ConfigError {
   throw new Error("expected a ConfigError");
 }
 
+/** Keeps the default logger's lines out of the test output. */
+const silenceStdout = () => vi.spyOn(process.stdout, "write").mockReturnValue(true);
+
+/** What a stdout spy was given, one parsed JSON object per line. */
+const linesOf = (stdout: ReturnType<typeof silenceStdout>) =>
+  stdout.mock.calls.map(([chunk]) => JSON.parse(String(chunk)) as Record<string, unknown>);
+
 const issuesFor = (env: Record<string, string | undefined>) =>
   configError(() => createCleanupHandlerFromEnv(env)).issues;
 
 describe("createCleanupHandlerFromEnv", () => {
   it("builds a working handler from CLEANUP_BUCKET and CLEANUP_KEY alone, with every other option at its default", async () => {
     // Prepare
-    vi.spyOn(console, "info").mockImplementation(() => {});
+    silenceStdout();
     const { removeRecord } = createRecordFactory();
 
     // Act
@@ -424,6 +431,24 @@ describe("createCleanupHandlerFromEnv", () => {
       expect(act).toThrow(failure);
     });
 
+    it("checks CLEANUP_BUCKET and each of CLEANUP_ALLOWED_BUCKETS as a bucket name, naming the variable and the index", () => {
+      // Act
+      const issues = issuesFor({
+        ...BASE,
+        CLEANUP_BUCKET: "s3://product-images/images",
+        CLEANUP_ALLOWED_BUCKETS: "archive, media/2024",
+      });
+
+      // Assess
+      expect(issues).toEqual([
+        { path: "CLEANUP_BUCKET", message: 'is an S3 URL; pass the bare bucket name: "product-images"' },
+        {
+          path: "CLEANUP_ALLOWED_BUCKETS[1]",
+          message: 'holds "/", which no bucket name has: the path belongs in the key (or `allowedPrefixes`)',
+        },
+      ]);
+    });
+
     it("never quotes a variable's value in its messages", () => {
       const secret = fc.string({ minLength: 1, maxLength: 12 }).map((text) => `SeCrEt${text}`);
       fc.assert(
@@ -538,7 +563,7 @@ describe("createCleanupHandlerFromEnv", () => {
 
     it("use the S3 client given, and send the deletes through it", async () => {
       // Prepare
-      vi.spyOn(console, "info").mockImplementation(() => {});
+      silenceStdout();
       const s3Client = new S3Client({ region: "eu-west-1" });
       const send = vi.spyOn(s3Client, "send");
       const { removeRecord } = createRecordFactory();
@@ -555,7 +580,6 @@ describe("createCleanupHandlerFromEnv", () => {
   describe("CLEANUP_METRICS_NAMESPACE", () => {
     it("writes one EMF line per invocation to stdout, with CLEANUP_METRICS_DIMENSIONS", async () => {
       // Prepare
-      vi.spyOn(console, "info").mockImplementation(() => {});
       const stdout = vi.spyOn(process.stdout, "write").mockReturnValue(true);
       const { removeRecord } = createRecordFactory();
       const handler = createCleanupHandlerFromEnv({
@@ -569,9 +593,10 @@ describe("createCleanupHandlerFromEnv", () => {
         streamEvent(removeRecord({ keys: productKeys("p-1") }), removeRecord({ keys: productKeys("p-2") })),
       );
 
-      // Assess
-      expect(stdout).toHaveBeenCalledTimes(1);
-      const document = JSON.parse(stdout.mock.calls[0]?.[0] as string);
+      // Assess: the summary line, then the metrics line.
+      const [summary, document] = linesOf(stdout);
+      expect(stdout).toHaveBeenCalledTimes(2);
+      expect(summary).toMatchObject({ level: "INFO", message: "dynamodb-s3-cleanup summary", deleted: 2 });
       expect(document).toMatchObject({
         _aws: { CloudWatchMetrics: [{ Namespace: "ProductImages", Dimensions: [["Table", "Stage"]] }] },
         Table: "products",
@@ -589,7 +614,6 @@ describe("createCleanupHandlerFromEnv", () => {
 
     it("gives way to overrides.onResult", async () => {
       // Prepare
-      vi.spyOn(console, "info").mockImplementation(() => {});
       const stdout = vi.spyOn(process.stdout, "write").mockReturnValue(true);
       const summaries: CleanupSummary[] = [];
       const handler = createCleanupHandlerFromEnv(
@@ -600,15 +624,33 @@ describe("createCleanupHandlerFromEnv", () => {
       // Act
       await handler(streamEvent());
 
-      // Assess
+      // Assess: the summary line only, no metrics line.
       expect(summaries).toHaveLength(1);
-      expect(stdout).not.toHaveBeenCalled();
+      expect(linesOf(stdout)).toEqual([expect.objectContaining({ message: "dynamodb-s3-cleanup summary" })]);
     });
   });
 
   describe("CLEANUP_LOG_LEVEL", () => {
-    it("leaves the handler's default logger, console, when unset", () => {
+    it("leaves the handler's default logger when neither it nor AWS_LAMBDA_LOG_LEVEL is set", () => {
       expect(optionsFor({}).logger).toBeUndefined();
+    });
+
+    it.each([
+      [{ AWS_LAMBDA_LOG_LEVEL: "WARN" }, ["warn", "error"]],
+      [{ AWS_LAMBDA_LOG_LEVEL: "TRACE" }, ["debug", "info", "warn", "error"]],
+      [{ AWS_LAMBDA_LOG_LEVEL: "FATAL" }, []],
+      [{ AWS_LAMBDA_LOG_LEVEL: "ERROR", CLEANUP_LOG_LEVEL: "info" }, ["info", "warn", "error"]],
+      [{ AWS_LAMBDA_LOG_LEVEL: "DEBUG", CLEANUP_LOG_LEVEL: "error" }, ["error"]],
+    ])("with %j, writes %j: CLEANUP_LOG_LEVEL wins over AWS_LAMBDA_LOG_LEVEL", (env, written) => {
+      // Prepare
+      const stdout = silenceStdout();
+      const logger = optionsFor(env).logger as Logger;
+
+      // Act
+      for (const method of ["debug", "info", "warn", "error"] as const) logger[method](method, {});
+
+      // Assess
+      expect(linesOf(stdout).map((line) => line.message)).toEqual(written);
     });
 
     it.each([
@@ -616,28 +658,29 @@ describe("createCleanupHandlerFromEnv", () => {
       ["info", ["info", "warn", "error"]],
       ["warn", ["warn", "error"]],
       ["error", ["error"]],
-    ] as const)("at %s, logs to console at %j and drops the rest", (level, logged) => {
+    ] as const)("at %s, writes JSON lines to stdout at %j and drops the rest", (level, logged) => {
       // Prepare
       const methods = ["debug", "info", "warn", "error"] as const;
-      const spies = methods.map((method) => vi.spyOn(console, method).mockImplementation(() => {}));
+      const stdout = silenceStdout();
       const logger = optionsFor({ CLEANUP_LOG_LEVEL: level }).logger as Logger;
 
       // Act
       for (const method of methods) logger[method](`${method} line`, { n: 1 });
 
       // Assess
-      methods.forEach((method, i) => {
-        expect(spies[i]).toHaveBeenCalledTimes((logged as readonly string[]).includes(method) ? 1 : 0);
-        if ((logged as readonly string[]).includes(method)) {
-          expect(spies[i]).toHaveBeenCalledWith(`${method} line`, { n: 1 });
-        }
-      });
+      expect(linesOf(stdout)).toEqual(
+        logged.map((method) => ({
+          level: method.toUpperCase(),
+          message: `${method} line`,
+          timestamp: expect.any(String),
+          n: 1,
+        })),
+      );
     });
 
     it("keeps the summary line out at warn, while the metrics line still goes out", async () => {
       // Prepare
-      const info = vi.spyOn(console, "info").mockImplementation(() => {});
-      const stdout = vi.spyOn(process.stdout, "write").mockReturnValue(true);
+      const stdout = silenceStdout();
       const handler = createCleanupHandlerFromEnv({
         ...BASE,
         CLEANUP_LOG_LEVEL: "warn",
@@ -647,16 +690,15 @@ describe("createCleanupHandlerFromEnv", () => {
       // Act
       await handler(streamEvent());
 
-      // Assess
-      expect(info).not.toHaveBeenCalled();
-      expect(stdout).toHaveBeenCalledTimes(1);
+      // Assess: the metrics line alone.
+      expect(linesOf(stdout)).toEqual([expect.objectContaining({ _aws: expect.any(Object) })]);
     });
   });
 
   describe("behaviour end to end", () => {
     it("deletes nothing under CLEANUP_DRY_RUN=true", async () => {
       // Prepare
-      vi.spyOn(console, "info").mockImplementation(() => {});
+      silenceStdout();
       const { removeRecord } = createRecordFactory();
       const handler = createCleanupHandlerFromEnv({ ...BASE, CLEANUP_DRY_RUN: "true" });
 
@@ -670,7 +712,7 @@ describe("createCleanupHandlerFromEnv", () => {
 
     it("deletes only TTL removals under CLEANUP_REMOVALS=ttl", async () => {
       // Prepare
-      vi.spyOn(console, "info").mockImplementation(() => {});
+      silenceStdout();
       const { removeRecord, ttlRemoveRecord } = createRecordFactory();
       const handler = createCleanupHandlerFromEnv({ ...BASE, CLEANUP_REMOVALS: "ttl" });
 

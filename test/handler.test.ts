@@ -356,6 +356,31 @@ describe("options", () => {
     expect(blank).toEqual([{ path: "allowedBuckets[1]", message: "must be a non-empty string" }]);
   });
 
+  it("rejects an S3 URL or a bucket ARN for a bucket at factory time, naming the option and the bare name", () => {
+    // Act
+    const issues = configIssues(() =>
+      setup({ bucket: "s3://product-images", allowedBuckets: ["prod-media", "arn:aws:s3:::archive"] }),
+    );
+
+    // Assess
+    expect(issues).toEqual([
+      { path: "bucket", message: 'is an S3 URL; pass the bare bucket name: "product-images"' },
+      { path: "allowedBuckets[1]", message: 'is a bucket ARN; pass the bare bucket name: "archive"' },
+    ]);
+  });
+
+  it("accepts directory buckets, legacy names and access point ARNs", () => {
+    // Act
+    const act = () =>
+      setup({
+        bucket: "product-images--use1-az4--x-s3",
+        allowedBuckets: ["Legacy_Bucket", "arn:aws:s3:eu-west-1:123456789012:accesspoint/images"],
+      });
+
+    // Assess
+    expect(act).not.toThrow();
+  });
+
   it("keeps the buckets it was created with when the allowedBuckets array changes later", async () => {
     // Prepare
     const { removeRecord } = createRecordFactory();
@@ -432,6 +457,77 @@ describe("options", () => {
       "WARN Object not deleted",
       "INFO dynamodb-s3-cleanup summary",
     ]);
+  });
+
+  describe("without a logger", () => {
+    /** Stdout while `act` runs, one parsed JSON object per line; fails on a line that is not one. */
+    async function stdoutLinesOf(act: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+      const write = vi.spyOn(process.stdout, "write").mockReturnValue(true);
+      try {
+        await act().catch(() => {});
+        return write.mock.calls.map(([chunk]) => {
+          const text = String(chunk);
+          expect(text.endsWith("\n") && !text.slice(0, -1).includes("\n")).toBe(true);
+          return JSON.parse(text) as Record<string, unknown>;
+        });
+      } finally {
+        write.mockRestore();
+      }
+    }
+
+    it("writes the summary as one JSON object on one line of stdout", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ logger: undefined });
+      answerDeletes(() => undefined);
+
+      // Act
+      const lines = await stdoutLinesOf(() => handler(streamEvent(removeRecord({ keys: productKeys("p-1") }))));
+
+      // Assess
+      expect(lines).toEqual([
+        expect.objectContaining({
+          level: "INFO",
+          message: "dynamodb-s3-cleanup summary",
+          timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+          records: 1,
+          deleted: 1,
+          failed: 0,
+        }),
+      ]);
+      expect(Object.keys(lines[0] as object).slice(0, 3)).toEqual(["level", "message", "timestamp"]);
+    });
+
+    it("writes warnings as JSON lines with level WARN", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ logger: undefined, onInvalidRecord: "skip" });
+      answerDeletes(() => undefined);
+
+      // Act
+      const lines = await stdoutLinesOf(() => handler(streamEvent(removeRecord({ keys: {} }))));
+
+      // Assess
+      expect(lines.map((line) => [line.level, line.message])).toEqual([
+        ["WARN", "Invalid record, skipped"],
+        ["INFO", "dynamodb-s3-cleanup summary"],
+      ]);
+    });
+
+    it("honours AWS_LAMBDA_LOG_LEVEL as it is when the factory is called", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      vi.stubEnv("AWS_LAMBDA_LOG_LEVEL", "WARN");
+      const { handler } = setup({ logger: undefined, onInvalidRecord: "skip" });
+      vi.unstubAllEnvs();
+      answerDeletes(() => undefined);
+
+      // Act
+      const lines = await stdoutLinesOf(() => handler(streamEvent(removeRecord({ keys: {} }))));
+
+      // Assess
+      expect(lines.map((line) => [line.level, line.message])).toEqual([["WARN", "Invalid record, skipped"]]);
+    });
   });
 });
 
@@ -638,7 +734,7 @@ describe("invalid records", () => {
     [
       "a missing template attribute",
       ({ removeRecord }) => removeRecord({ keys: { sku: { S: "p-2" } } }),
-      "the key template needs attribute `productId`, which is in neither Keys nor OldImage.",
+      "the key template needs attribute `productId`, which is in neither Keys nor OldImage. The record's attributes: `sku`.",
     ],
     [
       "a key outside allowedPrefixes",

@@ -219,7 +219,85 @@ describe("createKeyMapper with a template", () => {
 
     // Assess
     expect(error.attribute).toBe("color");
-    expect(error.message).toMatch(/the key template needs attribute `color`, which is in neither Keys nor OldImage\.$/);
+    expect(error.message).toMatch(
+      /the key template needs attribute `color`, which is in neither Keys nor OldImage\. The record's attributes: `productId`\.$/,
+    );
+  });
+
+  it("suggests the attribute a misspelt placeholder meant, and lists the record's attribute names without values", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{productID}.png", { bucket: BUCKET });
+    const item = removedProduct({
+      oldImage: { productId: { S: "p-1" }, price: { N: "1999" }, secret: { S: "hunter2" } },
+    });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.attribute).toBe("productID");
+    expect(error.message).toContain(
+      ": the key template needs attribute `productID`, which is in neither Keys nor OldImage. Did you mean `productId`? The record's attributes: `productId`, `price`, `secret`.",
+    );
+    expect(error.message.endsWith("`secret`.")).toBe(true);
+    expect(error.message).not.toContain("hunter2");
+    expect(error.message).not.toContain("1999");
+  });
+
+  it("suggests a name two edits away, and nothing when every name is further", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("{prodcut_id}/{sku}", { bucket: BUCKET });
+    const near = handBuiltItem({ product_id: { S: "p-1" } });
+    const far = handBuiltItem({ pk: { S: "p-1" } });
+
+    // Act
+    const nearError = await mappingErrorOf(mapKeys(near), near);
+    const farError = await mappingErrorOf(mapKeys(far), far);
+
+    // Assess
+    expect(nearError.message).toContain("Did you mean `product_id`? The record's attributes: `product_id`.");
+    expect(farError.message).not.toContain("Did you mean");
+    expect(farError.message).toContain("The record's attributes: `pk`.");
+  });
+
+  it("lists at most 20 attribute names, Keys first, then says how many more there are", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{color}.png", { bucket: BUCKET });
+    const oldImage: AttributeMap = { productId: { S: "p-1" } };
+    for (let i = 0; i < 25; i++) oldImage[`field${i}`] = { S: "x" };
+    const item = removedProduct({ oldImage });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    const listed = Array.from({ length: 19 }, (_, i) => `\`field${i}\``).join(", ");
+    expect(error.message).toContain(`The record's attributes: \`productId\`, ${listed} … and 6 more.`);
+    expect(error.message).not.toContain("field19`");
+  });
+
+  it("says so when the record has no attributes at all", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{color}.png", { bucket: BUCKET });
+    const item = handBuiltItem({});
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain("which is in neither Keys nor OldImage. The record has no attributes.");
+  });
+
+  it("shortens a very long attribute name in the list", async () => {
+    // Prepare
+    const mapKeys = createKeyMapper("images/{color}.png", { bucket: BUCKET });
+    const item = handBuiltItem({ ["a".repeat(300)]: { S: "x" } });
+
+    // Act
+    const error = await mappingErrorOf(mapKeys(item), item);
+
+    // Assess
+    expect(error.message).toContain(`The record's attributes: \`${"a".repeat(100)}…\`.`);
   });
 
   it("says that a KEYS_ONLY stream needs OLD_IMAGE or NEW_AND_OLD_IMAGES for a missing non-key attribute", async () => {
@@ -232,7 +310,9 @@ describe("createKeyMapper with a template", () => {
 
     // Assess
     expect(error.attribute).toBe("color");
-    expect(error.message).toContain("needs attribute `color`, which is in neither Keys nor OldImage.");
+    expect(error.message).toContain(
+      "needs attribute `color`, which is in neither Keys nor OldImage. The record's attributes: `productId`. The record has no OldImage (StreamViewType KEYS_ONLY)",
+    );
     expect(error.message).toContain(
       "The record has no OldImage (StreamViewType KEYS_ONLY): non-key attributes need a stream of type OLD_IMAGE or NEW_AND_OLD_IMAGES.",
     );
@@ -1702,6 +1782,18 @@ describe("createKeyMapper configuration", () => {
     ["a string", "archive", "allowedBuckets", "must be an array of bucket names"],
     ["holding an empty name", [ARCHIVE, ""], "allowedBuckets[1]", "must be a non-empty string"],
     ["holding a number", [7], "allowedBuckets[0]", "must be a non-empty string"],
+    [
+      "holding an S3 URL",
+      [ARCHIVE, "s3://media"],
+      "allowedBuckets[1]",
+      'is an S3 URL; pass the bare bucket name: "media"',
+    ],
+    [
+      "holding a bucket ARN",
+      ["arn:aws:s3:::media"],
+      "allowedBuckets[0]",
+      'is a bucket ARN; pass the bare bucket name: "media"',
+    ],
   ])("refuses allowedBuckets %s, naming the option", (_name, allowedBuckets, path, message) => {
     // Act
     const error = configErrorOf(() => createKeyMapper(() => null, { allowedBuckets } as never));
@@ -1713,6 +1805,18 @@ describe("createKeyMapper configuration", () => {
   it.each([
     ["an empty bucket", { bucket: "" }, "bucket", "must be a non-empty string"],
     ["a bucket that is not a string", { bucket: 5 }, "bucket", "must be a non-empty string"],
+    [
+      "an S3 URL as the bucket",
+      { bucket: "s3://product-images" },
+      "bucket",
+      'is an S3 URL; pass the bare bucket name: "product-images"',
+    ],
+    [
+      "a bucket with a path",
+      { bucket: "product-images/images" },
+      "bucket",
+      'holds "/", which no bucket name has: the path belongs in the key (or `allowedPrefixes`)',
+    ],
     [
       "empty allowedPrefixes",
       { bucket: BUCKET, allowedPrefixes: [] },

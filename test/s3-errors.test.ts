@@ -168,6 +168,38 @@ describe("fromThrown", () => {
       expect(result).toStrictEqual({ code: error.name, message: error.message, class: "retryable", thrown: true });
     });
 
+    it("is permanent for InvalidBucketName, which the SDK throws itself for a bucket it cannot address", () => {
+      // Prepare: what @aws-sdk/client-s3 throws for Bucket "s3://product-images", before any request.
+      const error = Object.assign(new Error("Bucket name shouldn't contain '/', received 's3://product-images'"), {
+        name: "InvalidBucketName",
+      });
+
+      // Act
+      const result = fromThrown(error);
+
+      // Assess
+      expect(result).toStrictEqual({
+        code: "InvalidBucketName",
+        message: error.message,
+        class: "permanent",
+        thrown: true,
+      });
+      expect(failureOfThrown(error, undefined).retryable).toBe(false);
+    });
+
+    it("is permanent for S3's own InvalidBucketName answer, even one marked retryable", () => {
+      // Prepare
+      const error = Object.assign(s3Error("InvalidBucketName", 400, "The specified bucket is not valid."), {
+        $retryable: {},
+      });
+
+      // Act
+      const result = fromThrown(error);
+
+      // Assess
+      expect(result.class).toBe("permanent");
+    });
+
     it("is retryable when the status is not a number", () => {
       // Prepare
       const error = { name: "AccessDenied", message: "Access Denied", $metadata: { httpStatusCode: "403" } };
