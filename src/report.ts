@@ -8,6 +8,7 @@ import type { CleanupOutcome, CleanupPlan } from "./cleanup-plan.js";
 import { InvalidRecordError, type RecordRef, refOf } from "./errors.js";
 import { DYNAMODB_STREAMS, type EventSource } from "./event-sources.js";
 import { targetId } from "./object-target.js";
+import type { Failure } from "./s3-errors.js";
 import type { BatchResponse, CleanupSummary, EventSourceKind, Logger, ObjectTarget } from "./types.js";
 
 /** Orders two sequence numbers by value: they are digit strings of up to 40 digits. */
@@ -137,19 +138,19 @@ export function recordsToRetry<R extends RecordRef>(
     logger.warn(dryRun ? "Dry run: prefix not fully listed" : "Prefix not fully deleted", {
       bucket: target.bucket,
       prefix: target.prefix,
-      ...failure,
+      ...failureFields(failure),
       itemIdentifiers: identifiers(records),
     });
     if (!dryRun) mustRetry.push(...records);
   });
   for (const failure of outcome.objects.failed) {
     const owning = ownersOf(plan.objects, failure);
-    const { target, ...why } = failure;
+    const { target } = failure;
     logger.warn("Object not deleted", {
       bucket: target.bucket,
       key: target.key,
       versionId: target.versionId,
-      ...why,
+      ...failureFields(failure),
       itemIdentifiers: identifiers(owning),
     });
     mustRetry.push(...owning);
@@ -217,3 +218,11 @@ export const NOTHING_DONE: Pick<Undone<RecordRef>, "plan" | "outcome" | "cutOff"
   outcome: { objects: { deleted: [], failed: [], keptReplaced: [] }, prefixes: [] },
   cutOff: [],
 };
+
+/**
+ * A failure as log fields: its message goes under `error`, as in the other lines, so that it never
+ * clashes with the line's own `message` (which the JSON logger and Powertools keep for themselves).
+ */
+function failureFields({ code, message, retryable }: Failure): { code: string; error: string; retryable: boolean } {
+  return { code, error: message, retryable };
+}

@@ -514,6 +514,24 @@ describe("options", () => {
       ]);
     });
 
+    it("writes a failed object's reason under error, beside the line's own message", async () => {
+      // Prepare
+      const { removeRecord } = createRecordFactory();
+      const { handler } = setup({ logger: undefined });
+      answerDeletes(() => "AccessDenied");
+
+      // Act
+      const lines = await stdoutLinesOf(() => handler(streamEvent(removeRecord({ keys: productKeys("p-1") }))));
+
+      // Assess
+      expect(lines.find((line) => line.level === "WARN")).toMatchObject({
+        message: "Object not deleted",
+        code: "AccessDenied",
+        error: `AccessDenied for ${imageKey("p-1")}`,
+        retryable: false,
+      });
+    });
+
     it("honours AWS_LAMBDA_LOG_LEVEL as it is when the factory is called", async () => {
       // Prepare
       const { removeRecord } = createRecordFactory();
@@ -961,7 +979,7 @@ describe("batch item failures", () => {
           key: imageKey("shared"),
           versionId: undefined,
           code: "AccessDenied",
-          message: `AccessDenied for ${imageKey("shared")}`,
+          error: `AccessDenied for ${imageKey("shared")}`,
           retryable: false,
           itemIdentifiers: [seqOf(a), seqOf(c), seqOf(d)],
         },
@@ -1228,7 +1246,7 @@ describe("time budget", () => {
     expect(summaryOf(lines)).toMatchObject({ aborted: true, deleted: 0, failed: 2 });
     expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
       code: "Aborted",
-      message: expect.stringContaining("timeoutMarginMs"),
+      error: expect.stringContaining("timeoutMarginMs"),
       retryable: true,
     });
   });
@@ -1280,7 +1298,7 @@ describe("time budget", () => {
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
     expect(lines.find((line) => line.message === "Object not deleted")?.attributes).toMatchObject({
       code: "SlowDown",
-      message: `no time left to retry after SlowDown: SlowDown for ${imageKey("p-1")}`,
+      error: `no time left to retry after SlowDown: SlowDown for ${imageKey("p-1")}`,
       retryable: true,
     });
   });
@@ -1577,7 +1595,7 @@ describe("logging", () => {
         key: imageKey("p-2"),
         versionId: undefined,
         code: "AccessDenied",
-        message: `AccessDenied for ${imageKey("p-2")}`,
+        error: `AccessDenied for ${imageKey("p-2")}`,
         retryable: false,
         itemIdentifiers: [seqOf(records[1] as StreamRecord)],
       },
@@ -1586,7 +1604,7 @@ describe("logging", () => {
         key: imageKey("p-3"),
         versionId: undefined,
         code: "InvalidArgument",
-        message: `InvalidArgument for ${imageKey("p-3")}`,
+        error: `InvalidArgument for ${imageKey("p-3")}`,
         retryable: false,
         itemIdentifiers: [seqOf(records[2] as StreamRecord)],
       },
@@ -1814,7 +1832,7 @@ describe('versions: "all"', () => {
           key: imageKey("shared"),
           versionId: undefined,
           code: "AccessDenied",
-          message: "Access Denied",
+          error: "Access Denied",
           retryable: false,
           itemIdentifiers: [seqOf(a), seqOf(c)],
         },

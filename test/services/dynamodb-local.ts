@@ -1,7 +1,7 @@
 /**
  * AWS's DynamoDB Local: streams plus a real TTL sweeper. It has no bind-address flag, so it listens
  * on every interface of a free port; clients use 127.0.0.1. Its jar comes from an npm
- * tarball (see LOCAL-SERVICES.md), checked against a pinned integrity hash and cached in .cache/.
+ * tarball (see CONTRIBUTING.md, Local services), checked against a pinned integrity hash and cached in .cache/.
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";

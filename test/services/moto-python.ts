@@ -14,7 +14,7 @@ import { basename, dirname, join } from "node:path";
 /** What moto's server needs to import. */
 export const IMPORT_CHECK = "import moto.server, flask, flask_cors";
 
-/** The moto this project is proven with (see LOCAL-SERVICES.md), and the server parts it imports. */
+/** The moto this project is proven with (see CONTRIBUTING.md, Local services), and the server parts it imports. */
 export const MOTO_VERSION = "5.2.1";
 export const MOTO_REQUIREMENTS = [
   `moto[server]==${MOTO_VERSION}`,
