@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -53,6 +54,36 @@ describe("documentation links", () => {
     expect(deadLink("README.md", "docs/key-mapping.md#prefix-targets")).toBeUndefined();
     expect(deadLink("docs/deployment.md", "#iam-permissions")).toBeUndefined();
   });
+});
+
+/** The paths `npm pack` puts in the tarball, relative to the package root. */
+function packedFiles(): string[] {
+  const output = execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  const [pack] = JSON.parse(output) as { files: { path: string }[] }[];
+  return (pack?.files ?? []).map(({ path }) => path);
+}
+
+describe("documentation links in the published package", () => {
+  it("resolves every relative link of the shipped markdown to a shipped file, so they work where the package is read", () => {
+    const files = packedFiles();
+    const shipped = (path: string) =>
+      files.includes(path) || files.some((file) => file.startsWith(`${path.replace(/\/$/, "")}/`));
+    const dead = files
+      .filter((file) => file.endsWith(".md"))
+      .flatMap((file) =>
+        markdownLinks(readProjectFile(file))
+          .filter(({ target }) => !/^[a-z][a-z0-9+.-]*:/i.test(target) && !target.startsWith("#"))
+          .flatMap(({ target, line }) => {
+            const path = normalize(join(dirname(file), decodeURI(target.split("#", 1)[0] ?? "")));
+            return shipped(path) ? [] : [`${file}:${line}: (${target}) ${path} is not in the package`];
+          }),
+      );
+    expect(files).toContain("docs/README.md");
+    expect(dead).toEqual([]);
+  }, 60_000);
 });
 
 describe("README", () => {
