@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-dynamodb-streams";
 import { DeleteObjectsCommand, type DeleteObjectsCommandInput, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import {
   type BatchResponse,
   type ConfigError,
@@ -53,6 +53,14 @@ interface FakeStream {
   maxRecordsPerCall: number;
   /** Answer an empty page without a `Records` member. */
   omitEmptyRecords: boolean;
+  /** The fake clock's time of each GetRecords call, in call order. */
+  readTimes: number[];
+  /**
+   * Changes the stream at `ms` on the fake clock: the change is made before the first call answered
+   * from then on, as the runner sees the stream only through its calls. No timer is involved (see
+   * {@link onFakeClock}).
+   */
+  at(ms: number, change: () => void): void;
 }
 
 /** A sequence number like DynamoDB Local's: 21 digits. */
@@ -92,7 +100,21 @@ const shard = (id: string, recordList: _Record[], closed = true, parentId?: stri
  * next iterator.
  */
 function fakeStream(shards: FakeShard[]): FakeStream {
-  const stream: FakeStream = { shards, describePageSize: 100, maxRecordsPerCall: 1000, omitEmptyRecords: false };
+  const changes: { ms: number; change: () => void }[] = [];
+  const stream: FakeStream = {
+    shards,
+    describePageSize: 100,
+    maxRecordsPerCall: 1000,
+    omitEmptyRecords: false,
+    readTimes: [],
+    at: (ms, change) => {
+      changes.push({ ms, change });
+      changes.sort((a, b) => a.ms - b.ms);
+    },
+  };
+  const makeDueChanges = () => {
+    while (changes[0] !== undefined && changes[0].ms <= Date.now()) changes.shift()?.change();
+  };
   const find = (id: string | undefined) => {
     const found = stream.shards.find((each) => each.id === id);
     if (found === undefined) throw new Error(`no shard ${id}`);
@@ -105,6 +127,7 @@ function fakeStream(shards: FakeShard[]): FakeStream {
   };
 
   streams.on(DescribeStreamCommand).callsFake((input: DescribeStreamCommandInput) => {
+    makeDueChanges();
     const start =
       input.ExclusiveStartShardId === undefined
         ? 0
@@ -121,6 +144,7 @@ function fakeStream(shards: FakeShard[]): FakeStream {
     };
   });
   streams.on(GetShardIteratorCommand).callsFake((input: GetShardIteratorCommandInput) => {
+    makeDueChanges();
     const target = find(input.ShardId);
     const position = {
       TRIM_HORIZON: 0,
@@ -131,6 +155,8 @@ function fakeStream(shards: FakeShard[]): FakeStream {
     return { ShardIterator: `${target.id}@${position}` };
   });
   streams.on(GetRecordsCommand).callsFake((input: GetRecordsCommandInput) => {
+    makeDueChanges();
+    stream.readTimes.push(Date.now());
     const [id, at] = (input.ShardIterator ?? "").split("@");
     const target = find(id);
     const position = Number(at);
@@ -159,19 +185,39 @@ const fail = (...numbers: number[]): BatchResponse => ({
   batchItemFailures: numbers.map((n) => ({ itemIdentifier: seq(n) })),
 });
 
-/** runStream with fast polling, collecting what onBatch sees. */
+/**
+ * Settles `running` on vitest's fake clock. Each step lets every pending callback run (a real
+ * macrotask turn), then moves the clock to the next timer and fires it: time passes only while the
+ * code under test waits on a timer, so no outcome depends on how fast the machine is. The only
+ * timers must be those of the code under test (the runner's polling, a handler's or onBatch's wait,
+ * or one a fake call sets while the runner awaits it): a timer the test set before the run could fire
+ * while the runner awaits something else. Change the stream over time with {@link FakeStream.at}.
+ */
+async function onFakeClock<T>(running: Promise<T>): Promise<T> {
+  let settled = false;
+  const settle = () => {
+    settled = true;
+  };
+  running.then(settle, settle);
+  while (!settled) await vi.advanceTimersToNextTimerAsync();
+  return running;
+}
+
+/** runStream on the fake clock with fast polling, collecting what onBatch sees. */
 async function run(options: Partial<RunStreamOptions> & Pick<RunStreamOptions, "handler">) {
   const batches: StreamBatch[] = [];
-  const report = await runStream({
-    client,
-    streamArn: STREAM_ARN,
-    pollIntervalMs: 1,
-    idleTimeoutMs: 30,
-    onBatch: (batch) => {
-      batches.push(batch);
-    },
-    ...options,
-  });
+  const report = await onFakeClock(
+    runStream({
+      client,
+      streamArn: STREAM_ARN,
+      pollIntervalMs: 1,
+      idleTimeoutMs: 30,
+      onBatch: (batch) => {
+        batches.push(batch);
+      },
+      ...options,
+    }),
+  );
   return { report, batches };
 }
 
@@ -180,6 +226,12 @@ const recordsRequests = () => streams.commandCalls(GetRecordsCommand).map((call)
 
 beforeEach(() => {
   streams.reset();
+  // Every test runs on a fake clock that starts at 0: see onFakeClock.
+  vi.useFakeTimers({ now: 0 });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 describe("runStream", () => {
@@ -355,16 +407,20 @@ describe("runStream", () => {
 
       // Act
       await run({ batchSize: 1, handler: (_event, context) => void capture(context) });
-      await run({ batchSize: 2, functionTimeoutMs: 5000, handler: (_event, context) => void capture(context) });
+      await run({
+        batchSize: 2,
+        functionTimeoutMs: 5000,
+        handler: async (_event, context) => {
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          capture(context);
+        },
+      });
 
       // Assess
       expect(contexts).toHaveLength(3);
       expect(new Set(contexts.map((context) => context.awsRequestId)).size).toBe(3);
       for (const { awsRequestId } of contexts) expect(awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(contexts[0]?.remaining).toBeLessThanOrEqual(60_000);
-      expect(contexts[0]?.remaining).toBeGreaterThan(59_000);
-      expect(contexts[2]?.remaining).toBeLessThanOrEqual(5000);
-      expect(contexts[2]?.remaining).toBeGreaterThan(4000);
+      expect(contexts.map((context) => context.remaining)).toEqual([60_000, 60_000, 3500]);
     });
   });
 
@@ -404,7 +460,7 @@ describe("runStream", () => {
       const { calls, handler } = recorder();
 
       // Act
-      await runStream({ client, streamArn: STREAM_ARN, handler });
+      await onFakeClock(runStream({ client, streamArn: STREAM_ARN, handler }));
 
       // Assess
       expect(calls.map((call) => call.length)).toEqual([100, 50]);
@@ -416,13 +472,14 @@ describe("runStream", () => {
       const target = shard("shard-1", [], false);
       const stream = fakeStream([target]);
       stream.omitEmptyRecords = true;
-      setTimeout(() => target.records.push(...records(1, 2)), 10);
+      stream.at(10, () => target.records.push(...records(1, 2)));
       const { calls, handler } = recorder();
 
       // Act
-      const { report } = await run({ handler, idleTimeoutMs: 300 });
+      const { report } = await run({ handler, idleTimeoutMs: 300, pollIntervalMs: 5 });
 
       // Assess
+      expect(stream.readTimes.slice(0, 4)).toEqual([0, 5, 10, 10]);
       expect(calls).toEqual([[1, 2]]);
       expect(report.stoppedBy).toBe("idle");
     });
@@ -671,7 +728,7 @@ describe("runStream", () => {
         },
       });
 
-      // Assess
+      // Assess: the first invocation took 150 ms, the retry none
       expect(calls).toEqual([
         [1, 2],
         [1, 2],
@@ -762,14 +819,20 @@ describe("runStream", () => {
       // Prepare
       const parent = shard("parent", records(1, 2), false);
       const stream = fakeStream([parent]);
-      setTimeout(() => {
+      stream.at(10, () => {
         parent.closed = true;
         stream.shards.push(shard("child", records(3, 4), true, "parent"));
-      }, 10);
+      });
       const { calls, handler } = recorder();
 
       // Act
-      const { report } = await run({ handler, startingPosition: "LATEST", batchSize: 2, idleTimeoutMs: 500 });
+      const { report } = await run({
+        handler,
+        startingPosition: "LATEST",
+        batchSize: 2,
+        idleTimeoutMs: 500,
+        pollIntervalMs: 5,
+      });
 
       // Assess
       expect(calls).toEqual([[3, 4]]);
@@ -803,11 +866,11 @@ describe("runStream", () => {
     it("waits for a shard when the stream has none yet", async () => {
       // Prepare
       const stream = fakeStream([]);
-      setTimeout(() => stream.shards.push(shard("shard-1", records(1, 2))), 10);
+      stream.at(10, () => stream.shards.push(shard("shard-1", records(1, 2))));
       const { calls, handler } = recorder();
 
       // Act
-      const { report } = await run({ handler, idleTimeoutMs: 500 });
+      const { report } = await run({ handler, idleTimeoutMs: 500, pollIntervalMs: 5 });
 
       // Assess
       expect(calls).toEqual([[1, 2]]);
@@ -825,6 +888,7 @@ describe("runStream", () => {
       // Assess
       expect(calls).toEqual([]);
       expect(report).toEqual({ batches: 0, records: 0, retries: 0, discarded: [], unfinished: [], stoppedBy: "idle" });
+      expect(Date.now()).toBe(20);
       expect(streams.commandCalls(DescribeStreamCommand).length).toBeGreaterThan(1);
     });
 
@@ -849,44 +913,46 @@ describe("runStream", () => {
   describe("stopping", () => {
     it("stops when no record arrived for idleTimeoutMs, polling every pollIntervalMs", async () => {
       // Prepare
-      fakeStream([shard("shard-1", records(1, 2), false)]);
+      const stream = fakeStream([shard("shard-1", records(1, 2), false)]);
       const { calls, handler } = recorder();
-      const started = Date.now();
 
       // Act
       const { report } = await run({ handler, idleTimeoutMs: 100, pollIntervalMs: 10 });
 
       // Assess
-      expect(Date.now() - started).toBeGreaterThanOrEqual(100);
       expect(calls).toEqual([[1, 2]]);
       expect(report.stoppedBy).toBe("idle");
-      // About 1 + 100 / 10 reads: polling, paced, not a busy loop.
-      expect(recordsRequests().length).toBeGreaterThanOrEqual(3);
-      expect(recordsRequests().length).toBeLessThanOrEqual(15);
+      expect(Date.now()).toBe(100);
+      // The records, at once the next page, then a read every 10 ms until 100 ms without a record.
+      expect(stream.readTimes).toEqual([0, 0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     });
 
     it("delivers records that arrive while it polls, and counts idleness from the last of them", async () => {
       // Prepare
       const target = shard("shard-1", records(1, 1), false);
-      fakeStream([target]);
-      setTimeout(() => target.records.push(apiRecord(2)), 20);
+      const stream = fakeStream([target]);
+      stream.at(250, () => target.records.push(apiRecord(2)));
       const { calls, handler } = recorder();
 
       // Act
-      const { report } = await run({ handler, idleTimeoutMs: 300, pollIntervalMs: 5 });
+      const { report } = await run({ handler, idleTimeoutMs: 300, pollIntervalMs: 50 });
 
-      // Assess
+      // Assess: 300 ms after the read that found record 2, not after the first record or the start
       expect(calls).toEqual([[1], [2]]);
       expect(report.stoppedBy).toBe("idle");
+      expect(Date.now()).toBe(550);
     });
 
     it("stops at once when the signal is aborted while it waits for records", async () => {
       // Prepare
       fakeStream([shard("shard-1", [], false)]);
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 20);
+      // Set as the read is answered: from then on the runner only waits for its next read.
+      streams.on(GetRecordsCommand).callsFake(() => {
+        setTimeout(() => controller.abort(), 20);
+        return { Records: [], NextShardIterator: "shard-1@0" };
+      });
       const { handler } = recorder();
-      const started = Date.now();
 
       // Act
       const { report } = await run({
@@ -898,7 +964,8 @@ describe("runStream", () => {
 
       // Assess
       expect(report.stoppedBy).toBe("aborted");
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(Date.now()).toBe(20);
+      expect(recordsRequests()).toHaveLength(1);
     });
 
     it("stops after the current invocation when the handler aborts the signal", async () => {
@@ -946,7 +1013,6 @@ describe("runStream", () => {
         return { Records: [], NextShardIterator: "shard-1@0" };
       });
       const { handler } = recorder();
-      const started = Date.now();
 
       // Act
       const { report } = await run({
@@ -958,7 +1024,7 @@ describe("runStream", () => {
 
       // Assess
       expect(report.stoppedBy).toBe("aborted");
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(Date.now()).toBe(0);
     });
 
     it("stops retrying when the signal is aborted, even with unbounded retries", async () => {
@@ -1018,12 +1084,12 @@ describe("runStream", () => {
     it("delivers only the records written after the run starts", async () => {
       // Prepare
       const target = shard("shard-1", records(1, 3), false);
-      fakeStream([target]);
-      setTimeout(() => target.records.push(apiRecord(4)), 10);
+      const stream = fakeStream([target]);
+      stream.at(10, () => target.records.push(apiRecord(4)));
       const { calls, handler } = recorder();
 
       // Act
-      await run({ handler, startingPosition: "LATEST", idleTimeoutMs: 300 });
+      await run({ handler, startingPosition: "LATEST", idleTimeoutMs: 300, pollIntervalMs: 5 });
 
       // Assess
       expect(calls).toEqual([[4]]);
@@ -1184,16 +1250,18 @@ describe("runStream", () => {
       const { calls, handler } = recorder();
 
       // Act
-      await runStream({
-        client,
-        streamArn: STREAM_ARN,
-        handler,
-        batchSize: 1000,
-        maxRetries: 0,
-        idleTimeoutMs: 0,
-        pollIntervalMs: 0,
-        functionTimeoutMs: 1,
-      });
+      await onFakeClock(
+        runStream({
+          client,
+          streamArn: STREAM_ARN,
+          handler,
+          batchSize: 1000,
+          maxRetries: 0,
+          idleTimeoutMs: 0,
+          pollIntervalMs: 0,
+          functionTimeoutMs: 1,
+        }),
+      );
 
       // Assess
       expect(calls).toEqual([[1]]);

@@ -8,7 +8,6 @@
  * that the record factories of the same entry point work without it.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type {
   _Record,
   DynamoDBStreamsClient,
@@ -421,10 +420,23 @@ async function reread(run: Run, shardId: string, sequenceNumber: string, count: 
   return records;
 }
 
-/** Waits `ms`, or less when `signal` is (or gets) aborted. */
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  // It rejects with an AbortError on abort: the caller then sees the signal and stops.
-  await sleep(ms, undefined, { signal }).catch(() => undefined);
+/**
+ * Waits `ms`, or less when `signal` is (or gets) aborted: the caller then sees the signal and stops.
+ * On the global `setTimeout`, so that fake timers (vitest's, Jest's) control it. Not the library's
+ * `sleep` of src/abort.ts: the testing entry may use only what the main entry exports (see
+ * tsup.config.ts).
+ */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 const isDuration = (value: unknown): boolean => typeof value === "number" && value >= 0 && Number.isFinite(value);
