@@ -36,7 +36,7 @@ export interface DiscardedBatch {
   approximateArrivalOfFirstRecord: string;
   /** When the last record reached the stream, as written. */
   approximateArrivalOfLastRecord: string;
-  /** Why the batch was discarded, such as `RetryAttemptsExhausted` or `RecordAgeExceeded`, when the record says. */
+  /** Why the batch was discarded, such as `RetryAttemptsExhausted`, when the record says (any string: the docs list no values). */
   condition?: string | undefined;
   /** When the record was written (its `timestamp`), when it says. */
   discardedAt?: string | undefined;
