@@ -83,6 +83,12 @@ const STREAM_ARN_RULE = {
   kinesis: "must be a Kinesis stream ARN, arn:aws:kinesis:<region>:<account>:stream/<name>",
 } as const;
 
+/** An ISO 8601 date-time with a zone, as the records write arrival times: `2026-12-02T09:30:01Z`, `…01.125Z`. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+const isDateTime = (value: unknown): value is string =>
+  typeof value === "string" && DATE_TIME.test(value) && !Number.isNaN(Date.parse(value));
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -160,8 +166,11 @@ function readBatchInfo(
   const arrivals: string[] = [];
   for (const field of ["approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"] as const) {
     const value = info[field];
-    if (typeof value !== "string" || Number.isNaN(Date.parse(value))) {
-      return { field: `${name}.${field}`, problem: "must be a date-time string" };
+    if (!isDateTime(value)) {
+      return {
+        field: `${name}.${field}`,
+        problem: "must be an ISO 8601 date-time string, such as 2026-12-02T09:30:01Z",
+      };
     }
     arrivals.push(value);
   }
@@ -201,6 +210,11 @@ function readEnvelope(
     if (isProblem(condition)) return condition;
     return { discardedBy: "pipe", condition, pipeArn: partnerResourceArn };
   }
+  return notARecord(record);
+}
+
+/** The problem of an object with neither `requestContext` (Lambda) nor `context` (Pipes). */
+function notARecord(record: Record<string, unknown>): Problem {
   return {
     field: undefined,
     problem: `is not an on-failure record: it has neither requestContext nor context (it looks like ${looksLike(record)})`,
@@ -221,13 +235,11 @@ function readFailureRecord(value: unknown): DiscardedBatch | Problem {
     };
   }
   if (!hasDynamoDb && !hasKinesis) {
-    const envelope = readEnvelope(value);
-    return isProblem(envelope) && envelope.field === undefined
-      ? envelope
-      : {
-          field: undefined,
-          problem: `is not an on-failure record of a stream: it has no DDBStreamBatchInfo or KinesisBatchInfo (it looks like ${looksLike(value)})`,
-        };
+    if (!isObject(value.requestContext) && !isObject(value.context)) return notARecord(value);
+    return {
+      field: undefined,
+      problem: `is not an on-failure record of a stream: it has no DDBStreamBatchInfo or KinesisBatchInfo (it looks like ${looksLike(value)})`,
+    };
   }
   const envelope = readEnvelope(value);
   if (isProblem(envelope)) return envelope;

@@ -253,8 +253,15 @@ describe("batchOfFailureRecord", () => {
       ["batchSize", { batchSize: 0 }, "must be a positive integer"],
       ["batchSize", { batchSize: 2.5 }, "must be a positive integer"],
       ["batchSize", { batchSize: "3" }, "must be a positive integer"],
-      ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "yesterday" }, "must be a date-time"],
-      ["approximateArrivalOfLastRecord", { approximateArrivalOfLastRecord: 1764667804 }, "must be a date-time"],
+      ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "yesterday" }, "must be an ISO 8601"],
+      ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "2026-12-02" }, "must be an ISO 8601"],
+      ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "2026-12-02T09:30:01" }, "must be an ISO"],
+      [
+        "approximateArrivalOfFirstRecord",
+        { approximateArrivalOfFirstRecord: "2026-13-45T09:30:01Z" },
+        "must be an ISO",
+      ],
+      ["approximateArrivalOfLastRecord", { approximateArrivalOfLastRecord: 1764667804 }, "must be an ISO 8601"],
     ])("DDBStreamBatchInfo.%s (%j)", (field, fields, problem) => {
       const message = thrown(() => batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: dynamoDbInfo(fields) })));
       expect(message).toContain(`\`DDBStreamBatchInfo.${field}\` ${problem}`);
@@ -304,6 +311,13 @@ describe("batchOfFailureRecord", () => {
     const asyncRecord = { requestContext: { condition: "RetriesExhausted" }, requestPayload: {}, version: "1.0" };
     expect(thrown(() => batchOfFailureRecord(asyncRecord))).toBe(
       "The on-failure record is not an on-failure record of a stream: it has no DDBStreamBatchInfo or KinesisBatchInfo (it looks like a record of an asynchronous invocation (it has requestPayload))",
+    );
+  });
+
+  it("refuses a pipe's record with no batch info", () => {
+    const { DDBStreamBatchInfo: _, ...record } = pipeRecord();
+    expect(thrown(() => batchOfFailureRecord(record))).toBe(
+      "The on-failure record is not an on-failure record of a stream: it has no DDBStreamBatchInfo or KinesisBatchInfo (it looks like an object with keys [context, version, timestamp])",
     );
   });
 
@@ -380,6 +394,21 @@ describe("failureMessagesOf", () => {
     expect(errorOf(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))[0])).toBe(
       `message m-1: the body (an SNS notification of ${TOPIC_ARN}) \`DDBStreamBatchInfo.batchSize\` must be a positive integer`,
     );
+  });
+
+  it("names an SNS notification without TopicArn in the error of its record", () => {
+    const { TopicArn: _, ...notification } = snsNotification(JSON.stringify({ hello: "world" }));
+    expect(errorOf(failureMessagesOf(sqsEvent(sqsMessage("m-1", JSON.stringify(notification))))[0])).toBe(
+      "message m-1: the body (an SNS notification) is not an on-failure record: it has neither requestContext nor context (it looks like an object with keys [hello])",
+    );
+  });
+
+  it("accepts arrival times with an offset instead of Z", () => {
+    const info = dynamoDbInfo({ approximateArrivalOfFirstRecord: "2026-12-02T10:30:01+01:00" });
+    const [message] = failureMessagesOf(
+      sqsEvent(sqsMessage("m-1", JSON.stringify(esmRecord({ DDBStreamBatchInfo: info })))),
+    );
+    expect(message).toMatchObject({ batch: { approximateArrivalOfFirstRecord: "2026-12-02T10:30:01+01:00" } });
   });
 
   it("names an SNS notification whose Message is not JSON", () => {
