@@ -10,6 +10,7 @@
  * name, passes too.
  */
 import * as z from "zod/mini";
+import { nonEmptyString } from "./validation.js";
 
 /** The longest bucket name S3 ever allowed (us-east-1, before March 2018). */
 export const MAX_BUCKET_NAME_LENGTH = 255;
@@ -50,9 +51,9 @@ export function bucketNameProblem(name: string): string | undefined {
 
 /** The rule of a bucket option: a non-empty string that may be a bucket's name ({@link bucketNameProblem}). */
 export const bucketNameSchema = () =>
-  z.string({ error: "must be a non-empty string" }).check(
+  nonEmptyString().check(
     z.superRefine((name, context) => {
-      const problem = name === "" ? "must be a non-empty string" : bucketNameProblem(name);
+      const problem = bucketNameProblem(name);
       if (problem !== undefined) context.addIssue({ code: "custom", message: problem, input: name });
     }),
   );
