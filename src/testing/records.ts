@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import { marshall, type marshallOptions, type NativeAttributeValue } from "@aws-sdk/util-dynamodb";
 import { ConfigError } from "../errors.js";
+import { toLambdaMap, withoutUndefined } from "../lambda-shape.js";
 import type { AttributeMap, StreamEvent, StreamRecord, StreamRecordData } from "../types.js";
-import { toLambdaMap, withoutUndefined } from "./lambda-shape.js";
 
 /** An item or its keys as plain JavaScript values, as `marshall` from @aws-sdk/util-dynamodb takes them. */
 export type Item = Record<string, NativeAttributeValue>;

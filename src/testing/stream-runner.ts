@@ -15,9 +15,9 @@ import type {
   ShardIteratorType,
 } from "@aws-sdk/client-dynamodb-streams";
 import { ConfigError, type ConfigIssue } from "../errors.js";
+import { toLambdaRecord } from "../lambda-shape.js";
 import { compareSequenceNumbers } from "../report.js";
 import type { BatchResponse, StreamEvent, StreamRecord } from "../types.js";
-import { toLambdaRecord } from "./lambda-shape.js";
 
 /** The context `runStream` passes to the handler: the part of Lambda's context a handler reads. */
 export interface StreamRunnerContext {

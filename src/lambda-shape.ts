@@ -1,9 +1,10 @@
 /**
  * From the AWS SDK's shape to Lambda's: binary attribute values become base64 strings, and a
- * DynamoDB Streams API record becomes the record a Lambda event carries. Private to the testing entry.
+ * DynamoDB Streams API record becomes the record a Lambda event carries. Private: the testing entry and
+ * the replay handler use it.
  */
 import type { _Record } from "@aws-sdk/client-dynamodb-streams";
-import type { AttributeMap, AttributeValue, StreamRecord, StreamRecordData } from "../types.js";
+import type { AttributeMap, AttributeValue, StreamRecord, StreamRecordData } from "./types.js";
 
 /**
  * An AttributeValue as the SDK gives it (from `marshall` or from GetRecords): binary as Uint8Array.
