@@ -16,8 +16,14 @@ const shared = {
   },
 } satisfies Options;
 const dts = { compilerOptions: { ignoreDeprecations: "6.0" } };
-// The published entry points (package.json "exports"). `lambda` is the zero-code Lambda handler.
-const entries = { index: "src/index.ts", "testing/index": "src/testing/index.ts", lambda: "src/lambda.ts" };
+// The published entry points (package.json "exports"). `lambda` and `replay` are the zero-code
+// Lambda handlers.
+const entries = {
+  index: "src/index.ts",
+  "testing/index": "src/testing/index.ts",
+  lambda: "src/lambda.ts",
+  replay: "src/replay.ts",
+};
 const { index, ...otherEntries } = entries;
 
 const source = resolve("src");

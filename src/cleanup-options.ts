@@ -16,8 +16,9 @@ import {
   requireBucket,
 } from "./key-mapper.js";
 import { type ParseOptions, REMOVAL_FILTERS, tableNamesSchema } from "./parse-stream-records.js";
-import type { CleanupSummary, Logger, RemovalFilter } from "./types.js";
+import type { AwsClientLike, CleanupSummary, Logger, RemovalFilter } from "./types.js";
 import {
+  clientSchema,
   fn,
   loggerSchema,
   nonEmptyString,
@@ -99,6 +100,22 @@ export interface CommonCleanupOptions extends Omit<BatchDeleterOptions, "s3Clien
   /** The S3 client. @default one `new S3Client({})`, created when the factory is called */
   s3Client?: S3Client | undefined;
   /**
+   * The re-creation guard: before a removed item's objects are deleted, ask its table whether an
+   * item with the same key exists again (`BatchGetItem`, strongly consistent, key attributes only, up
+   * to 100 keys a request). An item that is back keeps its objects and is counted in
+   * `keptRecreated`, never as failed; a table read that fails leaves its record to be retried, and
+   * deletes nothing for it. The table is the record's (`eventSourceARN`, or `tableName` for
+   * Kinesis), or `{ tableName }`. Needs `dynamodb:BatchGetItem` on the table.
+   * @default false for `createCleanupHandler` (a live stream's REMOVE is seconds old); true for
+   * `createReplayHandler` (a replay is hours late)
+   */
+  verifyAbsent?: boolean | { tableName?: string | undefined } | undefined;
+  /**
+   * The DynamoDB client of `verifyAbsent`: a `DynamoDBClient` of @aws-sdk/client-dynamodb.
+   * @default one `new DynamoDBClient({})`, created the first time the table is read
+   */
+  dynamoDbClient?: AwsClientLike | undefined;
+  /**
    * What to do with a record that cannot be parsed or mapped: report it as a batch item failure
    * (`"fail"`: Lambda retries from it) or only log it (`"skip"`). Nothing is deleted for it either way.
    * @default "fail"
@@ -167,6 +184,11 @@ const optionalFields: OptionalFields = {
   tableNames: tableNamesSchema,
   onResult: () => fn(),
   s3Client: s3ClientSchema,
+  verifyAbsent: () =>
+    z.union([trueOrFalse(), z.strictObject({ tableName: z.optional(nonEmptyString()) })], {
+      error: "must be true, false or { tableName }",
+    }),
+  dynamoDbClient: clientSchema("a DynamoDBClient"),
   onInvalidRecord: () => z.enum(["fail", "skip"], { error: 'must be "fail" or "skip"' }),
   dryRun: trueOrFalse,
   logger: loggerSchema,
@@ -181,6 +203,9 @@ export interface CleanupConfig {
   /** The deleter's settings, without the client. */
   deleter: Omit<DeleterConfig, "s3Client">;
   s3Client: S3Client | undefined;
+  /** Whether to check the table, and which table when the records' own is not to be used. */
+  verifyAbsent: false | { tableName: string | undefined };
+  dynamoDbClient: AwsClientLike | undefined;
   onResult: CleanupOptions["onResult"];
   onInvalidRecord: "fail" | "skip";
   dryRun: boolean;
@@ -188,9 +213,24 @@ export interface CleanupConfig {
   timeoutMarginMs: number;
 }
 
-/** Checks the options (throws one {@link ConfigError} naming every wrong option) and applies the defaults. */
-export function resolveCleanupOptions(options: CleanupOptions): CleanupConfig {
-  validateOptions(optionsSchema({ key: keySpecSchema() }, optionalFields, options), options, (input) => [
+/** How a factory other than `createCleanupHandler` resolves the options: its defaults, its own options. */
+export interface ResolveSettings {
+  /** The default of `verifyAbsent`. */
+  verifyAbsent: boolean;
+  /** Options of the factory's own, checked with the others and left out of the config. */
+  fields: OptionalFields;
+}
+
+/**
+ * Checks the options (throws one {@link ConfigError} naming every wrong option) and applies the
+ * defaults.
+ */
+export function resolveCleanupOptions(
+  options: CleanupOptions,
+  settings: ResolveSettings = { verifyAbsent: false, fields: {} },
+): CleanupConfig {
+  const fields = { ...optionalFields, ...settings.fields };
+  validateOptions(optionsSchema({ key: keySpecSchema() }, fields, options), options, (input) => [
     ...requireBucket(input),
     ...(input.etagAttribute !== undefined && input.versions === "all"
       ? [
@@ -219,10 +259,17 @@ export function resolveCleanupOptions(options: CleanupOptions): CleanupConfig {
     },
     deleter,
     s3Client: options.s3Client,
+    verifyAbsent: verifyAbsentOf(options.verifyAbsent ?? settings.verifyAbsent),
+    dynamoDbClient: options.dynamoDbClient,
     onResult: options.onResult,
     onInvalidRecord: options.onInvalidRecord ?? "fail",
     dryRun: options.dryRun ?? false,
     logger: options.logger ?? defaultLogger(),
     timeoutMarginMs: options.timeoutMarginMs ?? 2000,
   };
+}
+
+function verifyAbsentOf(option: NonNullable<CommonCleanupOptions["verifyAbsent"]>): CleanupConfig["verifyAbsent"] {
+  if (option === false) return false;
+  return { tableName: option === true ? undefined : option.tableName };
 }

@@ -56,9 +56,24 @@ export type FailureMessage =
     }
   | {
       messageId: string;
+      /**
+       * The objects an S3 event notification announces (an S3 on-failure destination's bucket
+       * notifying the queue): each holds one on-failure record with its records, to read with
+       * {@link failureObjectOf}. Empty for S3's test event and for events other than ObjectCreated.
+       */
+      objects: FailureObjectRef[];
+    }
+  | {
+      messageId: string;
       /** Names the message, the field at fault, and what the message looks like. */
       error: InvalidEventError;
     };
+
+/** An object in S3, as an event notification names it (its key decoded). */
+export interface FailureObjectRef {
+  bucket: string;
+  key: string;
+}
 
 /** The record an S3 on-failure destination writes: the batch, and the event that was invoked with it. */
 export interface FailureObject {
@@ -305,9 +320,63 @@ function readMessage(messageId: string, body: unknown): FailureMessage {
       return fail(`the SNS notification's \`Message\` is not JSON, so it is not an on-failure record`);
     record = message.value;
   }
+  if (via === "" && isS3Notification(record)) {
+    const objects = objectsOf(record);
+    return isProblem(objects) ? fail(`the S3 event notification's ${describeProblem(objects)}`) : { messageId, objects };
+  }
   const result = readFailureRecord(record);
   if (isProblem(result)) return fail(`${via === "" ? "the body" : `the body${via}`} ${describeProblem(result)}`);
   return topicArn === undefined ? { messageId, batch: result } : { messageId, batch: result, topicArn };
+}
+
+/** S3's test event, or an event notification whose first record comes from S3. */
+function isS3Notification(value: unknown): value is Record<string, unknown> {
+  if (!isObject(value)) return false;
+  if (value.Event === "s3:TestEvent") return true;
+  const first: unknown = Array.isArray(value.Records) ? value.Records[0] : undefined;
+  return isObject(first) && first.eventSource === "aws:s3";
+}
+
+/**
+ * The objects an S3 event notification says were created. Keys arrive URL-encoded, spaces as `+`
+ * (S3's event message structure), and are decoded here.
+ */
+function objectsOf(notification: Record<string, unknown>): FailureObjectRef[] | Problem {
+  const records: unknown[] = Array.isArray(notification.Records) ? notification.Records : [];
+  const objects: FailureObjectRef[] = [];
+  for (const [index, record] of records.entries()) {
+    const path = `Records[${index}]`;
+    if (!isObject(record) || record.eventSource !== "aws:s3") {
+      return { field: path, problem: `must be an S3 event record (got ${describeShape(record)})` };
+    }
+    if (typeof record.eventName !== "string" || !record.eventName.startsWith("ObjectCreated:")) continue;
+    const s3 = isObject(record.s3) ? record.s3 : {};
+    const bucket = isObject(s3.bucket) ? s3.bucket.name : undefined;
+    const key = isObject(s3.object) ? s3.object.key : undefined;
+    const missing =
+      nonEmptyProblem(bucket, `${path}.s3.bucket.name`, "a bucket name") ??
+      nonEmptyProblem(key, `${path}.s3.object.key`, "an object key");
+    if (missing !== undefined) return missing;
+    const decoded = decodeKey(key as string);
+    if (decoded === undefined) {
+      return { field: `${path}.s3.object.key`, problem: `is not URL-encoded as S3 writes it: ${JSON.stringify(key)}` };
+    }
+    objects.push({ bucket: bucket as string, key: decoded });
+  }
+  return objects;
+}
+
+function nonEmptyProblem(value: unknown, field: string, what: string): Problem | undefined {
+  if (typeof value !== "string") return { field, problem: `must be ${what} (got ${describeShape(value)})` };
+  return value === "" ? { field, problem: `must be ${what}, and is empty` } : undefined;
+}
+
+function decodeKey(key: string): string | undefined {
+  try {
+    return decodeURIComponent(key.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

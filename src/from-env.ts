@@ -3,14 +3,15 @@
  * the library reads the environment, and only the variables it is given.
  *
  * Each variable is parsed from its text here (integers, "true"/"false", JSON lists); the option
- * values are then checked by `resolveCleanupOptions`, as `createCleanupHandler` checks its options, and its issues are renamed after
- * the variables they came from. Every problem is reported at once, in one ConfigError.
+ * values are then checked by `resolveCleanupOptions`, as `createCleanupHandler` checks its options,
+ * and its issues are renamed after the variables they came from. Every problem is reported at once, in one ConfigError.
  */
 import * as z from "zod/mini";
 import {
   type CleanupConfig,
   type CleanupOptions,
   type CommonCleanupOptions,
+  type ResolveSettings,
   resolveCleanupOptions,
 } from "./cleanup-options.js";
 import { ConfigError, type ConfigIssue, describeShape, isConfigError } from "./errors.js";
@@ -18,6 +19,7 @@ import { handlerOf } from "./handler.js";
 import { jsonLogger, type LogThreshold, lambdaLogLevel } from "./json-logger.js";
 import { emfMetrics } from "./metrics.js";
 import { REMOVAL_FILTERS } from "./parse-stream-records.js";
+import { REPLAY_SETTINGS, type ReplayHandler, type ReplayOnlyOptions, replayHandlerOf } from "./replay-handler.js";
 import type { CleanupHandler, CleanupSummary, Logger } from "./types.js";
 import { LOG_LEVELS } from "./validation.js";
 
@@ -44,6 +46,8 @@ import { LOG_LEVELS } from "./validation.js";
  * | `CLEANUP_DRY_RUN` | `dryRun` | `true` or `false` |
  * | `CLEANUP_CONTENT_MD5` | `contentMd5` | `true` or `false` |
  * | `CLEANUP_FALLBACK_TO_SINGLE_DELETES` | `fallbackToSingleDeletes` | `true` or `false` |
+ * | `CLEANUP_VERIFY_ABSENT` | `verifyAbsent` | `true` or `false` |
+ * | `CLEANUP_VERIFY_ABSENT_TABLE` | `verifyAbsent: { tableName }` | a table name; needs `CLEANUP_VERIFY_ABSENT` unset or `true` |
  * | `CLEANUP_METRICS_NAMESPACE` | `onResult: emfMetrics({ namespace })` | a CloudWatch namespace |
  * | `CLEANUP_METRICS_DIMENSIONS` | `emfMetrics({ dimensions })` | a JSON object of names to values; needs `CLEANUP_METRICS_NAMESPACE` |
  * | `CLEANUP_LOG_LEVEL` | `logger` | `debug`, `info`, `warn` or `error`: the lowest level the default logger (JSON lines on stdout) writes; when unset, `AWS_LAMBDA_LOG_LEVEL` decides, else every level is written |
@@ -74,6 +78,8 @@ export const CLEANUP_ENV_VARIABLES = [
   "CLEANUP_DRY_RUN",
   "CLEANUP_CONTENT_MD5",
   "CLEANUP_FALLBACK_TO_SINGLE_DELETES",
+  "CLEANUP_VERIFY_ABSENT",
+  "CLEANUP_VERIFY_ABSENT_TABLE",
   "CLEANUP_METRICS_NAMESPACE",
   "CLEANUP_METRICS_DIMENSIONS",
   "CLEANUP_LOG_LEVEL",
@@ -100,6 +106,7 @@ const OPTION_VARIABLES: Readonly<Record<string, CleanupEnvVariable>> = {
   dryRun: "CLEANUP_DRY_RUN",
   contentMd5: "CLEANUP_CONTENT_MD5",
   fallbackToSingleDeletes: "CLEANUP_FALLBACK_TO_SINGLE_DELETES",
+  verifyAbsent: "CLEANUP_VERIFY_ABSENT",
   onResult: "CLEANUP_METRICS_NAMESPACE",
   logger: "CLEANUP_LOG_LEVEL",
 };
@@ -194,6 +201,8 @@ const variableSchemas = () => ({
   CLEANUP_DRY_RUN: boolean(),
   CLEANUP_CONTENT_MD5: boolean(),
   CLEANUP_FALLBACK_TO_SINGLE_DELETES: boolean(),
+  CLEANUP_VERIFY_ABSENT: boolean(),
+  CLEANUP_VERIFY_ABSENT_TABLE: text(),
   CLEANUP_METRICS_NAMESPACE: text(),
   CLEANUP_METRICS_DIMENSIONS: dimensionsObject(),
   CLEANUP_LOG_LEVEL: oneOf(LOG_LEVELS),
@@ -229,6 +238,45 @@ export function createCleanupHandlerFromEnv(
   env: Readonly<Record<string, string | undefined>> = process.env,
   overrides: Partial<CommonCleanupOptions> = {},
 ): CleanupHandler {
+  return handlerOf(configFromEnv(env, overrides));
+}
+
+/**
+ * Creates the replay handler (see `createReplayHandler`) from the same environment variables as
+ * {@link createCleanupHandlerFromEnv}, for a replay function deployed without code of its own:
+ * `dynamodb-s3-cleanup/replay` exports `handler = createReplayHandlerFromEnv()`. `verifyAbsent` is
+ * on unless `CLEANUP_VERIFY_ABSENT=false`.
+ *
+ * @param env - The variables; `process.env` when left out.
+ * @param overrides - Options that replace what the variables set, such as clients, a `logger` or an
+ * `onResult`. None when left out.
+ *
+ * @example
+ * ```ts
+ * // CLEANUP_BUCKET=product-images CLEANUP_KEY={productId}.png
+ * export const handler = createReplayHandlerFromEnv();
+ * ```
+ */
+export function createReplayHandlerFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Partial<Omit<CommonCleanupOptions, "onResult"> & ReplayOnlyOptions> = {},
+): ReplayHandler {
+  const { streamsClient, kinesisClient, onResult, ...cleanup } = overrides;
+  const clients = defined({ streamsClient, kinesisClient });
+  const config = configFromEnv(env, { ...cleanup, ...clients }, REPLAY_SETTINGS);
+  return replayHandlerOf(config, {
+    streamsClient,
+    kinesisClient,
+    onResult: onResult ?? (config.onResult as ReplayOnlyOptions["onResult"]),
+  });
+}
+
+/** The handler's configuration from the variables and overrides, or one ConfigError naming each problem. */
+function configFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: Readonly<Record<string, unknown>>,
+  settings?: ResolveSettings,
+): CleanupConfig {
   const { values, issues } = readVariables(env);
   const keyVariable: CleanupEnvVariable =
     values.CLEANUP_KEY === undefined && values.CLEANUP_KEY_ATTRIBUTE !== undefined
@@ -244,7 +292,7 @@ export function createCleanupHandlerFromEnv(
   const reported = new Set(issues.map((issue) => variableOf(issue.path)));
   let config: CleanupConfig;
   try {
-    config = resolveCleanupOptions(options as unknown as CleanupOptions);
+    config = resolveCleanupOptions(options as unknown as CleanupOptions, settings);
   } catch (error) {
     if (!isConfigError(error)) throw error;
     for (const issue of error.issues) {
@@ -254,7 +302,7 @@ export function createCleanupHandlerFromEnv(
     throw new ConfigError(issues, { cause: error });
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return handlerOf(config);
+  return config;
 }
 
 /** Parses every `CLEANUP_` variable that is set (not empty), in the order of CLEANUP_ENV_VARIABLES. */
@@ -279,6 +327,9 @@ function readVariables(env: Readonly<Record<string, string | undefined>>): { val
     issues.push({ path: "CLEANUP_KEY_ATTRIBUTE", message: "must not be set together with CLEANUP_KEY" });
   } else if (!set("CLEANUP_KEY") && !set("CLEANUP_KEY_ATTRIBUTE")) {
     issues.push({ path: "CLEANUP_KEY", message: "is required (or CLEANUP_KEY_ATTRIBUTE)" });
+  }
+  if (set("CLEANUP_VERIFY_ABSENT_TABLE") && env.CLEANUP_VERIFY_ABSENT === "false") {
+    issues.push({ path: "CLEANUP_VERIFY_ABSENT_TABLE", message: "needs CLEANUP_VERIFY_ABSENT unset or true" });
   }
   if (set("CLEANUP_METRICS_DIMENSIONS") && !set("CLEANUP_METRICS_NAMESPACE")) {
     issues.push({ path: "CLEANUP_METRICS_DIMENSIONS", message: "needs CLEANUP_METRICS_NAMESPACE" });
@@ -316,6 +367,10 @@ function optionsOf(
     dryRun: values.CLEANUP_DRY_RUN,
     contentMd5: values.CLEANUP_CONTENT_MD5,
     fallbackToSingleDeletes: values.CLEANUP_FALLBACK_TO_SINGLE_DELETES,
+    verifyAbsent:
+      values.CLEANUP_VERIFY_ABSENT_TABLE === undefined
+        ? values.CLEANUP_VERIFY_ABSENT
+        : { tableName: values.CLEANUP_VERIFY_ABSENT_TABLE },
     onResult: metricsOf(values, issues),
     logger: leveledLogger(values.CLEANUP_LOG_LEVEL ?? lambdaLevel),
   };

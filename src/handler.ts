@@ -1,18 +1,15 @@
 /**
- * The handler factory: composes parse → select → map → plan → delete (or preview) → report, within
- * one signal per invocation. It holds no rules of its own beyond the wiring; each step lives in its
- * module.
+ * The handler factory: parse and select, then the cleanup pipeline (map → plan → delete or preview),
+ * then report, within one signal per invocation. It holds no rules of its own beyond the wiring;
+ * each step lives in its module.
  */
-import { S3Client } from "@aws-sdk/client-s3";
 import { invocationSignal } from "./abort.js";
 import { type CleanupConfig, type CleanupOptions, resolveCleanupOptions } from "./cleanup-options.js";
-import { executePlan, planCleanup, previewPlan } from "./cleanup-plan.js";
+import { createCleanupPipeline } from "./cleanup-pipeline.js";
 import { describeShape } from "./errors.js";
 import { EVENT_SOURCES } from "./event-sources.js";
-import { buildKeyMapper, mapRemovals } from "./key-mapper.js";
 import { parseStreamRecords } from "./parse-stream-records.js";
 import { buildBatchResponse, NOTHING_DONE, recordsToRetry, summaryOf, unreportable } from "./report.js";
-import { createSendRate } from "./send-rate.js";
 import type { CleanupHandler, CleanupSummary } from "./types.js";
 
 export type { CleanupOptions, CommonCleanupOptions } from "./cleanup-options.js";
@@ -38,10 +35,7 @@ export function createCleanupHandler(options: CleanupOptions): CleanupHandler {
 /** The handler for options already resolved. */
 export function handlerOf(config: CleanupConfig): CleanupHandler {
   const { logger, onInvalidRecord, dryRun } = config;
-  const mapKeys = buildKeyMapper(config.key, config.keyMapper);
-  const deleter = { ...config.deleter, s3Client: config.s3Client ?? new S3Client({}) };
-  // One pace for every invocation of the handler: S3's limits are per prefix, not per invocation.
-  const sendRate = deleter.adaptiveRate ? createSendRate(deleter.sleep) : undefined;
+  const cleanUp = createCleanupPipeline(config);
 
   return async (event, context) => {
     const started = Date.now();
@@ -61,6 +55,7 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
           ...NOTHING_DONE,
           mapped: [],
           invalid: batch.invalid.length,
+          keptRecreated: 0,
           batchItemFailures: undefined,
           aborted: signal.aborted,
           durationMs: Date.now() - started,
@@ -73,27 +68,11 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
         throw cannotReport;
       }
 
-      const removals = await mapRemovals(batch.removals, mapKeys, {
-        concurrency: deleter.concurrency,
-        signal: mappingSignal,
-      });
-      const { mapped, cutOff } = removals;
-      const invalid = [...batch.invalid, ...removals.invalid].sort((a, b) => a.index - b.index);
-      const plan = planCleanup(mapped);
-      const outcome = dryRun
-        ? await previewPlan(plan, deleter, signal, logger)
-        : await executePlan(plan, deleter, signal, sendRate);
-      const response = buildBatchResponse(
-        recordsToRetry({ plan, outcome, invalid, cutOff, onInvalidRecord, dryRun }, logger),
-        source,
-      );
-
+      const { mustRetry, ...done } = await cleanUp(batch, { signal, mappingSignal });
+      const response = buildBatchResponse(mustRetry, source);
       const summary = summaryOf({
         ...tally,
-        mapped,
-        invalid: invalid.length,
-        plan,
-        outcome,
+        ...done,
         batchItemFailures: response.batchItemFailures.length,
         aborted: signal.aborted,
         durationMs: Date.now() - started,

@@ -40,13 +40,20 @@ export {
   isKeyMappingError,
   KeyMappingError,
 } from "./errors.js";
+export type {
+  DiscardedBatch,
+  FailureMessage,
+  FailureObject,
+  FailureObjectRef,
+} from "./failure-destination-records.js";
+export { batchOfFailureRecord, failureMessagesOf, failureObjectOf } from "./failure-destination-records.js";
 export type { CleanupEnvVariable } from "./from-env.js";
-export { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv } from "./from-env.js";
+export { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv, createReplayHandlerFromEnv } from "./from-env.js";
 export type { CleanupOptions, CommonCleanupOptions } from "./handler.js";
 export { createCleanupHandler } from "./handler.js";
 export type { KeyFunction, KeyFunctionResult, KeyMapper, KeyMapperOptions, KeySpec } from "./key-mapper.js";
 export { createKeyMapper, MAX_KEY_BYTES } from "./key-mapper.js";
-export type { EmfMetricsOptions } from "./metrics.js";
+export type { EmfMetricsOptions, MetricsSummary } from "./metrics.js";
 export { EMF_METRICS, emfMetrics } from "./metrics.js";
 export type {
   InvalidRecord,
@@ -57,9 +64,19 @@ export type {
   SkippedRecord,
 } from "./parse-stream-records.js";
 export { isTtlRemoval, parseStreamRecords } from "./parse-stream-records.js";
+export type {
+  ReplayEvent,
+  ReplayHandler,
+  ReplayMessage,
+  ReplayOnlyOptions,
+  ReplayOptions,
+  ReplaySummary,
+} from "./replay-handler.js";
+export { createReplayHandler } from "./replay-handler.js";
 export { compareSequenceNumbers } from "./report.js";
 export type {
   AttributeMap,
+  AwsClientLike,
   AttributeValue,
   BatchItemFailure,
   BatchResponse,

@@ -11,13 +11,23 @@ import type { ConfigIssue } from "./errors.js";
 import type { CleanupSummary } from "./types.js";
 import { fn, validateOptions } from "./validation.js";
 
-/** The metrics {@link emfMetrics} writes (unit Count), and the summary field each one counts. */
+/**
+ * The metrics {@link emfMetrics} writes (unit Count), and the summary field each one counts.
+ * UnreplayableBatches is written for the replay handler's summaries only.
+ */
 export const EMF_METRICS = {
   DeletedObjects: "deleted",
   FailedObjects: "failed",
   InvalidRecords: "invalid",
   KeptReplaced: "keptReplaced",
-} as const satisfies Record<string, keyof CleanupSummary>;
+  KeptRecreated: "keptRecreated",
+  UnreplayableBatches: "unreplayableBatches",
+} as const satisfies Record<string, keyof MetricsSummary>;
+
+/** The counts the metrics come from: a `CleanupSummary`, or a `ReplaySummary` (which adds `unreplayableBatches`). */
+export type MetricsSummary = Pick<CleanupSummary, "deleted" | "failed" | "invalid" | "keptReplaced" | "keptRecreated"> & {
+  unreplayableBatches?: number | undefined;
+};
 
 /** CloudWatch's limit on dimensions per metric. */
 export const MAX_EMF_DIMENSIONS = 30;
@@ -104,9 +114,9 @@ const writeToStdout = (line: string): void => {
 
 /**
  * Makes an `onResult` callback that writes one CloudWatch Embedded Metric Format line per
- * invocation, with the metrics DeletedObjects, FailedObjects, InvalidRecords and KeptReplaced
- * (unit Count) from the summary. The options are validated here, once; a mistake throws a
- * {@link ConfigError} naming the option. A `write` that throws makes the callback throw: the
+ * invocation, with the metrics DeletedObjects, FailedObjects, InvalidRecords, KeptReplaced and
+ * KeptRecreated (unit Count) from the summary, and UnreplayableBatches for the replay handler's. The
+ * options are validated here, once; a mistake throws a {@link ConfigError} naming the option. A `write` that throws makes the callback throw: the
  * handler logs that and answers as usual.
  *
  * @example
@@ -118,20 +128,24 @@ const writeToStdout = (line: string): void => {
  * });
  * ```
  */
-export function emfMetrics(options: EmfMetricsOptions): (summary: CleanupSummary) => void {
+export function emfMetrics(options: EmfMetricsOptions): (summary: MetricsSummary) => void {
   validateOptions(emfOptionsSchema(), options, checkDimensionNames);
   const { namespace, dimensions = {}, write = writeToStdout, now = Date.now } = options;
-  const names = Object.keys(EMF_METRICS) as (keyof typeof EMF_METRICS)[];
-  const directive = {
+  const all = Object.keys(EMF_METRICS) as (keyof typeof EMF_METRICS)[];
+  const directiveOf = (names: readonly string[]) => ({
     Namespace: namespace,
     Dimensions: [Object.keys(dimensions)],
     Metrics: names.map((name) => ({ Name: name, Unit: "Count" })),
-  };
+  });
+  const cleanupNames = all.filter((name) => name !== "UnreplayableBatches");
+  const directives = { cleanup: directiveOf(cleanupNames), replay: directiveOf(all) };
   const dimensionEntries = Object.entries(dimensions);
   return (summary) => {
+    const replay = typeof summary.unreplayableBatches === "number";
+    const names = replay ? all : cleanupNames;
     // fromEntries defines properties, so that even a dimension named "__proto__" is written.
     const document = Object.fromEntries([
-      ["_aws", { Timestamp: now(), CloudWatchMetrics: [directive] }],
+      ["_aws", { Timestamp: now(), CloudWatchMetrics: [replay ? directives.replay : directives.cleanup] }],
       ...dimensionEntries,
       ...names.map((name) => [name, summary[EMF_METRICS[name]]]),
     ]);

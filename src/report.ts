@@ -181,6 +181,8 @@ export interface Tally {
   mapped: readonly { targets: readonly unknown[] }[];
   plan: CleanupPlan<RecordRef>;
   outcome: CleanupOutcome;
+  /** Removals whose item exists again (`verifyAbsent`): their objects were kept. */
+  keptRecreated: number;
   /** Undefined when the handler throws instead of answering. */
   batchItemFailures: number | undefined;
   aborted: boolean;
@@ -204,6 +206,7 @@ export function summaryOf(tally: Tally): CleanupSummary {
     deleted: dryRun ? 0 : outcome.objects.deleted.length + listed - failedUnderPrefixes,
     failed: outcome.objects.failed.length + failedUnderPrefixes,
     keptReplaced: outcome.objects.keptReplaced.length,
+    keptRecreated: tally.keptRecreated,
     fallback: outcome.objects.fallback ?? "none",
     batchItemFailures: tally.batchItemFailures,
     aborted: tally.aborted,

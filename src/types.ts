@@ -176,6 +176,11 @@ export interface CleanupSummary {
   failed: number;
   /** Conditional deletes refused because the object was replaced since (PreconditionFailed): kept, not failed. */
   keptReplaced: number;
+  /**
+   * Removals whose item exists again in the table (`verifyAbsent`): their objects were kept, and
+   * their records are done. Always 0 without `verifyAbsent`.
+   */
+  keptRecreated: number;
   /** `"single-deletes"` when the store refused a DeleteObjects checksum and objects went one by one. */
   fallback: "single-deletes" | "none";
   /** Records reported to Lambda for redelivery; absent when the handler throws instead of answering. */
@@ -189,4 +194,14 @@ export interface CleanupSummary {
   durationMs: number;
   /** True when the handler ran with `dryRun`: it deleted nothing. */
   dryRun: boolean;
+}
+
+/**
+ * An AWS SDK v3 client, by the one method the library calls: a `DynamoDBClient`,
+ * `DynamoDBStreamsClient` or `KinesisClient` fits. Described by its shape, so that the types need
+ * none of those optional packages.
+ */
+export interface AwsClientLike {
+  /** Sends a command, and resolves to its output. */
+  send(command: object, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
 }

@@ -103,6 +103,8 @@ export const loggerSchema = () =>
     { error: "must be an object with debug, info, warn and error methods" },
   );
 
-/** An S3Client, or anything with its `send`. */
-export const s3ClientSchema = () =>
-  z.looseObject({ send: fn("must be a method") }, { error: "must be an S3Client (an object with a send method)" });
+/** An AWS SDK client such as `an S3Client`, or anything with its `send`. */
+export const clientSchema = (name: string) => () =>
+  z.looseObject({ send: fn("must be a method") }, { error: `must be ${name} (an object with a send method)` });
+
+export const s3ClientSchema = clientSchema("an S3Client");

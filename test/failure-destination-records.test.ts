@@ -418,11 +418,75 @@ describe("failureMessagesOf", () => {
     );
   });
 
+  describe("S3 event notifications of an S3 on-failure destination", () => {
+    const created = (bucket: unknown, key: unknown, eventName = "ObjectCreated:Put") => ({
+      eventSource: "aws:s3",
+      eventName,
+      s3: { bucket: { name: bucket }, object: { key } },
+    });
+    const messageOf = (body: unknown) => failureMessagesOf(sqsEvent(sqsMessage("m-1", JSON.stringify(body))))[0];
+
+    it("gives the objects created, keys decoded as S3 encodes them", () => {
+      const body = {
+        Records: [
+          created("failures", "aws/lambda/uuid/shardId-1/2026/12/03/2026-12-03T01%3A02%3A03.000Z-a"),
+          created("failures", "with+space%2Band+plus"),
+        ],
+      };
+      expect(messageOf(body)).toEqual({
+        messageId: "m-1",
+        objects: [
+          { bucket: "failures", key: "aws/lambda/uuid/shardId-1/2026/12/03/2026-12-03T01:02:03.000Z-a" },
+          { bucket: "failures", key: "with space+and plus" },
+        ],
+      });
+    });
+
+    it("gives no objects for S3's test event and for events other than ObjectCreated", () => {
+      expect(messageOf({ Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "b" })).toEqual({
+        messageId: "m-1",
+        objects: [],
+      });
+      expect(messageOf({ Records: [created("b", "k", "ObjectRemoved:Delete")] })).toEqual({
+        messageId: "m-1",
+        objects: [],
+      });
+    });
+
+    it.each([
+      [
+        { Records: [created("b", "k"), { eventSource: "aws:sqs" }] },
+        "message m-1: the S3 event notification's `Records[1]` must be an S3 event record (got an object with keys [eventSource])",
+      ],
+      [
+        { Records: [created("", "k")] },
+        "message m-1: the S3 event notification's `Records[0].s3.bucket.name` must be a bucket name, and is empty",
+      ],
+      [
+        { Records: [{ eventSource: "aws:s3", eventName: "ObjectCreated:Put" }] },
+        "message m-1: the S3 event notification's `Records[0].s3.bucket.name` must be a bucket name (got undefined)",
+      ],
+      [
+        { Records: [created("b", 7)] },
+        "message m-1: the S3 event notification's `Records[0].s3.object.key` must be an object key (got a number)",
+      ],
+      [
+        { Records: [created("b", "100%")] },
+        'message m-1: the S3 event notification\'s `Records[0].s3.object.key` is not URL-encoded as S3 writes it: "100%"',
+      ],
+    ])("names the field at fault: %j", (body, message) => {
+      expect(errorOf(messageOf(body))).toBe(message);
+    });
+
+    it("is not looked for inside an SNS notification", () => {
+      const body = snsNotification(JSON.stringify({ Records: [created("b", "k")] }));
+      expect(errorOf(messageOf(body))).toMatch(/it looks like an S3 event notification/);
+    });
+  });
+
   describe("says what a message that is no on-failure record looks like", () => {
     const remove = createRecordFactory().removeRecord({ keys: { id: { S: "doc-1" } } });
     it.each([
-      ["an S3 event notification", { Records: [{ eventSource: "aws:s3", s3: { bucket: { name: "b" } } }] }],
-      ["an S3 test event", { Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "b" }],
       ["a DynamoDB stream event", streamEvent(remove)],
       ["a DynamoDB stream record", remove],
       ["a Kinesis event", { Records: [{ eventSource: "aws:kinesis", kinesis: {} }] }],
@@ -649,9 +713,9 @@ describe("properties", () => {
         const messages = failureMessagesOf(event);
         expect(messages.map((message) => message.messageId)).toEqual(bodies.map((_, index) => `m-${index}`));
         for (const message of messages) {
-          expect("batch" in message !== "error" in message).toBe(true);
+          expect(["batch", "objects", "error"].filter((field) => field in message)).toHaveLength(1);
           if ("error" in message) expect(message.error.message.startsWith(`message ${message.messageId}: `)).toBe(true);
-          else expect(BigInt(message.batch.startSequenceNumber) <= BigInt(message.batch.endSequenceNumber)).toBe(true);
+          else if ("batch" in message) expect(BigInt(message.batch.startSequenceNumber) <= BigInt(message.batch.endSequenceNumber)).toBe(true);
         }
       }),
       { numRuns: propertyRuns(300) },

@@ -144,6 +144,13 @@ describe("createCleanupHandlerFromEnv", () => {
       [{ CLEANUP_DRY_RUN: "false" }, { dryRun: false }],
       [{ CLEANUP_CONTENT_MD5: "true" }, { contentMd5: true }],
       [{ CLEANUP_FALLBACK_TO_SINGLE_DELETES: "false" }, { fallbackToSingleDeletes: false }],
+      [{ CLEANUP_VERIFY_ABSENT: "true" }, { verifyAbsent: true }],
+      [{ CLEANUP_VERIFY_ABSENT: "false" }, { verifyAbsent: false }],
+      [{ CLEANUP_VERIFY_ABSENT_TABLE: "products" }, { verifyAbsent: { tableName: "products" } }],
+      [
+        { CLEANUP_VERIFY_ABSENT: "true", CLEANUP_VERIFY_ABSENT_TABLE: "products" },
+        { verifyAbsent: { tableName: "products" } },
+      ],
     ])("turns %j into %j", (env, expected) => {
       // Act
       const options = optionsFor(env);
@@ -175,6 +182,8 @@ describe("createCleanupHandlerFromEnv", () => {
         CLEANUP_DRY_RUN: "true",
         CLEANUP_CONTENT_MD5: "true",
         CLEANUP_FALLBACK_TO_SINGLE_DELETES: "false",
+        CLEANUP_VERIFY_ABSENT: "true",
+        CLEANUP_VERIFY_ABSENT_TABLE: "products",
         CLEANUP_METRICS_NAMESPACE: "ProductImages",
         CLEANUP_METRICS_DIMENSIONS: '{"Table":"products"}',
         CLEANUP_LOG_LEVEL: "warn",
@@ -333,6 +342,12 @@ describe("createCleanupHandlerFromEnv", () => {
     it("requires CLEANUP_METRICS_NAMESPACE for CLEANUP_METRICS_DIMENSIONS", () => {
       expect(issuesFor({ ...BASE, CLEANUP_METRICS_DIMENSIONS: '{"Stage":"prod"}' })).toEqual([
         { path: "CLEANUP_METRICS_DIMENSIONS", message: "needs CLEANUP_METRICS_NAMESPACE" },
+      ]);
+    });
+
+    it("rejects CLEANUP_VERIFY_ABSENT_TABLE with CLEANUP_VERIFY_ABSENT=false", () => {
+      expect(issuesFor({ ...BASE, CLEANUP_VERIFY_ABSENT: "false", CLEANUP_VERIFY_ABSENT_TABLE: "products" })).toEqual([
+        { path: "CLEANUP_VERIFY_ABSENT_TABLE", message: "needs CLEANUP_VERIFY_ABSENT unset or true" },
       ]);
     });
 
@@ -605,6 +620,7 @@ describe("createCleanupHandlerFromEnv", () => {
         FailedObjects: 0,
         InvalidRecords: 0,
         KeptReplaced: 0,
+        KeptRecreated: 0,
       });
     });
 

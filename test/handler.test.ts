@@ -1045,6 +1045,7 @@ describe("records that cannot be reported", () => {
           deleted: 0,
           failed: 0,
           keptReplaced: 0,
+          keptRecreated: 0,
           fallback: "none",
           batchItemFailures: undefined,
           aborted: false,
@@ -1077,6 +1078,7 @@ describe("records that cannot be reported", () => {
       "deleted",
       "failed",
       "keptReplaced",
+      "keptRecreated",
       "fallback",
       "batchItemFailures",
       "aborted",
@@ -1461,6 +1463,7 @@ describe("logging", () => {
           deleted: 3,
           failed: 1,
           keptReplaced: 0,
+          keptRecreated: 0,
           fallback: "none",
           batchItemFailures: 2,
           aborted: false,
@@ -1480,6 +1483,7 @@ describe("logging", () => {
       "deleted",
       "failed",
       "keptReplaced",
+      "keptRecreated",
       "fallback",
       "batchItemFailures",
       "aborted",
@@ -1526,6 +1530,7 @@ describe("logging", () => {
           deleted: 2,
           failed: 0,
           keptReplaced: 0,
+          keptRecreated: 0,
           fallback: "none",
           batchItemFailures: 1,
           aborted: false,
@@ -1923,7 +1928,7 @@ describe("stores that refuse a DeleteObjects checksum", () => {
     expect(summary).toMatchObject({ targets: 2, deleted: 2, failed: 0, fallback: "single-deletes" });
     const keys = Object.keys(summary);
     expect(keys.indexOf("keptReplaced")).toBe(keys.indexOf("failed") + 1);
-    expect(keys.indexOf("fallback")).toBe(keys.indexOf("failed") + 2);
+    expect(keys.indexOf("fallback")).toBe(keys.indexOf("failed") + 3);
   });
 
   it("reports the records when fallbackToSingleDeletes is false", async () => {
@@ -2442,6 +2447,7 @@ describe("onResult", () => {
         deleted: 1,
         failed: 1,
         keptReplaced: 0,
+        keptRecreated: 0,
         fallback: "none",
         batchItemFailures: 1,
         aborted: false,

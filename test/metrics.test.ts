@@ -21,6 +21,7 @@ const summaryOf = (counts: Partial<CleanupSummary> = {}): CleanupSummary => ({
   deleted: 7,
   failed: 2,
   keptReplaced: 4,
+  keptRecreated: 6,
   fallback: "none",
   batchItemFailures: 5,
   aborted: false,
@@ -88,6 +89,7 @@ describe("emfMetrics", () => {
               { Name: "FailedObjects", Unit: "Count" },
               { Name: "InvalidRecords", Unit: "Count" },
               { Name: "KeptReplaced", Unit: "Count" },
+              { Name: "KeptRecreated", Unit: "Count" },
             ],
           },
         ],
@@ -97,6 +99,7 @@ describe("emfMetrics", () => {
       FailedObjects: 2,
       InvalidRecords: 3,
       KeptReplaced: 4,
+      KeptRecreated: 6,
     });
   });
 
@@ -124,7 +127,7 @@ describe("emfMetrics", () => {
     fc.assert(
       fc.property(
         fc.dictionary(name, value, { maxKeys: MAX_EMF_DIMENSIONS }),
-        fc.record({ deleted: count, failed: count, invalid: count, keptReplaced: count }),
+        fc.record({ deleted: count, failed: count, invalid: count, keptReplaced: count, keptRecreated: count }),
         (dimensions, counts) => {
           // Prepare
           const { lines, onResult } = collecting({ namespace: "Cleanup", dimensions });
@@ -145,6 +148,7 @@ describe("emfMetrics", () => {
             FailedObjects: counts.failed,
             InvalidRecords: counts.invalid,
             KeptReplaced: counts.keptReplaced,
+            KeptRecreated: counts.keptRecreated,
           });
         },
       ),

@@ -1,0 +1,433 @@
+import { BatchGetItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  type _Record,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  TrimmedDataAccessException,
+} from "@aws-sdk/client-dynamodb-streams";
+import {
+  GetRecordsCommand as KinesisGetRecordsCommand,
+  GetShardIteratorCommand as KinesisGetShardIteratorCommand,
+  KinesisClient,
+} from "@aws-sdk/client-kinesis";
+import { DeleteObjectsCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { sdkStreamMixin } from "@smithy/util-stream";
+import { mockClient } from "aws-sdk-client-mock";
+import { Readable } from "node:stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  createReplayHandler,
+  emfMetrics,
+  isConfigError,
+  isInvalidEventError,
+  type ReplayOptions,
+  type ReplaySummary,
+} from "../src/index.js";
+import { createFakeClock } from "./fake-clock.js";
+import { recordingLogger, TABLE_ARN } from "./factories.js";
+
+const SHARD = "shardId-00000001764489300000-1a2b3c4d";
+const FIRST = "000000000000000000101";
+const LAST = "000000000000000000103";
+const KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/products-changes";
+
+const s3 = mockClient(S3Client);
+const streams = mockClient(DynamoDBStreamsClient);
+const dynamodb = mockClient(DynamoDBClient);
+const kinesis = mockClient(KinesisClient);
+
+beforeEach(() => {
+  s3.reset();
+  streams.reset();
+  dynamodb.reset();
+  kinesis.reset();
+  s3.on(DeleteObjectsCommand).callsFake((input: { Delete: { Objects: { Key: string }[] } }) => ({
+    Deleted: input.Delete.Objects.map(({ Key }) => ({ Key })),
+  }));
+  dynamodb.on(BatchGetItemCommand).resolves({ Responses: { products: [] } });
+});
+
+afterEach(() => {
+  s3.reset();
+  streams.reset();
+  dynamodb.reset();
+  kinesis.reset();
+});
+
+/** A REMOVE record as the DynamoDB Streams API returns it. */
+function sdkRemove(productId: string, sequenceNumber: string): _Record {
+  return {
+    eventID: `event-${sequenceNumber}`,
+    eventName: "REMOVE",
+    eventVersion: "1.1",
+    eventSource: "aws:dynamodb",
+    awsRegion: "us-east-1",
+    dynamodb: {
+      ApproximateCreationDateTime: new Date("2026-12-02T09:30:01Z"),
+      Keys: { productId: { S: productId } },
+      SequenceNumber: sequenceNumber,
+      SizeBytes: 20,
+      StreamViewType: "KEYS_ONLY",
+    },
+  };
+}
+
+function batchInfo(fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    shardId: SHARD,
+    startSequenceNumber: FIRST,
+    endSequenceNumber: LAST,
+    approximateArrivalOfFirstRecord: "2026-12-02T09:30:01Z",
+    approximateArrivalOfLastRecord: "2026-12-02T09:30:03Z",
+    batchSize: 3,
+    streamArn: TABLE_ARN,
+    ...fields,
+  };
+}
+
+/** The record Lambda's event source mapping sends to an SQS destination. */
+function esmRecord(info: Record<string, unknown> = { DDBStreamBatchInfo: batchInfo() }): Record<string, unknown> {
+  return {
+    requestContext: {
+      requestId: "0e5b7a2c-3d4f-4a1b-9c8d-7e6f5a4b3c2d",
+      functionArn: "arn:aws:lambda:us-east-1:123456789012:function:cleanup",
+      condition: "RetryAttemptsExhausted",
+      approximateInvokeCount: 3,
+    },
+    responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+    version: "1.0",
+    timestamp: "2026-12-02T09:31:12.345Z",
+    ...info,
+  };
+}
+
+const message = (messageId: string, body: unknown) => ({
+  messageId,
+  receiptHandle: `handle-${messageId}`,
+  body: typeof body === "string" ? body : JSON.stringify(body),
+  eventSource: "aws:sqs",
+});
+
+const sqsEvent = (...messages: ReturnType<typeof message>[]) => ({ Records: messages });
+
+/** The stream answers the range with these records, on one page, the shard still open. */
+function streamHolds(...records: _Record[]) {
+  streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
+  streams.on(GetRecordsCommand).resolves({ Records: records, NextShardIterator: "iterator-2" });
+}
+
+function replay(options: Partial<ReplayOptions> = {}) {
+  const { logger, lines } = recordingLogger();
+  const summaries: ReplaySummary[] = [];
+  const handler = createReplayHandler({
+    bucket: "product-images",
+    key: "{productId}.png",
+    s3Client: s3 as unknown as S3Client,
+    streamsClient: new DynamoDBStreamsClient({}),
+    dynamoDbClient: new DynamoDBClient({}),
+    kinesisClient: new KinesisClient({}),
+    sleep: createFakeClock().sleep,
+    logger,
+    onResult: (summary) => {
+      summaries.push(summary);
+    },
+    ...options,
+  } as ReplayOptions);
+  return { handler, lines, summaries };
+}
+
+const deletedKeys = () =>
+  s3.commandCalls(DeleteObjectsCommand).flatMap((call) => call.args[0].input.Delete?.Objects?.map(({ Key }) => Key));
+
+describe("createReplayHandler", () => {
+  it("re-reads the discarded range and deletes the removed items' objects", async () => {
+    // Prepare
+    streamHolds(sdkRemove("p-1", FIRST), sdkRemove("p-2", "000000000000000000102"), sdkRemove("p-3", LAST));
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(streams.commandCalls(GetShardIteratorCommand)[0]?.args[0].input).toEqual({
+      StreamArn: TABLE_ARN,
+      ShardId: SHARD,
+      ShardIteratorType: "AT_SEQUENCE_NUMBER",
+      SequenceNumber: FIRST,
+    });
+    expect(deletedKeys()).toEqual(["p-1.png", "p-2.png", "p-3.png"]);
+    expect(summaries[0]).toMatchObject({
+      messages: 1,
+      batches: 1,
+      records: 3,
+      removals: 3,
+      deleted: 3,
+      unreplayableBatches: 0,
+      keptRecreated: 0,
+      batchItemFailures: 0,
+    });
+  });
+
+  it("checks the table first, and keeps the objects of an item written again since", async () => {
+    // Prepare
+    streamHolds(sdkRemove("p-1", FIRST), sdkRemove("p-2", LAST));
+    dynamodb.on(BatchGetItemCommand).resolves({ Responses: { products: [{ productId: { S: "p-2" } }] } });
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const request = dynamodb.commandCalls(BatchGetItemCommand)[0]?.args[0].input;
+    expect(request?.RequestItems?.products).toMatchObject({
+      ConsistentRead: true,
+      Keys: [{ productId: { S: "p-1" } }, { productId: { S: "p-2" } }],
+    });
+    expect(deletedKeys()).toEqual(["p-1.png"]);
+    expect(summaries[0]).toMatchObject({ deleted: 1, keptRecreated: 1, failed: 0 });
+  });
+
+  it("does not read the table with verifyAbsent: false", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler } = replay({ verifyAbsent: false });
+
+    await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(dynamodb.commandCalls(BatchGetItemCommand)).toEqual([]);
+    expect(deletedKeys()).toEqual(["p-1.png"]);
+  });
+
+  it("reports a message whose item could not be checked, and deletes nothing for it", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    dynamodb.on(BatchGetItemCommand).rejects(Object.assign(new Error("denied"), { name: "AccessDeniedException" }));
+    const { handler, lines } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
+    expect(lines.some((line) => line.level === "warn" && /not checked for re-creation/.test(line.message))).toBe(true);
+  });
+
+  it("reports a message whose objects were not all deleted, and only that one", async () => {
+    // Prepare
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
+    streams
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [sdkRemove("p-1", FIRST), sdkRemove("p-2", LAST)], NextShardIterator: "i" })
+      .resolvesOnce({ Records: [sdkRemove("p-3", FIRST), sdkRemove("p-4", LAST)], NextShardIterator: "i" });
+    s3.on(DeleteObjectsCommand).callsFake((input: { Delete: { Objects: { Key: string }[] } }) => ({
+      Deleted: input.Delete.Objects.filter(({ Key }) => Key !== "p-4.png").map(({ Key }) => ({ Key })),
+      Errors: [{ Key: "p-4.png", Code: "AccessDenied", Message: "Access Denied" }],
+    }));
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", esmRecord())));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-2" }] });
+    expect(summaries[0]).toMatchObject({ messages: 2, batches: 2, deleted: 3, failed: 1, batchItemFailures: 1 });
+  });
+
+  it("reports a range that can no longer be read, with the advice to run reconcile and the metric", async () => {
+    // Prepare
+    streams
+      .on(GetShardIteratorCommand)
+      .rejects(new TrimmedDataAccessException({ message: "trimmed", $metadata: {} }));
+    const emf: string[] = [];
+    const { handler, lines } = replay({
+      onResult: emfMetrics({ namespace: "ProductImages", write: (line) => emf.push(line) }),
+    });
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    const error = lines.find((line) => line.level === "error");
+    expect(error?.message).toMatch(/cannot be replayed.*Run reconcile/);
+    expect(error?.attributes).toMatchObject({
+      messageId: "m-1",
+      shardId: SHARD,
+      startSequenceNumber: FIRST,
+      endSequenceNumber: LAST,
+      approximateArrivalOfFirstRecord: "2026-12-02T09:30:01Z",
+      approximateArrivalOfLastRecord: "2026-12-02T09:30:03Z",
+    });
+    expect(JSON.parse(emf[0] as string)).toMatchObject({ UnreplayableBatches: 1, DeletedObjects: 0 });
+    expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
+  });
+
+  it("reports a message that holds no on-failure record, naming what it is", async () => {
+    const { handler, lines, summaries } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", { hello: "world" })));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(lines.find((line) => line.level === "error")?.attributes?.error).toMatch(
+      /^message m-1: the body is not an on-failure record/,
+    );
+    expect(summaries[0]).toMatchObject({ invalidMessages: 1 });
+  });
+
+  it("throws InvalidEventError for an event that is no SQS event", async () => {
+    const { handler } = replay();
+
+    const error = await handler({ Records: [{ eventSource: "aws:dynamodb" }] } as never).catch((thrown) => thrown);
+
+    expect(isInvalidEventError(error)).toBe(true);
+  });
+
+  it("replays the records an S3 destination wrote, read from the object its notification names", async () => {
+    // Prepare
+    const payload = {
+      Records: [
+        {
+          eventID: "e-1",
+          eventName: "REMOVE",
+          eventSource: "aws:dynamodb",
+          eventSourceARN: TABLE_ARN,
+          dynamodb: { Keys: { productId: { S: "p-9" } }, SequenceNumber: FIRST, StreamViewType: "KEYS_ONLY" },
+        },
+      ],
+    };
+    const object = JSON.stringify({ ...esmRecord(), payload: JSON.stringify(payload) });
+    s3.on(GetObjectCommand).callsFake(() => ({ Body: sdkStreamMixin(Readable.from([object])) }));
+    const notification = {
+      Records: [
+        {
+          eventSource: "aws:s3",
+          eventName: "ObjectCreated:Put",
+          s3: { bucket: { name: "failures" }, object: { key: "aws/lambda/uuid/shard/2026/12/02/x" } },
+        },
+      ],
+    };
+    const { handler } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", notification)));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: "failures",
+      Key: "aws/lambda/uuid/shard/2026/12/02/x",
+    });
+    expect(streams.commandCalls(GetShardIteratorCommand)).toEqual([]);
+    expect(deletedKeys()).toEqual(["p-9.png"]);
+  });
+
+  it("reports an S3 notification whose object cannot be read", async () => {
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error("gone"), { name: "NoSuchKey" }));
+    const notification = {
+      Records: [
+        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
+      ],
+    };
+    const { handler, lines } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", notification)));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(lines.find((line) => line.level === "error")?.attributes).toMatchObject({ bucket: "f", key: "k" });
+  });
+
+  it("replays a Kinesis batch, decoding the records as Kinesis Data Streams for DynamoDB writes them", async () => {
+    // Prepare
+    const data = {
+      awsRegion: "us-east-1",
+      eventID: "e-1",
+      eventName: "REMOVE",
+      userIdentity: null,
+      recordFormat: "application/json",
+      tableName: "products",
+      dynamodb: { ApproximateCreationDateTime: 1795000000000, Keys: { productId: { S: "p-7" } }, SizeBytes: 20 },
+      eventSource: "aws:dynamodb",
+    };
+    kinesis.on(KinesisGetShardIteratorCommand).resolves({ ShardIterator: "k-1" });
+    kinesis.on(KinesisGetRecordsCommand).resolves({
+      Records: [
+        {
+          SequenceNumber: "17",
+          ApproximateArrivalTimestamp: new Date("2026-12-02T09:30:01Z"),
+          Data: new TextEncoder().encode(JSON.stringify(data)),
+          PartitionKey: "p-7",
+        },
+      ],
+      NextShardIterator: "k-2",
+      MillisBehindLatest: 0,
+    });
+    const info = batchInfo({
+      shardId: "shardId-000000000002",
+      startSequenceNumber: "17",
+      endSequenceNumber: "17",
+      batchSize: 1,
+      streamArn: KINESIS_ARN,
+    });
+    const { handler } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", esmRecord({ KinesisBatchInfo: info }))));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(Object.keys(dynamodb.commandCalls(BatchGetItemCommand)[0]?.args[0].input.RequestItems ?? {})).toEqual([
+      "products",
+    ]);
+    expect(deletedKeys()).toEqual(["p-7.png"]);
+  });
+
+  it("reports the messages it did not reach before the time budget ran out", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", esmRecord())), {
+      getRemainingTimeInMillis: () => 1000,
+    });
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }, { itemIdentifier: "m-2" }] });
+    expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
+  });
+
+  it("deletes nothing in a dry run, and says which objects it would delete", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler, lines } = replay({ dryRun: true });
+
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
+    expect(lines.some((line) => /would be deleted/.test(line.message))).toBe(true);
+  });
+
+  it("logs an onResult that throws, and answers as usual", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler, lines } = replay({
+      onResult: () => {
+        throw new Error("metrics down");
+      },
+    });
+
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(lines.find((line) => line.level === "warn")?.attributes).toEqual({ error: "metrics down" });
+  });
+
+  it("names a wrong client option", () => {
+    const error = (() => {
+      try {
+        replay({ streamsClient: {} as never, kinesisClient: 7 as never });
+      } catch (thrown) {
+        return thrown;
+      }
+    })();
+    expect(isConfigError(error)).toBe(true);
+    expect((error as Error).message).toContain("`streamsClient`");
+    expect((error as Error).message).toContain("`kinesisClient`: must be a KinesisClient");
+  });
+});
