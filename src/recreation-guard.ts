@@ -169,25 +169,14 @@ function lookupOf(table: string | undefined, keys: unknown): (Lookup & { id: str
 }
 
 /**
- * A key's identity: canonical JSON of its `names` attributes in Lambda's shape. Keys are compared
+ * A key's identity: JSON of its `names` attributes (sorted) in Lambda's shape. Keys are compared
  * after the same round trip through the SDK's shape as the answers, so that base64 written two ways
  * is one key. Numbers are compared as written: a number DynamoDB normalises ("007" asked, "7"
  * returned) does not match, and the check then reports its keys unchecked rather than guess.
  */
 function identityOf(map: Record<string, SdkAttributeValue | DynamoDbValue>, names: readonly string[]): string {
   const picked = Object.fromEntries(names.map((name) => [name, map[name] as SdkAttributeValue]));
-  return canonicalJson(toLambdaMap(picked));
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value)
-      .filter(([, member]) => member !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([name, member]) => `${JSON.stringify(name)}:${canonicalJson(member)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
+  return JSON.stringify(toLambdaMap(picked));
 }
 
 /** Asks for every lookup, in requests of at most 100 keys, `concurrency` at once; sets each verdict. */

@@ -9,7 +9,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { isPresenceCheckError } from "../src/errors.js";
+import { isCleanupError, isPresenceCheckError } from "../src/errors.js";
 import { parseStreamRecords, type RemovedItem } from "../src/parse-stream-records.js";
 import {
   createPresenceCheck,
@@ -239,6 +239,8 @@ describe("createPresenceCheck", () => {
     const [{ item, error }] = presence.unchecked as [(typeof presence.unchecked)[0]];
     expect(item).toBe(unknown);
     expect(isPresenceCheckError(error)).toBe(true);
+    expect(isCleanupError(error)).toBe(true);
+    expect(isPresenceCheckError(new Error("other"))).toBe(false);
     expect(error.tableName).toBeUndefined();
     expect(error.record).toStrictEqual({
       index: 1,
@@ -307,6 +309,20 @@ describe("createPresenceCheck", () => {
     expect(presence.unchecked[0]?.error.message).toContain(
       "the DynamoDB client could not be loaded or created: Error: no region",
     );
+  });
+
+  it("returns when the signal fires while the client is being created, with every key unchecked", async () => {
+    const { check } = setup({ dynamoDbClient: () => new Promise(() => {}) });
+    const controller = new AbortController();
+    const removals = removalsOf(productKeys("p-1"));
+
+    const checking = check(removals, controller.signal);
+    await settle();
+    controller.abort(new Error("time budget ran out"));
+    const presence = await checking;
+
+    expect(presence.unchecked[0]?.error.message).toContain("no time was left to read the table");
+    expect(presence.unchecked[0]?.error.message).toContain("time budget ran out");
   });
 
   it("splits keys into requests of at most 100, across tables", async () => {
