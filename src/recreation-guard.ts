@@ -149,7 +149,7 @@ export function createPresenceCheck(options: PresenceCheckOptions): PresenceChec
 }
 
 /** The lookup of one removal, or why there can be none. */
-function lookupOf(table: string | undefined, keys: unknown): (Lookup & { id: string }) | Unknown {
+function lookupOf(table: string | undefined, keys: unknown): Lookup | Unknown {
   if (table === undefined) {
     return {
       problem:
