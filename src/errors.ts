@@ -98,6 +98,24 @@ export class KeyMappingError extends CleanupError {
   }
 }
 
+/**
+ * Whether a removed item exists again in its table could not be told: its table is unknown, its
+ * record has no keys, or the table could not be read (a request failed, or the signal fired first).
+ * Nothing is deleted for the record, and it is reported unfinished.
+ */
+export class PresenceCheckError extends CleanupError {
+  override name = "PresenceCheckError";
+  readonly record: RecordRef;
+  /** The table that was to be read, when it is known. */
+  readonly tableName: string | undefined;
+
+  constructor(record: RecordRef, tableName: string | undefined, problem: string, options?: ErrorOptions) {
+    super(`${describeRecord(record)}: ${problem}`, options);
+    this.record = record;
+    this.tableName = tableName;
+  }
+}
+
 /** Names a record for a message: "record 3 (SequenceNumber 4000..., eventID abc)". */
 export function describeRecord(record: RecordRef): string {
   const ids = [
@@ -124,6 +142,7 @@ const names = /* @__PURE__ */ new Set([
   "InvalidEventError",
   "InvalidRecordError",
   "KeyMappingError",
+  "PresenceCheckError",
 ]);
 
 function nameOf(error: unknown): unknown {
@@ -157,4 +176,9 @@ export function isInvalidRecordError(error: unknown): error is InvalidRecordErro
 /** True for a {@link KeyMappingError}. */
 export function isKeyMappingError(error: unknown): error is KeyMappingError {
   return hasName(error, "KeyMappingError");
+}
+
+/** True for a {@link PresenceCheckError}. */
+export function isPresenceCheckError(error: unknown): error is PresenceCheckError {
+  return hasName(error, "PresenceCheckError");
 }

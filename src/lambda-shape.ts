@@ -1,7 +1,8 @@
 /**
  * From the AWS SDK's shape to Lambda's: binary attribute values become base64 strings, and a
- * DynamoDB Streams API record becomes the record a Lambda event carries. Private: the testing entry and
- * the replay handler use it.
+ * DynamoDB Streams API record becomes the record a Lambda event carries; and back, for the keys the
+ * re-creation guard asks DynamoDB about. Private: the testing entry, the replay handler and the
+ * re-creation guard use it.
  */
 import type { _Record } from "@aws-sdk/client-dynamodb-streams";
 import type { AttributeMap, AttributeValue, StreamRecord, StreamRecordData } from "./types.js";
@@ -43,6 +44,27 @@ export function toLambdaValue(value: SdkAttributeValue): AttributeValue {
 export function toLambdaMap(map: Record<string, SdkAttributeValue>): AttributeMap {
   // fromEntries defines each name as an own property, `__proto__` included.
   return Object.fromEntries(Object.entries(map).map(([name, value]) => [name, toLambdaValue(value)]));
+}
+
+const bytesIfBase64 = (value: unknown): unknown =>
+  typeof value === "string" ? new Uint8Array(Buffer.from(value, "base64")) : value;
+
+/**
+ * One AttributeValue in the SDK's shape, the inverse of {@link toLambdaValue}: base64 `B` and `BS`
+ * become Uint8Array, at any depth of `M` and `L`. Every other member is copied as it is.
+ */
+export function toSdkValue(value: AttributeValue): SdkAttributeValue {
+  const converted: Record<string, unknown> = { ...value };
+  if (typeof value.B === "string") converted.B = bytesIfBase64(value.B);
+  if (Array.isArray(value.BS)) converted.BS = value.BS.map(bytesIfBase64);
+  if (typeof value.M === "object" && value.M !== null) converted.M = toSdkMap(value.M);
+  if (Array.isArray(value.L)) converted.L = value.L.map(toSdkValue);
+  return converted as SdkAttributeValue;
+}
+
+/** An attribute map in the SDK's shape, the inverse of {@link toLambdaMap}. */
+export function toSdkMap(map: AttributeMap): Record<string, SdkAttributeValue> {
+  return Object.fromEntries(Object.entries(map).map(([name, value]) => [name, toSdkValue(value)]));
 }
 
 const IMAGES = ["Keys", "NewImage", "OldImage"] as const;
