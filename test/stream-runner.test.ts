@@ -1497,6 +1497,29 @@ describe("runStream", () => {
       expect(sentBodies()).toMatchObject([{ requestContext: { functionArn } }]);
     });
 
+    it("names a function in us-east-1 of account 000000000000 when the stream ARN has no region or account", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 1))]);
+      sqs.on(SendMessageCommand).resolves({ MessageId: "message" });
+
+      // Act
+      await onFakeClock(
+        runStream({
+          client,
+          streamArn: "products-stream",
+          handler: throwing,
+          maxRetries: 0,
+          idleTimeoutMs: 0,
+          onFailure: { queueUrl: QUEUE_URL, client: sqsClient },
+        }),
+      );
+
+      // Assess
+      expect(sentBodies()).toMatchObject([
+        { requestContext: { functionArn: "arn:aws:lambda:us-east-1:000000000000:function:run-stream" } },
+      ]);
+    });
+
     it("writes nothing for records that succeed on a retry, or that an abort leaves unfinished", async () => {
       // Prepare
       fakeStream([shard("shard-1", records(1, 2)), shard("shard-2", [apiRecord(3)])]);

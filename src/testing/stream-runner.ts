@@ -231,16 +231,15 @@ export interface RunStreamOptions {
 
 type StreamsSdk = typeof import("@aws-sdk/client-dynamodb-streams");
 
-/** An on-failure destination with its defaults, and the SDK that writes to it once loaded. */
-type FailureWriter =
-  | { queueUrl: string; client: SQSClient; functionArn: string; sdk?: typeof import("@aws-sdk/client-sqs") }
-  | {
-      bucket: string;
-      client: S3Client;
-      functionArn: string;
-      mappingUuid: string;
-      sdk?: typeof import("@aws-sdk/client-s3");
-    };
+/** `onFailure` with its defaults. */
+type FailureSettings =
+  | { kind: "sqs"; queueUrl: string; client: SQSClient; functionArn: string }
+  | { kind: "s3"; bucket: string; client: S3Client; functionArn: string; mappingUuid: string };
+
+/** An on-failure destination with the SDK that writes to it. */
+type FailureDestination =
+  | (Extract<FailureSettings, { kind: "sqs" }> & { sdk: typeof import("@aws-sdk/client-sqs") })
+  | (Extract<FailureSettings, { kind: "s3" }> & { sdk: typeof import("@aws-sdk/client-s3") });
 
 interface RunSettings {
   client: DynamoDBStreamsClient;
@@ -254,7 +253,7 @@ interface RunSettings {
   functionTimeoutMs: number;
   signal: AbortSignal | undefined;
   onBatch: ((batch: StreamBatch) => void | Promise<void>) | undefined;
-  onFailure: FailureWriter | undefined;
+  onFailure: FailureSettings | undefined;
 }
 
 interface Shard {
@@ -271,6 +270,7 @@ interface Shard {
 /** The state of one run: nothing outlives the call to `runStream`. */
 interface Run extends RunSettings {
   sdk: StreamsSdk;
+  destination: FailureDestination | undefined;
   shards: Map<string, Shard>;
   report: StreamRunReport;
 }
@@ -311,15 +311,10 @@ interface Outcome {
  */
 export async function runStream(options: RunStreamOptions): Promise<StreamRunReport> {
   const settings = settingsOf(options);
-  // Loaded before the first read, so that a missing peer fails the run at once, not at a discard.
-  const { onFailure } = settings;
-  if (onFailure !== undefined) {
-    if ("queueUrl" in onFailure) onFailure.sdk = await import("@aws-sdk/client-sqs");
-    else onFailure.sdk = await import("@aws-sdk/client-s3");
-  }
   const run: Run = {
     ...settings,
     sdk: await import("@aws-sdk/client-dynamodb-streams"),
+    destination: await loadDestination(settings.onFailure),
     shards: new Map(),
     report: { batches: 0, records: 0, retries: 0, discarded: [], unfinished: [], stoppedBy: "drained" },
   };
@@ -340,6 +335,14 @@ export async function runStream(options: RunStreamOptions): Promise<StreamRunRep
     else if (Date.now() - idleSince >= run.idleTimeoutMs) return stop(run, "idle");
     else await pause(run.pollIntervalMs, run.signal);
   }
+}
+
+/** Loads the SDK of the destination before the first read, so that a missing peer fails the run at once. */
+async function loadDestination(settings: FailureSettings | undefined): Promise<FailureDestination | undefined> {
+  if (settings === undefined) return undefined;
+  return settings.kind === "sqs"
+    ? { ...settings, sdk: await import("@aws-sdk/client-sqs") }
+    : { ...settings, sdk: await import("@aws-sdk/client-s3") };
 }
 
 function stop(run: Run, reason: StreamRunReport["stoppedBy"]): StreamRunReport {
@@ -441,7 +444,7 @@ async function deliver(run: Run, shardId: string, first: StreamRecord[]): Promis
       attempts: attempt,
     };
     if (attempt > run.maxRetries) {
-      if (run.onFailure !== undefined) await writeFailureRecord(run, run.onFailure, given, outcome);
+      if (run.destination !== undefined) await writeFailureRecord(run, run.destination, given, outcome);
       run.report.discarded.push(given);
       return;
     }
@@ -500,7 +503,7 @@ function firstFailed(sequenceNumbers: string[], response: BatchResponse | undefi
  */
 async function writeFailureRecord(
   run: Run,
-  destination: FailureWriter,
+  destination: FailureDestination,
   batch: DiscardedBatch,
   outcome: Outcome,
 ): Promise<void> {
@@ -517,10 +520,9 @@ async function writeFailureRecord(
     discardedAt,
   };
   try {
-    if ("queueUrl" in destination) {
-      const sdk = destination.sdk as typeof import("@aws-sdk/client-sqs");
+    if (destination.kind === "sqs") {
       const { MessageId: messageId } = await destination.client.send(
-        new sdk.SendMessageCommand({
+        new destination.sdk.SendMessageCommand({
           QueueUrl: destination.queueUrl,
           MessageBody: JSON.stringify(failureRecordOf(input)),
         }),
@@ -528,7 +530,6 @@ async function writeFailureRecord(
       if (messageId === undefined) throw new Error("SendMessage returned no MessageId");
       batch.writtenTo = { queueUrl: destination.queueUrl, messageId };
     } else {
-      const sdk = destination.sdk as typeof import("@aws-sdk/client-s3");
       const key = failureObjectKeyOf({
         mappingUuid: destination.mappingUuid,
         shardId: batch.shardId,
@@ -536,7 +537,7 @@ async function writeFailureRecord(
         id: randomUUID(),
       });
       await destination.client.send(
-        new sdk.PutObjectCommand({
+        new destination.sdk.PutObjectCommand({
           Bucket: destination.bucket,
           Key: key,
           Body: JSON.stringify(failureRecordOf(input, { payload: true })),
@@ -606,11 +607,11 @@ function defaultFunctionArn(streamArn: string): string {
 }
 
 /** `onFailure` with its defaults, pushing a ConfigIssue for each invalid setting. */
-function failureWriterOf(
+function failureSettingsOf(
   onFailure: unknown,
   streamArn: string,
   check: (valid: boolean, path: string, message: string) => void,
-): FailureWriter | undefined {
+): FailureSettings | undefined {
   if (onFailure === undefined) return undefined;
   if (typeof onFailure !== "object" || onFailure === null) {
     check(false, "onFailure", "must be { queueUrl, client } (an SQS queue) or { bucket, client } (an S3 bucket)");
@@ -628,10 +629,10 @@ function failureWriterOf(
     );
     return undefined;
   }
-  const issues: boolean[] = [];
-  const checkHere = (valid: boolean, path: string, message: string) => {
-    issues.push(valid);
-    check(valid, path, message);
+  let valid = true;
+  const checkHere = (ok: boolean, path: string, message: string) => {
+    valid &&= ok;
+    check(ok, path, message);
   };
   if (toQueue) {
     checkHere(
@@ -663,13 +664,14 @@ function failureWriterOf(
     "onFailure.functionArn",
     "must be a Lambda function ARN, such as arn:aws:lambda:us-east-1:111122223333:function:cleanup",
   );
-  if (issues.includes(false)) return undefined;
+  if (!valid) return undefined;
   const common = { functionArn: (functionArn as string | undefined) ?? defaultFunctionArn(streamArn) };
   // runStream sends them the commands of @aws-sdk/client-sqs or client-s3, and reads their outputs.
   return toQueue
-    ? { ...common, queueUrl: queueUrl as string, client: client as SQSClient }
+    ? { ...common, kind: "sqs", queueUrl: queueUrl as string, client: client as SQSClient }
     : {
         ...common,
+        kind: "s3",
         bucket: bucket as string,
         client: client as S3Client,
         mappingUuid: (mappingUuid as string | undefined) ?? randomUUID(),
@@ -715,7 +717,7 @@ function settingsOf(options: RunStreamOptions): RunSettings {
     "functionTimeoutMs",
     "must be a finite number of milliseconds, more than 0",
   );
-  const onFailure = failureWriterOf(options.onFailure, String(options.streamArn), check);
+  const onFailure = failureSettingsOf(options.onFailure, String(options.streamArn), check);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     // runStream sends it the commands of @aws-sdk/client-dynamodb-streams, and reads their outputs.
