@@ -8,19 +8,25 @@ import {
   GetShardIteratorCommand,
   type GetShardIteratorCommandInput,
 } from "@aws-sdk/client-dynamodb-streams";
-import { DeleteObjectsCommand, type DeleteObjectsCommandInput, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, type DeleteObjectsCommandInput, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from "vitest";
+import { failureMessagesOf, failureObjectOf } from "../src/failure-destination-records.js";
 import {
   type BatchResponse,
   type ConfigError,
+  type ConfigIssue,
   createCleanupHandler,
   isConfigError,
   type StreamEvent,
 } from "../src/index.js";
 import {
+  type OnFailureDestination,
   type RunStreamOptions,
   runStream,
+  type S3ClientLike,
+  type SqsClientLike,
   type StreamBatch,
   type StreamHandler,
   type StreamRunnerContext,
@@ -1326,6 +1332,440 @@ describe("runStream", () => {
         unfinished: [],
         stoppedBy: "drained",
       });
+    });
+  });
+
+  describe("onFailure", () => {
+    const QUEUE_URL = "http://127.0.0.1:4566/000000000000/cleanup-failures";
+    const sqsClient = new SQSClient({ region: "us-east-1" });
+    const sqs = mockClient(sqsClient);
+    const s3Client = new S3Client({ region: "us-east-1" });
+    const s3 = mockClient(s3Client);
+
+    beforeEach(() => {
+      sqs.reset();
+      s3.reset();
+    });
+
+    afterAll(() => {
+      sqs.restore();
+      s3.restore();
+    });
+
+    const sentBodies = () =>
+      sqs.commandCalls(SendMessageCommand).map((call) => JSON.parse(call.args[0].input.MessageBody ?? "") as unknown);
+    const asSqsEvent = (bodies: unknown[]) => ({
+      Records: bodies.map((body, index) => ({
+        messageId: `m-${index}`,
+        eventSource: "aws:sqs",
+        body: JSON.stringify(body),
+      })),
+    });
+    const throwing = () => {
+      throw new Error("boom");
+    };
+
+    it("sends Lambda's record of a discarded batch to the queue when it is discarded, and notes the message id", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 7))]);
+      const order: string[] = [];
+      sqs.on(SendMessageCommand).callsFake(() => {
+        order.push("SendMessage");
+        return { MessageId: "message-1" };
+      });
+      const contexts: StreamRunnerContext[] = [];
+      const now: number[] = [];
+      const { handler } = recorder((event) => {
+        order.push(`invoke ${event.Records.length}`);
+        return event.Records.some((record) => record.dynamodb?.SequenceNumber === seq(3)) ? fail(3) : undefined;
+      });
+
+      // Act
+      const { report } = await run({
+        handler: (event, context) => {
+          contexts.push(context);
+          now.push(Date.now());
+          return handler(event, context);
+        },
+        batchSize: 5,
+        maxRetries: 2,
+        onFailure: { queueUrl: QUEUE_URL, client: sqsClient },
+      });
+
+      // Assess
+      expect(order).toEqual(["invoke 5", "invoke 3", "invoke 3", "SendMessage", "invoke 2"]);
+      expect(sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input.QueueUrl)).toEqual([QUEUE_URL]);
+      expect(sentBodies()).toStrictEqual([
+        {
+          requestContext: {
+            requestId: contexts[2]?.awsRequestId,
+            functionArn: "arn:aws:lambda:ddblocal:000000000000:function:run-stream",
+            condition: "RetryAttemptsExhausted",
+            approximateInvokeCount: 3,
+          },
+          responseContext: { statusCode: 200, executedVersion: "$LATEST" },
+          version: "1.0",
+          timestamp: new Date(now[2] ?? -1).toISOString(),
+          DDBStreamBatchInfo: {
+            shardId: "shard-1",
+            startSequenceNumber: seq(3),
+            endSequenceNumber: seq(5),
+            approximateArrivalOfFirstRecord: "2026-11-18T11:06:40Z",
+            approximateArrivalOfLastRecord: "2026-11-18T11:06:40Z",
+            batchSize: 3,
+            streamArn: STREAM_ARN,
+          },
+        },
+      ]);
+      expect(report.discarded.map((batch) => batch.writtenTo)).toEqual([
+        { queueUrl: QUEUE_URL, messageId: "message-1" },
+      ]);
+      expect(report.discarded[0]).not.toHaveProperty("writeError");
+    });
+
+    it("sends one record per discarded batch, each read back by failureMessagesOf with its range", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 4))]);
+      sqs.on(SendMessageCommand).resolves({ MessageId: "message" });
+
+      // Act
+      const { report } = await run({
+        handler: throwing,
+        batchSize: 2,
+        maxRetries: 1,
+        onFailure: { queueUrl: QUEUE_URL, client: sqsClient },
+      });
+
+      // Assess
+      const messages = failureMessagesOf(asSqsEvent(sentBodies()));
+      expect(
+        messages.map((message) =>
+          "batch" in message
+            ? [
+                message.batch.shardId,
+                message.batch.startSequenceNumber,
+                message.batch.endSequenceNumber,
+                message.batch.batchSize,
+              ]
+            : message.error,
+        ),
+      ).toEqual([
+        ["shard-1", seq(1), seq(2), 2],
+        ["shard-1", seq(3), seq(4), 2],
+      ]);
+      expect(report.discarded).toHaveLength(2);
+    });
+
+    it("writes functionError Unhandled when the handler threw or timed out", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 1)), shard("shard-2", [apiRecord(2)])]);
+      sqs.on(SendMessageCommand).resolves({ MessageId: "message" });
+      const handler: StreamHandler = async (event) => {
+        if (event.Records[0]?.dynamodb?.SequenceNumber === seq(1)) throw new Error("boom");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      };
+
+      // Act
+      await run({
+        handler,
+        maxRetries: 0,
+        functionTimeoutMs: 10,
+        onFailure: { queueUrl: QUEUE_URL, client: sqsClient },
+      });
+
+      // Assess
+      expect(sentBodies().map((body) => (body as { responseContext: unknown }).responseContext)).toEqual([
+        { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+        { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+      ]);
+    });
+
+    it("writes the functionArn it is given", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 1))]);
+      sqs.on(SendMessageCommand).resolves({ MessageId: "message" });
+      const functionArn = "arn:aws:lambda:eu-west-1:111122223333:function:products-cleanup";
+
+      // Act
+      await run({
+        handler: throwing,
+        maxRetries: 0,
+        onFailure: { queueUrl: QUEUE_URL, client: sqsClient, functionArn },
+      });
+
+      // Assess
+      expect(sentBodies()).toMatchObject([{ requestContext: { functionArn } }]);
+    });
+
+    it("names a function in us-east-1 of account 000000000000 when the stream ARN has no region or account", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 1))]);
+      sqs.on(SendMessageCommand).resolves({ MessageId: "message" });
+
+      // Act
+      await onFakeClock(
+        runStream({
+          client,
+          streamArn: "products-stream",
+          handler: throwing,
+          maxRetries: 0,
+          idleTimeoutMs: 0,
+          onFailure: { queueUrl: QUEUE_URL, client: sqsClient },
+        }),
+      );
+
+      // Assess
+      expect(sentBodies()).toMatchObject([
+        { requestContext: { functionArn: "arn:aws:lambda:us-east-1:000000000000:function:run-stream" } },
+      ]);
+    });
+
+    it("writes nothing for records that succeed on a retry, or that an abort leaves unfinished", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 2)), shard("shard-2", [apiRecord(3)])]);
+      const controller = new AbortController();
+      const { handler } = recorder((event, call) => {
+        if (event.Records[0]?.dynamodb?.SequenceNumber === seq(3)) {
+          controller.abort();
+          return fail(3);
+        }
+        return call === 1 ? fail(2) : undefined;
+      });
+
+      // Act
+      const { report } = await run({
+        handler,
+        signal: controller.signal,
+        onFailure: { queueUrl: QUEUE_URL, client: sqsClient },
+      });
+
+      // Assess
+      expect(report.unfinished.map((batch) => batch.firstSequenceNumber)).toEqual([seq(3)]);
+      expect(report.discarded).toEqual([]);
+      expect(sqs.calls()).toEqual([]);
+    });
+
+    const sqsFailures: [string, () => void, unknown][] = [
+      [
+        "SendMessage fails",
+        () => sqs.on(SendMessageCommand).rejects(new Error("AWS.SimpleQueueService.NonExistentQueue")),
+        new Error("AWS.SimpleQueueService.NonExistentQueue"),
+      ],
+      [
+        "SendMessage returns no MessageId",
+        () => sqs.on(SendMessageCommand).resolves({}),
+        new Error("SendMessage returned no MessageId"),
+      ],
+    ];
+
+    it.each(sqsFailures)("notes the error and reads on when %s", async (_name, prepare, expected) => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 2))]);
+      prepare();
+      const { calls, handler } = recorder((event) => (event.Records.length === 2 ? fail(1) : undefined));
+
+      // Act
+      const { report } = await run({
+        handler,
+        batchSize: 2,
+        maxRetries: 0,
+        onFailure: { queueUrl: QUEUE_URL, client: sqsClient },
+      });
+
+      // Assess
+      expect(report.discarded).toHaveLength(1);
+      expect(report.discarded[0]?.writeError).toEqual(expected);
+      expect(report.discarded[0]).not.toHaveProperty("writtenTo");
+      expect(calls).toEqual([[1, 2]]);
+      expect(report.stoppedBy).toBe("drained");
+    });
+
+    it("puts Lambda's record with the records in payload under Lambda's key layout, and notes the key", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 3))]);
+      s3.on(PutObjectCommand).resolves({});
+      const now: number[] = [];
+      const { handler } = recorder(() => {
+        now.push(Date.now());
+        return fail(2);
+      });
+
+      // Act
+      const { report } = await run({
+        handler,
+        maxRetries: 1,
+        onFailure: { bucket: "cleanup-failures", client: s3Client, mappingUuid: "mapping-1" },
+      });
+
+      // Assess
+      const puts = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+      expect(puts).toHaveLength(1);
+      const { Bucket: bucket, Key: key, Body: body } = puts[0] ?? {};
+      const date = new Date(now[1] ?? -1).toISOString();
+      expect(bucket).toBe("cleanup-failures");
+      expect(key).toMatch(
+        new RegExp(
+          `^aws/lambda/mapping-1/shard-1/${date.slice(0, 4)}/${date.slice(5, 7)}/${date.slice(8, 10)}/${date.slice(0, 19).replaceAll(":", "\\.")}-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`,
+        ),
+      );
+      const object = failureObjectOf(key ?? "", String(body));
+      expect(object.batch).toMatchObject({
+        shardId: "shard-1",
+        startSequenceNumber: seq(2),
+        endSequenceNumber: seq(3),
+        batchSize: 2,
+        condition: "RetryAttemptsExhausted",
+        discardedAt: date,
+      });
+      expect(object.event).toStrictEqual({ Records: report.discarded[0]?.records });
+      expect(report.discarded[0]?.writtenTo).toEqual({ bucket: "cleanup-failures", key });
+    });
+
+    it("keys every object of a run under one random mapping UUID", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 1)), shard("shard-2", [apiRecord(2)])]);
+      s3.on(PutObjectCommand).resolves({});
+
+      // Act
+      const { report } = await run({ handler: throwing, maxRetries: 0, onFailure: { bucket: "b", client: s3Client } });
+
+      // Assess
+      const keys = s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input.Key ?? "");
+      const [first, second] = keys.map((key) => key.split("/"));
+      expect(keys).toHaveLength(2);
+      expect(first?.[2]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(second?.[2]).toBe(first?.[2]);
+      expect([first?.[3], second?.[3]]).toEqual(["shard-1", "shard-2"]);
+      expect(report.discarded.map((batch) => batch.writtenTo)).toEqual(keys.map((key) => ({ bucket: "b", key })));
+    });
+
+    it("notes the error and reads on when PutObject fails", async () => {
+      // Prepare
+      fakeStream([shard("shard-1", records(1, 1)), shard("shard-2", [apiRecord(2)])]);
+      s3.on(PutObjectCommand).rejectsOnce(new Error("NoSuchBucket")).resolves({});
+
+      // Act
+      const { report } = await run({ handler: throwing, maxRetries: 0, onFailure: { bucket: "b", client: s3Client } });
+
+      // Assess
+      expect(report.discarded.map((batch) => [batch.writeError, batch.writtenTo?.constructor])).toEqual([
+        [new Error("NoSuchBucket"), undefined],
+        [undefined, Object],
+      ]);
+    });
+
+    const sqsDestination = { queueUrl: QUEUE_URL, client: sqsClient };
+    const s3Destination = { bucket: "b", client: s3Client };
+    const invalid: [string, unknown, ConfigIssue[]][] = [
+      [
+        "a string",
+        QUEUE_URL,
+        [
+          {
+            path: "onFailure",
+            message: "must be { queueUrl, client } (an SQS queue) or { bucket, client } (an S3 bucket)",
+          },
+        ],
+      ],
+      [
+        "both queueUrl and bucket",
+        { ...sqsDestination, bucket: "b" },
+        [{ path: "onFailure", message: "must have either queueUrl (an SQS queue) or bucket (an S3 bucket), not both" }],
+      ],
+      [
+        "neither queueUrl nor bucket",
+        { client: sqsClient },
+        [{ path: "onFailure", message: "must have queueUrl (an SQS queue) or bucket (an S3 bucket)" }],
+      ],
+      ...["", "cleanup-failures", "https://sqs.us-east-1.amazonaws.com/", "ftp://host/queue", 42].map(
+        (queueUrl): [string, unknown, ConfigIssue[]] => [
+          `queueUrl ${JSON.stringify(queueUrl)}`,
+          { ...sqsDestination, queueUrl },
+          [
+            {
+              path: "onFailure.queueUrl",
+              message:
+                "must be an SQS queue URL, such as https://sqs.us-east-1.amazonaws.com/111122223333/cleanup-failures",
+            },
+          ],
+        ],
+      ),
+      ...["", "b/c", null].map((bucket): [string, unknown, ConfigIssue[]] => [
+        `bucket ${JSON.stringify(bucket)}`,
+        { ...s3Destination, bucket },
+        [{ path: "onFailure.bucket", message: "must be an S3 bucket name, without slashes" }],
+      ]),
+      [
+        "SQS client without send",
+        { queueUrl: QUEUE_URL, client: {} },
+        [{ path: "onFailure.client", message: "must be an SQSClient" }],
+      ],
+      ["S3 client missing", { bucket: "b" }, [{ path: "onFailure.client", message: "must be an S3Client" }]],
+      [
+        "functionArn of no function",
+        { ...sqsDestination, functionArn: "arn:aws:lambda:us-east-1:111122223333:layer:x" },
+        [
+          {
+            path: "onFailure.functionArn",
+            message: "must be a Lambda function ARN, such as arn:aws:lambda:us-east-1:111122223333:function:cleanup",
+          },
+        ],
+      ],
+      [
+        "mappingUuid with queueUrl",
+        { ...sqsDestination, mappingUuid: "m" },
+        [{ path: "onFailure.mappingUuid", message: "names S3 objects: it applies only with bucket" }],
+      ],
+      ...["", "a/b"].map((mappingUuid): [string, unknown, ConfigIssue[]] => [
+        `mappingUuid ${JSON.stringify(mappingUuid)}`,
+        { ...s3Destination, mappingUuid },
+        [
+          {
+            path: "onFailure.mappingUuid",
+            message: "must be a non-empty string without slashes: one segment of the object keys",
+          },
+        ],
+      ]),
+      [
+        "queueUrl and client at once",
+        { queueUrl: "q", client: null },
+        [
+          {
+            path: "onFailure.queueUrl",
+            message:
+              "must be an SQS queue URL, such as https://sqs.us-east-1.amazonaws.com/111122223333/cleanup-failures",
+          },
+          { path: "onFailure.client", message: "must be an SQSClient" },
+        ],
+      ],
+    ];
+
+    it.each(invalid)(
+      "throws a ConfigError naming an onFailure with %s, before any call",
+      async (_name, onFailure, issues) => {
+        // Act
+        const running = runStream({
+          client,
+          streamArn: STREAM_ARN,
+          handler: () => {},
+          onFailure: onFailure as OnFailureDestination,
+        });
+
+        // Assess
+        const error = (await running.catch((caught: unknown) => caught)) as ConfigError;
+        expect(isConfigError(error)).toBe(true);
+        expect(error.issues).toEqual(issues);
+        expect([...streams.calls(), ...sqs.calls(), ...s3.calls()]).toEqual([]);
+      },
+    );
+
+    it("takes the SDK's clients, and one kind of destination at a time", () => {
+      expectTypeOf<SQSClient>().toExtend<SqsClientLike>();
+      expectTypeOf<S3Client>().toExtend<S3ClientLike>();
+      expectTypeOf({ queueUrl: QUEUE_URL, client: sqsClient }).toExtend<OnFailureDestination>();
+      expectTypeOf({ bucket: "b", client: s3Client, mappingUuid: "m" }).toExtend<OnFailureDestination>();
+      expectTypeOf({ queueUrl: QUEUE_URL, bucket: "b", client: sqsClient }).not.toExtend<OnFailureDestination>();
+      expectTypeOf({ queueUrl: QUEUE_URL, client: sqsClient, mappingUuid: "m" }).not.toExtend<OnFailureDestination>();
     });
   });
 

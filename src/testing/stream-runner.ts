@@ -5,7 +5,8 @@
  * Lambda's own event source mapping.
  *
  * @aws-sdk/client-dynamodb-streams is an optional peer: it is loaded when `runStream` is called, so
- * that the record factories of the same entry point work without it.
+ * that the record factories of the same entry point work without it. So is @aws-sdk/client-sqs, loaded
+ * only for an SQS on-failure destination, and @aws-sdk/client-s3 for an S3 one.
  */
 import { randomUUID } from "node:crypto";
 import type {
@@ -14,10 +15,13 @@ import type {
   GetRecordsCommandOutput,
   ShardIteratorType,
 } from "@aws-sdk/client-dynamodb-streams";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { toLambdaRecord } from "../lambda-shape.js";
 import { compareSequenceNumbers } from "../report.js";
 import type { BatchResponse, StreamEvent, StreamRecord } from "../types.js";
+import { failureObjectKeyOf, failureRecordOf } from "./failure-records.js";
 
 /** The context `runStream` passes to the handler: the part of Lambda's context a handler reads. */
 export interface StreamRunnerContext {
@@ -71,7 +75,17 @@ export interface DiscardedBatch {
   records: StreamRecord[];
   /** How many times the handler was called with them (or with a batch that held them). */
   attempts: number;
+  /** Where `onFailure` wrote the batch's on-failure record, when it did. */
+  writtenTo?: FailureRecordLocation | undefined;
+  /**
+   * Why writing the on-failure record to `onFailure` failed, when it did. As on Lambda, the run goes
+   * on without it: the batch is then known only from this report.
+   */
+  writeError?: unknown;
 }
+
+/** Where an on-failure record was written: the SQS message, or the S3 object. */
+export type FailureRecordLocation = { queueUrl: string; messageId: string } | { bucket: string; key: string };
 
 /** What `runStream` did. */
 export interface StreamRunReport {
@@ -103,6 +117,59 @@ export interface DynamoDBStreamsClientLike {
   /** Sends a DescribeStream, GetShardIterator or GetRecords command, and resolves to its output. */
   send(command: object): Promise<unknown>;
 }
+
+/**
+ * What an SQS on-failure destination needs of its client: an `SQSClient` of @aws-sdk/client-sqs
+ * fits. Described by its shape, so that the types of this entry point do not need that optional peer.
+ */
+export interface SqsClientLike {
+  /** Sends a SendMessage command, and resolves to its output. */
+  send(command: object): Promise<unknown>;
+}
+
+/** What an S3 on-failure destination needs of its client: an `S3Client` of @aws-sdk/client-s3 fits. */
+export interface S3ClientLike {
+  /** Sends a PutObject command, and resolves to its output. */
+  send(command: object): Promise<unknown>;
+}
+
+/** Settings of an on-failure destination of either kind. */
+interface FailureDestinationCommon {
+  /**
+   * `requestContext.functionArn` of the records: the function the runner stands in for.
+   * @default "arn:<partition>:lambda:<region>:<account>:function:run-stream", with the stream ARN's
+   * partition, region and account
+   */
+  functionArn?: string;
+}
+
+/**
+ * Where {@link runStream} sends a record of each batch it discards, in the format Lambda's event
+ * source mapping writes to its `DestinationConfig.OnFailure`: an SQS queue gets the record (the
+ * batch's place in the stream, not its records); an S3 bucket gets the record with the records in
+ * `payload`, under Lambda's key layout.
+ */
+export type OnFailureDestination =
+  | (FailureDestinationCommon & {
+      /** The queue's URL, as SendMessage takes it. */
+      queueUrl: string;
+      /** A client for the queue's endpoint (AWS, moto): an `SQSClient`. */
+      client: SqsClientLike;
+      bucket?: never;
+      mappingUuid?: never;
+    })
+  | (FailureDestinationCommon & {
+      /** The bucket's name. */
+      bucket: string;
+      /** A client for the bucket's endpoint (AWS, moto): an `S3Client`. */
+      client: S3ClientLike;
+      /**
+       * The event source mapping's UUID, the third segment of each object's key.
+       * @default a random UUID for each run
+       */
+      mappingUuid?: string;
+      queueUrl?: never;
+    });
 
 /** Options of {@link runStream}. */
 export interface RunStreamOptions {
@@ -153,9 +220,26 @@ export interface RunStreamOptions {
   signal?: AbortSignal;
   /** Called after each invocation, retries included; the run waits for it. */
   onBatch?: (batch: StreamBatch) => void | Promise<void>;
+  /**
+   * Where to write an on-failure record of each discarded batch, when it is discarded, in Lambda's
+   * format: `{ queueUrl, client }` for an SQS queue, `{ bucket, client }` for an S3 bucket. Each
+   * {@link DiscardedBatch} then says where its record went (`writtenTo`), or why it could not be
+   * written (`writeError`).
+   */
+  onFailure?: OnFailureDestination;
 }
 
 type StreamsSdk = typeof import("@aws-sdk/client-dynamodb-streams");
+
+/** `onFailure` with its defaults. */
+type FailureSettings =
+  | { kind: "sqs"; queueUrl: string; client: SQSClient; functionArn: string }
+  | { kind: "s3"; bucket: string; client: S3Client; functionArn: string; mappingUuid: string };
+
+/** An on-failure destination with the SDK that writes to it. */
+type FailureDestination =
+  | (Extract<FailureSettings, { kind: "sqs" }> & { sdk: typeof import("@aws-sdk/client-sqs") })
+  | (Extract<FailureSettings, { kind: "s3" }> & { sdk: typeof import("@aws-sdk/client-s3") });
 
 interface RunSettings {
   client: DynamoDBStreamsClient;
@@ -169,6 +253,7 @@ interface RunSettings {
   functionTimeoutMs: number;
   signal: AbortSignal | undefined;
   onBatch: ((batch: StreamBatch) => void | Promise<void>) | undefined;
+  onFailure: FailureSettings | undefined;
 }
 
 interface Shard {
@@ -185,12 +270,15 @@ interface Shard {
 /** The state of one run: nothing outlives the call to `runStream`. */
 interface Run extends RunSettings {
   sdk: StreamsSdk;
+  destination: FailureDestination | undefined;
   shards: Map<string, Shard>;
   report: StreamRunReport;
 }
 
 /** How one invocation went: the index of the first record to redeliver, if any. */
 interface Outcome {
+  /** The invocation's `awsRequestId`. */
+  requestId: string;
   response?: BatchResponse | undefined;
   error?: unknown;
   failedIndex: number | undefined;
@@ -226,6 +314,7 @@ export async function runStream(options: RunStreamOptions): Promise<StreamRunRep
   const run: Run = {
     ...settings,
     sdk: await import("@aws-sdk/client-dynamodb-streams"),
+    destination: await loadDestination(settings.onFailure),
     shards: new Map(),
     report: { batches: 0, records: 0, retries: 0, discarded: [], unfinished: [], stoppedBy: "drained" },
   };
@@ -246,6 +335,14 @@ export async function runStream(options: RunStreamOptions): Promise<StreamRunRep
     else if (Date.now() - idleSince >= run.idleTimeoutMs) return stop(run, "idle");
     else await pause(run.pollIntervalMs, run.signal);
   }
+}
+
+/** Loads the SDK of the destination before the first read, so that a missing peer fails the run at once. */
+async function loadDestination(settings: FailureSettings | undefined): Promise<FailureDestination | undefined> {
+  if (settings === undefined) return undefined;
+  return settings.kind === "sqs"
+    ? { ...settings, sdk: await import("@aws-sdk/client-sqs") }
+    : { ...settings, sdk: await import("@aws-sdk/client-s3") };
 }
 
 function stop(run: Run, reason: StreamRunReport["stoppedBy"]): StreamRunReport {
@@ -339,7 +436,7 @@ async function deliver(run: Run, shardId: string, first: StreamRecord[]): Promis
     if (failedIndex === undefined) return;
     const failed = records.slice(failedIndex);
     const from = sequenceNumbers[failedIndex] as string;
-    const given = {
+    const given: DiscardedBatch = {
       shardId,
       firstSequenceNumber: from,
       lastSequenceNumber: sequenceNumbers[sequenceNumbers.length - 1] as string,
@@ -347,6 +444,7 @@ async function deliver(run: Run, shardId: string, first: StreamRecord[]): Promis
       attempts: attempt,
     };
     if (attempt > run.maxRetries) {
+      if (run.destination !== undefined) await writeFailureRecord(run, run.destination, given, outcome);
       run.report.discarded.push(given);
       return;
     }
@@ -362,19 +460,20 @@ async function deliver(run: Run, shardId: string, first: StreamRecord[]): Promis
 /** One invocation, with Lambda's rules for what counts as success. */
 async function invoke(run: Run, records: StreamRecord[], sequenceNumbers: string[]): Promise<Outcome> {
   const started = Date.now();
+  const requestId = randomUUID();
   const context: StreamRunnerContext = {
-    awsRequestId: randomUUID(),
+    awsRequestId: requestId,
     getRemainingTimeInMillis: () => Math.max(0, run.functionTimeoutMs - (Date.now() - started)),
   };
   try {
     // A copy, as Lambda sends each invocation its own: what the handler changes stays there.
     const response = (await run.handler({ Records: structuredClone(records) }, context)) ?? undefined;
     if (Date.now() - started > run.functionTimeoutMs) {
-      return { error: new Error(`Task timed out after ${run.functionTimeoutMs} ms`), failedIndex: 0 };
+      return { requestId, error: new Error(`Task timed out after ${run.functionTimeoutMs} ms`), failedIndex: 0 };
     }
-    return { response, failedIndex: firstFailed(sequenceNumbers, response) };
+    return { requestId, response, failedIndex: firstFailed(sequenceNumbers, response) };
   } catch (error) {
-    return { error, failedIndex: 0 };
+    return { requestId, error, failedIndex: 0 };
   }
 }
 
@@ -394,6 +493,61 @@ function firstFailed(sequenceNumbers: string[], response: BatchResponse | undefi
     if (lowest === undefined || compareSequenceNumbers(identifier, lowest) < 0) lowest = identifier;
   }
   return lowest === undefined ? undefined : sequenceNumbers.indexOf(lowest);
+}
+
+/**
+ * Writes the on-failure record of a discarded batch, and notes on it where the record went or why it
+ * did not. A failed write does not stop the run: Lambda's event source mapping, too, counts it
+ * (the DestinationDeliveryFailures metric) and goes on reading the shard. Not given `signal`: an
+ * abort stops the run after the current invocation, and writing the record finishes that invocation.
+ */
+async function writeFailureRecord(
+  run: Run,
+  destination: FailureDestination,
+  batch: DiscardedBatch,
+  outcome: Outcome,
+): Promise<void> {
+  const discardedAt = new Date();
+  const input = {
+    streamArn: run.streamArn,
+    shardId: batch.shardId,
+    records: batch.records,
+    attempts: batch.attempts,
+    functionArn: destination.functionArn,
+    requestId: outcome.requestId,
+    // A thrown error and a timeout both reach Lambda as an unhandled function error.
+    functionError: "error" in outcome ? "Unhandled" : undefined,
+    discardedAt,
+  };
+  try {
+    if (destination.kind === "sqs") {
+      const { MessageId: messageId } = await destination.client.send(
+        new destination.sdk.SendMessageCommand({
+          QueueUrl: destination.queueUrl,
+          MessageBody: JSON.stringify(failureRecordOf(input)),
+        }),
+      );
+      if (messageId === undefined) throw new Error("SendMessage returned no MessageId");
+      batch.writtenTo = { queueUrl: destination.queueUrl, messageId };
+    } else {
+      const key = failureObjectKeyOf({
+        mappingUuid: destination.mappingUuid,
+        shardId: batch.shardId,
+        discardedAt,
+        id: randomUUID(),
+      });
+      await destination.client.send(
+        new destination.sdk.PutObjectCommand({
+          Bucket: destination.bucket,
+          Key: key,
+          Body: JSON.stringify(failureRecordOf(input, { payload: true })),
+        }),
+      );
+      batch.writtenTo = { bucket: destination.bucket, key };
+    }
+  } catch (error) {
+    batch.writeError = error;
+  }
 }
 
 /**
@@ -441,6 +595,89 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 const isDuration = (value: unknown): boolean => typeof value === "number" && value >= 0 && Number.isFinite(value);
 
+const isNonEmptyString = (value: unknown): value is string => typeof value === "string" && value !== "";
+
+/** `arn:<partition>:dynamodb:<region>:<account>:…`: the parts a function ARN in the same place shares. */
+const STREAM_ARN_PLACE = /^arn:([^:]+):dynamodb:([^:]*):([^:]*):/;
+
+/** A Lambda function ARN in the stream's partition, region and account (DynamoDB Local's `ddblocal` too). */
+function defaultFunctionArn(streamArn: string): string {
+  const [, partition = "aws", region = "us-east-1", account = "000000000000"] = STREAM_ARN_PLACE.exec(streamArn) ?? [];
+  return `arn:${partition}:lambda:${region}:${account}:function:run-stream`;
+}
+
+/** `onFailure` with its defaults, pushing a ConfigIssue for each invalid setting. */
+function failureSettingsOf(
+  onFailure: unknown,
+  streamArn: string,
+  check: (valid: boolean, path: string, message: string) => void,
+): FailureSettings | undefined {
+  if (onFailure === undefined) return undefined;
+  if (typeof onFailure !== "object" || onFailure === null) {
+    check(false, "onFailure", "must be { queueUrl, client } (an SQS queue) or { bucket, client } (an S3 bucket)");
+    return undefined;
+  }
+  const { queueUrl, bucket, client, functionArn, mappingUuid } = onFailure as Record<string, unknown>;
+  const toQueue = queueUrl !== undefined;
+  if (toQueue === (bucket !== undefined)) {
+    check(
+      false,
+      "onFailure",
+      toQueue
+        ? "must have either queueUrl (an SQS queue) or bucket (an S3 bucket), not both"
+        : "must have queueUrl (an SQS queue) or bucket (an S3 bucket)",
+    );
+    return undefined;
+  }
+  let valid = true;
+  const checkHere = (ok: boolean, path: string, message: string) => {
+    valid &&= ok;
+    check(ok, path, message);
+  };
+  if (toQueue) {
+    checkHere(
+      isNonEmptyString(queueUrl) && /^https?:\/\/[^/]+\/./.test(queueUrl) && URL.canParse(queueUrl),
+      "onFailure.queueUrl",
+      "must be an SQS queue URL, such as https://sqs.us-east-1.amazonaws.com/111122223333/cleanup-failures",
+    );
+    checkHere(mappingUuid === undefined, "onFailure.mappingUuid", "names S3 objects: it applies only with bucket");
+  } else {
+    checkHere(
+      isNonEmptyString(bucket) && !bucket.includes("/"),
+      "onFailure.bucket",
+      "must be an S3 bucket name, without slashes",
+    );
+    checkHere(
+      mappingUuid === undefined || (isNonEmptyString(mappingUuid) && !mappingUuid.includes("/")),
+      "onFailure.mappingUuid",
+      "must be a non-empty string without slashes: one segment of the object keys",
+    );
+  }
+  checkHere(
+    typeof (client as { send?: unknown } | null)?.send === "function",
+    "onFailure.client",
+    toQueue ? "must be an SQSClient" : "must be an S3Client",
+  );
+  checkHere(
+    functionArn === undefined ||
+      (isNonEmptyString(functionArn) && /^arn:[^:]+:lambda:[^:]*:[^:]*:function:./.test(functionArn)),
+    "onFailure.functionArn",
+    "must be a Lambda function ARN, such as arn:aws:lambda:us-east-1:111122223333:function:cleanup",
+  );
+  if (!valid) return undefined;
+  const common = { functionArn: (functionArn as string | undefined) ?? defaultFunctionArn(streamArn) };
+  // runStream sends them the commands of @aws-sdk/client-sqs or client-s3, and reads their outputs.
+  return toQueue
+    ? { ...common, kind: "sqs", queueUrl: queueUrl as string, client: client as SQSClient }
+    : {
+        ...common,
+        kind: "s3",
+        bucket: bucket as string,
+        client: client as S3Client,
+        mappingUuid: (mappingUuid as string | undefined) ?? randomUUID(),
+      };
+}
+
 /** The options with their defaults; throws one ConfigError naming every invalid option. */
 function settingsOf(options: RunStreamOptions): RunSettings {
   const {
@@ -480,6 +717,7 @@ function settingsOf(options: RunStreamOptions): RunSettings {
     "functionTimeoutMs",
     "must be a finite number of milliseconds, more than 0",
   );
+  const onFailure = failureSettingsOf(options.onFailure, String(options.streamArn), check);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     // runStream sends it the commands of @aws-sdk/client-dynamodb-streams, and reads their outputs.
@@ -494,5 +732,6 @@ function settingsOf(options: RunStreamOptions): RunSettings {
     functionTimeoutMs,
     signal: options.signal,
     onBatch: options.onBatch,
+    onFailure,
   };
 }
