@@ -26,7 +26,10 @@ export interface Presence<R> {
 }
 
 /** Finds which removals' items exist again in their table (see `verifyAbsent`). */
-export type PresenceCheck = <R extends RemovedItem>(removals: readonly R[], signal: AbortSignal) => Promise<Presence<R>>;
+export type PresenceCheck = <R extends RemovedItem>(
+  removals: readonly R[],
+  signal: AbortSignal,
+) => Promise<Presence<R>>;
 
 /** The signals a batch runs under: see `invocationSignal`. */
 export interface BatchSignals {
@@ -104,7 +107,11 @@ async function checkPresence(
   mapped: readonly MappedRemoval[],
   presence: PresenceCheck | undefined,
   signal: AbortSignal,
-): Promise<{ toDelete: readonly MappedRemoval[]; recreated: RemovedItem[]; unchecked: Presence<RemovedItem>["unchecked"] }> {
+): Promise<{
+  toDelete: readonly MappedRemoval[];
+  recreated: RemovedItem[];
+  unchecked: Presence<RemovedItem>["unchecked"];
+}> {
   // Removals without objects have nothing to keep: no table read for them.
   const withObjects = mapped.filter((removal) => removal.targets.length > 0);
   if (presence === undefined || withObjects.length === 0) return { toDelete: mapped, recreated: [], unchecked: [] };

@@ -322,7 +322,9 @@ function readMessage(messageId: string, body: unknown): FailureMessage {
   }
   if (via === "" && isS3Notification(record)) {
     const objects = objectsOf(record);
-    return isProblem(objects) ? fail(`the S3 event notification's ${describeProblem(objects)}`) : { messageId, objects };
+    return isProblem(objects)
+      ? fail(`the S3 event notification's ${describeProblem(objects)}`)
+      : { messageId, objects };
   }
   const result = readFailureRecord(record);
   if (isProblem(result)) return fail(`${via === "" ? "the body" : `the body${via}`} ${describeProblem(result)}`);

@@ -76,8 +76,8 @@ export { createReplayHandler } from "./replay-handler.js";
 export { compareSequenceNumbers } from "./report.js";
 export type {
   AttributeMap,
-  AwsClientLike,
   AttributeValue,
+  AwsClientLike,
   BatchItemFailure,
   BatchResponse,
   CleanupContext,

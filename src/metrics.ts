@@ -25,7 +25,10 @@ export const EMF_METRICS = {
 } as const satisfies Record<string, keyof MetricsSummary>;
 
 /** The counts the metrics come from: a `CleanupSummary`, or a `ReplaySummary` (which adds `unreplayableBatches`). */
-export type MetricsSummary = Pick<CleanupSummary, "deleted" | "failed" | "invalid" | "keptReplaced" | "keptRecreated"> & {
+export type MetricsSummary = Pick<
+  CleanupSummary,
+  "deleted" | "failed" | "invalid" | "keptReplaced" | "keptRecreated"
+> & {
   unreplayableBatches?: number | undefined;
 };
 

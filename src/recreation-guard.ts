@@ -7,7 +7,6 @@
  */
 import type {
   BatchGetItemCommandOutput,
-  DynamoDBClient,
   AttributeValue as DynamoDbValue,
   KeysAndAttributes,
 } from "@aws-sdk/client-dynamodb";
@@ -16,7 +15,7 @@ import { mapInOrder } from "./concurrency.js";
 import { PresenceCheckError, type RecordRef, refOf } from "./errors.js";
 import { type SdkAttributeValue, toLambdaMap, toSdkMap } from "./lambda-shape.js";
 import type { RemovedItem } from "./parse-stream-records.js";
-import type { AttributeMap } from "./types.js";
+import type { AttributeMap, AwsClientLike } from "./types.js";
 
 /** The most keys one BatchGetItem request may ask for, across its tables (DynamoDB's limit). */
 export const MAX_KEYS_PER_BATCH_GET = 100;
@@ -37,7 +36,7 @@ export const MAX_BATCH_GET_ROUNDS = 20;
 /** Options of {@link createPresenceCheck}, validated by the caller. */
 export interface PresenceCheckOptions {
   /** Resolves to the DynamoDB client to read with (the caller creates one lazily, the first time). */
-  dynamoDbClient: () => Promise<DynamoDBClient>;
+  dynamoDbClient: () => Promise<AwsClientLike>;
   /**
    * The table to look every removal up in, whatever its record says (`verifyAbsent: { tableName }`).
    * @default undefined (the removal's `tableName`)
@@ -98,7 +97,7 @@ interface Lookup {
 
 /** What a call needs to send requests. */
 interface Asking {
-  client: DynamoDBClient;
+  client: AwsClientLike;
   sdk: typeof import("@aws-sdk/client-dynamodb");
   signal: AbortSignal;
   sleep: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
@@ -219,7 +218,7 @@ async function askChunk(asking: Asking, chunk: readonly Lookup[]): Promise<void>
       if (signal.aborted) throw signal.reason;
       const command = new asking.sdk.BatchGetItemCommand({ RequestItems: requestItems(pending) });
       // A client that ignores the abort signal must not hold the call past it.
-      output = await abortable(asking.client.send(command, sendOptions(signal)), signal);
+      output = (await abortable(asking.client.send(command, sendOptions(signal)), signal)) as BatchGetItemCommandOutput;
     } catch (error) {
       for (const lookup of pending) {
         lookup.verdict = signal.aborted

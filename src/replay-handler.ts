@@ -70,8 +70,7 @@ export interface ReplayEvent {
 export type ReplayHandler = (event: ReplayEvent, context?: CleanupContext) => Promise<BatchResponse>;
 
 /** What one replay invocation did: the fields of its summary line, also given to `onResult`. */
-export interface ReplaySummary
-  extends Omit<CleanupSummary, "source" | "records" | "batchItemFailures" | "fallback"> {
+export interface ReplaySummary extends Omit<CleanupSummary, "source" | "records" | "batchItemFailures" | "fallback"> {
   /** Messages in the event. */
   messages: number;
   /** Discarded batches whose records were all read (from the stream, or from an S3 object). */

@@ -715,7 +715,8 @@ describe("properties", () => {
         for (const message of messages) {
           expect(["batch", "objects", "error"].filter((field) => field in message)).toHaveLength(1);
           if ("error" in message) expect(message.error.message.startsWith(`message ${message.messageId}: `)).toBe(true);
-          else if ("batch" in message) expect(BigInt(message.batch.startSequenceNumber) <= BigInt(message.batch.endSequenceNumber)).toBe(true);
+          else if ("batch" in message)
+            expect(BigInt(message.batch.startSequenceNumber) <= BigInt(message.batch.endSequenceNumber)).toBe(true);
         }
       }),
       { numRuns: propertyRuns(300) },

@@ -7,14 +7,12 @@ import {
   TrimmedDataAccessException,
 } from "@aws-sdk/client-dynamodb-streams";
 import {
+  KinesisClient,
   GetRecordsCommand as KinesisGetRecordsCommand,
   GetShardIteratorCommand as KinesisGetShardIteratorCommand,
-  KinesisClient,
 } from "@aws-sdk/client-kinesis";
 import { DeleteObjectsCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { sdkStreamMixin } from "@smithy/util-stream";
 import { mockClient } from "aws-sdk-client-mock";
-import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createReplayHandler,
@@ -24,8 +22,8 @@ import {
   type ReplayOptions,
   type ReplaySummary,
 } from "../src/index.js";
-import { createFakeClock } from "./fake-clock.js";
 import { recordingLogger, TABLE_ARN } from "./factories.js";
+import { createFakeClock } from "./fake-clock.js";
 
 const SHARD = "shardId-00000001764489300000-1a2b3c4d";
 const FIRST = "000000000000000000101";
@@ -235,9 +233,7 @@ describe("createReplayHandler", () => {
 
   it("reports a range that can no longer be read, with the advice to run reconcile and the metric", async () => {
     // Prepare
-    streams
-      .on(GetShardIteratorCommand)
-      .rejects(new TrimmedDataAccessException({ message: "trimmed", $metadata: {} }));
+    streams.on(GetShardIteratorCommand).rejects(new TrimmedDataAccessException({ message: "trimmed", $metadata: {} }));
     const emf: string[] = [];
     const { handler, lines } = replay({
       onResult: emfMetrics({ namespace: "ProductImages", write: (line) => emf.push(line) }),
@@ -296,7 +292,7 @@ describe("createReplayHandler", () => {
       ],
     };
     const object = JSON.stringify({ ...esmRecord(), payload: JSON.stringify(payload) });
-    s3.on(GetObjectCommand).callsFake(() => ({ Body: sdkStreamMixin(Readable.from([object])) }));
+    s3.on(GetObjectCommand).resolves({ Body: { transformToString: async () => object } as never });
     const notification = {
       Records: [
         {

@@ -1447,7 +1447,7 @@ describe("runStream", () => {
                 message.batch.endSequenceNumber,
                 message.batch.batchSize,
               ]
-            : message.error,
+            : message,
         ),
       ).toEqual([
         ["shard-1", seq(1), seq(2), 2],
