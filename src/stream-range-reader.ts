@@ -309,18 +309,20 @@ async function streamsApi(
   return {
     maxLimit: 1000,
     async getIterator(type, sequenceNumber, signal) {
-      const command = new GetShardIteratorCommand({
+      const input = {
         StreamArn: batch.streamArn,
         ShardId: batch.shardId,
         ShardIteratorType: type,
         SequenceNumber: sequenceNumber,
-      });
-      const output = (await attempt(() => client.send(command, sendOptions(signal)))) as StreamsGetShardIteratorOutput;
+      };
+      const send = () => client.send(new GetShardIteratorCommand(input), sendOptions(signal));
+      const output = (await attempt(send)) as StreamsGetShardIteratorOutput;
       return output.ShardIterator;
     },
     async getRecords(iterator, limit, signal) {
-      const command = new GetRecordsCommand({ ShardIterator: iterator, Limit: limit });
-      const output = (await attempt(() => client.send(command, sendOptions(signal)))) as StreamsGetRecordsOutput;
+      const input = { ShardIterator: iterator, Limit: limit };
+      const send = () => client.send(new GetRecordsCommand(input), sendOptions(signal));
+      const output = (await attempt(send)) as StreamsGetRecordsOutput;
       return {
         records: (output.Records ?? []).map((record) => ({
           sequenceNumber: record.dynamodb?.SequenceNumber,
@@ -343,18 +345,20 @@ async function kinesisApi(
   return {
     maxLimit: 10_000,
     async getIterator(type, sequenceNumber, signal) {
-      const command = new GetShardIteratorCommand({
+      const input = {
         StreamARN: batch.streamArn,
         ShardId: batch.shardId,
         ShardIteratorType: type,
         StartingSequenceNumber: sequenceNumber,
-      });
-      const output = (await attempt(() => client.send(command, sendOptions(signal)))) as KinesisGetShardIteratorOutput;
+      };
+      const send = () => client.send(new GetShardIteratorCommand(input), sendOptions(signal));
+      const output = (await attempt(send)) as KinesisGetShardIteratorOutput;
       return output.ShardIterator;
     },
     async getRecords(iterator, limit, signal) {
-      const command = new GetRecordsCommand({ ShardIterator: iterator, Limit: limit, StreamARN: batch.streamArn });
-      const output = (await attempt(() => client.send(command, sendOptions(signal)))) as KinesisGetRecordsOutput;
+      const input = { ShardIterator: iterator, Limit: limit, StreamARN: batch.streamArn };
+      const send = () => client.send(new GetRecordsCommand(input), sendOptions(signal));
+      const output = (await attempt(send)) as KinesisGetRecordsOutput;
       return {
         records: (output.Records ?? []).map((record) => ({
           sequenceNumber: record.SequenceNumber,
