@@ -32,14 +32,19 @@ const library = resolve(index);
 /**
  * For the CJS entry points other than index: an import of a library module (src/, outside
  * src/testing) becomes a require of index.cjs, which exports what they use. TypeScript does not
- * check that: test/bundle.test.ts checks every name they read from index.cjs.
+ * check that: test/bundle.test.ts checks every name they read from index.cjs. The private modules
+ * the testing entry shares with the library (index.cjs does not export them) are copied instead.
  */
+const copiedPrivateModules = new Set([resolve("src/lambda-shape.ts")]);
+
 const requireLibraryFromIndex: Plugin = {
   name: "require-library-from-index",
   setup(build) {
     build.onResolve({ filter: /^\.\.?\// }, ({ path, importer, resolveDir, kind }) => {
       // Modules of src/testing are bundled; the entry points' imports of src/ modules are not.
-      if (kind === "entry-point" || dirname(resolve(resolveDir, path)) !== source) return undefined;
+      const resolved = resolve(resolveDir, path).replace(/\.js$/, ".ts");
+      if (kind === "entry-point" || dirname(resolved) !== source || copiedPrivateModules.has(resolved))
+        return undefined;
       const fromImporter = relative(dirname(importer), library).replace(/\.ts$/, ".cjs");
       return { path: fromImporter.startsWith(".") ? fromImporter : `./${fromImporter}`, external: true };
     });

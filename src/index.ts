@@ -38,7 +38,9 @@ export {
   isInvalidEventError,
   isInvalidRecordError,
   isKeyMappingError,
+  isPresenceCheckError,
   KeyMappingError,
+  PresenceCheckError,
 } from "./errors.js";
 export type {
   DiscardedBatch,

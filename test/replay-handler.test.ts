@@ -109,10 +109,13 @@ const message = (messageId: string, body: unknown) => ({
 
 const sqsEvent = (...messages: ReturnType<typeof message>[]) => ({ Records: messages });
 
-/** The stream answers the range with these records, on one page, the shard still open. */
+/** The stream answers the range with these records on one page, and then that its shard is closed. */
 function streamHolds(...records: _Record[]) {
   streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
-  streams.on(GetRecordsCommand).resolves({ Records: records, NextShardIterator: "iterator-2" });
+  streams
+    .on(GetRecordsCommand)
+    .resolvesOnce({ Records: records, NextShardIterator: "iterator-2" })
+    .resolves({ Records: [] });
 }
 
 function replay(options: Partial<ReplayOptions> = {}) {
@@ -219,7 +222,11 @@ describe("createReplayHandler", () => {
       .resolvesOnce({ Records: [sdkRemove("p-3", FIRST), sdkRemove("p-4", LAST)], NextShardIterator: "i" });
     s3.on(DeleteObjectsCommand).callsFake((input: { Delete: { Objects: { Key: string }[] } }) => ({
       Deleted: input.Delete.Objects.filter(({ Key }) => Key !== "p-4.png").map(({ Key }) => ({ Key })),
-      Errors: [{ Key: "p-4.png", Code: "AccessDenied", Message: "Access Denied" }],
+      Errors: input.Delete.Objects.filter(({ Key }) => Key === "p-4.png").map(({ Key }) => ({
+        Key,
+        Code: "AccessDenied",
+        Message: "Access Denied",
+      })),
     }));
     const { handler, summaries } = replay();
 
@@ -423,7 +430,7 @@ describe("createReplayHandler", () => {
       }
     })();
     expect(isConfigError(error)).toBe(true);
-    expect((error as Error).message).toContain("`streamsClient`");
+    expect((error as Error).message).toContain("`streamsClient.send`: must be a method");
     expect((error as Error).message).toContain("`kinesisClient`: must be a KinesisClient");
   });
 });

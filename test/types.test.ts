@@ -12,7 +12,9 @@ import {
   isInvalidEventError,
   isInvalidRecordError,
   isKeyMappingError,
+  isPresenceCheckError,
   KeyMappingError,
+  PresenceCheckError,
 } from "../src/index.js";
 import * as testing from "../src/testing/index.js";
 
@@ -22,6 +24,7 @@ const guards = {
   InvalidEventError: isInvalidEventError,
   InvalidRecordError: isInvalidRecordError,
   KeyMappingError: isKeyMappingError,
+  PresenceCheckError: isPresenceCheckError,
 };
 
 const record = { index: 3, sequenceNumber: "4000000000000000000001", eventId: "abc" };
@@ -34,6 +37,7 @@ describe("errors", () => {
     ["InvalidEventError", new InvalidEventError("no Records", { cause })],
     ["InvalidRecordError", new InvalidRecordError(record, "dynamodb.Keys", "is missing", { cause })],
     ["KeyMappingError", new KeyMappingError(record, "bad key", { key: "k" }, { cause })],
+    ["PresenceCheckError", new PresenceCheckError(record, "products", "table not read", { cause })],
   ];
 
   it.each(errors)("%s sets its name, keeps its cause and extends CleanupError", (name, error) => {
@@ -81,7 +85,7 @@ describe("errors", () => {
     "rejects %o",
     (value) => {
       // Assess
-      expect(Object.values(guards).map((guard) => guard(value))).toEqual([false, false, false, false, false]);
+      expect(Object.values(guards).map((guard) => guard(value))).toEqual(Object.keys(guards).map(() => false));
     },
   );
 
@@ -183,23 +187,30 @@ describe("public API", () => {
       "KeyMappingError",
       "MAX_KEYS_PER_REQUEST",
       "MAX_KEY_BYTES",
+      "PresenceCheckError",
       "RECOMMENDED_EVENT_SOURCE_MAPPING",
       "REMOVE_ONLY_FILTER_CRITERIA",
       "REMOVE_ONLY_PATTERN",
       "TTL_REMOVE_ONLY_FILTER_CRITERIA",
       "TTL_REMOVE_ONLY_PATTERN",
+      "batchOfFailureRecord",
       "compareSequenceNumbers",
       "createBatchDeleter",
       "createCleanupHandler",
       "createCleanupHandlerFromEnv",
       "createKeyMapper",
+      "createReplayHandler",
+      "createReplayHandlerFromEnv",
       "emfMetrics",
+      "failureMessagesOf",
+      "failureObjectOf",
       "filterCriteria",
       "isCleanupError",
       "isConfigError",
       "isInvalidEventError",
       "isInvalidRecordError",
       "isKeyMappingError",
+      "isPresenceCheckError",
       "isTtlRemoval",
       "parseStreamRecords",
       "recommendedEventSourceMapping",
