@@ -4,7 +4,12 @@ import fc from "fast-check";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type CleanupOptions, resolveCleanupOptions } from "../src/cleanup-options.js";
 import { type ConfigError, isConfigError } from "../src/errors.js";
-import { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv, envPath } from "../src/from-env.js";
+import {
+  CLEANUP_ENV_VARIABLES,
+  createCleanupHandlerFromEnv,
+  createReplayHandlerFromEnv,
+  envPath,
+} from "../src/from-env.js";
 import { createCleanupHandler } from "../src/handler.js";
 import type { CleanupSummary, Logger } from "../src/types.js";
 import { createRecordFactory, productKeys, recordingLogger, streamEvent } from "./factories.js";
@@ -778,3 +783,64 @@ function attempt(make: () => unknown): boolean {
 function issuesForOverrides(env: Record<string, string>, overrides: Parameters<typeof createCleanupHandlerFromEnv>[1]) {
   return configError(() => createCleanupHandlerFromEnv(env, overrides)).issues;
 }
+
+describe("createReplayHandlerFromEnv", () => {
+  const notARecord = { Records: [{ messageId: "m-1", body: "{}" }] };
+
+  /** The config the last factory call resolved. */
+  const lastConfig = () => factory.mock.results.at(-1)?.value as { verifyAbsent: unknown; parse: { removals: string } };
+
+  it("reads the same variables, and checks the table by default", () => {
+    createReplayHandlerFromEnv({ ...BASE, CLEANUP_REMOVALS: "ttl" });
+
+    expect(lastConfig().verifyAbsent).toEqual({ tableName: undefined });
+    expect(lastConfig().parse.removals).toBe("ttl");
+  });
+
+  it("turns the check off with CLEANUP_VERIFY_ABSENT=false", () => {
+    createReplayHandlerFromEnv({ ...BASE, CLEANUP_VERIFY_ABSENT: "false" });
+
+    expect(lastConfig().verifyAbsent).toBe(false);
+  });
+
+  it("answers an SQS event, reporting a message that holds no on-failure record", async () => {
+    const { logger, lines } = recordingLogger();
+    const handler = createReplayHandlerFromEnv(BASE, { logger });
+
+    expect(await handler(notARecord)).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(lines.some((line) => line.level === "error")).toBe(true);
+  });
+
+  it("hands its summary to the onResult of an override, or of CLEANUP_METRICS_NAMESPACE", async () => {
+    const summaries: unknown[] = [];
+    const handler = createReplayHandlerFromEnv(BASE, {
+      logger: recordingLogger().logger,
+      onResult: (summary) => {
+        summaries.push(summary);
+      },
+    });
+    const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const withMetrics = createReplayHandlerFromEnv(
+      { ...BASE, CLEANUP_METRICS_NAMESPACE: "ProductImages" },
+      { logger: recordingLogger().logger },
+    );
+
+    await handler(notARecord);
+    await withMetrics(notARecord);
+
+    expect(summaries).toEqual([expect.objectContaining({ messages: 1, invalidMessages: 1, batchItemFailures: 1 })]);
+    const emf = write.mock.calls.map(([line]) => JSON.parse(String(line)));
+    expect(emf).toEqual([expect.objectContaining({ UnreplayableBatches: 0, InvalidRecords: 0 })]);
+  });
+
+  it("names a wrong variable, and a wrong client override", () => {
+    const issues = configError(() =>
+      createReplayHandlerFromEnv({ ...BASE, CLEANUP_CONCURRENCY: "0" }, { streamsClient: 5 as never }),
+    ).issues;
+
+    expect(issues).toEqual([
+      { path: "CLEANUP_CONCURRENCY", message: "must be an integer from 1 to 64" },
+      { path: "overrides.streamsClient", message: "must be a DynamoDBStreamsClient (an object with a send method)" },
+    ]);
+  });
+});

@@ -10,7 +10,9 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { isConfigError } from "../src/errors.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const built = ["dist/lambda.js", "dist/lambda.cjs", "dist/lambda.d.ts", "dist/lambda.d.cts"];
+const built = ["lambda", "replay"].flatMap((entry) =>
+  [".js", ".cjs", ".d.ts", ".d.cts"].map((extension) => `dist/${entry}${extension}`),
+);
 
 beforeAll(() => {
   for (const file of built) {
@@ -67,11 +69,40 @@ function runNode(
   });
 }
 
-/** Loads the entry with `load` (an expression giving the module) and answers EVENT with its handler. */
-const invoke = (load: string) =>
+/** One SQS message that is no on-failure record: the replay handler reports it, and needs no AWS. */
+const SQS_EVENT = { Records: [{ messageId: "m-1", body: '{"hello":"world"}', eventSource: "aws:sqs" }] };
+
+/** Loads the entry with `load` (an expression giving the module) and answers `event` with its handler. */
+const invoke = (load: string, event: object = EVENT) =>
   `const { handler } = ${load}; ` +
-  `Promise.resolve(handler(${JSON.stringify(EVENT)}, { getRemainingTimeInMillis: () => 60000 }))` +
+  `Promise.resolve(handler(${JSON.stringify(event)}, { getRemainingTimeInMillis: () => 60000 }))` +
   `.then((response) => console.log("RESPONSE " + typeof handler + " " + JSON.stringify(response)));`;
+
+describe("dynamodb-s3-cleanup/replay", () => {
+  it.each([
+    ["import", ["--input-type=module", "-e", invoke("await import('dynamodb-s3-cleanup/replay')", SQS_EVENT)]],
+    ["require", ["-e", invoke("require('dynamodb-s3-cleanup/replay')", SQS_EVENT)]],
+  ])("loads with %s and answers an SQS event, configured by the environment", async (_, args) => {
+    // Act
+    const result = await runNode(args, { ...GOOD_ENV, CLEANUP_LOG_LEVEL: "error" });
+
+    // Assess: the message is reported, and its error line names what it holds.
+    expect(result.stdout.trim().split("\n").at(-1)).toBe(
+      'RESPONSE function {"batchItemFailures":[{"itemIdentifier":"m-1"}]}',
+    );
+    expect(result.stdout).toContain("message m-1: the body is not an on-failure record");
+    expect(result.code).toBe(0);
+  });
+
+  it("fails at import, naming the variables, when they are wrong", async () => {
+    const result = await runNode(["--input-type=module", "-e", "await import('dynamodb-s3-cleanup/replay')"], {
+      CLEANUP_KEY: "{id}",
+    });
+
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("`CLEANUP_BUCKET`: is required");
+  });
+});
 
 describe("dynamodb-s3-cleanup/lambda", () => {
   it("loads with import and answers an event, configured by the environment", async () => {

@@ -103,6 +103,25 @@ describe("emfMetrics", () => {
     });
   });
 
+  it("writes UnreplayableBatches too for the replay handler's summary, and only for it", () => {
+    // Prepare
+    const { lines, onResult } = collecting({ namespace: "ProductImages" });
+
+    // Act
+    onResult({ ...summaryOf(), unreplayableBatches: 2 });
+    onResult(summaryOf());
+
+    // Assess
+    const [replay, cleanup] = lines.map((line) => JSON.parse(line));
+    const names = (document: { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } }) =>
+      document._aws.CloudWatchMetrics[0]?.Metrics.map(({ Name }) => Name);
+    expect(names(replay)).toContain("UnreplayableBatches");
+    expect(replay.UnreplayableBatches).toBe(2);
+    expect(names(cleanup)).not.toContain("UnreplayableBatches");
+    expect(cleanup).not.toHaveProperty("UnreplayableBatches");
+    expectValidEmf(replay);
+  });
+
   it("writes an empty dimension set when there are no dimensions", () => {
     // Prepare
     const { lines, onResult } = collecting({ namespace: "ProductImages" });
