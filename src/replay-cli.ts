@@ -472,6 +472,7 @@ interface DrainInput {
 /** Receives and handles batches until the queue is drained, an interrupt, or a ReceiveMessage error. */
 async function drain(input: DrainInput): Promise<number> {
   const { flags, io, run } = input;
+  const now = io.now ?? Date.now;
   let reason: StopReason | undefined;
   // Aborts the long polls in flight: on an interrupt, or when one of them fails.
   const polls = new AbortController();
@@ -514,14 +515,16 @@ async function drain(input: DrainInput): Promise<number> {
         stop("drained");
         return;
       }
-      await handleBatch(input, messages, io.now ?? Date.now);
+      await handleBatch(input, messages, now);
     }
   };
   try {
     const drained = Promise.all(Array.from({ length: flags.concurrency }, loop)).then(() => {
+      // Every loop ends by setting it.
+      const why = reason as StopReason;
       run.finish();
-      io.stdout(summaryText(run.tally, reason ?? "drained", input.dryRun, flags.visibilityTimeoutSeconds));
-      return exitCodeOf(run.tally, reason ?? "drained");
+      io.stdout(summaryText(run.tally, why, input.dryRun, flags.visibilityTimeoutSeconds));
+      return exitCodeOf(run.tally, why);
     });
     return await Promise.race([drained, secondInterrupt]);
   } finally {
@@ -594,36 +597,38 @@ function sqsRecordOf(message: Message, queueUrl: string): ReplayCommandMessage {
   };
 }
 
-/** Deletes the messages, 10 a request; a message whose delete fails is counted and named. */
+/**
+ * Deletes the messages in one request: they come from one ReceiveMessage, so there are at most 10,
+ * as many as DeleteMessageBatch takes. A message whose delete fails is counted and named.
+ */
 async function deleteMessages(input: DrainInput, records: ReplayCommandMessage[]): Promise<void> {
   const { flags, sqs, client, run } = input;
-  for (let start = 0; start < records.length; start += SQS_BATCH_SIZE) {
-    const chunk = records.slice(start, start + SQS_BATCH_SIZE);
-    // Ids only need to be unique within the request; message ids are, but may be long.
-    const entries = chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle }));
-    let failures: Map<string, string>;
-    try {
-      const output = (await client.send(
-        new sqs.DeleteMessageBatchCommand({ QueueUrl: flags.queueUrl, Entries: entries }),
-      )) as DeleteMessageBatchCommandOutput;
-      const succeeded = new Set((output.Successful ?? []).map((entry) => entry.Id));
-      const failed = new Map((output.Failed ?? []).map((entry) => [entry.Id, `${entry.Code}: ${entry.Message}`]));
-      failures = new Map(
-        entries
-          .filter((entry) => !succeeded.has(entry.Id))
-          .map((entry) => [entry.Id, failed.get(entry.Id) ?? "SQS answered neither Successful nor Failed for it"]),
-      );
-    } catch (error) {
-      failures = new Map(entries.map((entry) => [entry.Id, `DeleteMessageBatch failed: ${errorText(error)}`]));
-    }
-    run.tally.deletedFromQueue += entries.length - failures.size;
-    run.tally.deleteFailures += failures.size;
-    for (const [id, why] of failures) {
-      const record = chunk[Number(id)] as ReplayCommandMessage;
-      run.writeLogLine(
-        `replay: message ${record.messageId} is done but was not deleted from the queue (${why}); it comes back after the visibility timeout`,
-      );
-    }
+  // SQS refuses a request without entries.
+  if (records.length === 0) return;
+  // Ids only need to be unique within the request; message ids are, but may be long.
+  const entries = records.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle }));
+  let failures: Map<string, string>;
+  try {
+    const output = (await client.send(
+      new sqs.DeleteMessageBatchCommand({ QueueUrl: flags.queueUrl, Entries: entries }),
+    )) as DeleteMessageBatchCommandOutput;
+    const succeeded = new Set((output.Successful ?? []).map((entry) => entry.Id));
+    const failed = new Map((output.Failed ?? []).map((entry) => [entry.Id, `${entry.Code}: ${entry.Message}`]));
+    failures = new Map(
+      entries
+        .filter((entry) => !succeeded.has(entry.Id))
+        .map((entry) => [entry.Id, failed.get(entry.Id) ?? "SQS answered neither Successful nor Failed for it"]),
+    );
+  } catch (error) {
+    failures = new Map(entries.map((entry) => [entry.Id, `DeleteMessageBatch failed: ${errorText(error)}`]));
+  }
+  run.tally.deletedFromQueue += entries.length - failures.size;
+  run.tally.deleteFailures += failures.size;
+  for (const [id, why] of failures) {
+    const record = records[Number(id)] as ReplayCommandMessage;
+    run.writeLogLine(
+      `replay: message ${record.messageId} is done but was not deleted from the queue (${why}); it comes back after the visibility timeout`,
+    );
   }
 }
 
