@@ -142,6 +142,12 @@ export interface ReplayCommandIo {
   onInterrupt?: ((listener: () => void) => () => void) | undefined;
   /** The clock that counts down each batch's time budget, in ms. @default Date.now */
   now?: (() => number) | undefined;
+  /**
+   * How long each ReceiveMessage waits for messages, in seconds: the queue counts as drained when
+   * one returns none. Shorter only for tests against a local queue.
+   * @default 20 (the longest long poll SQS allows)
+   */
+  waitTimeSeconds?: number | undefined;
 }
 
 /** The command's usage text. */
@@ -172,7 +178,7 @@ export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 300;
 export const DELETE_RESERVE_MS = 5_000;
 /** The most messages one ReceiveMessage returns, and one DeleteMessageBatch takes. */
 export const SQS_BATCH_SIZE = 10;
-/** How long one ReceiveMessage waits for messages: the longest long poll SQS allows. */
+/** How long one ReceiveMessage waits for messages by default: the longest long poll SQS allows. */
 export const WAIT_TIME_SECONDS = 20;
 /** What the command returns after a second interrupt, as a shell does for SIGINT. */
 export const INTERRUPTED_EXIT_CODE = 130;
@@ -537,11 +543,11 @@ function processInterrupts(listener: () => void): () => void {
   return () => process.off("SIGINT", listener);
 }
 
-async function receive({ flags, sqs, client }: DrainInput, signal: AbortSignal): Promise<Message[]> {
+async function receive({ flags, io, sqs, client }: DrainInput, signal: AbortSignal): Promise<Message[]> {
   const command = new sqs.ReceiveMessageCommand({
     QueueUrl: flags.queueUrl,
     MaxNumberOfMessages: SQS_BATCH_SIZE,
-    WaitTimeSeconds: WAIT_TIME_SECONDS,
+    WaitTimeSeconds: io.waitTimeSeconds ?? WAIT_TIME_SECONDS,
     VisibilityTimeout: flags.visibilityTimeoutSeconds,
     MessageSystemAttributeNames: ["All"],
   });

@@ -397,6 +397,13 @@ describe("runReplayCommand: draining the queue", () => {
     expect(run.stdout()).toMatch(/not done, left on the queue +2 \(visible again after 300 s\)/);
   });
 
+  it("waits as long as io.waitTimeSeconds says in each long poll", async () => {
+    queueHolds();
+    const run = harness(reporting(), { waitTimeSeconds: 1 });
+    await runReplayCommand(["--queue-url", QUEUE_URL], run.io);
+    expect(sqs).toHaveReceivedCommandWith(ReceiveMessageCommand, { WaitTimeSeconds: 1 });
+  });
+
   it("passes --visibility-timeout to ReceiveMessage", async () => {
     queueHolds();
     const run = harness();
