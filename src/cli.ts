@@ -12,10 +12,10 @@ import { INTERRUPTED_EXIT_CODE, type ReplayHandlerFactory, replayHandlerFactory 
  *
  * LEAD: wire the real factories here once src/replay-handler.ts and the env factory are merged:
  * ```ts
- * import { createReplayHandler, type ReplayOptions } from "./replay-handler.js";
+ * import { createReplayHandler } from "./replay-handler.js";
  * import { createReplayHandlerFromEnv } from "./from-env.js";
  * return replayHandlerFactory({
- *   fromOptions: (options) => createReplayHandler(options as ReplayOptions),
+ *   fromOptions: createReplayHandler,
  *   fromEnv: createReplayHandlerFromEnv,
  * });
  * ```

@@ -59,6 +59,8 @@ export type ReplayCommandHandler = (
 
 /** The counts of the replay handler's summary that the command adds up; `ReplaySummary` has them all. */
 export interface ReplayCommandSummary {
+  /** True when the handler ran with `dryRun`: from then on no message is deleted from the queue either. */
+  dryRun: boolean;
   batches: number;
   unreplayableBatches: number;
   unfinishedBatches: number;
@@ -258,7 +260,7 @@ export async function runReplayCommand(argv: string[], io: ReplayCommandIo): Pro
   const region = regionOf(flags.queueUrl);
   const client = io.sqsClient ?? new sqs.SQSClient(region === undefined ? {} : { region });
   try {
-    return await drain({ flags, io, dryRun, run, handler, sqs, client });
+    return await drain({ flags, io, run, handler, sqs, client });
   } finally {
     if (io.sqsClient === undefined) (client as SQSClient).destroy();
   }
@@ -399,6 +401,11 @@ interface Tally {
   deleteFailures: number;
   /** Batches on which the handler threw. */
   handlerErrors: number;
+  /**
+   * Whether the run deletes nothing: set from the flags and the configuration before anything is
+   * received, and by any summary of the handler that says so (the handler has the last word).
+   */
+  dryRun: boolean;
   /** The handler's summaries, added up. */
   summary: Record<(typeof SUMMARY_COUNTS)[number], number>;
 }
@@ -424,13 +431,15 @@ function createRun(io: ReplayCommandIo, dryRun: boolean): Run {
     keptByDryRun: 0,
     deleteFailures: 0,
     handlerErrors: 0,
+    dryRun,
     summary: Object.fromEntries(SUMMARY_COUNTS.map((name) => [name, 0])) as Tally["summary"],
   };
   let shown = false;
-  const line = () => `replay${dryRun ? " (dry run)" : ""}: ${progressText(tally)}`;
+  const line = () => `replay${tally.dryRun ? " (dry run)" : ""}: ${progressText(tally)}`;
   return {
     tally,
     add: (summary) => {
+      if (summary.dryRun) tally.dryRun = true;
       for (const name of SUMMARY_COUNTS) tally.summary[name] += summary[name];
     },
     progress: () => {
@@ -468,7 +477,6 @@ type StopReason = "drained" | "interrupted" | "receive-failed";
 interface DrainInput {
   flags: ReplayFlags;
   io: ReplayCommandIo;
-  dryRun: boolean;
   run: Run;
   handler: ReplayCommandHandler;
   sqs: SqsModule;
@@ -504,7 +512,7 @@ async function drain(input: DrainInput): Promise<number> {
     }
   });
   io.stderr(
-    `replay: receiving from ${flags.queueUrl}, ${flags.concurrency} batches at once, visibility timeout ${flags.visibilityTimeoutSeconds} s${input.dryRun ? ", dry run" : ""}\n`,
+    `replay: receiving from ${flags.queueUrl}, concurrency ${flags.concurrency}, visibility timeout ${flags.visibilityTimeoutSeconds} s${run.tally.dryRun ? ", dry run" : ""}\n`,
   );
   const loop = async () => {
     while (reason === undefined) {
@@ -529,7 +537,7 @@ async function drain(input: DrainInput): Promise<number> {
       // Every loop ends by setting it.
       const why = reason as StopReason;
       run.finish();
-      io.stdout(summaryText(run.tally, why, input.dryRun, flags.visibilityTimeoutSeconds));
+      io.stdout(summaryText(run.tally, why, flags.visibilityTimeoutSeconds));
       return exitCodeOf(run.tally, why);
     });
     return await Promise.race([drained, secondInterrupt]);
@@ -582,7 +590,7 @@ async function handleBatch(input: DrainInput, messages: Message[], now: () => nu
   }
   const done = records.filter((record) => !reported.has(record.messageId));
   tally.left += records.length - done.length;
-  if (input.dryRun) tally.keptByDryRun += done.length;
+  if (tally.dryRun) tally.keptByDryRun += done.length;
   else await deleteMessages(input, done);
   run.progress();
 }
@@ -651,8 +659,8 @@ const OUTCOMES: Readonly<Record<StopReason, string>> = {
 };
 
 /** The summary at the end, on stdout. */
-function summaryText(tally: Tally, reason: StopReason, dryRun: boolean, visibilityTimeoutSeconds: number): string {
-  const { summary } = tally;
+function summaryText(tally: Tally, reason: StopReason, visibilityTimeoutSeconds: number): string {
+  const { summary, dryRun } = tally;
   const rows: [string, number, string?][] = [
     ["messages received", tally.received],
     dryRun
@@ -682,8 +690,12 @@ function summaryText(tally: Tally, reason: StopReason, dryRun: boolean, visibili
 
 /** What the library's two replay factories take, for {@link replayHandlerFactory}. */
 export interface ReplayFactories {
-  /** `createReplayHandler`: given the `--config` file's options with the command's overrides over them. */
-  fromOptions: (options: Record<string, unknown>) => ReplayCommandHandler;
+  /**
+   * `createReplayHandler`: given the `--config` file's options with the command's overrides over
+   * them. Typed to take anything (`never`), since a file's JSON is checked by the factory at run
+   * time, where a mistake is a ConfigError naming the option.
+   */
+  fromOptions: (options: never) => ReplayCommandHandler;
   /** `createReplayHandlerFromEnv`: given the variables, and the command's overrides. */
   fromEnv: (
     env: Readonly<Record<string, string | undefined>>,
@@ -698,12 +710,12 @@ export interface ReplayFactories {
  * @example
  * ```ts
  * const createHandler = replayHandlerFactory({
- *   fromOptions: (options) => createReplayHandler(options as ReplayOptions),
+ *   fromOptions: createReplayHandler,
  *   fromEnv: createReplayHandlerFromEnv,
  * });
  * ```
  */
 export function replayHandlerFactory({ fromOptions, fromEnv }: ReplayFactories): ReplayHandlerFactory {
   return (config, overrides) =>
-    config.from === "file" ? fromOptions({ ...config.options, ...overrides }) : fromEnv(config.env, overrides);
+    config.from === "file" ? fromOptions({ ...config.options, ...overrides } as never) : fromEnv(config.env, overrides);
 }

@@ -64,6 +64,7 @@ const receiptOf = (n: number) => message(n).ReceiptHandle as string;
 function summaryOf(event: { Records: ReplayCommandMessage[] }, fields: Partial<ReplayCommandSummary> = {}) {
   const count = event.Records.length;
   return {
+    dryRun: false,
     batches: count,
     unreplayableBatches: 0,
     unfinishedBatches: 0,
@@ -322,7 +323,7 @@ describe("replayHandlerFactory", () => {
   it("puts the flags over the --config file's options", () => {
     const given: Record<string, unknown>[] = [];
     const factory = replayHandlerFactory({
-      fromOptions: (options) => {
+      fromOptions: (options: Record<string, unknown>) => {
         given.push(options);
         return handler;
       },
@@ -521,6 +522,19 @@ describe("runReplayCommand: draining the queue", () => {
     }
   });
 
+  it("deletes no message once a summary of the handler says it ran dry", async () => {
+    queueHolds([1], [2]);
+    deletesSucceed();
+    const run = harness(async (event, _context, overrides) => {
+      overrides.onResult(summaryOf(event, { dryRun: true }));
+      return { batchItemFailures: [] };
+    });
+    expect(await runReplayCommand(["--queue-url", QUEUE_URL, "--concurrency", "1"], run.io)).toBe(0);
+    expect(run.calls).toHaveLength(2);
+    expect(sqs).not.toHaveReceivedCommand(DeleteMessageBatchCommand);
+    expect(run.stdout()).toMatch(/done \(dry run: left on the queue\) +2\n/);
+  });
+
   it("still deletes with dryRun false in the configuration", async () => {
     queueHolds([1]);
     deletesSucceed();
@@ -698,7 +712,7 @@ describe("runReplayCommand: progress and summary", () => {
     await runReplayCommand(["--queue-url", QUEUE_URL, "--concurrency", "1"], run.io);
     expect(run.stderr()).toBe(
       [
-        `replay: receiving from ${QUEUE_URL}, 1 batches at once, visibility timeout 300 s`,
+        `replay: receiving from ${QUEUE_URL}, concurrency 1, visibility timeout 300 s`,
         "replay: 2 messages (2 done, 0 left), 4 records, 2 objects deleted, 0 unreplayable, 0 failed",
         "replay: 3 messages (2 done, 1 left), 6 records, 2 objects deleted, 0 unreplayable, 1 failed",
         "",
