@@ -19,7 +19,13 @@ import {
   KinesisClient,
   PutRecordCommand,
 } from "@aws-sdk/client-kinesis";
-import { DeleteBucketPolicyCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteBucketPolicyCommand,
+  GetObjectCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -129,19 +135,21 @@ interface Discarded {
   bucket: string;
   table: string;
   streamArn: string;
+  /** The queue the on-failure destination's messages arrive in. */
   queueUrl: string;
-  /** The products whose REMOVE was discarded. */
-  removed: string[];
-  /** The on-failure record Lambda's format gives the batch, as the queue holds it. */
+  /** The messages received from it, in flight: for an SQS destination, the one on-failure record. */
+  messages: SqsEventRecord[];
+  /** The message that holds the on-failure record, or (S3 destination) announces its object. */
   message: SqsEventRecord;
 }
 
 /**
  * Writes products p-1 to p-4 and their images, deletes p-1 to p-3, and runs the stream through
  * createCleanupHandler while a bucket policy denies deleting images: after one retry the batch is
- * discarded to a new moto SQS queue. Then the policy is lifted, and the queue's one message received.
+ * discarded, to a new moto SQS queue (`via: "sqs"`), or to a bucket whose event notifications go to
+ * that queue (`via: "s3"`). Then the policy is lifted, and the queue's messages received.
  */
-async function discardedBatch(world: Clients): Promise<Discarded> {
+async function discardedBatch(world: Clients, via: "sqs" | "s3" = "sqs"): Promise<Discarded> {
   const { s3, sqs, dynamodb, streams } = world;
   const bucket = await createBucket(s3, "replay");
   const table = `products-${randomUUID().slice(0, 8)}`;
@@ -164,7 +172,8 @@ async function discardedBatch(world: Clients): Promise<Discarded> {
     maxRetries: 1,
     idleTimeoutMs: 1000,
     pollIntervalMs: 50,
-    onFailure: { queueUrl, client: sqs },
+    onFailure:
+      via === "sqs" ? { queueUrl, client: sqs } : { bucket: await notifyingBucket(world, queueUrl), client: s3 },
   });
 
   expect(report.discarded).toHaveLength(1);
@@ -175,8 +184,27 @@ async function discardedBatch(world: Clients): Promise<Discarded> {
   expect(discardedIds).toEqual(removed);
   await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
   expect(await listKeys(s3, bucket)).toEqual([...ids.map(imageOf), STRANGER].sort());
-  const [message] = await receive(sqs, queueUrl, 1);
-  return { bucket, table, streamArn, queueUrl, removed, message: message as SqsEventRecord };
+  // S3 sends its test event when the notification is configured, then one per object.
+  const messages = await receive(sqs, queueUrl, via === "sqs" ? 1 : 2);
+  const message = messages.find((each) => !each.body.includes("s3:TestEvent")) as SqsEventRecord;
+  return { bucket, table, streamArn, queueUrl, messages, message };
+}
+
+/** A bucket for an S3 on-failure destination, whose ObjectCreated notifications go to the queue. */
+async function notifyingBucket(world: Clients, queueUrl: string): Promise<string> {
+  const bucket = await createBucket(world.s3, "failures");
+  const { Attributes = {} } = await world.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  await world.s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: bucket,
+      NotificationConfiguration: {
+        QueueConfigurations: [{ QueueArn: Attributes.QueueArn as string, Events: ["s3:ObjectCreated:*"] }],
+      },
+    }),
+  );
+  return bucket;
 }
 
 /** A replay handler on the local servers, with a recording logger, its summaries and its EMF lines. */
@@ -424,6 +452,27 @@ describe("the other formats an on-failure queue receives", () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(await listKeys(world.s3, bucket)).toEqual([imageOf("p-4"), STRANGER].sort());
     expect(summaries[0]).toMatchObject({ batches: 1, deleted: 3, invalidMessages: 0 });
+  });
+
+  it("replays a batch an S3 destination stored, from the bucket's event notifications, S3's test event included", async () => {
+    // Prepare
+    const world = clients();
+    const { bucket, queueUrl, messages, message } = await discardedBatch(world, "s3");
+    expect(JSON.parse(message.body)).toMatchObject({
+      Records: [{ eventSource: "aws:s3", eventName: "ObjectCreated:Put" }],
+    });
+    const { handler, summaries, lines } = replayer(world, bucket);
+
+    // Act
+    const response = await handler(eventOf(messages));
+    await settle(world.sqs, queueUrl, messages, response);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await listKeys(world.s3, bucket)).toEqual([imageOf("p-4"), STRANGER].sort());
+    expect(summaries[0]).toMatchObject({ messages: 2, batches: 1, removals: 3, deleted: 3, invalidMessages: 0 });
+    expect(lines.filter((line) => line.level === "error" || line.level === "warn")).toEqual([]);
+    expect(await messagesIn(world.sqs, queueUrl)).toBe(0);
   });
 
   it("reports a message that holds something else, and logs what it looks like", async () => {
