@@ -70,6 +70,7 @@ function clients() {
 
 type Clients = ReturnType<typeof clients>;
 
+/** A new moto SQS queue with a fresh name; its URL. */
 async function createQueue(sqs: SQSClient, prefix: string): Promise<string> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${randomUUID().slice(0, 8)}` }));
   return QueueUrl as string;
