@@ -210,3 +210,25 @@ describe("src/lambda.ts, in process", () => {
     ]);
   });
 });
+
+describe("src/replay.ts, in process", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it("exports the replay handler built from process.env at import", async () => {
+    // Prepare
+    vi.stubEnv("CLEANUP_BUCKET", "product-images");
+    vi.stubEnv("CLEANUP_KEY", "images/{productId}.png");
+    vi.stubEnv("CLEANUP_LOG_LEVEL", "warn");
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+
+    // Act
+    const { handler } = await import("../src/replay.js");
+
+    // Assess
+    await expect(handler(SQS_EVENT)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(stdout).toHaveBeenCalledWith(expect.stringContaining("message m-1: the body is not an on-failure record"));
+  });
+});

@@ -1,8 +1,10 @@
 import { BatchGetItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { DeleteObjectsCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { lazyClient } from "../src/aws-clients.js";
+import { dynamoDbClientOf, kinesisClientOf, lazyClient, streamsClientOf } from "../src/aws-clients.js";
 import { type CleanupOptions, type CleanupSummary, createCleanupHandler, isConfigError } from "../src/index.js";
 import { kinesisEvent } from "../src/testing/index.js";
 import { createRecordFactory, productKeys, recordingLogger, streamEvent } from "./factories.js";
@@ -198,5 +200,15 @@ describe("lazyClient", () => {
     );
     expect((error as Error).cause).toBe(cause);
     expect(await source()).toBe(client);
+  });
+});
+
+describe("the clients created on first use", () => {
+  it.each([
+    ["DynamoDB", dynamoDbClientOf, DynamoDBClient],
+    ["DynamoDB Streams", streamsClientOf, DynamoDBStreamsClient],
+    ["Kinesis", kinesisClientOf, KinesisClient],
+  ] as const)("is a %s client with the defaults", async (_, clientOf, Client) => {
+    expect(await clientOf(undefined)()).toBeInstanceOf(Client);
   });
 });
