@@ -27,6 +27,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
@@ -45,6 +46,7 @@ import {
   type ReplayOptions,
   type ReplaySummary,
 } from "../../src/index.js";
+import { type ReplayCommandIo, replayHandlerFactory, runReplayCommand } from "../../src/replay-cli.js";
 import { runStream } from "../../src/testing/index.js";
 import { localClientConfig } from "../services/index.js";
 import { createBucket, createProductsTable, denyDeletes, listKeys, putObjects, quietLogger } from "./helpers.js";
@@ -260,6 +262,52 @@ describe("replaying a batch the stream runner discarded to moto's SQS", () => {
       batchItemFailures: 0,
     });
     expect(await messagesIn(world.sqs, queueUrl)).toBe(0);
+  });
+
+  it("is drained by the replay command, which exits with 0 and leaves the queue empty", async () => {
+    // Prepare: the message back in the queue, as the command finds it.
+    const world = clients();
+    const { bucket, queueUrl, message } = await discardedBatch(world);
+    await world.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: message.receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+    const stdout: string[] = [];
+    const io: ReplayCommandIo = {
+      env: {},
+      readFile: async () => JSON.stringify({ bucket, key: KEY }),
+      stdout: (text) => stdout.push(text),
+      stderr: () => {},
+      stderrIsTty: false,
+      // The command's own factory, with the clients of the local servers added to the file's options.
+      createHandler: replayHandlerFactory({
+        fromOptions: (options) =>
+          createReplayHandler({
+            ...(options as ReplayOptions),
+            s3Client: world.s3,
+            streamsClient: world.streams,
+            dynamoDbClient: world.dynamodb,
+          }),
+        fromEnv: () => {
+          throw new Error("the test gives --config");
+        },
+      }),
+      sqsClient: world.sqs,
+      onInterrupt: () => () => {},
+      waitTimeSeconds: 1,
+    };
+
+    // Act
+    const code = await runReplayCommand(["--queue-url", queueUrl, "--config", "replay.json"], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(await listKeys(world.s3, bucket)).toEqual([imageOf("p-4"), STRANGER].sort());
+    expect(await messagesIn(world.sqs, queueUrl)).toBe(0);
+    expect(stdout.join("")).toMatch(/^  objects deleted +3$/m);
   });
 
   it("keeps the new object of an item written again under the same key since its REMOVE", async () => {
