@@ -307,7 +307,7 @@ describe("replaying a batch the stream runner discarded to moto's SQS", () => {
     expect(code).toBe(0);
     expect(await listKeys(world.s3, bucket)).toEqual([imageOf("p-4"), STRANGER].sort());
     expect(await messagesIn(world.sqs, queueUrl)).toBe(0);
-    expect(stdout.join("")).toMatch(/^  objects deleted +3$/m);
+    expect(stdout.join("")).toMatch(/^ {2}objects deleted +3$/m);
   });
 
   it("keeps the new object of an item written again under the same key since its REMOVE", async () => {
