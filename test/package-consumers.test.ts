@@ -35,9 +35,17 @@ const INSTALLED = ["zod", "@aws-sdk/client-s3", "@aws-sdk/util-dynamodb", "@type
 
 /** Uses every entry point, the lambda entry's re-export included, and a few of their types. */
 const CONSUMER_SOURCE = `
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent, Handler } from "aws-lambda";
-import { type CleanupOptions, type CleanupSummary, createCleanupHandler, isConfigError } from "dynamodb-s3-cleanup";
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, Handler, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import {
+  type CleanupOptions,
+  type CleanupSummary,
+  createCleanupHandler,
+  createReplayHandler,
+  isConfigError,
+  type ReplaySummary,
+} from "dynamodb-s3-cleanup";
 import { handler as fromEnv } from "dynamodb-s3-cleanup/lambda";
+import { handler as replayFromEnv } from "dynamodb-s3-cleanup/replay";
 import { type RunStreamOptions, type StreamRunReport, removeRecord, runStream, streamEvent } from "dynamodb-s3-cleanup/testing";
 
 export { handler } from "dynamodb-s3-cleanup/lambda";
@@ -51,6 +59,11 @@ export const result: Promise<DynamoDBBatchResponse> = createCleanupHandler(optio
 export const isBadConfig = (error: unknown): boolean => isConfigError(error);
 export const onResult = (summary: CleanupSummary): number => summary.deleted;
 export const replay = (settings: RunStreamOptions): Promise<StreamRunReport> => runStream(settings);
+export const replayHandler: Handler<SQSEvent, SQSBatchResponse> = createReplayHandler({
+  ...options,
+  onResult: (summary: ReplaySummary) => console.log(summary.unreplayableBatches),
+});
+export const replayConfigured: Handler<SQSEvent, SQSBatchResponse> = replayFromEnv;
 `;
 
 interface Mode {
