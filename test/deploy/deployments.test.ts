@@ -474,7 +474,8 @@ function fromSamTemplate(text: string): Deployment {
     if (Policies !== undefined) throw new Error(`${id}.Policies are not checked: grant through the function's Role`);
     resources[id] = { Type: "AWS::Lambda::Function", Properties: properties };
     for (const [eventId, event] of Object.entries(record(Events ?? {}, `${id}.Events`))) {
-      const source = { DynamoDB: "Stream", SQS: "Queue" }[String(at(event, "Type"))];
+      const type = at(event, "Type");
+      const source = type === "DynamoDB" ? "Stream" : type === "SQS" ? "Queue" : undefined;
       if (source === undefined) throw new Error(`${id}.Events.${eventId} is neither a DynamoDB nor an SQS event`);
       const { [source]: arn, ...settings } = record(at(event, "Properties"), `${id}.Events.${eventId}.Properties`);
       resources[`${id}${eventId}`] = {
