@@ -4,6 +4,12 @@
 # source mapping's settings are the package's RECOMMENDED_EVENT_SOURCE_MAPPING and its filter is
 # TTL_REMOVE_ONLY_PATTERN; test/deploy/deployments.test.ts fails if they drift apart.
 #
+# Replay gets the cleanup's on-failure records back: aws_lambda_function.replay (the package's
+# dynamodb-s3-cleanup/replay entry, with the same CLEANUP_* variables) consumes the failures queue,
+# re-reads each discarded range from the stream and deletes its images, keeping those of products
+# written again since (verifyAbsent, on by default for the replay). What it cannot finish in 5
+# deliveries, such as a range already trimmed from the stream, ends in the replay_dead_letters queue.
+#
 # Global tables: a TTL delete replicated from another Region carries no userIdentity, so the TTL
 # filter below would drop it. Apply this module in ONE Region only (or every Region deletes the same
 # images), filter on local.removals instead of local.ttl_removals, set CLEANUP_TTL_ATTRIBUTE =
@@ -23,6 +29,18 @@ locals {
   # The package's REMOVE_ONLY_PATTERN, for a global table (see the top of this file).
   removals = {
     eventName = ["REMOVE"]
+  }
+
+  # Both functions' configuration: the replay deletes exactly what the cleanup would have.
+  cleanup_variables = {
+    CLEANUP_BUCKET = aws_s3_bucket.images.bucket
+    CLEANUP_KEY    = "${local.image_prefix}{productId}.png"
+    # Defence in depth with the IAM resource: a key outside the prefix fails its record.
+    CLEANUP_ALLOWED_PREFIXES = local.image_prefix
+    # The filter already passes only TTL removals; the handler checks again, as filters are a
+    # cost saving.
+    CLEANUP_REMOVALS          = "ttl"
+    CLEANUP_METRICS_NAMESPACE = "ProductImagesCleanup"
   }
 }
 
@@ -62,13 +80,30 @@ resource "aws_s3_bucket_public_access_block" "images" {
 }
 
 # The mapping's on-failure destination: the shard and sequence range of records that ran out of
-# retries, so that no failure goes unnoticed.
+# retries, so that no failure goes unnoticed. The replay function consumes it.
 resource "aws_sqs_queue" "failures" {
   name = "${var.name}-failures"
   # The message only names the records; keep it long enough to be noticed.
   message_retention_seconds = 1209600
-  # Encrypted at rest without a KMS key, so the role needs no kms:* actions.
+  # Encrypted at rest without a KMS key, so the roles need no kms:* actions.
   sqs_managed_sse_enabled = true
+  # AWS's advice for a Lambda event source: at least six times the function's timeout (the
+  # replay's 120 s), so that a message is not delivered again while an invocation still works on it.
+  visibility_timeout_seconds = 720
+  # A message the replay reports 5 times goes to its dead-letter queue instead of going round.
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.replay_dead_letters.arn
+    maxReceiveCount     = 5
+  })
+}
+
+# What the replay gave up on: ranges already trimmed from the stream (run reconcile for them), or
+# images it still could not delete. The longest retention: SQS keeps a message's first enqueue time
+# when it moves it here, so a shorter one would expire it early.
+resource "aws_sqs_queue" "replay_dead_letters" {
+  name                      = "${var.name}-replay-dead-letters"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
 }
 
 # The function logs here only; creating the group means the role needs no logs:CreateLogGroup.
@@ -77,11 +112,18 @@ resource "aws_cloudwatch_log_group" "cleanup" {
   retention_in_days = 30
 }
 
-# Build it first: cd function && npm install && npm run build (esbuild bundles index.ts).
+# Build them first: cd function && npm install && npm run build (esbuild bundles index.ts and
+# replay.ts).
 data "archive_file" "function" {
   type        = "zip"
   source_file = "${path.module}/function/dist/index.mjs"
   output_path = "${path.module}/build/function.zip"
+}
+
+data "archive_file" "replay" {
+  type        = "zip"
+  source_file = "${path.module}/function/dist/replay.mjs"
+  output_path = "${path.module}/build/replay.zip"
 }
 
 resource "aws_lambda_function" "cleanup" {
@@ -103,16 +145,7 @@ resource "aws_lambda_function" "cleanup" {
   }
 
   environment {
-    variables = {
-      CLEANUP_BUCKET = aws_s3_bucket.images.bucket
-      CLEANUP_KEY    = "${local.image_prefix}{productId}.png"
-      # Defence in depth with the IAM resource: a key outside the prefix fails its record.
-      CLEANUP_ALLOWED_PREFIXES = local.image_prefix
-      # The filter already passes only TTL removals; the handler checks again, as filters are a
-      # cost saving.
-      CLEANUP_REMOVALS          = "ttl"
-      CLEANUP_METRICS_NAMESPACE = "ProductImagesCleanup"
-    }
+    variables = local.cleanup_variables
   }
 }
 
@@ -150,4 +183,52 @@ resource "aws_lambda_event_source_mapping" "products_stream" {
 
   # Lambda checks the role can read the stream when the mapping is created: attach the policy first.
   depends_on = [aws_iam_role_policy.cleanup]
+}
+
+resource "aws_cloudwatch_log_group" "replay" {
+  name              = "/aws/lambda/${var.name}-replay"
+  retention_in_days = 30
+}
+
+resource "aws_lambda_function" "replay" {
+  function_name    = "${var.name}-replay"
+  role             = aws_iam_role.replay.arn
+  filename         = data.archive_file.replay.output_path
+  source_code_hash = data.archive_file.replay.output_base64sha256
+  handler          = "replay.handler"
+  runtime          = "nodejs22.x"
+  architectures    = ["arm64"]
+  memory_size      = 256
+  # Each message is re-read from the stream and cleaned up in turn; the handler starts nothing new in
+  # the last 2 s and reports the messages it did not finish. The failures queue's visibility timeout
+  # is 6 times this.
+  timeout = 120
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.replay.name
+  }
+
+  environment {
+    variables = local.cleanup_variables
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "failures" {
+  event_source_arn = aws_sqs_queue.failures.arn
+  function_name    = aws_lambda_function.replay.function_name
+
+  # Without it one unfinished message would fail, and redeliver, every message of its batch.
+  function_response_types = ["ReportBatchItemFailures"]
+  # Each message names up to a whole discarded batch (1,000 records).
+  batch_size = 5
+
+  # The fewest concurrent replays SQS allows: each is a stream reader too, next to the cleanup's
+  # mapping, and DynamoDB Streams serves about 2 readers per shard.
+  scaling_config {
+    maximum_concurrency = 2
+  }
+
+  # Lambda checks the role can receive from the queue when the mapping is created.
+  depends_on = [aws_iam_role_policy.replay]
 }

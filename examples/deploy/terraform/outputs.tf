@@ -7,6 +7,11 @@ output "bucket_name" {
 }
 
 output "failure_queue_url" {
-  description = "Poll this for records that ran out of retries."
+  description = "Records that ran out of retries; the replay function consumes it."
   value       = aws_sqs_queue.failures.url
+}
+
+output "replay_dead_letter_queue_url" {
+  description = "Poll this for ranges the replay could not clean up; run reconcile for them."
+  value       = aws_sqs_queue.replay_dead_letters.url
 }

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Names the function, its role, log group and dead-letter queue."
+  description = "Names the functions, their roles, log groups and queues (the replay's with a -replay suffix)."
   type        = string
   default     = "product-images-cleanup"
 }

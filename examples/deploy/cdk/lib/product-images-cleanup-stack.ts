@@ -2,6 +2,9 @@
  * An AWS CDK stack that deletes a product's image from S3 when DynamoDB's TTL removes the product:
  * the table and its stream, the bucket, the function (the package's zero-code entry point, configured
  * by CLEANUP_* variables), the event source mapping, a dead-letter queue and a least-privilege role.
+ * A second function, the replay (the package's `dynamodb-s3-cleanup/replay` entry, with the same
+ * variables), consumes that queue: it re-reads the ranges the mapping gave up on and cleans them up.
+ * What it cannot replay ends in its own dead-letter queue.
  *
  * The mapping settings and filters are read from the package, not retyped, so they stay what the
  * library was built and tested for.
@@ -33,6 +36,15 @@ export const TTL_ATTRIBUTE = "expiresAt";
 
 /** The CloudWatch namespace of the function's metrics (deleted, failed, invalid, kept). */
 export const METRICS_NAMESPACE = "ProductImagesCleanup";
+
+/** The replay function's timeout: a few discarded batches, each re-read from the stream with backoff. */
+export const REPLAY_TIMEOUT = Duration.minutes(2);
+
+/** Messages per replay invocation. Each names up to a whole discarded batch (1,000 records). */
+export const REPLAY_BATCH_SIZE = 5;
+
+/** Deliveries of an on-failure message before it moves to the replay's dead-letter queue. */
+export const REPLAY_MAX_RECEIVE_COUNT = 5;
 
 /** What the cleanup does beyond the default; each option also changes the IAM it needs. */
 export interface ProductImagesCleanupStackProps extends StackProps {
@@ -72,10 +84,14 @@ export class ProductImagesCleanupStack extends Stack {
   readonly table: dynamodb.Table;
   /** The bucket the images live in. */
   readonly bucket: s3.Bucket;
-  /** Receives the shard and sequence range of records that ran out of retries. */
+  /** Receives the shard and sequence range of records that ran out of retries; the replay consumes it. */
   readonly failures: sqs.Queue;
+  /** Receives the on-failure messages the replay could not finish in {@link REPLAY_MAX_RECEIVE_COUNT} tries. */
+  readonly replayDeadLetters: sqs.Queue;
   /** The cleanup function. */
   readonly cleanup: NodejsFunction;
+  /** The replay function: cleans up the ranges named in {@link failures}. */
+  readonly replay: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: ProductImagesCleanupStackProps = {}) {
     super(scope, id, props);
@@ -107,17 +123,37 @@ export class ProductImagesCleanupStack extends Stack {
       versioned: versions === "all",
     });
 
+    // What the replay gave up on: ranges already trimmed from the stream (run reconcile for them),
+    // or objects it still could not delete. The longest retention: SQS keeps a message's first
+    // enqueue time when it moves it here, so a shorter one would expire it early.
+    this.replayDeadLetters = new sqs.Queue(this, "ReplayDeadLetters", {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+
     this.failures = new sqs.Queue(this, "CleanupFailures", {
       // The message only names the shard and sequence range; keep it long enough to be noticed.
       retentionPeriod: Duration.days(14),
       // SSE-SQS: encrypted at rest without a KMS key, so the role needs no kms:* actions.
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      // AWS's advice for a Lambda event source: at least six times the function's timeout, so that
+      // a message is not delivered again while an invocation (or its retries) still works on it.
+      visibilityTimeout: Duration.seconds(6 * REPLAY_TIMEOUT.toSeconds()),
+      // A message the replay reports this many times goes to its dead-letter queue, not round forever.
+      deadLetterQueue: { queue: this.replayDeadLetters, maxReceiveCount: REPLAY_MAX_RECEIVE_COUNT },
     });
 
     // The function logs to this group only; creating it here means the role needs no logs:CreateLogGroup.
     const logGroup = new logs.LogGroup(this, "CleanupLogs", { retention: logs.RetentionDays.ONE_MONTH });
 
+    const s3Access = {
+      bucketArn: this.bucket.bucketArn,
+      imagesArn: this.bucket.arnForObjects(`${IMAGE_PREFIX}*`),
+      versions,
+      conditional: etagAttribute !== undefined,
+    };
     const role = new iam.Role(this, "CleanupRole", {
       assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
       description: "Deletes the images of removed products, and nothing else",
@@ -125,13 +161,10 @@ export class ProductImagesCleanupStack extends Stack {
       inlinePolicies: {
         cleanup: new iam.PolicyDocument({
           statements: cleanupStatements({
+            ...s3Access,
             logGroupArn: logGroup.logGroupArn,
             streamArn,
-            bucketArn: this.bucket.bucketArn,
-            imagesArn: this.bucket.arnForObjects(`${IMAGE_PREFIX}*`),
             queueArn: this.failures.queueArn,
-            versions,
-            conditional: etagAttribute !== undefined,
           }),
         }),
       },
@@ -189,29 +222,84 @@ export class ProductImagesCleanupStack extends Stack {
       filterCriteria: { filters: filter.Filters.map(({ Pattern }) => ({ pattern: Pattern })) },
     });
 
+    // The replay: the same variables, so that it deletes exactly what the cleanup would have.
+    const replayLogGroup = new logs.LogGroup(this, "ReplayLogs", { retention: logs.RetentionDays.ONE_MONTH });
+    const replayRole = new iam.Role(this, "ReplayRole", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: "Replays the removals the cleanup gave up on, and nothing else",
+      inlinePolicies: {
+        replay: new iam.PolicyDocument({
+          statements: replayStatements({
+            ...s3Access,
+            logGroupArn: replayLogGroup.logGroupArn,
+            streamArn,
+            tableArn: this.table.tableArn,
+            queueArn: this.failures.queueArn,
+          }),
+        }),
+      },
+    });
+    this.replay = new NodejsFunction(this, "Replay", {
+      entry: fileURLToPath(new URL("../function/replay.ts", import.meta.url)),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      // Each message is re-read from the stream and cleaned up in turn; the handler starts nothing
+      // new in the last 2 s and reports the messages it did not finish.
+      timeout: REPLAY_TIMEOUT,
+      role: replayRole,
+      logGroup: replayLogGroup,
+      environment,
+      bundling: { minify: true },
+    });
+    new lambda.CfnEventSourceMapping(this, "CleanupFailuresMapping", {
+      functionName: this.replay.functionName,
+      eventSourceArn: this.failures.queueArn,
+      // Without it one unfinished message would fail, and redeliver, every message of its batch.
+      functionResponseTypes: ["ReportBatchItemFailures"],
+      batchSize: REPLAY_BATCH_SIZE,
+      // The fewest concurrent replays SQS allows: each is a stream reader too, next to the cleanup's
+      // mapping, and DynamoDB Streams serves about 2 readers per shard.
+      scalingConfig: { maximumConcurrency: 2 },
+    });
+
     new CfnOutput(this, "TableName", { value: this.table.tableName });
     new CfnOutput(this, "BucketName", { value: this.bucket.bucketName });
     new CfnOutput(this, "FailureQueueUrl", {
-      description: "Poll this for records that ran out of retries",
+      description: "Records that ran out of retries; the replay function consumes it",
       value: this.failures.queueUrl,
+    });
+    new CfnOutput(this, "ReplayDeadLetterQueueUrl", {
+      description: "Poll this for ranges the replay could not clean up; run reconcile for them",
+      value: this.replayDeadLetters.queueUrl,
     });
   }
 }
 
-interface CleanupPolicyInput {
-  readonly logGroupArn: string;
-  readonly streamArn: string;
+interface S3AccessInput {
   readonly bucketArn: string;
   /** The ARN of the objects under the images prefix. */
   readonly imagesArn: string;
-  readonly queueArn: string;
   readonly versions: "current" | "all";
   readonly conditional: boolean;
 }
 
+interface CleanupPolicyInput extends S3AccessInput {
+  readonly logGroupArn: string;
+  readonly streamArn: string;
+  readonly queueArn: string;
+}
+
+interface ReplayPolicyInput extends S3AccessInput {
+  readonly logGroupArn: string;
+  readonly streamArn: string;
+  readonly tableArn: string;
+  readonly queueArn: string;
+}
+
 /** Exactly the actions the function uses with these options, each on the narrowest resource. */
 function cleanupStatements(input: CleanupPolicyInput): iam.PolicyStatement[] {
-  const statements = [
+  return [
     new iam.PolicyStatement({
       actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
       resources: [input.logGroupArn],
@@ -221,6 +309,39 @@ function cleanupStatements(input: CleanupPolicyInput): iam.PolicyStatement[] {
       actions: ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
       resources: [input.streamArn],
     }),
+    ...s3Statements(input),
+    // The mapping sends its on-failure message with the function's role too.
+    new iam.PolicyStatement({ actions: ["sqs:SendMessage"], resources: [input.queueArn] }),
+  ];
+}
+
+/** Exactly the actions the replay function and its queue's mapping use, each on the narrowest resource. */
+function replayStatements(input: ReplayPolicyInput): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: [input.logGroupArn],
+    }),
+    // The replay re-reads a discarded range itself: an iterator at its first record, then the records.
+    // It names the shard from the message, so it needs no DescribeStream.
+    new iam.PolicyStatement({
+      actions: ["dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+      resources: [input.streamArn],
+    }),
+    // verifyAbsent (on for the replay): an item written again since its removal keeps its image.
+    new iam.PolicyStatement({ actions: ["dynamodb:BatchGetItem"], resources: [input.tableArn] }),
+    ...s3Statements(input),
+    // The SQS mapping receives and deletes the on-failure messages with the function's role.
+    new iam.PolicyStatement({
+      actions: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+      resources: [input.queueArn],
+    }),
+  ];
+}
+
+/** The deletes under the images prefix, as the options need them; the same for both functions. */
+function s3Statements(input: S3AccessInput): iam.PolicyStatement[] {
+  const statements = [
     new iam.PolicyStatement({
       actions: [
         "s3:DeleteObject",
@@ -230,8 +351,6 @@ function cleanupStatements(input: CleanupPolicyInput): iam.PolicyStatement[] {
       ],
       resources: [input.imagesArn],
     }),
-    // The mapping sends its on-failure message with the function's role too.
-    new iam.PolicyStatement({ actions: ["sqs:SendMessage"], resources: [input.queueArn] }),
   ];
   if (input.versions === "all") {
     // Purging a key lists its versions, and only under the images prefix.
