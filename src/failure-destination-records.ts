@@ -320,7 +320,7 @@ function readMessage(messageId: string, body: unknown): FailureMessage {
       return fail(`the SNS notification's \`Message\` is not JSON, so it is not an on-failure record`);
     record = message.value;
   }
-  if (via === "" && isS3Notification(record)) {
+  if (isS3Notification(record)) {
     const objects = objectsOf(record);
     return isProblem(objects)
       ? fail(`the S3 event notification's ${describeProblem(objects)}`)

@@ -14,7 +14,7 @@ import {
   resolveCleanupOptions,
 } from "./cleanup-options.js";
 import { type BatchSignals, createCleanupPipeline } from "./cleanup-pipeline.js";
-import { describeShape } from "./errors.js";
+import { describeShape, isInvalidEventError } from "./errors.js";
 import {
   type DiscardedBatch,
   type FailureMessage,
@@ -80,7 +80,10 @@ export interface ReplaySummary extends Omit<CleanupSummary, "source" | "records"
    * are reported, so that the queue's redrive policy moves them to its DLQ. Run reconcile for them.
    */
   unreplayableBatches: number;
-  /** Discarded batches not read to their end this time (throttling, the time budget): retried. */
+  /**
+   * Discarded batches not read this time (throttling, the time budget, an object S3 would not give,
+   * an unexpected error): their messages are retried.
+   */
   unfinishedBatches: number;
   /** Messages that hold no on-failure record, or an S3 object that holds none. */
   invalidMessages: number;
@@ -150,8 +153,14 @@ export function replayHandlerOf(
       // One message at a time: each may hold thousands of records, and the deleter already runs
       // `concurrency` requests at once for each.
       for (const message of messages) {
-        const done = await replayMessage(message, signals, total);
-        if (!done) failures.push(message.messageId);
+        const done = await replayEach(message, context, total);
+        // A dry run deletes nothing: its messages must stay for the replay that does.
+        if (!done || dryRun) failures.push(message.messageId);
+      }
+      if (dryRun && messages.length > 0) {
+        logger.info("Dry run: every message is reported, so that it stays on the queue", {
+          messages: messages.length,
+        });
       }
       total.batchItemFailures = failures.length;
       total.aborted = signals.signal.aborted;
@@ -163,6 +172,31 @@ export function replayHandlerOf(
       signals.dispose();
     }
   };
+
+  /**
+   * Replays one message within signals of its own: key functions get half of the time left when it
+   * starts, not half of the invocation's, which earlier messages may have used. A message that
+   * throws is reported alone.
+   */
+  async function replayEach(
+    message: FailureMessage,
+    context: CleanupContext | undefined,
+    total: ReplaySummary,
+  ): Promise<boolean> {
+    const signals = invocationSignal(context, config.timeoutMarginMs);
+    try {
+      return await replayMessage(message, signals, total);
+    } catch (error) {
+      total.unfinishedBatches++;
+      logger.error("Message not replayed: an unexpected error; it is reported", {
+        messageId: message.messageId,
+        error: error instanceof Error ? error.message : describeShape(error),
+      });
+      return false;
+    } finally {
+      signals.dispose();
+    }
+  }
 
   /** Replays one message; true when every record of it is done. */
   async function replayMessage(message: FailureMessage, signals: BatchSignals, total: ReplaySummary): Promise<boolean> {
@@ -229,7 +263,8 @@ export function replayHandlerOf(
       event = failureObjectOf(key, text).event as CleanupEvent;
     } catch (error) {
       if (signals.signal.aborted) return false;
-      total.invalidMessages++;
+      if (isInvalidEventError(error)) total.invalidMessages++;
+      else total.unfinishedBatches++;
       logger.error("On-failure object could not be read: the message is retried", {
         messageId,
         bucket,

@@ -408,7 +408,14 @@ export function toKinesisLambdaRecord(
   };
 }
 
-/** Sends one call, again and again while it is throttled, with backoff, until the signal fires. */
+/**
+ * How many times one call is sent while it is throttled: the signal bounds the wait in a Lambda
+ * invocation, and this bounds it when there is no signal to fire (a handler called without a
+ * context). The backoff before the last attempt reaches its 5 s cap.
+ */
+export const MAX_CALL_ATTEMPTS = 10;
+
+/** Sends one call, again and again while it is throttled, with backoff, until the signal fires or {@link MAX_CALL_ATTEMPTS}. */
 type Attempt = <T>(call: () => Promise<T>) => Promise<T>;
 
 /** An {@link Attempt} that records the last transient error it backed off from in `state`. */
@@ -418,7 +425,7 @@ function attempts(config: ReadConfig, signal: AbortSignal, state: { lastTransien
       try {
         return await abortable(call(), signal);
       } catch (error) {
-        if (signal.aborted || !isTransient(error)) throw error;
+        if (signal.aborted || !isTransient(error) || retry >= MAX_CALL_ATTEMPTS) throw error;
         state.lastTransient = error;
         // Full jitter: readers throttled together do not come back together.
         await config.sleep(config.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (retry - 1)), signal);
@@ -480,8 +487,9 @@ async function readPages<R extends StreamRecord | KinesisStreamRecord>(
   while (iterator !== undefined) {
     let page: Page<R>;
     try {
-      const limit = Math.min(api.maxLimit, Math.max(1, batch.batchSize - records.length));
-      page = await api.getRecords(iterator, limit, signal);
+      // Always a full page: the range also holds the records a mapping's filter dropped, so
+      // `batchSize` says nothing about how many calls it takes; the end sequence number bounds it.
+      page = await api.getRecords(iterator, api.maxLimit, signal);
     } catch (error) {
       if (nameOf(error) !== EXPIRED_ITERATOR || fresh || signal.aborted)
         throw new CallFailed("GetRecords", error, fresh);

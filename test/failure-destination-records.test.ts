@@ -478,9 +478,9 @@ describe("failureMessagesOf", () => {
       expect(errorOf(messageOf(body))).toBe(message);
     });
 
-    it("is not looked for inside an SNS notification", () => {
+    it("is read inside an SNS notification too (S3 → SNS → SQS)", () => {
       const body = snsNotification(JSON.stringify({ Records: [created("b", "k")] }));
-      expect(errorOf(messageOf(body))).toMatch(/it looks like an S3 event notification/);
+      expect(messageOf(body)).toEqual({ messageId: "m-1", objects: [{ bucket: "b", key: "k" }] });
     });
   });
 

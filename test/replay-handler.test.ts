@@ -396,15 +396,109 @@ describe("createReplayHandler", () => {
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
   });
 
-  it("deletes nothing in a dry run, and says which objects it would delete", async () => {
+  it("deletes nothing in a dry run, says which objects it would delete, and keeps every message on the queue", async () => {
     streamHolds(sdkRemove("p-1", FIRST));
     const { handler, lines } = replay({ dryRun: true });
 
     const response = await handler(sqsEvent(message("m-1", esmRecord())));
 
-    expect(response).toEqual({ batchItemFailures: [] });
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
     expect(lines.some((line) => /would be deleted/.test(line.message))).toBe(true);
+    expect(lines.some((line) => /Dry run: every message is reported/.test(line.message))).toBe(true);
+  });
+
+  it("reports a range not read to its end, as unfinished, without the advice to reconcile", async () => {
+    // Prepare: the shard answers empty pages, and never reaches the range.
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
+    streams.on(GetRecordsCommand).resolves({ Records: [], NextShardIterator: "iterator-2" });
+    const { handler, lines, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(summaries[0]).toMatchObject({ unfinishedBatches: 1, unreplayableBatches: 0 });
+    const warning = lines.find((line) => line.level === "warn");
+    expect(warning?.message).toMatch(/not read to its end/);
+    expect(warning?.attributes).toMatchObject({ messageId: "m-1", shardId: SHARD, code: "RangeEndNotReached" });
+    expect(lines.some((line) => line.level === "error")).toBe(false);
+  });
+
+  it("counts an object S3 would not give as unfinished, not invalid", async () => {
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error("slow down"), { name: "SlowDown" }));
+    const notification = {
+      Records: [
+        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
+      ],
+    };
+    const { handler, summaries } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", notification)));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(summaries[0]).toMatchObject({ unfinishedBatches: 1, invalidMessages: 0 });
+  });
+
+  it("reports an object whose payload is no stream event as invalid", async () => {
+    const mixed = {
+      Records: [
+        { eventSource: "aws:kinesis", kinesis: { data: "" } },
+        { eventSource: "aws:dynamodb", dynamodb: {} },
+      ],
+    };
+    const object = JSON.stringify({ ...esmRecord(), payload: JSON.stringify(mixed) });
+    s3.on(GetObjectCommand).resolves({ Body: { transformToString: async () => object } as never });
+    const notification = {
+      Records: [
+        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
+      ],
+    };
+    const { handler, lines, summaries } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", notification)));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(summaries[0]).toMatchObject({ invalidMessages: 1, batches: 0 });
+    expect(lines.find((line) => line.level === "error")?.message).toMatch(/no stream event/);
+  });
+
+  it("reports a message that fails unexpectedly, alone, and goes on with the others", async () => {
+    // Prepare: the logger throws on the line the first message's replay writes last.
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { logger, lines } = recordingLogger();
+    let debugLines = 0;
+    const { handler, summaries } = replay({
+      logger: {
+        ...logger,
+        debug: (text: string, fields?: Record<string, unknown>) => {
+          debugLines++;
+          if (debugLines === 1) throw new Error("log sink down");
+          logger.debug(text, fields);
+        },
+      },
+    });
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", { hello: "world" })));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }, { itemIdentifier: "m-2" }] });
+    expect(lines.find((line) => /unexpected error/.test(line.message))?.attributes).toEqual({
+      messageId: "m-1",
+      error: "log sink down",
+    });
+    expect(summaries[0]).toMatchObject({ unfinishedBatches: 1, invalidMessages: 1, messages: 2 });
+  });
+
+  it("replays without a context: only the calls' own bounds apply", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(response).toEqual({ batchItemFailures: [] });
   });
 
   it("logs an onResult that throws, and answers as usual", async () => {

@@ -23,6 +23,7 @@ import {
   BACKOFF_BASE_MS,
   BACKOFF_CAP_MS,
   createRangeReader,
+  MAX_CALL_ATTEMPTS,
   RANGE_EMPTY,
   RANGE_END_NOT_REACHED,
   RANGE_TRIMMED,
@@ -215,16 +216,15 @@ describe("createRangeReader: DynamoDB Streams", () => {
     ]);
   });
 
-  it("asks each page for what is left of the batch, within 1 and 1,000", async () => {
+  it("asks every page for as many records as a call returns, whatever the batch's size", async () => {
+    // The range also holds the records a mapping's filter dropped: batchSize does not count them.
     fakeShard([100, 101, 102, 103, 104].map(removal), { pageSizes: [2] });
     const { read } = setup();
 
-    await read(batchOf(100, 104), signal());
-    await read(batchOf(100, 104, { batchSize: 5000 }), signal());
     await read(batchOf(100, 104, { batchSize: 1 }), signal());
 
     const limits = streams.commandCalls(GetRecordsCommand).map((call) => call.args[0].input.Limit);
-    expect(limits).toEqual([5, 3, 1, 1000, 1000, 1000, 1, 1, 1, 1, 1]);
+    expect(limits).toEqual([1000, 1000, 1000]);
   });
 
   it("drops the records beyond the end and reads no further page", async () => {
@@ -503,6 +503,17 @@ describe("createRangeReader: DynamoDB Streams", () => {
 
       expect(sequenceNumbersOf(result)).toEqual([seq(100)]);
       expect(clock.delays).toEqual([50, 100, 50, 100, 200]);
+    });
+
+    it(`gives up after ${MAX_CALL_ATTEMPTS} attempts of one call, for a handler whose signal never fires`, async () => {
+      const { read, clock } = setup();
+      streams.on(GetShardIteratorCommand).rejects(serviceError("LimitExceededException"));
+
+      const result = await read(batchOf(100, 100), signal());
+
+      expect(result).toMatchObject({ outcome: "unfinished", code: "LimitExceededException" });
+      expect(streams.commandCalls(GetShardIteratorCommand)).toHaveLength(MAX_CALL_ATTEMPTS);
+      expect(clock.delays).toHaveLength(MAX_CALL_ATTEMPTS - 1);
     });
 
     it("caps a wait at 5 s", async () => {
