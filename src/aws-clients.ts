@@ -11,8 +11,8 @@ export type ClientSource = () => Promise<AwsClientLike>;
 
 /**
  * The given client, or one created with default settings on first use by `create` (which imports
- * its package). A package that cannot be loaded rejects with a ConfigError naming the package and
- * the option, and is tried again on the next use.
+ * its package). A package that cannot be loaded rejects with a ConfigError naming the package, and
+ * is tried again on the next use.
  */
 export function lazyClient(
   given: AwsClientLike | undefined,
@@ -29,7 +29,7 @@ export function lazyClient(
         [
           {
             path: option,
-            message: `is needed, and ${packageName} could not be loaded to create one: install it, or pass ${option}`,
+            message: `needs ${packageName}, which could not be loaded: install it`,
           },
         ],
         { cause: error },
@@ -46,16 +46,39 @@ export const dynamoDbClientOf = (given: AwsClientLike | undefined): ClientSource
     return new DynamoDBClient({});
   });
 
-/** The DynamoDB Streams client of the replay handler. */
-export const streamsClientOf = (given: AwsClientLike | undefined): ClientSource =>
-  lazyClient(given, "streamsClient", "@aws-sdk/client-dynamodb-streams", async () => {
+/**
+ * A client per region, for the streams a replay reads: each is read in the region its ARN names,
+ * whatever the function's own region. A given client is used for every region.
+ */
+export type RegionalClientSource = (region: string | undefined) => Promise<AwsClientLike>;
+
+function regionalClient(
+  given: AwsClientLike | undefined,
+  option: string,
+  packageName: string,
+  create: (region: string | undefined) => Promise<AwsClientLike>,
+): RegionalClientSource {
+  const byRegion = new Map<string | undefined, ClientSource>();
+  return (region) => {
+    let source = byRegion.get(region);
+    if (source === undefined) {
+      source = lazyClient(given, option, packageName, () => create(region));
+      byRegion.set(region, source);
+    }
+    return source();
+  };
+}
+
+/** The DynamoDB Streams clients of the replay handler. */
+export const streamsClientOf = (given: AwsClientLike | undefined): RegionalClientSource =>
+  regionalClient(given, "streamsClient", "@aws-sdk/client-dynamodb-streams", async (region) => {
     const { DynamoDBStreamsClient } = await import("@aws-sdk/client-dynamodb-streams");
-    return new DynamoDBStreamsClient({});
+    return new DynamoDBStreamsClient(region === undefined ? {} : { region });
   });
 
-/** The Kinesis client of the replay handler. */
-export const kinesisClientOf = (given: AwsClientLike | undefined): ClientSource =>
-  lazyClient(given, "kinesisClient", "@aws-sdk/client-kinesis", async () => {
+/** The Kinesis clients of the replay handler. */
+export const kinesisClientOf = (given: AwsClientLike | undefined): RegionalClientSource =>
+  regionalClient(given, "kinesisClient", "@aws-sdk/client-kinesis", async (region) => {
     const { KinesisClient } = await import("@aws-sdk/client-kinesis");
-    return new KinesisClient({});
+    return new KinesisClient(region === undefined ? {} : { region });
   });

@@ -11,25 +11,9 @@ import { type CleanupOutcome, type CleanupPlan, executePlan, planCleanup, previe
 import { type RecordRef, refOf } from "./errors.js";
 import { buildKeyMapper, type MappedRemoval, mapRemovals } from "./key-mapper.js";
 import type { ParsedBatch, RemovedItem } from "./parse-stream-records.js";
-import { createPresenceCheck } from "./recreation-guard.js";
+import { createPresenceCheck, type Presence, type PresenceCheck } from "./recreation-guard.js";
 import { recordsToRetry } from "./report.js";
 import { createSendRate } from "./send-rate.js";
-
-/** What a presence check found for each removal it was given: each lands in exactly one list. */
-export interface Presence<R> {
-  /** No item has the removal's key now: its objects may go. */
-  absent: R[];
-  /** An item with the removal's key exists again: its objects stay. */
-  recreated: R[];
-  /** The table could not tell: the record is retried, and nothing is deleted for it. */
-  unchecked: { item: R; error: Error }[];
-}
-
-/** Finds which removals' items exist again in their table (see `verifyAbsent`). */
-export type PresenceCheck = <R extends RemovedItem>(
-  removals: readonly R[],
-  signal: AbortSignal,
-) => Promise<Presence<R>>;
 
 /** The signals a batch runs under: see `invocationSignal`. */
 export interface BatchSignals {

@@ -1,7 +1,7 @@
 /**
  * On-failure records: what Lambda's event source mapping or an EventBridge pipe sends to its
  * on-failure destination when it discards a batch of a DynamoDB or Kinesis stream, read into a
- * typed {@link DiscardedBatch}. Pure; the formats are described in
+ * typed {@link DiscardedRange}. Pure; the formats are described in
  * docs/reference-failure-destinations.md.
  *
  * - Event source mapping, to SQS or SNS: `{ requestContext, responseContext, version, timestamp,
@@ -17,7 +17,7 @@ import { describeShape, InvalidEventError } from "./errors.js";
 import { isSequenceNumber } from "./event-sources.js";
 
 /** One batch a stream consumer gave up on: where it lies in its stream, and who gave up. */
-export interface DiscardedBatch {
+export interface DiscardedRange {
   /** The stream the batch was read from: `DDBStreamBatchInfo` or `KinesisBatchInfo`. */
   source: "dynamodb-streams" | "kinesis";
   /** What discarded the batch: Lambda's event source mapping, or an EventBridge pipe. */
@@ -50,7 +50,7 @@ export interface DiscardedBatch {
 export type FailureMessage =
   | {
       messageId: string;
-      batch: DiscardedBatch;
+      batch: DiscardedRange;
       /** The SNS topic the record came through, when the message is an SNS notification. */
       topicArn?: string | undefined;
     }
@@ -77,7 +77,7 @@ export interface FailureObjectRef {
 
 /** The record an S3 on-failure destination writes: the batch, and the event that was invoked with it. */
 export interface FailureObject {
-  batch: DiscardedBatch;
+  batch: DiscardedRange;
   /** `payload`, parsed: the event the function was invoked with, `{ Records: [...] }`. */
   event: { Records: unknown[] };
 }
@@ -151,9 +151,9 @@ const isProblem = (value: unknown): value is Problem => isObject(value) && "prob
 /** Reads `DDBStreamBatchInfo` or `KinesisBatchInfo`. */
 function readBatchInfo(
   info: unknown,
-  source: DiscardedBatch["source"],
+  source: DiscardedRange["source"],
   name: string,
-): Omit<DiscardedBatch, "discardedBy"> | Problem {
+): Omit<DiscardedRange, "discardedBy"> | Problem {
   if (!isObject(info)) return { field: name, problem: `must be an object (got ${describeShape(info)})` };
   const { shardId, startSequenceNumber, endSequenceNumber, batchSize, streamArn } = info;
   if (typeof streamArn !== "string" || !STREAM_ARN[source].test(streamArn)) {
@@ -204,7 +204,7 @@ function readBatchInfo(
 /** Who discarded the batch, from the record's envelope: `requestContext` (Lambda) or `context` (Pipes). */
 function readEnvelope(
   record: Record<string, unknown>,
-): Pick<DiscardedBatch, "discardedBy" | "condition" | "functionArn" | "pipeArn"> | Problem {
+): Pick<DiscardedRange, "discardedBy" | "condition" | "functionArn" | "pipeArn"> | Problem {
   const { requestContext, context } = record;
   if (isObject(requestContext)) {
     const condition = optionalString(requestContext, "condition", "requestContext.condition");
@@ -237,7 +237,7 @@ function notARecord(record: Record<string, unknown>): Problem {
 }
 
 /** Reads one on-failure record; returns the problem instead of throwing. */
-function readFailureRecord(value: unknown): DiscardedBatch | Problem {
+function readFailureRecord(value: unknown): DiscardedRange | Problem {
   if (!isObject(value)) {
     return { field: undefined, problem: `is not an on-failure record (it looks like ${looksLike(value)})` };
   }
@@ -264,7 +264,7 @@ function readFailureRecord(value: unknown): DiscardedBatch | Problem {
   if (isProblem(info)) return info;
   const discardedAt = optionalString(value, "timestamp", "timestamp");
   if (isProblem(discardedAt)) return discardedAt;
-  const batch: DiscardedBatch = { ...info, discardedBy: envelope.discardedBy };
+  const batch: DiscardedRange = { ...info, discardedBy: envelope.discardedBy };
   if (envelope.condition !== undefined) batch.condition = envelope.condition;
   if (discardedAt !== undefined) batch.discardedAt = discardedAt;
   if (envelope.functionArn !== undefined) batch.functionArn = envelope.functionArn;
@@ -286,7 +286,7 @@ function readFailureRecord(value: unknown): DiscardedBatch | Problem {
  * // { source: "dynamodb-streams", shardId, startSequenceNumber, endSequenceNumber, ... }
  * ```
  */
-export function batchOfFailureRecord(value: unknown): DiscardedBatch {
+export function batchOfFailureRecord(value: unknown): DiscardedRange {
   const result = readFailureRecord(value);
   if (isProblem(result)) throw new InvalidEventError(`The on-failure record ${describeProblem(result)}`);
   return result;

@@ -43,7 +43,7 @@ export {
   PresenceCheckError,
 } from "./errors.js";
 export type {
-  DiscardedBatch,
+  DiscardedRange,
   FailureMessage,
   FailureObject,
   FailureObjectRef,

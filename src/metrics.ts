@@ -13,7 +13,8 @@ import { fn, validateOptions } from "./validation.js";
 
 /**
  * The metrics {@link emfMetrics} writes (unit Count), and the summary field each one counts.
- * UnreplayableBatches is written for the replay handler's summaries only.
+ * UnreplayableBatches, UnfinishedBatches and InvalidMessages are written for the replay handler's
+ * summaries only.
  */
 export const EMF_METRICS = {
   DeletedObjects: "deleted",
@@ -22,14 +23,23 @@ export const EMF_METRICS = {
   KeptReplaced: "keptReplaced",
   KeptRecreated: "keptRecreated",
   UnreplayableBatches: "unreplayableBatches",
+  UnfinishedBatches: "unfinishedBatches",
+  InvalidMessages: "invalidMessages",
 } as const satisfies Record<string, keyof MetricsSummary>;
 
-/** The counts the metrics come from: a `CleanupSummary`, or a `ReplaySummary` (which adds `unreplayableBatches`). */
+const REPLAY_METRICS: readonly string[] = ["UnreplayableBatches", "UnfinishedBatches", "InvalidMessages"];
+
+/**
+ * The counts the metrics come from: a `CleanupSummary`, or a `ReplaySummary`, which adds
+ * `unreplayableBatches`, `unfinishedBatches` and `invalidMessages`.
+ */
 export type MetricsSummary = Pick<
   CleanupSummary,
   "deleted" | "failed" | "invalid" | "keptReplaced" | "keptRecreated"
 > & {
   unreplayableBatches?: number | undefined;
+  unfinishedBatches?: number | undefined;
+  invalidMessages?: number | undefined;
 };
 
 /** CloudWatch's limit on dimensions per metric. */
@@ -118,7 +128,8 @@ const writeToStdout = (line: string): void => {
 /**
  * Makes an `onResult` callback that writes one CloudWatch Embedded Metric Format line per
  * invocation, with the metrics DeletedObjects, FailedObjects, InvalidRecords, KeptReplaced and
- * KeptRecreated (unit Count) from the summary, and UnreplayableBatches for the replay handler's. The
+ * KeptRecreated (unit Count) from the summary, and for the replay handler's UnreplayableBatches,
+ * UnfinishedBatches and InvalidMessages too. The
  * options are validated here, once; a mistake throws a {@link ConfigError} naming the option. A `write` that throws makes the callback throw: the
  * handler logs that and answers as usual.
  *
@@ -140,7 +151,7 @@ export function emfMetrics(options: EmfMetricsOptions): (summary: MetricsSummary
     Dimensions: [Object.keys(dimensions)],
     Metrics: names.map((name) => ({ Name: name, Unit: "Count" })),
   });
-  const cleanupNames = all.filter((name) => name !== "UnreplayableBatches");
+  const cleanupNames = all.filter((name) => !REPLAY_METRICS.includes(name));
   const directives = { cleanup: directiveOf(cleanupNames), replay: directiveOf(all) };
   const dimensionEntries = Object.entries(dimensions);
   return (summary) => {

@@ -677,7 +677,7 @@ function summaryText(tally: Tally, reason: StopReason, visibilityTimeoutSeconds:
     ["removals", summary.removals],
     [dryRun ? "objects deleted (dry run)" : "objects deleted", summary.deleted],
     ["objects kept: replaced", summary.keptReplaced],
-    ["objects kept: re-created", summary.keptRecreated],
+    ["removals kept: re-created", summary.keptRecreated],
     ["objects failed", summary.failed],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));

@@ -16,7 +16,7 @@ import {
 import { type BatchSignals, createCleanupPipeline } from "./cleanup-pipeline.js";
 import { describeShape, isInvalidEventError } from "./errors.js";
 import {
-  type DiscardedBatch,
+  type DiscardedRange,
   type FailureMessage,
   type FailureObjectRef,
   failureMessagesOf,
@@ -221,7 +221,7 @@ export function replayHandlerOf(
 
   async function replayBatch(
     messageId: string,
-    batch: DiscardedBatch,
+    batch: DiscardedRange,
     signals: BatchSignals,
     total: ReplaySummary,
   ): Promise<boolean> {
@@ -325,7 +325,7 @@ export function replayHandlerOf(
 }
 
 /** The fields that say which range a log line is about. */
-function rangeFields(messageId: string, batch: DiscardedBatch): Record<string, unknown> {
+function rangeFields(messageId: string, batch: DiscardedRange): Record<string, unknown> {
   return {
     messageId,
     streamArn: batch.streamArn,

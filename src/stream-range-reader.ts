@@ -1,5 +1,5 @@
 /**
- * Re-reading a discarded batch: the records between a {@link DiscardedBatch}'s start and end
+ * Re-reading a discarded batch: the records between a {@link DiscardedRange}'s start and end
  * sequence numbers, read again from its DynamoDB stream or Kinesis data stream with
  * GetShardIterator (AT_SEQUENCE_NUMBER) and GetRecords, and returned as the event Lambda would
  * have delivered. Reading is all it does; what the records mean is the handler's business.
@@ -17,7 +17,7 @@ import type {
   GetShardIteratorOutput as KinesisGetShardIteratorOutput,
 } from "@aws-sdk/client-kinesis";
 import { ABORTED, abortable, followSignal, sendOptions, sleep as sleepWithSignal } from "./abort.js";
-import type { DiscardedBatch } from "./failure-destination-records.js";
+import type { DiscardedRange } from "./failure-destination-records.js";
 import { toLambdaRecord } from "./lambda-shape.js";
 import { compareSequenceNumbers } from "./report.js";
 import type { KinesisStreamEvent, KinesisStreamRecord, StreamEvent, StreamRecord } from "./types.js";
@@ -31,12 +31,13 @@ export interface SendClient {
 /** Options of {@link createRangeReader}. */
 export interface RangeReaderOptions {
   /**
-   * Resolves to the client that reads DynamoDB streams (a `DynamoDBStreamsClient`). Called for
-   * every DynamoDB batch, so that the caller can create its client the first time it is needed.
+   * Resolves to the client that reads DynamoDB streams (a `DynamoDBStreamsClient`) in `region`, the
+   * stream ARN's. Called for every DynamoDB batch, so that the caller can create its client the
+   * first time it is needed.
    */
-  streamsClient: () => Promise<SendClient>;
+  streamsClient: (region: string | undefined) => Promise<SendClient>;
   /** Resolves to the client that reads Kinesis data streams (a `KinesisClient`), like `streamsClient`. */
-  kinesisClient: () => Promise<SendClient>;
+  kinesisClient: (region: string | undefined) => Promise<SendClient>;
   /**
    * How many empty pages in a row (pages without records that still name a next iterator) a read
    * accepts before it gives up with `RangeEndNotReached`. Past its newest record a shard answers
@@ -75,7 +76,7 @@ export type RangeRead =
   | { outcome: "unfinished"; code: string; reason: string };
 
 /** Reads one discarded batch's range within `signal`. Never rejects. */
-export type RangeReader = (batch: DiscardedBatch, signal: AbortSignal) => Promise<RangeRead>;
+export type RangeReader = (batch: DiscardedRange, signal: AbortSignal) => Promise<RangeRead>;
 
 /** The first backoff wait's bound, in ms: the wait before retry n is random in [0, min(cap, base · 2^(n−1))). */
 export const BACKOFF_BASE_MS = 100;
@@ -177,8 +178,8 @@ export function createRangeReader(options: RangeReaderOptions): RangeReader {
 }
 
 interface ReadConfig {
-  streamsClient: () => Promise<SendClient>;
-  kinesisClient: () => Promise<SendClient>;
+  streamsClient: (region: string | undefined) => Promise<SendClient>;
+  kinesisClient: (region: string | undefined) => Promise<SendClient>;
   maxEmptyPages: number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
@@ -211,7 +212,7 @@ function createShardQueue() {
 }
 
 /** Names a batch's range for messages. */
-function describeRange(batch: DiscardedBatch): string {
+function describeRange(batch: DiscardedRange): string {
   return `shard ${batch.shardId} of ${batch.streamArn}, sequence numbers ${batch.startSequenceNumber} to ${batch.endSequenceNumber}`;
 }
 
@@ -260,7 +261,7 @@ class CallFailed extends Error {
 }
 
 /** What the read came to after `error` stopped it; `lastTransient` is the last throttling it backed off from. */
-function failed(batch: DiscardedBatch, error: unknown, signal: AbortSignal, lastTransient: unknown): RangeRead {
+function failed(batch: DiscardedRange, error: unknown, signal: AbortSignal, lastTransient: unknown): RangeRead {
   if (signal.aborted) {
     const after = lastTransient === undefined ? "" : `, after ${nameOf(lastTransient)}: ${messageOf(lastTransient)}`;
     return {
@@ -279,7 +280,7 @@ function failed(batch: DiscardedBatch, error: unknown, signal: AbortSignal, last
 }
 
 /** True when the call's error means that the range can never be read again. */
-function isGone(failure: CallFailed, name: string, batch: DiscardedBatch): boolean {
+function isGone(failure: CallFailed, name: string, batch: DiscardedRange): boolean {
   if (GONE.has(name)) return true;
   if (failure.call === "GetShardIterator") return REFUSALS[batch.source].has(name);
   // An iterator that expired as soon as it was handed out points at records that are no more.
@@ -290,19 +291,19 @@ function isGone(failure: CallFailed, name: string, batch: DiscardedBatch): boole
  * GetShardIterator's answers for a sequence number the shard will never serve: DynamoDB Local says
  * ValidationException for one before the shard's first record; Kinesis InvalidArgumentException.
  */
-const REFUSALS: Record<DiscardedBatch["source"], ReadonlySet<string>> = {
+const REFUSALS: Record<DiscardedRange["source"], ReadonlySet<string>> = {
   "dynamodb-streams": new Set(["ValidationException"]),
   kinesis: new Set(["InvalidArgumentException"]),
 };
 
 /** The region of an ARN, its fourth field. */
-function regionOf(arn: string): string | undefined {
+export function regionOf(arn: string): string | undefined {
   return arn.split(":")[3];
 }
 
 async function streamsApi(
   client: SendClient,
-  batch: DiscardedBatch,
+  batch: DiscardedRange,
   attempt: Attempt,
 ): Promise<ShardApi<StreamRecord>> {
   const { GetShardIteratorCommand, GetRecordsCommand } = await import("@aws-sdk/client-dynamodb-streams");
@@ -337,7 +338,7 @@ async function streamsApi(
 
 async function kinesisApi(
   client: SendClient,
-  batch: DiscardedBatch,
+  batch: DiscardedRange,
   attempt: Attempt,
 ): Promise<ShardApi<KinesisStreamRecord>> {
   const { GetShardIteratorCommand, GetRecordsCommand } = await import("@aws-sdk/client-kinesis");
@@ -385,7 +386,7 @@ interface KinesisApiRecord {
  */
 export function toKinesisLambdaRecord(
   record: KinesisApiRecord,
-  batch: Pick<DiscardedBatch, "streamArn" | "shardId">,
+  batch: Pick<DiscardedRange, "streamArn" | "shardId">,
   awsRegion = regionOf(batch.streamArn),
 ): KinesisStreamRecord {
   const data = record.Data ?? new Uint8Array();
@@ -435,15 +436,15 @@ function attempts(config: ReadConfig, signal: AbortSignal, state: { lastTransien
   };
 }
 
-async function readRange(config: ReadConfig, batch: DiscardedBatch, signal: AbortSignal): Promise<RangeRead> {
+async function readRange(config: ReadConfig, batch: DiscardedRange, signal: AbortSignal): Promise<RangeRead> {
   const state = { lastTransient: undefined as unknown };
   try {
     const attempt = attempts(config, signal, state);
     if (batch.source === "kinesis") {
-      const client = await abortable(config.kinesisClient(), signal);
+      const client = await abortable(config.kinesisClient(regionOf(batch.streamArn)), signal);
       return await readPages(config, batch, await kinesisApi(client, batch, attempt), signal);
     }
-    const client = await abortable(config.streamsClient(), signal);
+    const client = await abortable(config.streamsClient(regionOf(batch.streamArn)), signal);
     return await readPages(config, batch, await streamsApi(client, batch, attempt), signal);
   } catch (error) {
     return failed(batch, error, signal, state.lastTransient);
@@ -473,7 +474,7 @@ async function getIterator<R>(
 /** Pages through the shard from the range's start until its end, the shard's end, or a bound. */
 async function readPages<R extends StreamRecord | KinesisStreamRecord>(
   config: ReadConfig,
-  batch: DiscardedBatch,
+  batch: DiscardedRange,
   api: ShardApi<R>,
   signal: AbortSignal,
 ): Promise<RangeRead> {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isInvalidEventError } from "../src/errors.js";
 import {
   batchOfFailureRecord,
-  type DiscardedBatch,
+  type DiscardedRange,
   type FailureMessage,
   failureMessagesOf,
   failureObjectOf,
@@ -104,7 +104,7 @@ function sqsMessage(messageId: string, body: unknown): Record<string, unknown> {
 
 const sqsEvent = (...messages: Record<string, unknown>[]) => ({ Records: messages });
 
-const DYNAMODB_BATCH: DiscardedBatch = {
+const DYNAMODB_BATCH: DiscardedRange = {
   source: "dynamodb-streams",
   discardedBy: "event-source-mapping",
   streamArn: STREAM_ARN,
@@ -610,7 +610,7 @@ describe("properties", () => {
   const name = fc.stringMatching(/^[A-Za-z0-9._-]{1,30}$/);
   const text = fc.string({ minLength: 1, maxLength: 40 });
 
-  const validBatch: fc.Arbitrary<DiscardedBatch> = fc
+  const validBatch: fc.Arbitrary<DiscardedRange> = fc
     .record({
       source: fc.constantFrom("dynamodb-streams" as const, "kinesis" as const),
       discardedBy: fc.constantFrom("event-source-mapping" as const, "pipe" as const),
@@ -626,7 +626,7 @@ describe("properties", () => {
       owner: name,
     })
     .map((drawn) => {
-      const batch: DiscardedBatch = {
+      const batch: DiscardedRange = {
         source: drawn.source,
         discardedBy: drawn.discardedBy,
         streamArn:
@@ -648,7 +648,7 @@ describe("properties", () => {
     });
 
   /** The record Lambda or a pipe would write for `batch`. */
-  function recordOf(batch: DiscardedBatch): Record<string, unknown> {
+  function recordOf(batch: DiscardedRange): Record<string, unknown> {
     const info = {
       shardId: batch.shardId,
       startSequenceNumber: batch.startSequenceNumber,

@@ -108,7 +108,7 @@ describe("emfMetrics", () => {
     const { lines, onResult } = collecting({ namespace: "ProductImages" });
 
     // Act
-    onResult({ ...summaryOf(), unreplayableBatches: 2 });
+    onResult({ ...summaryOf(), unreplayableBatches: 2, unfinishedBatches: 3, invalidMessages: 4 });
     onResult(summaryOf());
 
     // Assess
@@ -116,9 +116,9 @@ describe("emfMetrics", () => {
     const names = (document: { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } }) =>
       document._aws.CloudWatchMetrics[0]?.Metrics.map(({ Name }) => Name);
     expect(names(replay)).toContain("UnreplayableBatches");
-    expect(replay.UnreplayableBatches).toBe(2);
+    expect(replay).toMatchObject({ UnreplayableBatches: 2, UnfinishedBatches: 3, InvalidMessages: 4 });
     expect(names(cleanup)).not.toContain("UnreplayableBatches");
-    expect(cleanup).not.toHaveProperty("UnreplayableBatches");
+    expect(Object.keys(cleanup).filter((name) => /Batches|Messages/.test(name))).toEqual([]);
     expectValidEmf(replay);
   });
 

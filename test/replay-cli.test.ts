@@ -812,7 +812,7 @@ describe("runReplayCommand: progress and summary", () => {
         "  removals                         6",
         "  objects deleted                  5",
         "  objects kept: replaced           1",
-        "  objects kept: re-created         2",
+        "  removals kept: re-created        2",
         "  objects failed                   0",
         "",
       ].join("\n"),

@@ -17,7 +17,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { DiscardedBatch } from "../src/failure-destination-records.js";
+import type { DiscardedRange } from "../src/failure-destination-records.js";
 import { isConfigError, parseStreamRecords, type StreamRecord } from "../src/index.js";
 import {
   BACKOFF_BASE_MS,
@@ -59,7 +59,7 @@ const SHARD = "shardId-00000001764000000000-aaaaaaaa";
 /** A sequence number as DynamoDB Local writes them: 21 zero-padded digits. */
 const seq = (n: number) => String(n).padStart(21, "0");
 
-const batchOf = (start: number, end: number, overrides: Partial<DiscardedBatch> = {}): DiscardedBatch => ({
+const batchOf = (start: number, end: number, overrides: Partial<DiscardedRange> = {}): DiscardedRange => ({
   source: "dynamodb-streams",
   discardedBy: "event-source-mapping",
   streamArn: STREAM_ARN,
@@ -73,7 +73,7 @@ const batchOf = (start: number, end: number, overrides: Partial<DiscardedBatch> 
 });
 
 /** A Kinesis batch: moto's sequence numbers are "1", "2", ..., so these are unpadded. */
-const kinesisBatchOf = (start: number, end: number, overrides: Partial<DiscardedBatch> = {}) =>
+const kinesisBatchOf = (start: number, end: number, overrides: Partial<DiscardedRange> = {}) =>
   batchOf(start, end, {
     source: "kinesis",
     streamArn: KINESIS_ARN,
@@ -214,6 +214,16 @@ describe("createRangeReader: DynamoDB Streams", () => {
     expect(streams.commandCalls(GetShardIteratorCommand).map((call) => call.args[0].input)).toEqual([
       { StreamArn: STREAM_ARN, ShardId: SHARD, ShardIteratorType: "AT_SEQUENCE_NUMBER", SequenceNumber: seq(100) },
     ]);
+  });
+
+  it("asks for the client of the region the stream's ARN names", async () => {
+    fakeShard([100].map(removal));
+    const streamsClient = vi.fn(async () => new DynamoDBStreamsClient({ region: "eu-west-1" }));
+    const { read } = setup({ streamsClient });
+
+    await read(batchOf(100, 100, { streamArn: STREAM_ARN.replace("eu-west-1", "ap-south-2") }), signal());
+
+    expect(streamsClient).toHaveBeenCalledWith("ap-south-2");
   });
 
   it("asks every page for as many records as a call returns, whatever the batch's size", async () => {

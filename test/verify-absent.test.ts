@@ -196,7 +196,7 @@ describe("lazyClient", () => {
 
     expect(isConfigError(error)).toBe(true);
     expect((error as Error).message).toContain(
-      "`kinesisClient`: is needed, and @aws-sdk/client-kinesis could not be loaded to create one: install it, or pass kinesisClient",
+      "`kinesisClient`: needs @aws-sdk/client-kinesis, which could not be loaded: install it",
     );
     expect((error as Error).cause).toBe(cause);
     expect(await source()).toBe(client);
@@ -204,11 +204,34 @@ describe("lazyClient", () => {
 });
 
 describe("the clients created on first use", () => {
+  it("is a DynamoDB client with the defaults", async () => {
+    expect(await dynamoDbClientOf(undefined)()).toBeInstanceOf(DynamoDBClient);
+  });
+
   it.each([
-    ["DynamoDB", dynamoDbClientOf, DynamoDBClient],
     ["DynamoDB Streams", streamsClientOf, DynamoDBStreamsClient],
     ["Kinesis", kinesisClientOf, KinesisClient],
-  ] as const)("is a %s client with the defaults", async (_, clientOf, Client) => {
-    expect(await clientOf(undefined)()).toBeInstanceOf(Client);
+  ] as const)("is a %s client in the stream's region, one per region", async (_, clientOf, Client) => {
+    const source = clientOf(undefined);
+
+    const [ireland, again, virginia] = await Promise.all([
+      source("eu-west-1"),
+      source("eu-west-1"),
+      source("us-east-1"),
+    ]);
+
+    expect(ireland).toBeInstanceOf(Client);
+    expect(again).toBe(ireland);
+    expect(virginia).not.toBe(ireland);
+    expect(await (ireland as InstanceType<typeof Client>).config.region()).toBe("eu-west-1");
+    expect(await (virginia as InstanceType<typeof Client>).config.region()).toBe("us-east-1");
+  });
+
+  it("uses a given client for every region", async () => {
+    const given = { send: async () => ({}) };
+    const source = streamsClientOf(given);
+
+    expect(await source("eu-west-1")).toBe(given);
+    expect(await source(undefined)).toBe(given);
   });
 });

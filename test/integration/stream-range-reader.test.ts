@@ -19,7 +19,7 @@ import {
 } from "@aws-sdk/client-kinesis";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { describe, expect, inject, it } from "vitest";
-import type { DiscardedBatch } from "../../src/failure-destination-records.js";
+import type { DiscardedRange } from "../../src/failure-destination-records.js";
 import { parseStreamRecords } from "../../src/index.js";
 import { createRangeReader, type RangeRead } from "../../src/stream-range-reader.js";
 import { localClientConfig } from "../services/index.js";
@@ -55,13 +55,13 @@ const keysOf = (read: RangeRead) =>
   read.outcome === "read" ? parseStreamRecords(read.event).removals.map((removal) => removal.keys.productId) : read;
 
 function batchOn(
-  source: DiscardedBatch["source"],
+  source: DiscardedRange["source"],
   streamArn: string,
   shardId: string,
   start: string,
   end: string,
   batchSize: number,
-): DiscardedBatch {
+): DiscardedRange {
   return {
     source,
     discardedBy: "event-source-mapping",
