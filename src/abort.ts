@@ -132,3 +132,11 @@ function unlimited(signal: AbortSignal): AbortSignal {
 export function sendOptions(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
   return signal === undefined ? {} : { abortSignal: signal };
 }
+
+/**
+ * The wait before retry `attempt` (1 for the first retry), with full jitter: a random time below
+ * `min(capMs, baseMs · 2^(attempt−1))`, so that callers throttled together do not come back together.
+ */
+export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number): number {
+  return random() * Math.min(capMs, baseMs * 2 ** (attempt - 1));
+}

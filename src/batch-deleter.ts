@@ -9,7 +9,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
-import { abortable, followSignal, sleep as sleepWithSignal } from "./abort.js";
+import { abortable, backoffDelay, followSignal, sleep as sleepWithSignal } from "./abort.js";
 import { createLimiter, type Limiter, mapInOrder } from "./concurrency.js";
 import { distinctBy, targetId } from "./object-target.js";
 import { expandPrefix } from "./prefix-expander.js";
@@ -481,7 +481,7 @@ async function withRetries(
     }
     if (retry.length === 0) return;
     try {
-      await abortable(sleep(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)), signal), signal);
+      await abortable(sleep(backoffDelay(attempt, baseDelayMs, maxDelayMs, random), signal), signal);
     } catch {
       for (const { object, error } of retry) outcomes.failures.set(targetId(object), cutShort(error));
       return;

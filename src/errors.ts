@@ -182,3 +182,8 @@ export function isKeyMappingError(error: unknown): error is KeyMappingError {
 export function isPresenceCheckError(error: unknown): error is PresenceCheckError {
   return hasName(error, "PresenceCheckError");
 }
+
+/** A thrown value's message for a log line: an Error's message, or the shape of anything else. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : describeShape(error);
+}

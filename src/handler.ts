@@ -6,7 +6,7 @@
 import { invocationSignal } from "./abort.js";
 import { type CleanupConfig, type CleanupOptions, resolveCleanupOptions } from "./cleanup-options.js";
 import { createCleanupPipeline } from "./cleanup-pipeline.js";
-import { describeShape } from "./errors.js";
+import { errorMessage } from "./errors.js";
 import { EVENT_SOURCES } from "./event-sources.js";
 import { parseStreamRecords } from "./parse-stream-records.js";
 import { buildBatchResponse, NOTHING_DONE, recordsToRetry, summaryOf, unreportable } from "./report.js";
@@ -92,7 +92,7 @@ export function handlerOf(config: CleanupConfig): CleanupHandler {
       await config.onResult(summary);
     } catch (error) {
       logger.warn("onResult failed; the cleanup's response is unaffected", {
-        error: error instanceof Error ? error.message : describeShape(error),
+        error: errorMessage(error),
       });
     }
   }

@@ -10,7 +10,7 @@ import type {
   AttributeValue as DynamoDbValue,
   KeysAndAttributes,
 } from "@aws-sdk/client-dynamodb";
-import { abortable, sendOptions, sleep as sleepWithSignal } from "./abort.js";
+import { abortable, backoffDelay, sendOptions, sleep as sleepWithSignal } from "./abort.js";
 import { mapInOrder } from "./concurrency.js";
 import { PresenceCheckError, type RecordRef, refOf } from "./errors.js";
 import { type SdkAttributeValue, toLambdaMap, toSdkMap } from "./lambda-shape.js";
@@ -240,7 +240,7 @@ async function askChunk(asking: Asking, chunk: readonly Lookup[]): Promise<void>
       }
       return;
     }
-    const wait = random() * Math.min(UNPROCESSED_MAX_DELAY_MS, UNPROCESSED_BASE_DELAY_MS * 2 ** (round - 1));
+    const wait = backoffDelay(round, UNPROCESSED_BASE_DELAY_MS, UNPROCESSED_MAX_DELAY_MS, random);
     try {
       await abortable(sleep(wait, signal), signal);
     } catch (error) {

@@ -14,16 +14,13 @@ import type {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { abortable, sendOptions } from "./abort.js";
-import { isConfigError } from "./errors.js";
+import { errorMessage, isConfigError } from "./errors.js";
 import { jsonLogger } from "./json-logger.js";
-import type { Logger } from "./types.js";
+import type { AwsClientLike, Logger } from "./types.js";
 import { LOG_LEVELS } from "./validation.js";
 
 /** An SQS client, or anything with its `send`: `SQSClient` of @aws-sdk/client-sqs. */
-export interface SqsClientLike {
-  /** Sends a command, and resolves to its output. */
-  send(command: object, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
-}
+export type SqsClientLike = AwsClientLike;
 
 /** The parts of @aws-sdk/client-sqs the command uses: its commands, and the default client. */
 export type SqsModule = Pick<
@@ -253,7 +250,7 @@ export async function runReplayCommand(argv: string[], io: ReplayCommandIo): Pro
     sqs = await (io.importSqs ?? (() => import("@aws-sdk/client-sqs")))();
   } catch (error) {
     io.stderr(
-      `replay: the replay command needs @aws-sdk/client-sqs (npm install @aws-sdk/client-sqs): ${errorText(error)}\n`,
+      `replay: the replay command needs @aws-sdk/client-sqs (npm install @aws-sdk/client-sqs): ${errorMessage(error)}\n`,
     );
     return 2;
   }
@@ -273,7 +270,7 @@ function parseFlags(argv: string[]): ReplayFlags | "help" | UsageProblem {
     values = flagValues(argv);
   } catch (error) {
     // Node's messages name the flag ("Unknown option '--queu-url'"); the lines after the first are advice about dashes.
-    return new UsageProblem(errorText(error).split("\n")[0] as string);
+    return new UsageProblem(errorMessage(error).split("\n")[0] as string);
   }
   if (values.help === true) return "help";
   const queueUrl = values["queue-url"];
@@ -340,13 +337,13 @@ async function readConfig(flags: ReplayFlags, io: ReplayCommandIo): Promise<Repl
   try {
     text = await io.readFile(path);
   } catch (error) {
-    return new UsageProblem(`--config ${path} cannot be read: ${errorText(error)}`);
+    return new UsageProblem(`--config ${path} cannot be read: ${errorMessage(error)}`);
   }
   let options: unknown;
   try {
     options = JSON.parse(text);
   } catch (error) {
-    return new UsageProblem(`--config ${path} is not valid JSON: ${errorText(error)}`);
+    return new UsageProblem(`--config ${path} is not valid JSON: ${errorMessage(error)}`);
   }
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     return new UsageProblem(
@@ -381,10 +378,6 @@ function queueArnOf(queueUrl: string): string | undefined {
   if (match === null) return undefined;
   const partition = match[3] === undefined ? "aws" : "aws-cn";
   return `arn:${partition}:sqs:${match[1] ?? match[2]}:${match[4]}:${match[5]}`;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** What the run has done so far. */
@@ -521,7 +514,7 @@ async function drain(input: DrainInput): Promise<number> {
         messages = await receive(input, polls.signal);
       } catch (error) {
         if (polls.signal.aborted) return;
-        run.writeLogLine(`replay: ReceiveMessage failed: ${errorText(error)}`);
+        run.writeLogLine(`replay: ReceiveMessage failed: ${errorMessage(error)}`);
         stop("receive-failed");
         return;
       }
@@ -583,7 +576,7 @@ async function handleBatch(input: DrainInput, messages: Message[], now: () => nu
     tally.handlerErrors++;
     tally.left += records.length;
     run.writeLogLine(
-      `replay: the handler failed on a batch of ${records.length} messages, which stay on the queue: ${errorText(error)}`,
+      `replay: the handler failed on a batch of ${records.length} messages, which stay on the queue: ${errorMessage(error)}`,
     );
     run.progress();
     return;
@@ -634,7 +627,7 @@ async function deleteMessages(input: DrainInput, records: ReplayCommandMessage[]
         .map((entry) => [entry.Id, failed.get(entry.Id) ?? "SQS answered neither Successful nor Failed for it"]),
     );
   } catch (error) {
-    failures = new Map(entries.map((entry) => [entry.Id, `DeleteMessageBatch failed: ${errorText(error)}`]));
+    failures = new Map(entries.map((entry) => [entry.Id, `DeleteMessageBatch failed: ${errorMessage(error)}`]));
   }
   run.tally.deletedFromQueue += entries.length - failures.size;
   run.tally.deleteFailures += failures.size;

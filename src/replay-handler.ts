@@ -14,7 +14,7 @@ import {
   resolveCleanupOptions,
 } from "./cleanup-options.js";
 import { type BatchSignals, createCleanupPipeline } from "./cleanup-pipeline.js";
-import { describeShape, isInvalidEventError } from "./errors.js";
+import { errorMessage, isInvalidEventError } from "./errors.js";
 import {
   type DiscardedRange,
   type FailureMessage,
@@ -190,7 +190,7 @@ export function replayHandlerOf(
       total.unfinishedBatches++;
       logger.error("Message not replayed: an unexpected error; it is reported", {
         messageId: message.messageId,
-        error: error instanceof Error ? error.message : describeShape(error),
+        error: errorMessage(error),
       });
       return false;
     } finally {
@@ -269,7 +269,7 @@ export function replayHandlerOf(
         messageId,
         bucket,
         key,
-        error: error instanceof Error ? error.message : describeShape(error),
+        error: errorMessage(error),
       });
       return false;
     }
@@ -318,7 +318,7 @@ export function replayHandlerOf(
       await onResult(summary);
     } catch (error) {
       logger.warn("onResult failed; the replay's response is unaffected", {
-        error: error instanceof Error ? error.message : describeShape(error),
+        error: errorMessage(error),
       });
     }
   }

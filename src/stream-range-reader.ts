@@ -16,17 +16,12 @@ import type {
   GetRecordsOutput as KinesisGetRecordsOutput,
   GetShardIteratorOutput as KinesisGetShardIteratorOutput,
 } from "@aws-sdk/client-kinesis";
-import { ABORTED, abortable, followSignal, sendOptions, sleep as sleepWithSignal } from "./abort.js";
+import { ABORTED, abortable, backoffDelay, followSignal, sendOptions, sleep as sleepWithSignal } from "./abort.js";
 import type { DiscardedRange } from "./failure-destination-records.js";
 import { toLambdaRecord } from "./lambda-shape.js";
 import { compareSequenceNumbers } from "./report.js";
-import type { KinesisStreamEvent, KinesisStreamRecord, StreamEvent, StreamRecord } from "./types.js";
+import type { AwsClientLike, KinesisStreamEvent, KinesisStreamRecord, StreamEvent, StreamRecord } from "./types.js";
 import { fn, type OptionalFields, optionsSchema, positiveInt, validateOptions } from "./validation.js";
-
-/** An SDK client as far as the reader uses it: `DynamoDBStreamsClient`, `KinesisClient`, or a stand-in. */
-export interface SendClient {
-  send(command: object, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
-}
 
 /** Options of {@link createRangeReader}. */
 export interface RangeReaderOptions {
@@ -35,9 +30,9 @@ export interface RangeReaderOptions {
    * stream ARN's. Called for every DynamoDB batch, so that the caller can create its client the
    * first time it is needed.
    */
-  streamsClient: (region: string | undefined) => Promise<SendClient>;
+  streamsClient: (region: string | undefined) => Promise<AwsClientLike>;
   /** Resolves to the client that reads Kinesis data streams (a `KinesisClient`), like `streamsClient`. */
-  kinesisClient: (region: string | undefined) => Promise<SendClient>;
+  kinesisClient: (region: string | undefined) => Promise<AwsClientLike>;
   /**
    * How many empty pages in a row (pages without records that still name a next iterator) a read
    * accepts before it gives up with `RangeEndNotReached`. Past its newest record a shard answers
@@ -178,8 +173,8 @@ export function createRangeReader(options: RangeReaderOptions): RangeReader {
 }
 
 interface ReadConfig {
-  streamsClient: (region: string | undefined) => Promise<SendClient>;
-  kinesisClient: (region: string | undefined) => Promise<SendClient>;
+  streamsClient: (region: string | undefined) => Promise<AwsClientLike>;
+  kinesisClient: (region: string | undefined) => Promise<AwsClientLike>;
   maxEmptyPages: number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
@@ -302,7 +297,7 @@ export function regionOf(arn: string): string | undefined {
 }
 
 async function streamsApi(
-  client: SendClient,
+  client: AwsClientLike,
   batch: DiscardedRange,
   attempt: Attempt,
 ): Promise<ShardApi<StreamRecord>> {
@@ -337,7 +332,7 @@ async function streamsApi(
 }
 
 async function kinesisApi(
-  client: SendClient,
+  client: AwsClientLike,
   batch: DiscardedRange,
   attempt: Attempt,
 ): Promise<ShardApi<KinesisStreamRecord>> {
@@ -429,7 +424,7 @@ function attempts(config: ReadConfig, signal: AbortSignal, state: { lastTransien
         if (signal.aborted || !isTransient(error) || retry >= MAX_CALL_ATTEMPTS) throw error;
         state.lastTransient = error;
         // Full jitter: readers throttled together do not come back together.
-        await config.sleep(config.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (retry - 1)), signal);
+        await config.sleep(backoffDelay(retry, BACKOFF_BASE_MS, BACKOFF_CAP_MS, config.random), signal);
         if (signal.aborted) throw signal.reason;
       }
     }

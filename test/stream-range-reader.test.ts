@@ -18,7 +18,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { DiscardedRange } from "../src/failure-destination-records.js";
-import { isConfigError, parseStreamRecords, type StreamRecord } from "../src/index.js";
+import { type AwsClientLike, isConfigError, parseStreamRecords, type StreamRecord } from "../src/index.js";
 import {
   BACKOFF_BASE_MS,
   BACKOFF_CAP_MS,
@@ -29,7 +29,6 @@ import {
   RANGE_TRIMMED,
   type RangeRead,
   type RangeReaderOptions,
-  type SendClient,
 } from "../src/stream-range-reader.js";
 import { createFakeClock, type Deferred, deferred, settle } from "./fake-clock.js";
 import { propertyRuns } from "./property-runs.js";
@@ -661,7 +660,7 @@ describe("createRangeReader: DynamoDB Streams", () => {
 
     it("is passed to every send", async () => {
       const options: unknown[] = [];
-      const client: SendClient = {
+      const client: AwsClientLike = {
         send: async (command, sendOptions) => {
           options.push(sendOptions);
           return command instanceof GetShardIteratorCommand ? { ShardIterator: "it-0" } : { Records: [removal(100)] };

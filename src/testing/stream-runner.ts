@@ -20,7 +20,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { toLambdaRecord } from "../lambda-shape.js";
 import { compareSequenceNumbers } from "../report.js";
-import type { BatchResponse, StreamEvent, StreamRecord } from "../types.js";
+import type { AwsClientLike, BatchResponse, StreamEvent, StreamRecord } from "../types.js";
 import { failureObjectKeyOf, failureRecordOf } from "./failure-records.js";
 
 /** The context `runStream` passes to the handler: the part of Lambda's context a handler reads. */
@@ -113,25 +113,16 @@ export interface StreamRunReport {
  * What `runStream` needs of its client: a `DynamoDBStreamsClient` of @aws-sdk/client-dynamodb-streams
  * fits. Described by its shape, so that the types of this entry point do not need that optional peer.
  */
-export interface DynamoDBStreamsClientLike {
-  /** Sends a DescribeStream, GetShardIterator or GetRecords command, and resolves to its output. */
-  send(command: object): Promise<unknown>;
-}
+export type DynamoDBStreamsClientLike = AwsClientLike;
 
 /**
  * What an SQS on-failure destination needs of its client: an `SQSClient` of @aws-sdk/client-sqs
  * fits. Described by its shape, so that the types of this entry point do not need that optional peer.
  */
-export interface SqsClientLike {
-  /** Sends a SendMessage command, and resolves to its output. */
-  send(command: object): Promise<unknown>;
-}
+export type SqsClientLike = AwsClientLike;
 
 /** What an S3 on-failure destination needs of its client: an `S3Client` of @aws-sdk/client-s3 fits. */
-export interface S3ClientLike {
-  /** Sends a PutObject command, and resolves to its output. */
-  send(command: object): Promise<unknown>;
-}
+export type S3ClientLike = AwsClientLike;
 
 /** Settings of an on-failure destination of either kind. */
 interface FailureDestinationCommon {
