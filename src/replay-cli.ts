@@ -25,7 +25,7 @@ export type SqsClientLike = AwsClientLike;
 /** The parts of @aws-sdk/client-sqs the command uses: its commands, and the default client. */
 export type SqsModule = Pick<
   typeof import("@aws-sdk/client-sqs"),
-  "SQSClient" | "ReceiveMessageCommand" | "DeleteMessageBatchCommand"
+  "SQSClient" | "ReceiveMessageCommand" | "DeleteMessageBatchCommand" | "GetQueueAttributesCommand"
 >;
 
 /** An SQS message as the handler gets it: the fields of Lambda's `SQSRecord` that the command can fill. */
@@ -465,7 +465,7 @@ function progressText({ received, deletedFromQueue, left, keptByDryRun, deleteFa
   ].join(", ");
 }
 
-type StopReason = "drained" | "interrupted" | "receive-failed";
+type StopReason = "drained" | "held-elsewhere" | "interrupted" | "receive-failed";
 
 interface DrainInput {
   flags: ReplayFlags;
@@ -526,9 +526,9 @@ async function drain(input: DrainInput): Promise<number> {
     }
   };
   try {
-    const drained = Promise.all(Array.from({ length: flags.concurrency }, loop)).then(() => {
+    const drained = Promise.all(Array.from({ length: flags.concurrency }, loop)).then(async () => {
       // Every loop ends by setting it.
-      const why = reason as StopReason;
+      const why = reason === "drained" ? await drainedIndeed(input) : (reason as StopReason);
       run.finish();
       io.stdout(summaryText(run.tally, why, flags.visibilityTimeoutSeconds));
       return exitCodeOf(run.tally, why);
@@ -538,6 +538,39 @@ async function drain(input: DrainInput): Promise<number> {
     unsubscribe();
   }
 }
+
+/**
+ * "held-elsewhere" when the queue, after an empty poll, still holds more messages than this run left
+ * in flight: another consumer (the subscribed replay function, say) has them, so the queue is not
+ * drained. "drained" when it does not, and when the queue cannot be asked (a note says so).
+ */
+async function drainedIndeed({ flags, run, sqs, client }: DrainInput): Promise<StopReason> {
+  if (run.tally.dryRun) return "drained";
+  try {
+    const output = (await client.send(
+      new sqs.GetQueueAttributesCommand({
+        QueueUrl: flags.queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+      { abortSignal: AbortSignal.timeout(QUEUE_CHECK_TIMEOUT_MS) },
+    )) as { Attributes?: Record<string, string> } | undefined;
+    const held =
+      Number(output?.Attributes?.ApproximateNumberOfMessages) +
+      Number(output?.Attributes?.ApproximateNumberOfMessagesNotVisible);
+    if (!Number.isFinite(held)) return "drained";
+    if (held <= run.tally.left) return "drained";
+    run.writeLogLine(
+      `replay: the queue still holds about ${held - run.tally.left} messages this run did not receive: another consumer has them in flight`,
+    );
+    return "held-elsewhere";
+  } catch (error) {
+    run.writeLogLine(`replay: could not check that the queue is empty (GetQueueAttributes: ${errorMessage(error)})`);
+    return "drained";
+  }
+}
+
+/** How long the check that the queue is empty may take. */
+const QUEUE_CHECK_TIMEOUT_MS = 10_000;
 
 function processInterrupts(listener: () => void): () => void {
   process.on("SIGINT", listener);
@@ -647,6 +680,7 @@ function exitCodeOf(tally: Tally, reason: StopReason): number {
 
 const OUTCOMES: Readonly<Record<StopReason, string>> = {
   drained: "the queue is drained",
+  "held-elsewhere": "the queue is not drained: another consumer holds messages",
   interrupted: "stopped by an interrupt, before the queue was drained",
   "receive-failed": "stopped: ReceiveMessage failed",
 };

@@ -1,6 +1,7 @@
 import {
   DeleteMessageBatchCommand,
   type DeleteMessageBatchCommandInput,
+  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   SQSClient,
@@ -599,6 +600,44 @@ describe("runReplayCommand: failures", () => {
     );
     expect(deletedReceipts()).toEqual([[receiptOf(2)]]);
     expect(run.stdout()).toMatch(/handler errors +1\n/);
+  });
+
+  it("is not drained while another consumer holds messages: exit 1, and says so", async () => {
+    queueHolds([1]);
+    deletesSucceed();
+    sqs.on(GetQueueAttributesCommand).resolves({
+      Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "3" },
+    });
+    const run = harness();
+
+    expect(await runReplayCommand(["--queue-url", QUEUE_URL], run.io)).toBe(1);
+
+    expect(run.stderr()).toContain("the queue still holds about 3 messages this run did not receive");
+    expect(run.stdout()).toMatch(/^Replay finished: the queue is not drained: another consumer holds messages\./);
+  });
+
+  it("counts the messages it left itself as its own when it checks the queue", async () => {
+    queueHolds([1]);
+    deletesSucceed();
+    sqs.on(GetQueueAttributesCommand).resolves({
+      Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "1" },
+    });
+    const run = harness(reporting(() => true));
+
+    expect(await runReplayCommand(["--queue-url", QUEUE_URL], run.io)).toBe(1);
+
+    expect(run.stdout()).toMatch(/^Replay finished: the queue is drained\./);
+  });
+
+  it("says so, and stays drained, when it cannot check the queue", async () => {
+    queueHolds([1]);
+    deletesSucceed();
+    sqs.on(GetQueueAttributesCommand).rejects(new Error("Access denied"));
+    const run = harness();
+
+    expect(await runReplayCommand(["--queue-url", QUEUE_URL], run.io)).toBe(0);
+
+    expect(run.stderr()).toContain("could not check that the queue is empty (GetQueueAttributes: Access denied)");
   });
 
   it("names what the handler throws when it is no Error", async () => {

@@ -191,6 +191,18 @@ describe("createReplayHandler", () => {
     expect(summaries[0]).toMatchObject({ deleted: 1, keptRecreated: 1, failed: 0 });
   });
 
+  it("deletes nothing for the records of a table outside tableNames", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler, summaries } = replay({ tableNames: ["orders"] });
+
+    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
+    expect(dynamodb.commandCalls(BatchGetItemCommand)).toEqual([]);
+    expect(summaries[0]).toMatchObject({ records: 1, skipped: 1, removals: 0 });
+  });
+
   it("does not read the table with verifyAbsent: false", async () => {
     streamHolds(sdkRemove("p-1", FIRST));
     const { handler } = replay({ verifyAbsent: false });

@@ -65,7 +65,12 @@ async function replay(sqs: SQSClient, queueUrl: string, report: (body: string) =
     onInterrupt: () => () => {},
     waitTimeSeconds: 1,
   };
-  const code = await runReplayCommand(["--queue-url", queueUrl, "--visibility-timeout", "600"], io);
+  // One poll at a time: moto's SQS may hand one message to two ReceiveMessage calls that overlap.
+  // The bound on concurrent batches is tested with aws-sdk-client-mock.
+  const code = await runReplayCommand(
+    ["--queue-url", queueUrl, "--visibility-timeout", "600", "--concurrency", "1"],
+    io,
+  );
   return { code, seen, summary: stdout.join("") };
 }
 
