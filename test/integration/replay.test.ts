@@ -301,7 +301,7 @@ describe("replaying a batch the stream runner discarded to moto's SQS", () => {
     };
 
     // Act
-    const code = await runReplayCommand(["--queue-url", queueUrl, "--config", "replay.json"], io);
+    const code = await runReplayCommand(["--queue-url", queueUrl, "--config", "replay.json", "--concurrency", "1"], io);
 
     // Assess
     expect(code).toBe(0);
