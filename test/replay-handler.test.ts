@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-kinesis";
 import { DeleteObjectsCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createReplayHandler,
   emfMetrics,
@@ -525,6 +525,81 @@ describe("createReplayHandler", () => {
 
     expect(response).toEqual({ batchItemFailures: [] });
     expect(lines.find((line) => line.level === "warn")?.attributes).toEqual({ error: "metrics down" });
+  });
+
+  it("writes one summary line, with how long the invocation took", async () => {
+    // Prepare
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler, lines } = replay();
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_800_000_000_000 });
+    s3.on(DeleteObjectsCommand).callsFake((input: { Delete: { Objects: { Key: string }[] } }) => {
+      vi.setSystemTime(1_800_000_000_250);
+      return { Deleted: input.Delete.Objects.map(({ Key }) => ({ Key })) };
+    });
+
+    // Act
+    try {
+      await handler(sqsEvent(message("m-1", esmRecord())));
+    } finally {
+      vi.useRealTimers();
+    }
+
+    // Assess
+    const summaries = lines.filter((line) => line.message === "dynamodb-s3-cleanup replay summary");
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]?.attributes).toMatchObject({ messages: 1, deleted: 1, durationMs: 250, batchItemFailures: 0 });
+  });
+
+  it("creates its own S3 client when none is given", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler } = replay({ s3Client: undefined });
+
+    await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(deletedKeys()).toEqual(["p-1.png"]);
+  });
+
+  it("counts an object without a body as invalid", async () => {
+    s3.on(GetObjectCommand).resolves({});
+    const notification = {
+      Records: [
+        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
+      ],
+    };
+    const { handler, lines, summaries } = replay();
+
+    const response = await handler(sqsEvent(message("m-1", notification)));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(summaries[0]).toMatchObject({ invalidMessages: 1 });
+    expect(lines.find((line) => line.level === "error")?.attributes?.error).toBe(
+      "object k: is not JSON, so it is not an on-failure record",
+    );
+  });
+
+  it("stops reading objects when the time budget runs out, and reports the message without counting it", async () => {
+    // Prepare: S3 never answers, and the budget runs out while it is asked.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    s3.on(GetObjectCommand).callsFake(() => {
+      vi.advanceTimersByTime(60_000);
+      return new Promise(() => {});
+    });
+    const object = (key: string) => ({
+      eventSource: "aws:s3",
+      eventName: "ObjectCreated:Put",
+      s3: { bucket: { name: "f" }, object: { key } },
+    });
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(message("m-1", { Records: [object("a"), object("b")] })), {
+      getRemainingTimeInMillis: () => 30_000,
+    }).finally(() => vi.useRealTimers());
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ unfinishedBatches: 0, invalidMessages: 0, aborted: true });
   });
 
   it("names a wrong client option", () => {

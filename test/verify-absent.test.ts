@@ -3,7 +3,7 @@ import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { DeleteObjectsCommand, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { dynamoDbClientOf, kinesisClientOf, lazyClient, streamsClientOf } from "../src/aws-clients.js";
 import { type CleanupOptions, type CleanupSummary, createCleanupHandler, isConfigError } from "../src/index.js";
 import { kinesisEvent } from "../src/testing/index.js";
@@ -233,5 +233,34 @@ describe("the clients created on first use", () => {
 
     expect(await source("eu-west-1")).toBe(given);
     expect(await source(undefined)).toBe(given);
+  });
+});
+
+describe("a missing optional package", () => {
+  afterEach(() => {
+    vi.doUnmock("@aws-sdk/client-dynamodb");
+    vi.doUnmock("@aws-sdk/client-dynamodb-streams");
+    vi.doUnmock("@aws-sdk/client-kinesis");
+    vi.resetModules();
+  });
+
+  it.each([
+    ["dynamoDbClient", "@aws-sdk/client-dynamodb", "dynamoDbClientOf"],
+    ["streamsClient", "@aws-sdk/client-dynamodb-streams", "streamsClientOf"],
+    ["kinesisClient", "@aws-sdk/client-kinesis", "kinesisClientOf"],
+  ] as const)("makes %s fail with a ConfigError naming %s", async (option, packageName, factory) => {
+    // Prepare: the package cannot be loaded, as when it is not installed.
+    vi.doMock(packageName, () => {
+      throw new Error(`Cannot find package '${packageName}'`);
+    });
+    const clients = await import("../src/aws-clients.js");
+
+    // Act
+    const error = await clients[factory](undefined)("eu-west-1").catch((thrown: unknown) => thrown);
+
+    // Assess
+    expect(isConfigError(error) && error.issues).toEqual([
+      { path: option, message: `needs ${packageName}, which could not be loaded: install it` },
+    ]);
   });
 });
