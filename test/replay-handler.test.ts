@@ -109,6 +109,15 @@ const message = (messageId: string, body: unknown) => ({
 
 const sqsEvent = (...messages: ReturnType<typeof message>[]) => ({ Records: messages });
 
+/** The event notification S3 sends when the objects `keys` are written to `bucket`. */
+const s3Notification = (bucket: string, ...keys: string[]) => ({
+  Records: keys.map((key) => ({
+    eventSource: "aws:s3",
+    eventName: "ObjectCreated:Put",
+    s3: { bucket: { name: bucket }, object: { key } },
+  })),
+});
+
 /** The stream answers the range with these records on one page, and then that its shard is closed. */
 function streamHolds(...records: _Record[]) {
   streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
@@ -338,11 +347,7 @@ describe("createReplayHandler", () => {
 
   it("reports an S3 notification whose object cannot be read", async () => {
     s3.on(GetObjectCommand).rejects(Object.assign(new Error("gone"), { name: "NoSuchKey" }));
-    const notification = {
-      Records: [
-        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
-      ],
-    };
+    const notification = s3Notification("f", "k");
     const { handler, lines } = replay();
 
     const response = await handler(sqsEvent(message("m-1", notification)));
@@ -440,11 +445,7 @@ describe("createReplayHandler", () => {
 
   it("counts an object S3 would not give as unfinished, not invalid", async () => {
     s3.on(GetObjectCommand).rejects(Object.assign(new Error("slow down"), { name: "SlowDown" }));
-    const notification = {
-      Records: [
-        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
-      ],
-    };
+    const notification = s3Notification("f", "k");
     const { handler, summaries } = replay();
 
     const response = await handler(sqsEvent(message("m-1", notification)));
@@ -462,11 +463,7 @@ describe("createReplayHandler", () => {
     };
     const object = JSON.stringify({ ...esmRecord(), payload: JSON.stringify(mixed) });
     s3.on(GetObjectCommand).resolves({ Body: { transformToString: async () => object } as never });
-    const notification = {
-      Records: [
-        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
-      ],
-    };
+    const notification = s3Notification("f", "k");
     const { handler, lines, summaries } = replay();
 
     const response = await handler(sqsEvent(message("m-1", notification)));
@@ -561,11 +558,7 @@ describe("createReplayHandler", () => {
 
   it("counts an object without a body as invalid", async () => {
     s3.on(GetObjectCommand).resolves({});
-    const notification = {
-      Records: [
-        { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "f" }, object: { key: "k" } } },
-      ],
-    };
+    const notification = s3Notification("f", "k");
     const { handler, lines, summaries } = replay();
 
     const response = await handler(sqsEvent(message("m-1", notification)));
@@ -584,15 +577,10 @@ describe("createReplayHandler", () => {
       vi.advanceTimersByTime(60_000);
       return new Promise(() => {});
     });
-    const object = (key: string) => ({
-      eventSource: "aws:s3",
-      eventName: "ObjectCreated:Put",
-      s3: { bucket: { name: "f" }, object: { key } },
-    });
     const { handler, summaries } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", { Records: [object("a"), object("b")] })), {
+    const response = await handler(sqsEvent(message("m-1", s3Notification("f", "a", "b"))), {
       getRemainingTimeInMillis: () => 30_000,
     }).finally(() => vi.useRealTimers());
 
