@@ -321,15 +321,7 @@ describe("createReplayHandler", () => {
     };
     const object = JSON.stringify({ ...esmRecord(), payload: JSON.stringify(payload) });
     s3.on(GetObjectCommand).resolves({ Body: { transformToString: async () => object } as never });
-    const notification = {
-      Records: [
-        {
-          eventSource: "aws:s3",
-          eventName: "ObjectCreated:Put",
-          s3: { bucket: { name: "failures" }, object: { key: "aws/lambda/uuid/shard/2026/12/02/x" } },
-        },
-      ],
-    };
+    const notification = s3Notification("failures", "aws/lambda/uuid/shard/2026/12/02/x");
     const { handler } = replay();
 
     // Act
