@@ -141,17 +141,17 @@ describe.concurrent("re-reading a range from DynamoDB Local's stream", () => {
     expect(parseStreamRecords(event).removals[0]?.tableName).toBe(streamArn.split("/")[1]);
   });
 
-  it("reads page after page, each asking for what is left of the batch", async () => {
+  it("reads a range wider than its batchSize in one full page", async () => {
     const { read, sent, streamArn, shardId, written } = await table();
     const start = written[1]?.sequenceNumber ?? "";
     const end = written.at(-2)?.sequenceNumber ?? "";
 
-    // A batchSize of 1 makes every GetRecords ask for one record.
+    // The range may hold records a filter dropped: batchSize (1 here) does not limit the pages.
     const result = await read(batchOn("dynamodb-streams", streamArn, shardId, start, end, 1), within());
 
     expect(result).toMatchObject({ outcome: "read", records: written.length - 2 });
     expect(keysOf(result)).toEqual(["p-2", "p-3"]);
-    expect(sent.filter((name) => name === "GetRecordsCommand")).toHaveLength(written.length - 2);
+    expect(sent.filter((name) => name === "GetRecordsCommand")).toHaveLength(1);
   });
 
   it("gives up on a range whose end lies beyond the newest record", async () => {
