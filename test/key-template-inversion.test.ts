@@ -131,6 +131,18 @@ describe("canonicalNumber", () => {
     expect(canonicalNumber(text)).toBeUndefined();
   });
 
+  it("keeps every canonical text as it is, and the value of the number", () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (number) => {
+        const canonical = canonicalNumber(String(number));
+        if (canonical === undefined) return;
+        expect(canonicalNumber(canonical)).toBe(canonical);
+        expect(Number(canonical)).toBe(number === 0 ? 0 : number);
+      }),
+      { numRuns: propertyRuns(500) },
+    );
+  });
+
   it("accepts 38 significant digits, and zero with any exponent", () => {
     expect(canonicalNumber("1".repeat(38))).toBe("1".repeat(38));
     expect(canonicalNumber("0e99999999999")).toBe("0");
@@ -224,6 +236,23 @@ describe("a key inverter", () => {
     });
   });
 
+  it.each([
+    [`1${"0".repeat(125)}`, "item"],
+    [`1${"0".repeat(126)}`, "invalid-number"],
+    [`1${"0".repeat(126)}.5`, "invalid-number"],
+    [`0.${"0".repeat(129)}1`, "item"],
+    [`0.${"0".repeat(130)}1`, "invalid-number"],
+    [`1.${"2".repeat(37)}`, "item"],
+    [`1.${"2".repeat(38)}`, "invalid-number"],
+    [`0.${"0".repeat(9)}${"3".repeat(38)}`, "item"],
+    [`0.${"0".repeat(9)}${"3".repeat(39)}`, "invalid-number"],
+    [`-${"9".repeat(38)}${"0".repeat(80)}`, "item"],
+    [`${"9".repeat(39)}`, "invalid-number"],
+  ])("reads N text at DynamoDB's limits as canonicalNumber does (%#: %s)", (text, reason) => {
+    expect(reasonOf(numbered(`images/${text}.png`))).toBe(reason);
+    expect(canonicalNumber(text) === text).toBe(reason === "item");
+  });
+
   it("reads a repeated placeholder whose values agree", () => {
     const twice = inverter("{id}/{id}.png", [S("id")]);
     expect(twice("a/b/a/b.png")).toEqual({ kind: "item", key: { id: { S: "a/b" } } });
@@ -311,6 +340,8 @@ const stringValues = fc.string({ unit: fc.constantFrom("a", "1", "-", ".", "/", 
 
 describe("properties", () => {
   it("reads back the key of every item rendered the way the handler renders it, unless ambiguous", async () => {
+    const outcomes = { item: 0, ambiguous: 0 };
+    const runs = propertyRuns(150);
     await fc.assert(
       fc.asyncProperty(
         templates.chain(({ template, schema }) =>
@@ -329,20 +360,41 @@ describe("properties", () => {
           const parse = inverter(template, schema)(objectKey);
           if (parse.kind === "unrelated") expect(parse.reason).toBe("ambiguous");
           else expect(parse.key).toEqual(keys);
+          outcomes[parse.kind === "item" ? "item" : "ambiguous"]++;
         },
       ),
-      { numRuns: propertyRuns(150) },
+      { numRuns: runs },
     );
+    // Were every key ambiguous, the property would check nothing.
+    if (runs >= 100) expect(outcomes.item).toBeGreaterThan(outcomes.ambiguous);
   });
 
   it("takes a key for an item only when that item's key renders back to exactly it", () => {
-    const keyText = fc.string({
-      unit: fc.constantFrom("a", "0", "1", "7", "-", ".", "e", "/", "x", "{", "}", "p", "n", "g"),
-      maxLength: 14,
+    const text = (maxLength: number) =>
+      fc.string({
+        unit: fc.constantFrom("a", "0", "1", "7", "-", ".", "e", "/", "x", "{", "}", "p", "n", "g"),
+        maxLength,
+      });
+    // Raw strings rarely fit a template's literals: most keys are rendered from any text, canonical or not.
+    const cases = templates.chain(({ template, schema }) => {
+      const compiled = compileTemplate(template) as KeyTemplate;
+      return fc.record({
+        template: fc.constant(template),
+        schema: fc.constant(schema),
+        objectKey: fc.oneof(
+          text(14),
+          fc
+            .array(text(6), { minLength: compiled.attributes.length, maxLength: compiled.attributes.length })
+            .map((values) => renderTemplate(compiled, values)),
+        ),
+      });
     });
+    const seen = { item: 0, unrelated: 0 };
+    const runs = propertyRuns(1000);
     fc.assert(
-      fc.property(templates, keyText, ({ template, schema }, objectKey) => {
+      fc.property(cases, ({ template, schema, objectKey }) => {
         const parse = inverter(template, schema)(objectKey);
+        seen[parse.kind]++;
         if (parse.kind === "item") {
           const compiled = compileTemplate(template) as KeyTemplate;
           const values = compiled.attributes.map((name) => {
@@ -357,8 +409,10 @@ describe("properties", () => {
           }
         }
       }),
-      { numRuns: propertyRuns(1000) },
+      { numRuns: runs },
     );
+    // Were no key taken for an item, the property would check nothing (a few runs may find none).
+    if (runs >= 100) expect(seen.item).toBeGreaterThan(0);
   });
 
   it("finds in one pass exactly the numbers canonicalNumber keeps as they are", () => {
