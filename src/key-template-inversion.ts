@@ -251,6 +251,10 @@ function invert(template: KeyTemplate, types: readonly ("S" | "N")[], key: strin
   if (!key.startsWith(prefix) || !key.endsWith(suffix) || key.length < prefix.length + suffix.length) {
     return noMatch(key);
   }
+  // S3 and DynamoDB both hold UTF-8, which has no lone surrogate: no item's key renders to this.
+  if (LONE_SURROGATE.test(key)) {
+    return { kind: "unrelated", reason: "no-match", message: `\`${key}\` is not well-formed Unicode` };
+  }
   const repeats = new Set(attributes).size < attributes.length;
   const search: Search = {
     key,
@@ -265,13 +269,7 @@ function invert(template: KeyTemplate, types: readonly ("S" | "N")[], key: strin
     numberEnds: new Map(),
   };
   visit(search, 0, prefix.length);
-  if (search.steps > MAX_STEPS) {
-    return {
-      kind: "unrelated",
-      reason: "too-complex",
-      message: `\`${key}\` splits into the template's placeholders in too many ways to decide`,
-    };
-  }
+  if (search.steps > MAX_STEPS) return tooComplex(key);
   if (search.found >= 2) {
     return {
       kind: "unrelated",
@@ -358,12 +356,24 @@ function candidateEnds(search: Search, i: number, pos: number, only: number): It
   return stringEnds(key, pos, literal);
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The ends of a non-empty S value from `pos` that the literal may follow, never inside a surrogate pair. */
 function* stringEnds(key: string, pos: number, literal: string): Generator<number> {
   if (literal === "") {
-    for (let end = pos + 1; end <= key.length; end++) yield end;
+    for (let end = pos + 1; end <= key.length; end++) if (!splitsPair(key, end)) yield end;
     return;
   }
-  for (let end = key.indexOf(literal, pos + 1); end !== -1; end = key.indexOf(literal, end + 1)) yield end;
+  for (let end = key.indexOf(literal, pos + 1); end !== -1; end = key.indexOf(literal, end + 1)) {
+    if (!splitsPair(key, end)) yield end;
+  }
+}
+
+/** True when `end` falls between the two halves of a character written as a surrogate pair. */
+function splitsPair(key: string, end: number): boolean {
+  const before = key.charCodeAt(end - 1);
+  const after = key.charCodeAt(end);
+  return before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff;
 }
 
 /**
@@ -419,16 +429,18 @@ function explain(template: KeyTemplate, types: readonly ("S" | "N")[], key: stri
   return noMatch(key);
 }
 
-/** The first split of `key` (shortest non-empty values first) that fits the template's literals, values possibly empty. */
+/**
+ * The first split of `key` (shortest non-empty values first) that fits the template's literals,
+ * values possibly empty. Repeats are ignored, so each placeholder and position is tried once.
+ */
 function firstLiteralSplit(template: KeyTemplate, key: string): string[] | undefined {
   const { literals, attributes } = template;
   const dead = new Set<number>();
   const values = new Array<string>(attributes.length);
-  let steps = 0;
   const walk = (i: number, pos: number): boolean => {
     if (i === attributes.length) return pos === key.length;
     const state = i * (key.length + 1) + pos;
-    if (dead.has(state) || ++steps > MAX_STEPS) return false;
+    if (dead.has(state)) return false;
     const literal = literals[i + 1] as string;
     // Empty values last: a split with one tells less about why the key is not an item's.
     const ends =
@@ -449,6 +461,14 @@ function* literalEnds(key: string, pos: number, literal: string): Generator<numb
     yield end;
     if (literal === "" && end === key.length) return;
   }
+}
+
+function tooComplex(key: string): ObjectKeyParse {
+  return {
+    kind: "unrelated",
+    reason: "too-complex",
+    message: `\`${key}\` splits into the template's placeholders in too many ways to decide`,
+  };
 }
 
 function noMatch(key: string): ObjectKeyParse {
