@@ -287,10 +287,10 @@ function invert(template: KeyTemplate, types: readonly ("S" | "N")[], key: strin
       message: `\`${key}\` does not render back from ${describe(attributes, values)}`,
     };
   }
-  const itemKey: AttributeMap = {};
-  attributes.forEach((name, i) => {
-    itemKey[name] = types[i] === "N" ? { N: values[i] as string } : { S: values[i] as string };
-  });
+  // fromEntries keeps an attribute named "__proto__" an own property instead of setting the prototype.
+  const itemKey: AttributeMap = Object.fromEntries(
+    attributes.map((name, i) => [name, types[i] === "N" ? { N: values[i] as string } : { S: values[i] as string }]),
+  );
   return { kind: "item", key: itemKey };
 }
 

@@ -170,6 +170,12 @@ describe("a key inverter", () => {
     expect(photos("u-1/7.jpg")).toEqual({ kind: "item", key: { userId: { S: "u-1" }, photoId: { N: "7" } } });
   });
 
+  it("keeps a key attribute named __proto__ an own property", () => {
+    const parse = inverter("{__proto__}.png", [S("__proto__")])("a.png");
+    expect(parse.kind === "item" && Object.keys(parse.key)).toEqual(["__proto__"]);
+    expect(parse.kind === "item" && Object.getPrototypeOf(parse.key)).toBe(Object.prototype);
+  });
+
   it("matches literal braces", () => {
     const braced = inverter("{{x}}/{id}", [S("id")]);
     expect(braced("{x}/a")).toEqual({ kind: "item", key: { id: { S: "a" } } });
