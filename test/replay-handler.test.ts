@@ -292,10 +292,46 @@ describe("createReplayHandler", () => {
     const response = await handler(sqsEvent(message("m-1", { hello: "world" })));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
-    expect(lines.find((line) => line.level === "error")?.attributes?.error).toMatch(
-      /^message m-1: the body is not an on-failure record/,
-    );
-    expect(summaries[0]).toMatchObject({ invalidMessages: 1 });
+    const error = lines.find((line) => line.level === "error");
+    expect(error?.message).toBe("Message holds no on-failure record: reported, so that the queue's DLQ gets it");
+    expect(error?.attributes?.error).toMatch(/^message m-1: the body is not an on-failure record/);
+    expect(summaries[0]).toMatchObject({ invalidMessages: 1, fallback: "none", aborted: false, dryRun: false });
+    expect(lines.some((line) => /Dry run/.test(line.message))).toBe(false);
+  });
+
+  it("writes no line of its own but the summary for an event without messages, dry run or not", async () => {
+    for (const dryRun of [false, true]) {
+      const { handler, lines } = replay({ dryRun });
+
+      expect(await handler(sqsEvent())).toEqual({ batchItemFailures: [] });
+      expect(lines.map((line) => line.message)).toEqual(["dynamodb-s3-cleanup replay summary"]);
+    }
+  });
+
+  it("without onResult, writes no warning", async () => {
+    streamHolds(sdkRemove("p-1", FIRST));
+    const { handler, lines } = replay({ onResult: undefined });
+
+    await handler(sqsEvent(message("m-1", esmRecord())));
+
+    expect(lines.filter((line) => line.level === "warn")).toEqual([]);
+  });
+
+  it("logs each replayed batch at debug, with its counts, and counts every record of it", async () => {
+    // Prepare: a REMOVE, and a record without Keys (invalid).
+    const invalid = sdkRemove("p-2", LAST);
+    delete invalid.dynamodb?.Keys;
+    streamHolds(sdkRemove("p-1", FIRST), invalid);
+    const { handler, lines, summaries } = replay();
+
+    // Act
+    await handler(sqsEvent(message("m-1", esmRecord())));
+
+    // Assess
+    expect(lines.find((line) => line.level === "debug" && line.message === "Discarded batch replayed")).toMatchObject({
+      attributes: { messageId: "m-1", records: 2, removals: 1, invalid: 1, deleted: 1 },
+    });
+    expect(summaries[0]).toMatchObject({ records: 2, invalid: 1 });
   });
 
   it("throws InvalidEventError for an event that is no SQS event", async () => {
@@ -345,7 +381,10 @@ describe("createReplayHandler", () => {
     const response = await handler(sqsEvent(message("m-1", notification)));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
-    expect(lines.find((line) => line.level === "error")?.attributes).toMatchObject({ bucket: "f", key: "k" });
+    expect(lines.find((line) => line.level === "error")).toMatchObject({
+      message: "On-failure object could not be read: the message is retried",
+      attributes: { messageId: "m-1", bucket: "f", key: "k", error: "gone" },
+    });
   });
 
   it("replays a Kinesis batch, decoding the records as Kinesis Data Streams for DynamoDB writes them", async () => {
@@ -402,6 +441,7 @@ describe("createReplayHandler", () => {
     });
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }, { itemIdentifier: "m-2" }] });
+    expect(streams.commandCalls(GetShardIteratorCommand)).toEqual([]);
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
   });
 
@@ -414,7 +454,9 @@ describe("createReplayHandler", () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
     expect(lines.some((line) => /would be deleted/.test(line.message))).toBe(true);
-    expect(lines.some((line) => /Dry run: every message is reported/.test(line.message))).toBe(true);
+    expect(lines.find((line) => /Dry run: every message is reported/.test(line.message))?.attributes).toEqual({
+      messages: 1,
+    });
   });
 
   it("reports a range not read to its end, as unfinished, without the advice to reconcile", async () => {
@@ -462,7 +504,11 @@ describe("createReplayHandler", () => {
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(summaries[0]).toMatchObject({ invalidMessages: 1, batches: 0 });
-    expect(lines.find((line) => line.level === "error")?.message).toMatch(/no stream event/);
+    expect(lines.find((line) => line.level === "error")).toEqual({
+      level: "error",
+      message: "Discarded batch's records are no stream event: the message is retried",
+      attributes: { messageId: "m-1", error: expect.stringMatching(/mixes shapes/) },
+    });
   });
 
   it("reports a message that fails unexpectedly, alone, and goes on with the others", async () => {
@@ -513,7 +559,11 @@ describe("createReplayHandler", () => {
     const response = await handler(sqsEvent(message("m-1", esmRecord())));
 
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(lines.find((line) => line.level === "warn")?.attributes).toEqual({ error: "metrics down" });
+    expect(lines.find((line) => line.level === "warn")).toEqual({
+      level: "warn",
+      message: "onResult failed; the replay's response is unaffected",
+      attributes: { error: "metrics down" },
+    });
   });
 
   it("writes one summary line, with how long the invocation took", async () => {
@@ -539,13 +589,16 @@ describe("createReplayHandler", () => {
     expect(summaries[0]?.attributes).toMatchObject({ messages: 1, deleted: 1, durationMs: 250, batchItemFailures: 0 });
   });
 
-  it("creates its own S3 client when none is given", async () => {
+  it("creates its own S3 client when none is given, for deletes and for an S3 destination's objects", async () => {
     streamHolds(sdkRemove("p-1", FIRST));
-    const { handler } = replay({ s3Client: undefined });
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error("gone"), { name: "NoSuchKey" }));
+    const { handler, lines } = replay({ s3Client: undefined });
 
-    await handler(sqsEvent(message("m-1", esmRecord())));
+    await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", s3Notification("f", "k"))));
 
     expect(deletedKeys()).toEqual(["p-1.png"]);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(lines.find((line) => line.level === "error")?.attributes?.error).toBe("gone");
   });
 
   it("counts an object without a body as invalid", async () => {
