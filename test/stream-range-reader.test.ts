@@ -416,6 +416,9 @@ describe("createRangeReader: DynamoDB Streams", () => {
     const result = await read(batchOf(100, 105), signal());
 
     expect(result).toMatchObject({ outcome: "unfinished", code: "MissingShardIterator" });
+    expect((result as { reason: string }).reason).toMatch(
+      /^MissingShardIterator: GetShardIterator answered without a ShardIterator/,
+    );
   });
 
   it("leaves a range unfinished when a record has no sequence number", async () => {
@@ -428,6 +431,58 @@ describe("createRangeReader: DynamoDB Streams", () => {
     const result = await read(batchOf(100, 105), signal());
 
     expect(result).toMatchObject({ outcome: "unfinished", code: "MissingSequenceNumber" });
+    expect((result as { reason: string }).reason).toMatch(/^a record without a sequence number came in /);
+  });
+
+  it("does not retry a client error that is no throttling, even with an HTTP status", async () => {
+    const { read, clock } = setup();
+    streams
+      .on(GetShardIteratorCommand)
+      .rejects(serviceError("AccessDeniedException", { $metadata: { httpStatusCode: 400 } }));
+
+    const result = await read(batchOf(100, 105), signal());
+
+    expect(result).toMatchObject({ outcome: "unfinished", code: "AccessDeniedException" });
+    expect(streams.commandCalls(GetShardIteratorCommand)).toHaveLength(1);
+    expect(clock.delays).toEqual([]);
+  });
+
+  it.each([
+    ["a string", "boom"],
+    ["null", null],
+    ["an error without a name", Object.assign(new Error("no name"), { name: "" })],
+  ])("names what is thrown as UnknownError when it is %s", async (_, thrown) => {
+    const { read } = setup();
+    streams.on(GetShardIteratorCommand).callsFake(() => Promise.reject(thrown));
+
+    const result = await read(batchOf(100, 105), signal());
+
+    expect(result).toMatchObject({ outcome: "unfinished", code: "UnknownError" });
+  });
+
+  it("takes an iterator that expires at its first page as unreplayable, asking for no other", async () => {
+    const { read } = setup();
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "it-0" });
+    streams.on(GetRecordsCommand).rejects(serviceError("ExpiredIteratorException"));
+
+    const result = await read(batchOf(100, 105), signal());
+
+    expect(result).toMatchObject({ outcome: "unreplayable", code: "ExpiredIteratorException" });
+    expect(streams.commandCalls(GetShardIteratorCommand)).toHaveLength(1);
+  });
+
+  it("leaves the range unfinished, without a new iterator, when a later page fails otherwise", async () => {
+    const { read } = setup();
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "it-0" });
+    streams
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [removal(100)], NextShardIterator: "it-1" })
+      .rejects(serviceError("AccessDeniedException"));
+
+    const result = await read(batchOf(100, 105), signal());
+
+    expect(result).toMatchObject({ outcome: "unfinished", code: "AccessDeniedException" });
+    expect(streams.commandCalls(GetShardIteratorCommand)).toHaveLength(1);
   });
 
   describe("an iterator that expires during the read", () => {
