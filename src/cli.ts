@@ -5,9 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { runCli } from "./commands.js";
-import { createReplayHandlerFromEnv } from "./from-env.js";
 import { INTERRUPTED_EXIT_CODE, replayHandlerFactory } from "./replay-cli.js";
-import { createReplayHandler } from "./replay-handler.js";
+import { createReplayHandler, createReplayHandlerFromEnv } from "./replay-handler.js";
 
 const code = await runCli(process.argv.slice(2), {
   env: process.env,

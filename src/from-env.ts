@@ -19,7 +19,6 @@ import { handlerOf } from "./handler.js";
 import { jsonLogger, type LogThreshold, lambdaLogLevel } from "./json-logger.js";
 import { emfMetrics } from "./metrics.js";
 import { REMOVAL_FILTERS } from "./parse-stream-records.js";
-import { REPLAY_SETTINGS, type ReplayHandler, type ReplayOnlyOptions, replayHandlerOf } from "./replay-handler.js";
 import type { CleanupHandler, CleanupSummary, Logger } from "./types.js";
 import { LOG_LEVELS } from "./validation.js";
 
@@ -242,37 +241,10 @@ export function createCleanupHandlerFromEnv(
 }
 
 /**
- * Creates the replay handler (see `createReplayHandler`) from the same environment variables as
- * {@link createCleanupHandlerFromEnv}, for a replay function deployed without code of its own:
- * `dynamodb-s3-cleanup/replay` exports `handler = createReplayHandlerFromEnv()`. `verifyAbsent` is
- * on unless `CLEANUP_VERIFY_ABSENT=false`.
- *
- * @param env - The variables; `process.env` when left out.
- * @param overrides - Options that replace what the variables set, such as clients, a `logger` or an
- * `onResult`. None when left out.
- *
- * @example
- * ```ts
- * // CLEANUP_BUCKET=product-images CLEANUP_KEY={productId}.png
- * export const handler = createReplayHandlerFromEnv();
- * ```
+ * The handler's configuration from the variables and overrides, or one ConfigError naming each
+ * problem. The replay handler's factory reads the same variables through it.
  */
-export function createReplayHandlerFromEnv(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-  overrides: Partial<Omit<CommonCleanupOptions, "onResult"> & ReplayOnlyOptions> = {},
-): ReplayHandler {
-  const { streamsClient, kinesisClient, onResult, ...cleanup } = overrides;
-  const clients = defined({ streamsClient, kinesisClient });
-  const config = configFromEnv(env, { ...cleanup, ...clients }, REPLAY_SETTINGS);
-  return replayHandlerOf(config, {
-    streamsClient,
-    kinesisClient,
-    onResult: onResult ?? (config.onResult as ReplayOnlyOptions["onResult"]),
-  });
-}
-
-/** The handler's configuration from the variables and overrides, or one ConfigError naming each problem. */
-function configFromEnv(
+export function configFromEnv(
   env: Readonly<Record<string, string | undefined>>,
   overrides: Readonly<Record<string, unknown>>,
   settings?: ResolveSettings,

@@ -50,7 +50,7 @@ export type {
 } from "./failure-destination-records.js";
 export { batchOfFailureRecord, failureMessagesOf, failureObjectOf } from "./failure-destination-records.js";
 export type { CleanupEnvVariable } from "./from-env.js";
-export { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv, createReplayHandlerFromEnv } from "./from-env.js";
+export { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv } from "./from-env.js";
 export type { CleanupOptions, CommonCleanupOptions } from "./handler.js";
 export { createCleanupHandler } from "./handler.js";
 export type { KeyFunction, KeyFunctionResult, KeyMapper, KeyMapperOptions, KeySpec } from "./key-mapper.js";
@@ -74,7 +74,7 @@ export type {
   ReplayOptions,
   ReplaySummary,
 } from "./replay-handler.js";
-export { createReplayHandler } from "./replay-handler.js";
+export { createReplayHandler, createReplayHandlerFromEnv } from "./replay-handler.js";
 export { compareSequenceNumbers } from "./report.js";
 export type {
   AttributeMap,

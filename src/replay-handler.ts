@@ -10,6 +10,7 @@ import { kinesisClientOf, streamsClientOf } from "./aws-clients.js";
 import {
   type CleanupConfig,
   type CleanupOptions,
+  type CommonCleanupOptions,
   type ResolveSettings,
   resolveCleanupOptions,
 } from "./cleanup-options.js";
@@ -22,6 +23,7 @@ import {
   failureMessagesOf,
   failureObjectOf,
 } from "./failure-destination-records.js";
+import { configFromEnv } from "./from-env.js";
 import { parseStreamRecords } from "./parse-stream-records.js";
 import { summaryOf } from "./report.js";
 import { createRangeReader } from "./stream-range-reader.js";
@@ -127,6 +129,35 @@ export const REPLAY_SETTINGS: ResolveSettings = {
     kinesisClient: () => clientSchema("a KinesisClient")(),
   },
 };
+
+/**
+ * Creates the replay handler (see `createReplayHandler`) from the same environment variables as
+ * `createCleanupHandlerFromEnv`, for a replay function deployed without code of its own:
+ * `dynamodb-s3-cleanup/replay` exports `handler = createReplayHandlerFromEnv()`. `verifyAbsent` is
+ * on unless `CLEANUP_VERIFY_ABSENT=false`.
+ *
+ * @param env - The variables; `process.env` when left out.
+ * @param overrides - Options that replace what the variables set, such as clients, a `logger` or an
+ * `onResult`. None when left out.
+ *
+ * @example
+ * ```ts
+ * // CLEANUP_BUCKET=product-images CLEANUP_KEY={productId}.png
+ * export const handler = createReplayHandlerFromEnv();
+ * ```
+ */
+export function createReplayHandlerFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Partial<Omit<CommonCleanupOptions, "onResult"> & ReplayOnlyOptions> = {},
+): ReplayHandler {
+  // The clients are checked with the other options (an undefined override replaces nothing).
+  const { onResult, ...checked } = overrides;
+  const config = configFromEnv(env, checked, REPLAY_SETTINGS);
+  return replayHandlerOf(config, {
+    ...overrides,
+    onResult: onResult ?? (config.onResult as ReplayOnlyOptions["onResult"]),
+  });
+}
 
 /** The replay handler for options already resolved. */
 export function replayHandlerOf(

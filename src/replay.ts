@@ -4,7 +4,7 @@
  * variables as `dynamodb-s3-cleanup/lambda`. Importing it validates them and throws a ConfigError
  * naming every bad variable, so a misconfigured function fails at init.
  */
-import { createReplayHandlerFromEnv } from "./from-env.js";
+import { createReplayHandlerFromEnv } from "./replay-handler.js";
 
 /** The handler, built once per cold start from `process.env` by `createReplayHandlerFromEnv()`. */
 export const handler = createReplayHandlerFromEnv();

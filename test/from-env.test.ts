@@ -4,13 +4,9 @@ import fc from "fast-check";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type CleanupOptions, resolveCleanupOptions } from "../src/cleanup-options.js";
 import { type ConfigError, isConfigError } from "../src/errors.js";
-import {
-  CLEANUP_ENV_VARIABLES,
-  createCleanupHandlerFromEnv,
-  createReplayHandlerFromEnv,
-  envPath,
-} from "../src/from-env.js";
+import { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv, envPath } from "../src/from-env.js";
 import { createCleanupHandler } from "../src/handler.js";
+import { createReplayHandlerFromEnv } from "../src/replay-handler.js";
 import type { CleanupSummary, Logger } from "../src/types.js";
 import { createRecordFactory, productKeys, recordingLogger, streamEvent } from "./factories.js";
 

@@ -539,15 +539,6 @@ describe("createReplayHandler", () => {
     expect(summaries[0]).toMatchObject({ unfinishedBatches: 1, invalidMessages: 1, messages: 2 });
   });
 
-  it("replays without a context: only the calls' own bounds apply", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
-    const { handler } = replay();
-
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
-
-    expect(response).toEqual({ batchItemFailures: [] });
-  });
-
   it("logs an onResult that throws, and answers as usual", async () => {
     streamHolds(sdkRemove("p-1", FIRST));
     const { handler, lines } = replay({

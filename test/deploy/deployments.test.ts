@@ -27,7 +27,8 @@ import {
   REMOVE_ONLY_FILTER_CRITERIA,
   TTL_REMOVE_ONLY_FILTER_CRITERIA,
 } from "../../src/deployment.js";
-import { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv, createReplayHandlerFromEnv } from "../../src/from-env.js";
+import { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv } from "../../src/from-env.js";
+import { createReplayHandlerFromEnv } from "../../src/replay-handler.js";
 
 const EXAMPLES = new URL("../../examples/deploy/", import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, EXAMPLES), "utf8");
