@@ -495,7 +495,7 @@ describe("createPresenceCheck", () => {
     expect(presence.unchecked).toHaveLength(100);
     const { error } = presence.unchecked[0] as (typeof presence.unchecked)[0];
     expect(error.message).toContain(
-      'BatchGetItem on table "products" failed, so whether the item exists again is unknown: ProvisionedThroughputExceededException: Rate exceeded',
+      'BatchGetItem on table "products" failed, so whether the item exists is unknown: ProvisionedThroughputExceededException: Rate exceeded',
     );
     expect(error.cause).toBe(throttled);
   });
