@@ -17,14 +17,15 @@ const shared = {
 } satisfies Options;
 const dts = { compilerOptions: { ignoreDeprecations: "6.0" } };
 // The published entry points (package.json "exports"). `lambda` and `replay` are the zero-code
-// Lambda handlers.
+// Lambda handlers; `reconcile` is kept out of the main entry, so that no handler loads it.
 const entries = {
   index: "src/index.ts",
   "testing/index": "src/testing/index.ts",
   lambda: "src/lambda.ts",
   replay: "src/replay.ts",
+  reconcile: "src/reconcile.ts",
 };
-const { index, ...otherEntries } = entries;
+const { index, reconcile, ...otherEntries } = entries;
 
 const source = resolve("src");
 const library = resolve(index);
@@ -73,5 +74,12 @@ export default defineConfig([
     format: "cjs",
     treeshake: true,
     esbuildPlugins: [requireLibraryFromIndex],
+  },
+  {
+    // Whole: index.cjs does not export reconcile's modules, and must not load them.
+    ...shared,
+    entry: { reconcile },
+    format: "cjs",
+    treeshake: true,
   },
 ]);

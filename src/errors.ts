@@ -116,6 +116,14 @@ export class PresenceCheckError extends CleanupError {
   }
 }
 
+/**
+ * A reconcile could not start: the table could not be described, or its key schema cannot be read
+ * from object keys the way the options say. Nothing was listed or deleted.
+ */
+export class ReconcileError extends CleanupError {
+  override name = "ReconcileError";
+}
+
 /** Names a record for a message: "record 3 (SequenceNumber 4000..., eventID abc)". */
 export function describeRecord(record: RecordRef): string {
   const ids = [
@@ -143,6 +151,7 @@ const names = /* @__PURE__ */ new Set([
   "InvalidRecordError",
   "KeyMappingError",
   "PresenceCheckError",
+  "ReconcileError",
 ]);
 
 function nameOf(error: unknown): unknown {
@@ -181,6 +190,11 @@ export function isKeyMappingError(error: unknown): error is KeyMappingError {
 /** True for a {@link PresenceCheckError}. */
 export function isPresenceCheckError(error: unknown): error is PresenceCheckError {
   return hasName(error, "PresenceCheckError");
+}
+
+/** True for a {@link ReconcileError}. */
+export function isReconcileError(error: unknown): error is ReconcileError {
+  return hasName(error, "ReconcileError");
 }
 
 /** A thrown value's message for a log line: an Error's message, or the shape of anything else. */

@@ -8,6 +8,7 @@ import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from "
 import { abortable, sendOptions } from "./abort.js";
 import type { Limiter } from "./concurrency.js";
 import { decodeListedKey } from "./object-target.js";
+import type { ListedObject } from "./reconcile-types.js";
 import { type Failure, failureOfThrown } from "./s3-errors.js";
 import type { ObjectTarget } from "./types.js";
 
@@ -20,6 +21,8 @@ export interface ListRequest {
   prefix: string;
   /** `"current"`: ListObjectsV2, objects without `versionId`. `"all"`: every version and delete marker. */
   versions: "current" | "all";
+  /** ListObjectsV2 only: list the keys after this one (not itself), in S3's order. */
+  startAfter?: string | undefined;
 }
 
 /** How many more objects may be listed, shared by every listing that holds it, and the bound it started from. */
@@ -64,6 +67,35 @@ type Cursor = { ContinuationToken: string } | { KeyMarker: string; VersionIdMark
  * short or loop).
  */
 export async function* listPages(request: ListRequest, context: ListContext): AsyncGenerator<ObjectTarget[]> {
+  for await (const page of listEntries(request, context)) {
+    yield page.map(({ key, versionId }) => {
+      const object: ObjectTarget = { bucket: request.bucket, key };
+      if (versionId !== undefined) object.versionId = versionId;
+      return object;
+    });
+  }
+}
+
+/**
+ * Lists the current objects under `request.prefix` (after `request.startAfter`) page by page, with
+ * their size, last-modified time and ETag, as {@link listPages} does, and with the same errors.
+ */
+export async function* listObjects(
+  request: Omit<ListRequest, "versions">,
+  context: ListContext,
+): AsyncGenerator<ListedObject[]> {
+  for await (const page of listEntries({ ...request, versions: "current" }, context)) {
+    yield page.map(({ key, size, lastModified, etag }) => {
+      // No time listed: an invalid date, which reconcile never takes for an old object.
+      const object: ListedObject = { key, size: size ?? 0, lastModified: lastModified ?? new Date(Number.NaN) };
+      if (etag !== undefined) object.etag = etag;
+      return object;
+    });
+  }
+}
+
+/** The entries of a listing, keys decoded and checked, page by page. */
+async function* listEntries(request: ListRequest, context: ListContext): AsyncGenerator<Entry[]> {
   const { s3Client, signal, limit = (task) => task(), budget } = context;
   const visited = new Set<string>();
   let cursor: Cursor | undefined;
@@ -82,7 +114,7 @@ export async function* listPages(request: ListRequest, context: ListContext): As
       Prefix: request.prefix,
       EncodingType: "url",
       MaxKeys: maxKeys,
-      ...cursor,
+      ...(cursor ?? (request.startAfter === undefined ? {} : { StartAfter: request.startAfter })),
     } as const;
     let page: Page;
     try {
@@ -96,12 +128,10 @@ export async function* listPages(request: ListRequest, context: ListContext): As
     } catch (error) {
       throw new ListingError(failureOfThrown(error, signal));
     }
-    const objects = page.entries.map(({ key, versionId }) => {
-      const decoded = decode(page.encoded, key);
-      if (!decoded.startsWith(request.prefix)) throw untrusted("the store listed a key outside the prefix asked for");
-      const object: ObjectTarget = { bucket: request.bucket, key: decoded };
-      if (versionId !== undefined) object.versionId = versionId;
-      return object;
+    const objects = page.entries.map((entry) => {
+      const key = decode(page.encoded, entry.key);
+      if (!key.startsWith(request.prefix)) throw untrusted("the store listed a key outside the prefix asked for");
+      return { ...entry, key };
     });
     if (budget !== undefined) budget.remaining -= objects.length;
     yield objects;
@@ -120,9 +150,18 @@ export async function* listPages(request: ListRequest, context: ListContext): As
   }
 }
 
+/** One entry of a page: a key, and what the listing says of it. */
+interface Entry {
+  key: string;
+  versionId?: string | undefined;
+  size?: number | undefined;
+  lastModified?: Date | undefined;
+  etag?: string | undefined;
+}
+
 /** One page, read from either listing's output. */
 interface Page {
-  entries: { key: string; versionId: string | undefined }[];
+  entries: Entry[];
   encoded: boolean;
   truncated: boolean;
   next: Cursor | undefined;
@@ -131,6 +170,9 @@ interface Page {
 interface ListedEntry {
   Key?: string | undefined;
   VersionId?: string | undefined;
+  Size?: number | undefined;
+  LastModified?: Date | undefined;
+  ETag?: string | undefined;
 }
 
 function readObjects(output: {
@@ -141,7 +183,9 @@ function readObjects(output: {
 }): Page {
   const entries: Page["entries"] = [];
   // An entry without a Key names no object: there is nothing to delete for it.
-  for (const { Key } of output.Contents ?? []) if (Key !== undefined) entries.push({ key: Key, versionId: undefined });
+  for (const { Key, Size, LastModified, ETag } of output.Contents ?? []) {
+    if (Key !== undefined) entries.push({ key: Key, size: Size, lastModified: LastModified, etag: ETag });
+  }
   const token = output.NextContinuationToken;
   return {
     entries,

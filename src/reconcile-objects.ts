@@ -1,0 +1,201 @@
+/**
+ * Reconcile's decision over one batch of listed objects (a listing page, or a Distributed Map child
+ * batch): read each object key back into its item key, ask the table whether the items exist, sort
+ * every object into unrelated / live / young / orphan / unchecked, and with deletes on, probe the
+ * orphans' items once more and delete the orphans still without an item, each on the condition of
+ * the ETag it was listed with. Only orphans are ever deleted.
+ */
+import type { BatchDeleter } from "./batch-deleter.js";
+import type { ItemKeyReader } from "./item-key-reader.js";
+import type { ItemProbe } from "./item-presence.js";
+import type { ListedObject, ObjectVerdict, Orphan, ReconcileCounts } from "./reconcile-types.js";
+import type { AttributeMap, Logger } from "./types.js";
+
+/** What a reconciler needs; built once per run. */
+export interface ObjectReconcilerConfig {
+  bucket: string;
+  tableName: string;
+  readItemKey: ItemKeyReader;
+  probe: ItemProbe;
+  /** Deletes the orphans; `undefined` when the run only reports. */
+  deleter: BatchDeleter | undefined;
+  minAgeMs: number;
+  /** The time now, in ms since the epoch. */
+  now: () => number;
+  /** Objects outside these prefixes are never deleted (they count as unrelated). */
+  allowedPrefixes: readonly string[] | undefined;
+  /** Receives each orphan with what became of it, before the batch's counts are returned. */
+  onOrphan: ((orphan: Orphan) => void | Promise<void>) | undefined;
+  logger: Logger;
+}
+
+/**
+ * Reconciles one batch of objects and counts what they were. Never rejects for S3 or DynamoDB
+ * errors (they make objects unchecked or failed); rejects only when `onOrphan` does.
+ */
+export type ObjectReconciler = (objects: readonly ListedObject[], signal: AbortSignal) => Promise<ReconcileCounts>;
+
+/** Counts of nothing. */
+export function noCounts(): ReconcileCounts {
+  return {
+    listed: 0,
+    unrelated: 0,
+    live: 0,
+    young: 0,
+    orphans: 0,
+    unchecked: 0,
+    deleted: 0,
+    failed: 0,
+    keptReplaced: 0,
+    keptRecreated: 0,
+    bytes: 0,
+  };
+}
+
+/** Adds `more` into `into`, field by field. */
+export function addCounts(into: ReconcileCounts, more: ReconcileCounts): void {
+  for (const field of Object.keys(into) as (keyof ReconcileCounts)[]) into[field] += more[field];
+}
+
+/** An object whose item key was read, waiting for the table's answer. */
+interface Candidate {
+  object: ListedObject;
+  itemKey: AttributeMap;
+}
+
+/**
+ * Creates the reconciler of one run.
+ *
+ * @example
+ * ```ts
+ * const reconcileObjects = createObjectReconciler(config);
+ * const counts = await reconcileObjects(page, signal);
+ * ```
+ */
+export function createObjectReconciler(config: ObjectReconcilerConfig): ObjectReconciler {
+  const { bucket, tableName, readItemKey, probe, deleter, minAgeMs, now, allowedPrefixes, onOrphan, logger } = config;
+  return async (objects, signal) => {
+    const counts = noCounts();
+    counts.listed = objects.length;
+    const unchecked: string[] = [];
+    const candidates: Candidate[] = [];
+    for (const object of objects) {
+      if (allowedPrefixes !== undefined && !allowedPrefixes.some((prefix) => object.key.startsWith(prefix))) {
+        counts.unrelated++;
+        continue;
+      }
+      const read = readItemKey(object.key);
+      if (read.kind === "item") candidates.push({ object, itemKey: read.key });
+      else if (read.kind === "unrelated") counts.unrelated++;
+      else unchecked.push(read.message);
+    }
+    const firstAnswers = await probe(
+      candidates.map(({ itemKey }) => ({ table: tableName, key: itemKey })),
+      signal,
+    );
+    const orphans: Candidate[] = [];
+    const age = now();
+    candidates.forEach((candidate, index) => {
+      const verdict = verdictOf(firstAnswers[index], candidate.object, age, minAgeMs);
+      if (verdict === "live") counts.live++;
+      else if (verdict === "young") counts.young++;
+      else if (verdict === "orphan") orphans.push(candidate);
+      else unchecked.push(`\`${candidate.object.key}\`: ${(firstAnswers[index] as { problem: string }).problem}`);
+    });
+    counts.unchecked = unchecked.length;
+    if (unchecked.length > 0) {
+      logger.warn("reconcile: objects unchecked, nothing deleted for them", {
+        table: tableName,
+        bucket,
+        unchecked: unchecked.length,
+        first: unchecked[0],
+      });
+    }
+    counts.orphans = orphans.length;
+    for (const { object } of orphans) counts.bytes += object.size;
+    const settled = deleter === undefined ? found(orphans) : await deleteOrphans(config, deleter, orphans, signal);
+    for (const orphan of settled) {
+      if (orphan.status === "deleted") counts.deleted++;
+      else if (orphan.status === "failed") counts.failed++;
+      else if (orphan.status === "kept-replaced") counts.keptReplaced++;
+      else if (orphan.status === "kept-recreated") counts.keptRecreated++;
+      if (onOrphan !== undefined) await onOrphan(orphan);
+    }
+    return counts;
+  };
+
+  function found(orphans: readonly Candidate[]): Orphan[] {
+    return orphans.map((candidate) => orphanOf(bucket, candidate, "found"));
+  }
+}
+
+function verdictOf(
+  answer: Awaited<ReturnType<ItemProbe>>[number] | undefined,
+  object: ListedObject,
+  now: number,
+  minAgeMs: number,
+): Exclude<ObjectVerdict, "unrelated"> {
+  if (answer === "present") return "live";
+  if (answer !== "absent") return "unchecked";
+  // Compared this way round so that an object of unknown age (an invalid date) is young, never an orphan.
+  return now - object.lastModified.getTime() >= minAgeMs ? "orphan" : "young";
+}
+
+/**
+ * Asks for the orphans' items once more, then deletes those still absent on the condition of the
+ * ETag they were listed with; says what became of each orphan, in the order given.
+ */
+async function deleteOrphans(
+  config: ObjectReconcilerConfig,
+  deleter: BatchDeleter,
+  orphans: readonly Candidate[],
+  signal: AbortSignal,
+): Promise<Orphan[]> {
+  if (orphans.length === 0) return [];
+  const { bucket, tableName } = config;
+  const answers = await config.probe(
+    orphans.map(({ itemKey }) => ({ table: tableName, key: itemKey })),
+    signal,
+  );
+  const settled = orphans.map((candidate, index): Orphan => {
+    const answer = answers[index];
+    if (answer === "present") return orphanOf(bucket, candidate, "kept-recreated");
+    const problem =
+      answer === "absent" ? "not deleted: the deleter did not report it" : (answer as { problem: string }).problem;
+    const code = answer === "absent" ? "NotReported" : "ItemPresenceUnknown";
+    return { ...orphanOf(bucket, candidate, "failed"), error: { code, message: problem } };
+  });
+  const toDelete = settled.filter((_, index) => answers[index] === "absent");
+  if (toDelete.length === 0) return settled;
+  const report = await deleter(
+    toDelete.map(({ key, etag }) => (etag === undefined ? { bucket, key } : { bucket, key, etag })),
+    { signal },
+  );
+  const deleted = new Set(report.deleted.map((target) => target.key));
+  const replaced = new Set(report.keptReplaced.map((target) => target.key));
+  const failures = new Map(report.failed.map((failure) => [failure.target.key, failure]));
+  for (const orphan of toDelete) {
+    const failure = failures.get(orphan.key);
+    if (deleted.has(orphan.key)) {
+      orphan.status = "deleted";
+      delete orphan.error;
+    } else if (replaced.has(orphan.key)) {
+      orphan.status = "kept-replaced";
+      delete orphan.error;
+    } else if (failure !== undefined) orphan.error = { code: failure.code, message: failure.message };
+  }
+  return settled;
+}
+
+function orphanOf(bucket: string, { object, itemKey }: Candidate, status: Orphan["status"]): Orphan {
+  const orphan: Orphan = {
+    bucket,
+    key: object.key,
+    size: object.size,
+    lastModified: object.lastModified,
+    itemKey,
+    status,
+  };
+  if (object.etag !== undefined) orphan.etag = object.etag;
+  return orphan;
+}
