@@ -7,16 +7,39 @@
  */
 import type { BatchDeleter } from "./batch-deleter.js";
 import type { ItemKeyReader } from "./item-key-reader.js";
-import type { ItemProbe } from "./item-presence.js";
+import type { ItemPresence, ItemProbe } from "./item-presence.js";
 import type { ListedObject, ObjectVerdict, Orphan, ReconcileCounts } from "./reconcile-types.js";
 import type { AttributeMap, Logger } from "./types.js";
+
+/** An object whose item key was read, waiting for the table's answer. */
+export interface Candidate {
+  object: ListedObject;
+  itemKey: AttributeMap;
+}
+
+/**
+ * Whether each candidate's item exists, in the order given. Never rejects: an answer that cannot be
+ * had is unknown.
+ */
+export type PresenceOf = (candidates: readonly Candidate[], signal: AbortSignal) => Promise<ItemPresence[]>;
+
+/** Presence by asking `tableName` for each candidate's item key. */
+export function tablePresence(probe: ItemProbe, tableName: string): PresenceOf {
+  return (candidates, signal) =>
+    probe(
+      candidates.map(({ itemKey }) => ({ table: tableName, key: itemKey })),
+      signal,
+    );
+}
 
 /** What a reconciler needs; built once per run. */
 export interface ObjectReconcilerConfig {
   bucket: string;
+  /** For log lines. */
   tableName: string;
   readItemKey: ItemKeyReader;
-  probe: ItemProbe;
+  /** Asked once for every candidate, and with deletes on, once more for the orphans. */
+  presence: PresenceOf;
   /** Deletes the orphans; `undefined` when the run only reports. */
   deleter: BatchDeleter | undefined;
   minAgeMs: number;
@@ -57,12 +80,6 @@ export function addCounts(into: ReconcileCounts, more: ReconcileCounts): void {
   for (const field of Object.keys(into) as (keyof ReconcileCounts)[]) into[field] += more[field];
 }
 
-/** An object whose item key was read, waiting for the table's answer. */
-interface Candidate {
-  object: ListedObject;
-  itemKey: AttributeMap;
-}
-
 /**
  * Creates the reconciler of one run.
  *
@@ -73,7 +90,8 @@ interface Candidate {
  * ```
  */
 export function createObjectReconciler(config: ObjectReconcilerConfig): ObjectReconciler {
-  const { bucket, tableName, readItemKey, probe, deleter, minAgeMs, now, allowedPrefixes, onOrphan, logger } = config;
+  const { bucket, tableName, readItemKey, presence, deleter, minAgeMs, now, allowedPrefixes, onOrphan, logger } =
+    config;
   return async (objects, signal) => {
     const counts = noCounts();
     counts.listed = objects.length;
@@ -89,10 +107,7 @@ export function createObjectReconciler(config: ObjectReconcilerConfig): ObjectRe
       else if (read.kind === "unrelated") counts.unrelated++;
       else unchecked.push(read.message);
     }
-    const firstAnswers = await probe(
-      candidates.map(({ itemKey }) => ({ table: tableName, key: itemKey })),
-      signal,
-    );
+    const firstAnswers = await presence(candidates, signal);
     const orphans: Candidate[] = [];
     const age = now();
     candidates.forEach((candidate, index) => {
@@ -130,7 +145,7 @@ export function createObjectReconciler(config: ObjectReconcilerConfig): ObjectRe
 }
 
 function verdictOf(
-  answer: Awaited<ReturnType<ItemProbe>>[number] | undefined,
+  answer: ItemPresence | undefined,
   object: ListedObject,
   now: number,
   minAgeMs: number,
@@ -152,11 +167,8 @@ async function deleteOrphans(
   signal: AbortSignal,
 ): Promise<Orphan[]> {
   if (orphans.length === 0) return [];
-  const { bucket, tableName } = config;
-  const answers = await config.probe(
-    orphans.map(({ itemKey }) => ({ table: tableName, key: itemKey })),
-    signal,
-  );
+  const { bucket } = config;
+  const answers = await config.presence(orphans, signal);
   const settled = orphans.map((candidate, index): Orphan => {
     const answer = answers[index];
     if (answer === "present") return orphanOf(bucket, candidate, "kept-recreated");

@@ -23,7 +23,13 @@ import {
   type ReconcileCheckpoint,
   resumedProgress,
 } from "./reconcile-checkpoint.js";
-import { addCounts, createObjectReconciler, noCounts, type ObjectReconciler } from "./reconcile-objects.js";
+import {
+  addCounts,
+  createObjectReconciler,
+  noCounts,
+  type ObjectReconciler,
+  tablePresence,
+} from "./reconcile-objects.js";
 import type { Orphan, ReconcileCounts } from "./reconcile-types.js";
 import { ListingError, listObjects } from "./s3-listing.js";
 import { describeTableKey } from "./table-key-schema.js";
@@ -218,7 +224,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     bucket,
     tableName,
     readItemKey,
-    probe: createItemProbe({ dynamoDbClient, concurrency }),
+    presence: tablePresence(createItemProbe({ dynamoDbClient, concurrency }), tableName),
     deleter: options.delete === true ? createBatchDeleter({ s3Client, concurrency }) : undefined,
     minAgeMs,
     now: options.now ?? Date.now,

@@ -3,7 +3,13 @@ import { describe, expect, it, vi } from "vitest";
 import type { BatchDeleter, DeleteReport } from "../src/batch-deleter.js";
 import { templateKeyReader } from "../src/item-key-reader.js";
 import type { ItemLookup, ItemPresence, ItemProbe } from "../src/item-presence.js";
-import { addCounts, createObjectReconciler, noCounts, type ObjectReconcilerConfig } from "../src/reconcile-objects.js";
+import {
+  addCounts,
+  createObjectReconciler,
+  noCounts,
+  type ObjectReconcilerConfig,
+  tablePresence,
+} from "../src/reconcile-objects.js";
 import type { ListedObject, Orphan } from "../src/reconcile-types.js";
 import type { ObjectTarget } from "../src/types.js";
 import { propertyRuns } from "./property-runs.js";
@@ -61,7 +67,7 @@ function setup(overrides: Partial<ObjectReconcilerConfig> = {}) {
     bucket: "product-images",
     tableName: "products",
     readItemKey: reader as Exclude<typeof reader, { kind: string }>,
-    probe: fakeProbe([]).probe,
+    presence: tablePresence(fakeProbe([]).probe, "products"),
     deleter: undefined,
     minAgeMs: DAY,
     now: () => NOW,
@@ -80,7 +86,7 @@ const signal = new AbortController().signal;
 describe("createObjectReconciler", () => {
   it("sorts objects into unrelated, live, young and orphans, and counts the orphans' bytes", async () => {
     const { probe, calls } = fakeProbe(["live"]);
-    const { reconcileObjects, orphans } = setup({ probe });
+    const { reconcileObjects, orphans } = setup({ presence: tablePresence(probe, "products") });
     const counts = await reconcileObjects(
       [
         object("images/live.png"),
@@ -147,7 +153,7 @@ describe("createObjectReconciler", () => {
 
   it("counts an object outside allowedPrefixes unrelated, and never asks the table about it", async () => {
     const { probe, calls } = fakeProbe([]);
-    const { reconcileObjects } = setup({ probe, allowedPrefixes: ["images/a"] });
+    const { reconcileObjects } = setup({ presence: tablePresence(probe, "products"), allowedPrefixes: ["images/a"] });
     const counts = await reconcileObjects([object("images/a1.png"), object("images/b1.png")], signal);
     expect(counts).toMatchObject({ listed: 2, unrelated: 1, orphans: 1 });
     expect(calls).toEqual([[{ table: "products", key: { productId: { S: "a1" } } }]]);
@@ -158,7 +164,7 @@ describe("createObjectReconciler", () => {
       lookup.key.productId?.S === "x" ? { problem: "throttled" } : undefined,
     );
     const { deleter, calls } = fakeDeleter();
-    const { reconcileObjects, logger } = setup({ probe, deleter });
+    const { reconcileObjects, logger } = setup({ presence: tablePresence(probe, "products"), deleter });
     const counts = await reconcileObjects([object("images/x.png"), object("images/y.png")], signal);
     expect(counts).toMatchObject({ unchecked: 1, orphans: 1, deleted: 1 });
     expect(calls).toEqual([[{ bucket: "product-images", key: "images/y.png", etag: '"images/y.png"' }]]);
@@ -193,7 +199,7 @@ describe("createObjectReconciler", () => {
     it("asks for the orphans' items again, then deletes those still missing on their ETag", async () => {
       const { probe, calls } = fakeProbe(["live"]);
       const { deleter, calls: deletes } = fakeDeleter();
-      const { reconcileObjects, orphans } = setup({ probe, deleter });
+      const { reconcileObjects, orphans } = setup({ presence: tablePresence(probe, "products"), deleter });
       const counts = await reconcileObjects(
         [object("images/live.png"), object("images/a.png"), { key: "images/b.png", size: 5, lastModified: OLD }],
         signal,
@@ -220,7 +226,7 @@ describe("createObjectReconciler", () => {
         call === 2 && lookup.key.productId?.S === "a" ? "present" : undefined,
       );
       const { deleter, calls } = fakeDeleter();
-      const { reconcileObjects, orphans } = setup({ probe, deleter });
+      const { reconcileObjects, orphans } = setup({ presence: tablePresence(probe, "products"), deleter });
       const counts = await reconcileObjects([object("images/a.png"), object("images/b.png")], signal);
       expect(counts).toMatchObject({ orphans: 2, keptRecreated: 1, deleted: 1 });
       expect(calls).toEqual([[{ bucket: "product-images", key: "images/b.png", etag: '"images/b.png"' }]]);
@@ -232,7 +238,7 @@ describe("createObjectReconciler", () => {
         call === 2 ? { problem: "the table could not be read in time" } : undefined,
       );
       const { deleter, calls } = fakeDeleter();
-      const { reconcileObjects, orphans } = setup({ probe, deleter });
+      const { reconcileObjects, orphans } = setup({ presence: tablePresence(probe, "products"), deleter });
       const counts = await reconcileObjects([object("images/a.png")], signal);
       expect(calls).toEqual([]);
       expect(counts).toMatchObject({ orphans: 1, failed: 1, deleted: 0 });
@@ -270,7 +276,7 @@ describe("createObjectReconciler", () => {
     it("sends nothing when there is no orphan, and passes the signal to the deleter", async () => {
       const deleter = vi.fn<BatchDeleter>(async () => ({ deleted: [], failed: [], keptReplaced: [] }));
       const { probe, calls } = fakeProbe(["a"]);
-      const { reconcileObjects } = setup({ probe, deleter });
+      const { reconcileObjects } = setup({ presence: tablePresence(probe, "products"), deleter });
       await reconcileObjects([object("images/a.png")], signal);
       expect(deleter).not.toHaveBeenCalled();
       expect(calls).toHaveLength(1);
@@ -314,7 +320,7 @@ describe("createObjectReconciler", () => {
             call === 2 ? answers.get(lookup.key.productId?.S as string) : undefined,
           );
           const { deleter, calls } = fakeDeleter();
-          const { reconcileObjects } = setup({ probe, deleter });
+          const { reconcileObjects } = setup({ presence: tablePresence(probe, "products"), deleter });
           const objects = specs.map((spec, index) =>
             object(`images/${spec.id}${spec.suffix}`, new Date(NOW - spec.ageMs), index),
           );
