@@ -10,7 +10,7 @@
  * library was built and tested for.
  */
 import { fileURLToPath } from "node:url";
-import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -24,6 +24,7 @@ import {
   REMOVE_ONLY_FILTER_CRITERIA,
   TTL_REMOVE_ONLY_FILTER_CRITERIA,
 } from "dynamodb-s3-cleanup";
+import { ReconcileStateMachine } from "./reconcile-state-machine.js";
 
 /** The prefix of every image key. The function may delete nothing outside it (option and IAM alike). */
 export const IMAGE_PREFIX = "images/";
@@ -76,7 +77,23 @@ export interface ProductImagesCleanupStackProps extends StackProps {
    * @default false
    */
   readonly globalTable?: boolean;
+
+  /**
+   * Adds reconcile on Step Functions Distributed Map (see reconcile-state-machine.ts): a daily S3
+   * Inventory of the images into a bucket of its own, and a state machine that runs the batch
+   * function over a report, 1,000 images a batch, `maxConcurrency` batches at once unless a run says
+   * otherwise. With `allowDelete: false` no run can delete.
+   *
+   * @default undefined: no reconcile
+   */
+  readonly reconcile?: { readonly maxConcurrency?: number; readonly allowDelete?: boolean };
 }
+
+/** Where in the reconcile reports bucket S3 Inventory delivers the images' reports. */
+export const INVENTORY_PREFIX = "inventory";
+
+/** Where in the reconcile reports bucket the state machine writes each run's results. */
+export const RESULTS_PREFIX = "reconcile-results";
 
 /** The products table, its images bucket and the function that deletes a removed product's image. */
 export class ProductImagesCleanupStack extends Stack {
@@ -92,6 +109,8 @@ export class ProductImagesCleanupStack extends Stack {
   readonly cleanup: NodejsFunction;
   /** The replay function: cleans up the ranges named in {@link failures}. */
   readonly replay: NodejsFunction;
+  /** Reconcile on Distributed Map, with the `reconcile` option. */
+  readonly reconcile: ReconcileStateMachine | undefined;
 
   constructor(scope: Construct, id: string, props: ProductImagesCleanupStackProps = {}) {
     super(scope, id, props);
@@ -263,6 +282,8 @@ export class ProductImagesCleanupStack extends Stack {
       scalingConfig: { maximumConcurrency: 2 },
     });
 
+    this.reconcile = props.reconcile === undefined ? undefined : this.addReconcile(props.reconcile);
+
     new CfnOutput(this, "TableName", { value: this.table.tableName });
     new CfnOutput(this, "BucketName", { value: this.bucket.bucketName });
     new CfnOutput(this, "FailureQueueUrl", {
@@ -273,6 +294,47 @@ export class ProductImagesCleanupStack extends Stack {
       description: "Poll this for ranges the replay could not clean up; run reconcile for them",
       value: this.replayDeadLetters.queueUrl,
     });
+  }
+
+  /** The reports bucket, the images' inventory into it, and the state machine that reads it. */
+  private addReconcile(options: NonNullable<ProductImagesCleanupStackProps["reconcile"]>): ReconcileStateMachine {
+    // Inventory reports and run results: rebuilt daily and per run, so kept a month, then gone.
+    const reports = new s3.Bucket(this, "ReconcileReports", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      lifecycleRules: [{ expiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // CSV: the format Distributed Map reads through a manifest. Current versions only, and the three
+    // fields a batch needs: the size for the report, the time for minAgeMs, the ETag for the condition.
+    this.bucket.addInventory({
+      inventoryId: "reconcile",
+      // The CDK's own Bucket as its IBucket, which exactOptionalPropertyTypes alone tells apart.
+      destination: { bucket: reports as s3.IBucket, prefix: INVENTORY_PREFIX, bucketOwner: this.account },
+      objectsPrefix: IMAGE_PREFIX,
+      format: s3.InventoryFormat.CSV,
+      frequency: s3.InventoryFrequency.DAILY,
+      includeObjectVersions: s3.InventoryObjectVersion.CURRENT,
+      optionalFields: ["Size", "LastModifiedDate", "ETag"],
+    });
+    const reconcile = new ReconcileStateMachine(this, "Reconcile", {
+      table: this.table,
+      bucket: this.bucket,
+      key: IMAGE_KEY,
+      allowedPrefixes: [IMAGE_PREFIX],
+      inventoryBucket: reports,
+      inventoryPrefix: `${INVENTORY_PREFIX}/`,
+      resultsBucket: reports,
+      resultsPrefix: RESULTS_PREFIX,
+      ...options,
+    });
+    new CfnOutput(this, "ReconcileStateMachineArn", {
+      description:
+        'Start a run with { "manifest": { "bucket": <ReconcileReportsBucketName>, "key": <a manifest.json under inventory/> } }',
+      value: reconcile.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, "ReconcileReportsBucketName", { value: reports.bucketName });
+    return reconcile;
   }
 }
 
