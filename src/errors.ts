@@ -1,7 +1,8 @@
 /**
- * Errors. One base class and four subclasses that carry what a caller needs. The type guards check
+ * Errors. One base class and subclasses that carry what a caller needs. The type guards check
  * `name`, so they work across realms and duplicate installs, where `instanceof` does not.
  */
+import type { ReconcileBatchResult } from "./reconcile-batch-handler.js";
 
 /** Where a record sits in its batch, for messages and for callers. */
 export interface RecordRef {
@@ -124,6 +125,24 @@ export class ReconcileError extends CleanupError {
   override name = "ReconcileError";
 }
 
+/**
+ * A batch did not finish: some delete failed, some object's item could not be told, some item was
+ * not an object of the bucket, or the time ran out. Thrown after everything else in the batch was
+ * done, so that the state machine retries the batch (doing it again is harmless) and, with
+ * `ToleratedFailurePercentage` 0, fails the run rather than report it done.
+ */
+export class ReconcileBatchError extends CleanupError {
+  override name = "ReconcileBatchError";
+  readonly result: ReconcileBatchResult;
+
+  constructor(result: ReconcileBatchResult) {
+    super(
+      `the batch is not finished: ${result.failed} deletes failed, ${result.unchecked} objects unchecked, ${result.invalidItems} invalid items (of ${result.listed + result.invalidItems})`,
+    );
+    this.result = result;
+  }
+}
+
 /** Names a record for a message: "record 3 (SequenceNumber 4000..., eventID abc)". */
 export function describeRecord(record: RecordRef): string {
   const ids = [
@@ -152,6 +171,7 @@ const names = /* @__PURE__ */ new Set([
   "KeyMappingError",
   "PresenceCheckError",
   "ReconcileError",
+  "ReconcileBatchError",
 ]);
 
 function nameOf(error: unknown): unknown {
@@ -195,6 +215,11 @@ export function isPresenceCheckError(error: unknown): error is PresenceCheckErro
 /** True for a {@link ReconcileError}. */
 export function isReconcileError(error: unknown): error is ReconcileError {
   return hasName(error, "ReconcileError");
+}
+
+/** True for a {@link ReconcileBatchError}. */
+export function isReconcileBatchError(error: unknown): error is ReconcileBatchError {
+  return hasName(error, "ReconcileBatchError");
 }
 
 /** A thrown value's message for a log line: an Error's message, or the shape of anything else. */

@@ -7,11 +7,8 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import * as z from "zod/mini";
 import { dynamoDbClientOf } from "./aws-clients.js";
-import { createBatchDeleter } from "./batch-deleter.js";
 import { mapInOrder } from "./concurrency.js";
-import { ConfigError, type ConfigIssue, errorMessage } from "./errors.js";
-import { functionKeyReader, type ItemKeyOf, type ItemKeyReader, templateKeyReader } from "./item-key-reader.js";
-import { createItemProbe } from "./item-presence.js";
+import { ConfigError, errorMessage } from "./errors.js";
 import { defaultLogger } from "./json-logger.js";
 import { distinctPrefixes, inPartition, splitKeySpace } from "./key-space-partitions.js";
 import { templatePrefix } from "./key-template-inversion.js";
@@ -23,99 +20,36 @@ import {
   type ReconcileCheckpoint,
   resumedProgress,
 } from "./reconcile-checkpoint.js";
+import { addCounts, noCounts, type ObjectReconciler } from "./reconcile-objects.js";
 import {
-  addCounts,
-  createObjectReconciler,
-  noCounts,
-  type ObjectReconciler,
-  tablePresence,
-} from "./reconcile-objects.js";
-import type { Orphan, ReconcileCounts } from "./reconcile-types.js";
+  createReconcilerFor,
+  type ReconcilerOptions,
+  reconcilerCrossCheck,
+  reconcilerFields,
+  reconcilerRequired,
+  templatesOf,
+} from "./reconcile-setup.js";
+import type { ReconcileCounts } from "./reconcile-types.js";
 import { ListingError, listObjects } from "./s3-listing.js";
-import { describeTableKey } from "./table-key-schema.js";
-import type { AwsClientLike, Logger } from "./types.js";
-import {
-  allowedPrefixesSchema,
-  clientSchema,
-  fn,
-  loggerSchema,
-  nonEmptyString,
-  nonNegativeInt,
-  optionsSchema,
-  positiveInt,
-  s3ClientSchema,
-  trueOrFalse,
-  validateOptions,
-} from "./validation.js";
-
-/** The default `minAgeMs`: a day. */
-export const DEFAULT_MIN_AGE_MS = 24 * 60 * 60 * 1000;
+import { fn, nonEmptyString, optionsSchema, validateOptions } from "./validation.js";
 
 /** Options of {@link reconcile}. Give `key` or `itemKeyOf`, not both. */
-export interface ReconcileOptions {
-  /** The table whose items the objects belong to. Needs `dynamodb:DescribeTable` and `dynamodb:BatchGetItem`. */
-  tableName: string;
-  /** The bucket to reconcile. Needs `s3:ListBucket`, and with `delete: true` `s3:DeleteObject`. */
-  bucket: string;
-  /**
-   * The key template(s) of the cleanup handler, such as `"images/{productId}.png"`: each placeholder a
-   * key attribute of the table, and every key attribute in each template. An object key is read back
-   * into its item key through them (an N attribute as the number DynamoDB stores).
-   */
-  key?: string | readonly string[] | undefined;
-  /**
-   * For layouts a template cannot express: the item key of an object key, as plain values (a string
-   * for S, a number, bigint or numeric string for N, a Uint8Array for B), or `undefined` for an object
-   * of no item. A throw, or a key the table cannot have, leaves the object unchecked.
-   */
-  itemKeyOf?: ItemKeyOf | undefined;
+export interface ReconcileOptions extends ReconcilerOptions {
   /**
    * The prefix to list.
    * @default the text before the first placeholder of each template ("" with `itemKeyOf`)
    */
   prefix?: string | undefined;
-  /**
-   * An object written within this many milliseconds is never an orphan (its item may not be written
-   * yet: uploads often come first).
-   * @default 86400000 (24 h)
-   */
-  minAgeMs?: number | undefined;
-  /**
-   * Delete the orphans: each on the condition of the ETag it was listed with, after asking the table
-   * once more for its item. Off, the run only reports.
-   * @default false
-   */
-  delete?: boolean | undefined;
-  /**
-   * How many partitions of the key space are listed at once; also the BatchGetItem and DeleteObjects
-   * requests in flight per partition.
-   * @default 4
-   */
-  concurrency?: number | undefined;
   /** Stops the run: no page is listed or reconciled after it fires, and the report says `complete: false`. */
   signal?: AbortSignal | undefined;
   /** Called after each page, with the counts so far. */
   onProgress?: ((progress: ReconcileProgress) => void) | undefined;
-  /** Called for each orphan with what became of it. The run waits for it; if it throws, the run stops and rejects. */
-  onOrphan?: ((orphan: Orphan) => void | Promise<void>) | undefined;
   /**
    * Where the run keeps its progress: a file path, or a `{ load, save }` pair. A run given the
    * checkpoint of a stopped run goes on after the last key each partition completed; the checkpoint
    * of a finished run starts a new one.
    */
   checkpoint?: string | CheckpointStore | undefined;
-  /** When set, only objects under these prefixes are ever deleted, and the prefixes listed must lie within them. */
-  allowedPrefixes?: readonly string[] | undefined;
-  /** When set, `bucket` must be one of these. */
-  allowedBuckets?: readonly string[] | undefined;
-  /** @default a new S3Client({}) */
-  s3Client?: S3Client | undefined;
-  /** @default a new DynamoDBClient({}), from the optional peer @aws-sdk/client-dynamodb */
-  dynamoDbClient?: AwsClientLike | undefined;
-  /** @default JSON lines on stdout, at AWS_LAMBDA_LOG_LEVEL or `info` */
-  logger?: Logger | undefined;
-  /** The time now, in ms since the epoch, which `minAgeMs` is measured from. @default Date.now */
-  now?: (() => number) | undefined;
 }
 
 /** A partition's progress, as reports and `onProgress` give it. */
@@ -160,45 +94,25 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const started = Date.now();
   validateOptions(
     optionsSchema(
-      { tableName: nonEmptyString(), bucket: nonEmptyString() },
+      reconcilerRequired(),
       {
-        key: () => z.union([z.string(), z.array(z.string())], { error: "must be a template or an array of templates" }),
-        itemKeyOf: () => fn(),
+        ...reconcilerFields,
         prefix: () => z.string({ error: "must be a string" }),
-        minAgeMs: nonNegativeInt,
-        delete: trueOrFalse,
-        concurrency: () => positiveInt(64),
         signal: () =>
           z.custom<AbortSignal>((value) => value instanceof AbortSignal, { error: "must be an AbortSignal" }),
         onProgress: () => fn(),
-        onOrphan: () => fn(),
         checkpoint: () =>
           z.union([nonEmptyString(), z.looseObject({ load: fn("must be a method"), save: fn("must be a method") })], {
             error: "must be a file path or an object with load and save methods",
           }),
-        allowedPrefixes: allowedPrefixesSchema,
-        allowedBuckets: () => z.array(nonEmptyString(), { error: "must be an array of bucket names" }),
-        s3Client: s3ClientSchema,
-        dynamoDbClient: clientSchema("a DynamoDBClient"),
-        logger: loggerSchema,
-        now: () => fn(),
       },
       options,
     ),
     options,
-    crossCheck,
+    reconcilerCrossCheck,
   );
-  const {
-    tableName,
-    bucket,
-    minAgeMs = DEFAULT_MIN_AGE_MS,
-    concurrency = 4,
-    signal,
-    allowedPrefixes,
-    logger = defaultLogger(),
-  } = options;
-  const templates =
-    options.key === undefined ? undefined : typeof options.key === "string" ? [options.key] : [...options.key];
+  const { tableName, bucket, concurrency = 4, signal, allowedPrefixes, logger = defaultLogger() } = options;
+  const templates = templatesOf(options.key);
   const prefixes = distinctPrefixes(
     options.prefix !== undefined
       ? [options.prefix]
@@ -218,20 +132,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
   const s3Client = options.s3Client ?? new S3Client({});
   const dynamoDbClient = dynamoDbClientOf(options.dynamoDbClient);
-  const table = await describeTableKey(dynamoDbClient, tableName, signal);
-  const readItemKey = itemKeyReaderOf(templates, options.itemKeyOf, table.keySchema);
-  const reconcileObjects = createObjectReconciler({
-    bucket,
-    tableName,
-    readItemKey,
-    presence: tablePresence(createItemProbe({ dynamoDbClient, concurrency }), tableName),
-    deleter: options.delete === true ? createBatchDeleter({ s3Client, concurrency }) : undefined,
-    minAgeMs,
-    now: options.now ?? Date.now,
-    allowedPrefixes,
-    onOrphan: options.onOrphan,
-    logger,
-  });
+  const reconcileObjects = await createReconcilerFor(options, { s3Client, dynamoDbClient, logger }, signal);
 
   const store = typeof options.checkpoint === "string" ? fileCheckpointStore(options.checkpoint) : options.checkpoint;
   const run: ReconcileCheckpoint["run"] = { tableName, bucket, keys: templates ?? "itemKeyOf", prefixes };
@@ -375,39 +276,4 @@ function reportOf({ progress, listed, error }: PartitionState): PartitionReport 
   if (progress.after !== undefined) report.after = progress.after;
   if (error !== undefined) report.error = error;
   return report;
-}
-
-/** The reader of object keys: through the templates, or `itemKeyOf`. */
-function itemKeyReaderOf(
-  templates: readonly string[] | undefined,
-  itemKeyOf: ItemKeyOf | undefined,
-  keySchema: Parameters<typeof templateKeyReader>[1],
-): ItemKeyReader {
-  if (templates === undefined) return functionKeyReader(itemKeyOf as ItemKeyOf, keySchema);
-  const reader = templateKeyReader(templates, keySchema);
-  if (typeof reader === "function") return reader;
-  throw new ConfigError([{ path: "key", message: reader.message }]);
-}
-
-function crossCheck(input: Record<string, unknown>): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  if ((input.key === undefined) === (input.itemKeyOf === undefined)) {
-    issues.push({ path: "key", message: "give `key` (the templates) or `itemKeyOf`, exactly one of them" });
-  }
-  const templates = typeof input.key === "string" ? [input.key] : Array.isArray(input.key) ? input.key : [];
-  templates.forEach((template, index) => {
-    if (typeof template === "string" && templatePrefix(template) === undefined) {
-      issues.push({
-        path: typeof input.key === "string" ? "key" : `key[${index}]`,
-        message: `is not a key template: ${JSON.stringify(template)}`,
-      });
-    }
-  });
-  if (Array.isArray(input.key) && input.key.length === 0)
-    issues.push({ path: "key", message: "must hold at least one template" });
-  const allowed = input.allowedBuckets;
-  if (Array.isArray(allowed) && typeof input.bucket === "string" && !allowed.includes(input.bucket)) {
-    issues.push({ path: "bucket", message: `is not one of \`allowedBuckets\` (${allowed.join(", ")})` });
-  }
-  return issues;
 }

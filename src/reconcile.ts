@@ -4,12 +4,26 @@
  * no handler loads it.
  */
 
-export { isReconcileError, ReconcileError } from "./errors.js";
+export {
+  isReconcileBatchError,
+  isReconcileError,
+  ReconcileBatchError,
+  ReconcileError,
+} from "./errors.js";
 export type { ItemKeyOf, ItemKeyValue } from "./item-key-reader.js";
+export type {
+  ReconcileBatchEvent,
+  ReconcileBatchHandler,
+  ReconcileBatchHandlerOptions,
+  ReconcileBatchResult,
+} from "./reconcile-batch-handler.js";
+export { createReconcileBatchHandler } from "./reconcile-batch-handler.js";
 export type { CheckpointStore, PartitionProgress, ReconcileCheckpoint } from "./reconcile-checkpoint.js";
 export { fileCheckpointStore } from "./reconcile-checkpoint.js";
 export type { PartitionReport, ReconcileOptions, ReconcileProgress, ReconcileReport } from "./reconcile-run.js";
-export { DEFAULT_MIN_AGE_MS, reconcile } from "./reconcile-run.js";
+export { reconcile } from "./reconcile-run.js";
+export type { ReconcilerOptions } from "./reconcile-setup.js";
+export { DEFAULT_MIN_AGE_MS } from "./reconcile-setup.js";
 export type {
   ListedObject,
   ObjectVerdict,
