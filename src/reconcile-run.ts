@@ -50,6 +50,16 @@ export interface ReconcileOptions extends ReconcilerOptions {
    * of a finished run starts a new one.
    */
   checkpoint?: string | CheckpointStore | undefined;
+  /**
+   * How an object's item is found. `"keys"`: the object key is read back into the item key, and the
+   * table is asked for it (BatchGetItem). `"scan"`: for templates that use attributes outside the
+   * key, the table is scanned (ConsistentRead, `concurrency` segments, only the templates'
+   * attributes) into the set of object keys its items render to, held in memory, and an object is
+   * live when its key is in it. There is no second probe then: an object is an orphan only when it
+   * was older than `minAgeMs` when the scan began. Needs `dynamodb:Scan`.
+   * @default "keys"
+   */
+  mode?: "keys" | "scan" | undefined;
 }
 
 /** A partition's progress, as reports and `onProgress` give it. */
@@ -101,6 +111,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
         signal: () =>
           z.custom<AbortSignal>((value) => value instanceof AbortSignal, { error: "must be an AbortSignal" }),
         onProgress: () => fn(),
+        mode: () => z.enum(["keys", "scan"], { error: 'must be "keys" or "scan"' }),
         checkpoint: () =>
           z.union([nonEmptyString(), z.looseObject({ load: fn("must be a method"), save: fn("must be a method") })], {
             error: "must be a file path or an object with load and save methods",
@@ -109,7 +120,12 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
       options,
     ),
     options,
-    reconcilerCrossCheck,
+    (input) => [
+      ...reconcilerCrossCheck(input),
+      ...(input.mode === "scan" && input.itemKeyOf !== undefined
+        ? [{ path: "mode", message: 'is "scan", which renders the templates of `key`: give `key`, not `itemKeyOf`' }]
+        : []),
+    ],
   );
   const { tableName, bucket, concurrency = 4, signal, allowedPrefixes, logger = defaultLogger() } = options;
   const templates = templatesOf(options.key);
@@ -132,7 +148,12 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
   const s3Client = options.s3Client ?? new S3Client({});
   const dynamoDbClient = dynamoDbClientOf(options.dynamoDbClient);
-  const reconcileObjects = await createReconcilerFor(options, { s3Client, dynamoDbClient, logger }, signal);
+  const reconcileObjects = await createReconcilerFor(
+    options,
+    { s3Client, dynamoDbClient, logger },
+    signal,
+    options.mode === "scan",
+  );
 
   const store = typeof options.checkpoint === "string" ? fileCheckpointStore(options.checkpoint) : options.checkpoint;
   const run: ReconcileCheckpoint["run"] = { tableName, bucket, keys: templates ?? "itemKeyOf", prefixes };

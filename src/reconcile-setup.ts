@@ -9,10 +9,17 @@ import { createBatchDeleter } from "./batch-deleter.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { functionKeyReader, type ItemKeyOf, type ItemKeyReader, templateKeyReader } from "./item-key-reader.js";
 import { createItemProbe } from "./item-presence.js";
+import type { KeyInversionProblem } from "./key-template-inversion.js";
 import { templatePrefix } from "./key-template-inversion.js";
-import { createObjectReconciler, type ObjectReconciler, tablePresence } from "./reconcile-objects.js";
+import {
+  createObjectReconciler,
+  type ObjectReconciler,
+  type ObjectReconcilerConfig,
+  tablePresence,
+} from "./reconcile-objects.js";
 import type { Orphan } from "./reconcile-types.js";
 import { describeTableKey } from "./table-key-schema.js";
+import { scanExpectedKeys, scanKeyReader } from "./table-scan.js";
 import type { AwsClientLike, Logger } from "./types.js";
 import {
   allowedPrefixesSchema,
@@ -133,39 +140,65 @@ export function reconcilerCrossCheck(input: Record<string, unknown>): ConfigIssu
 
 /**
  * Describes the table and builds the reconciler of `options`: through the templates or `itemKeyOf`,
- * asking the table, deleting orphans when `options.delete` is true. Rejects with a ReconcileError
- * when the table cannot be described, and a ConfigError naming `key` when a template cannot be read
- * backwards with the table's key.
+ * asking the table, deleting orphans when `options.delete` is true. With `scan: true` the table is
+ * scanned first into the object keys its items render to (scan mode), and objects are aged from the
+ * moment the scan began. Rejects with a ReconcileError when the table cannot be described or
+ * scanned, and a ConfigError naming `key` when a template cannot be read backwards.
  */
 export async function createReconcilerFor(
   options: ReconcilerOptions,
   clients: { s3Client: S3Client; dynamoDbClient: ClientSource; logger: Logger },
   signal?: AbortSignal | undefined,
+  scan = false,
 ): Promise<ObjectReconciler> {
   const { tableName, bucket, concurrency = 4 } = options;
+  const now = options.now ?? Date.now;
   const table = await describeTableKey(clients.dynamoDbClient, tableName, signal);
+  const templates = templatesOf(options.key);
+  let found: Pick<ObjectReconcilerConfig, "readItemKey" | "presence" | "now">;
+  if (scan) {
+    const readItemKey = checked(scanKeyReader(templates as string[], table.keySchema));
+    // An item written after the scan began may be missing from it: only objects older than
+    // minAgeMs at that moment can be orphans.
+    const startedAt = now();
+    clients.logger.info("reconcile: scanning the table", { table: tableName, itemCount: table.itemCount });
+    const { expected, items } = await scanExpectedKeys({
+      dynamoDbClient: clients.dynamoDbClient,
+      tableName,
+      templates: templates as string[],
+      segments: concurrency,
+      signal,
+    });
+    clients.logger.info("reconcile: table scanned", { table: tableName, items, objectKeys: expected.size });
+    found = {
+      readItemKey,
+      presence: async (candidates) => candidates.map(({ object }) => (expected.has(object.key) ? "present" : "absent")),
+      now: () => startedAt,
+    };
+  } else {
+    found = {
+      readItemKey:
+        templates === undefined
+          ? functionKeyReader(options.itemKeyOf as ItemKeyOf, table.keySchema)
+          : checked(templateKeyReader(templates, table.keySchema)),
+      presence: tablePresence(createItemProbe({ dynamoDbClient: clients.dynamoDbClient, concurrency }), tableName),
+      now,
+    };
+  }
   return createObjectReconciler({
     bucket,
     tableName,
-    readItemKey: itemKeyReaderOf(templatesOf(options.key), options.itemKeyOf, table.keySchema),
-    presence: tablePresence(createItemProbe({ dynamoDbClient: clients.dynamoDbClient, concurrency }), tableName),
+    ...found,
     deleter: options.delete === true ? createBatchDeleter({ s3Client: clients.s3Client, concurrency }) : undefined,
     minAgeMs: options.minAgeMs ?? DEFAULT_MIN_AGE_MS,
-    now: options.now ?? Date.now,
     allowedPrefixes: options.allowedPrefixes,
     onOrphan: options.onOrphan,
     logger: clients.logger,
   });
 }
 
-/** The reader of object keys: through the templates, or `itemKeyOf`. */
-function itemKeyReaderOf(
-  templates: readonly string[] | undefined,
-  itemKeyOf: ItemKeyOf | undefined,
-  keySchema: Parameters<typeof templateKeyReader>[1],
-): ItemKeyReader {
-  if (templates === undefined) return functionKeyReader(itemKeyOf as ItemKeyOf, keySchema);
-  const reader = templateKeyReader(templates, keySchema);
+/** The reader, or a ConfigError naming `key` with why the templates cannot be read backwards. */
+function checked(reader: ItemKeyReader | KeyInversionProblem): ItemKeyReader {
   if (typeof reader === "function") return reader;
   throw new ConfigError([{ path: "key", message: reader.message }]);
 }

@@ -247,4 +247,75 @@ describe("reconcile on DynamoDB Local and moto", () => {
     expect(first.deleted + second.deleted).toBeGreaterThanOrEqual(2500);
     expect(await listKeys(s3, bucket)).toEqual(keys.slice(0, 30).sort());
   });
+
+  it("finds orphans by scanning the table when the template uses attributes outside the key", async () => {
+    const table = `files-${Math.random().toString(36).slice(2, 10)}`;
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: table,
+        KeySchema: [
+          { AttributeName: "tenantId", KeyType: "HASH" },
+          { AttributeName: "fileId", KeyType: "RANGE" },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: "tenantId", AttributeType: "S" },
+          { AttributeName: "fileId", AttributeType: "N" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    const files = [
+      { tenantId: "t1", fileId: "1", fileName: "a.png" },
+      { tenantId: "t1", fileId: "2", fileName: "b.png" },
+      { tenantId: "t2", fileId: "1", fileName: "a.png" },
+      { tenantId: "t2", fileId: "3" },
+    ];
+    for (const { tenantId, fileId, fileName } of files) {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            tenantId: { S: tenantId },
+            fileId: { N: fileId },
+            ...(fileName === undefined ? {} : { fileName: { S: fileName } }),
+          },
+        }),
+      );
+    }
+    const bucket = await createBucket(s3, "rc");
+    const clock = await seed(
+      bucket,
+      ["t1/a.png", "t1/b.png", "t2/a.png", "t2/gone.png", "t3/x.png", "readme"],
+      ["t1/new.png"],
+    );
+    const orphans: Orphan[] = [];
+    const report = await reconcile({
+      tableName: table,
+      bucket,
+      key: "{tenantId}/{fileName}",
+      mode: "scan",
+      delete: true,
+      s3Client: s3,
+      dynamoDbClient: dynamodb,
+      logger: quietLogger().logger,
+      onOrphan: (orphan) => {
+        orphans.push(orphan);
+      },
+      ...clock,
+    });
+    expect(report).toMatchObject({
+      complete: true,
+      listed: 7,
+      live: 3,
+      young: 1,
+      orphans: 2,
+      deleted: 2,
+      unrelated: 1,
+    });
+    expect(orphans.map(({ key, itemKey }) => ({ key, itemKey })).sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: "t2/gone.png", itemKey: { tenantId: { S: "t2" }, fileName: { S: "gone.png" } } },
+      { key: "t3/x.png", itemKey: { tenantId: { S: "t3" }, fileName: { S: "x.png" } } },
+    ]);
+    expect(await listKeys(s3, bucket)).toEqual(["readme", "t1/a.png", "t1/b.png", "t1/new.png", "t2/a.png"]);
+  });
 });
