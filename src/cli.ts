@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { runCli } from "./commands.js";
+import { reconcile } from "./reconcile-run.js";
 import { INTERRUPTED_EXIT_CODE, replayHandlerFactory } from "./replay-cli.js";
 import { createReplayHandler, createReplayHandlerFromEnv } from "./replay-handler.js";
 
@@ -15,8 +16,9 @@ const code = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   stderrIsTty: process.stderr.isTTY === true,
   createHandler: replayHandlerFactory({ fromOptions: createReplayHandler, fromEnv: createReplayHandlerFromEnv }),
+  reconcile,
 });
-// After a second Ctrl-C the batches in hand are still running: exit without them. Otherwise let
+// After a second Ctrl-C the batches (or pages) in hand are still running: exit without them. Otherwise let
 // the event loop empty, so that output to a pipe is flushed (writes to pipes are asynchronous on macOS).
 if (code === INTERRUPTED_EXIT_CODE) process.exit(code);
 process.exitCode = code;

@@ -3,14 +3,16 @@
  * lives here; each command is a module of its own, and src/cli.ts runs this in a process.
  */
 import { closestName } from "./closest-name.js";
+import { type ReconcileCommandIo, runReconcileCommand } from "./reconcile-cli.js";
 import { type ReplayCommandIo, runReplayCommand } from "./replay-cli.js";
 
 /** What the commands read and write: all that the process gives them. */
-export type CliIo = ReplayCommandIo;
+export type CliIo = ReplayCommandIo & ReconcileCommandIo;
 
 /** The commands, each with its one-line description. */
 const COMMANDS = {
   replay: "drain an SQS queue of on-failure records: delete the objects of the batches Lambda gave up on",
+  reconcile: "find the objects whose items are gone from the table, and with --delete delete them",
 } as const;
 
 /** The usage text of the command line as a whole. */
@@ -18,7 +20,7 @@ export const CLI_USAGE = `Usage: dynamodb-s3-cleanup <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, description]) => `  ${name.padEnd(8)}${description}`)
+  .map(([name, description]) => `  ${name.padEnd(11)}${description}`)
   .join("\n")}
 
 Run \`dynamodb-s3-cleanup <command> --help\` for a command's options.
@@ -40,6 +42,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (command === "replay") return runReplayCommand(rest, io);
+  if (command === "reconcile") return runReconcileCommand(rest, io);
   if (command === undefined) {
     io.stderr(`dynamodb-s3-cleanup: a command is required\n\n${CLI_USAGE}`);
     return 2;
