@@ -118,11 +118,18 @@ export class PresenceCheckError extends CleanupError {
 }
 
 /**
- * A reconcile could not start: the table could not be described, or its key schema cannot be read
- * from object keys the way the options say. Nothing was listed or deleted.
+ * A reconcile could not start, or could not decide: the table could not be described or scanned, or
+ * the checkpoint could not be read. Nothing was deleted after it.
  */
 export class ReconcileError extends CleanupError {
   override name = "ReconcileError";
+  /** The option at fault: `tableName` (the table cannot be described or scanned) or `checkpoint`. */
+  readonly option: "tableName" | "checkpoint";
+
+  constructor(message: string, option: "tableName" | "checkpoint", options?: ErrorOptions) {
+    super(message, options);
+    this.option = option;
+  }
 }
 
 /**

@@ -44,14 +44,16 @@ export function fileCheckpointStore(path: string): CheckpointStore {
         text = await readFile(path, "utf8");
       } catch (error) {
         if ((error as { code?: unknown }).code === "ENOENT") return undefined;
-        throw new ReconcileError(`the checkpoint file ${path} cannot be read: ${errorMessage(error)}`, {
+        throw new ReconcileError(`the checkpoint file ${path} cannot be read: ${errorMessage(error)}`, "checkpoint", {
           cause: error,
         });
       }
       try {
         return JSON.parse(text) as ReconcileCheckpoint;
       } catch (error) {
-        throw new ReconcileError(`the checkpoint file ${path} is not JSON: ${errorMessage(error)}`, { cause: error });
+        throw new ReconcileError(`the checkpoint file ${path} is not JSON: ${errorMessage(error)}`, "checkpoint", {
+          cause: error,
+        });
       }
     },
     async save(checkpoint) {

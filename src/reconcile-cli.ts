@@ -76,6 +76,8 @@ Options:
   --concurrency N          key-space partitions listed at once, 1 to 64 (default 4)
   --allowed-prefix P       only delete objects under P; the listed prefixes must lie within it
                            (repeat for more)
+  --scan                   scan the table into the object keys its items render to, for templates
+                           with attributes outside the key (holds those keys in memory)
   --verbose                log at info level, not only warnings and errors
   -h, --help               show this help
 
@@ -107,6 +109,7 @@ const OPTIONS = {
   checkpoint: { type: "string" },
   concurrency: { type: "string" },
   "allowed-prefix": { type: "string", multiple: true },
+  scan: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -125,6 +128,7 @@ interface ReconcileFlags {
   checkpoint: string | undefined;
   concurrency: number | undefined;
   allowedPrefixes: string[] | undefined;
+  scan: boolean;
   verbose: boolean;
 }
 
@@ -224,6 +228,7 @@ function parseFlags(argv: string[]): ReconcileFlags | "help" | UsageProblem {
     checkpoint: values.checkpoint,
     concurrency,
     allowedPrefixes: values["allowed-prefix"],
+    scan: values.scan === true,
     verbose: values.verbose === true,
   };
 }
@@ -378,8 +383,7 @@ function configurationMessage(error: unknown, flags: ReconcileFlags): string | u
       .join("\nreconcile: ");
   }
   if (!isReconcileError(error)) return undefined;
-  // A ReconcileError is about the table (DescribeTable) or the checkpoint file.
-  if (error.message.startsWith("the checkpoint file")) return `--checkpoint: ${error.message}`;
+  if (error.option === "checkpoint") return `--checkpoint: ${error.message}`;
   return `--table ${flags.table}: ${error.message}`;
 }
 
@@ -496,6 +500,7 @@ function optionsOf(flags: ReconcileFlags, parts: RunParts): ReconcileOptions {
   if (flags.concurrency !== undefined) options.concurrency = flags.concurrency;
   if (flags.checkpoint !== undefined) options.checkpoint = flags.checkpoint;
   if (flags.allowedPrefixes !== undefined) options.allowedPrefixes = flags.allowedPrefixes;
+  if (flags.scan) options.mode = "scan";
   if (report !== undefined) options.onOrphan = (orphan) => report.write(orphanLine(orphan));
   return options;
 }

@@ -36,13 +36,13 @@ export async function describeTableKey(
     )) as { Table?: DescribedTable };
     table = output.Table;
   } catch (error) {
-    throw new ReconcileError(`DescribeTable on table "${tableName}" failed: ${errorMessage(error)}`, {
+    throw new ReconcileError(`DescribeTable on table "${tableName}" failed: ${errorMessage(error)}`, "tableName", {
       cause: error,
     });
   }
   const keySchema = keySchemaOf(table);
   if (typeof keySchema === "string") {
-    throw new ReconcileError(`DescribeTable on table "${tableName}" answered without ${keySchema}`);
+    throw new ReconcileError(`DescribeTable on table "${tableName}" answered without ${keySchema}`, "tableName");
   }
   return { keySchema, itemCount: table?.ItemCount };
 }

@@ -79,6 +79,7 @@ export async function scanExpectedKeys(request: ScanRequest): Promise<ScannedTab
   } catch (error) {
     throw new ReconcileError(
       `the scan of table "${tableName}" failed, so nothing was decided: ${errorMessage(error)}`,
+      "tableName",
       {
         cause: error,
       },

@@ -252,6 +252,7 @@ describe("runReconcileCommand: the options of reconcile", () => {
       "images/",
       "--allowed-prefix",
       "thumbs/",
+      "--scan",
     ];
     expect(await runReconcileCommand(argv, h.io)).toBe(0);
     expect(h.options()).toMatchObject({
@@ -262,8 +263,15 @@ describe("runReconcileCommand: the options of reconcile", () => {
       checkpoint: join(directory, "checkpoint.json"),
       concurrency: 16,
       allowedPrefixes: ["images/", "thumbs/"],
+      mode: "scan",
       onOrphan: expect.any(Function),
     });
+  });
+
+  it("asks for the key mode unless --scan is given", async () => {
+    const h = harness();
+    await runReconcileCommand(REQUIRED, h.io);
+    expect(h.options().mode).toBeUndefined();
   });
 
   it("passes --min-age 0 and an empty --prefix as given", async () => {
@@ -487,6 +495,7 @@ describe("runReconcileCommand: configuration errors", () => {
     const h = harness(async () => {
       throw new ReconcileError(
         'DescribeTable on table "products" answered without a partition (HASH) key in its KeySchema',
+        "tableName",
       );
     });
     expect(await runReconcileCommand(REQUIRED, h.io)).toBe(2);
