@@ -57,7 +57,7 @@ export function templateKeyReader(
       if (read.kind === "unrelated") {
         if (unrelated === undefined || unrelated.reason === "no-match") unrelated = read;
       } else if (item === undefined) item = read;
-      else if (JSON.stringify(item.key) !== JSON.stringify(read.key)) {
+      else if (identityOf(item.key) !== identityOf(read.key)) {
         return {
           kind: "unrelated",
           reason: "ambiguous",
@@ -67,6 +67,12 @@ export function templateKeyReader(
     }
     return item ?? (unrelated as ObjectKeyParse);
   };
+}
+
+/** An item key's identity: its attributes by name, whatever order a template placed them in. */
+function identityOf(key: AttributeMap): string {
+  // Names are unique in an object, so no two compare equal.
+  return JSON.stringify(Object.entries(key).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /**
@@ -93,15 +99,16 @@ export function functionKeyReader(itemKeyOf: ItemKeyOf, keySchema: readonly KeyS
     if (typeof given !== "object" || Array.isArray(given)) return problem("something other than an object");
     const extra = Object.keys(given).filter((name) => !keySchema.some((attribute) => attribute.name === name));
     if (extra.length > 0) return problem(`attribute \`${extra[0]}\`, which is not in the table's key`);
-    const key: AttributeMap = {};
+    const entries: [string, AttributeMap[string]][] = [];
     for (const { name, type } of keySchema) {
       const value = (given as Record<string, unknown>)[name];
       if (value === undefined) return problem(`no \`${name}\`, which is in the table's key`);
       const converted = convert(value, type);
       if (converted === undefined) return problem(`a \`${name}\` that is not ${TYPE_NAMES[type]}`);
-      key[name] = converted;
+      entries.push([name, converted]);
     }
-    return { kind: "item", key };
+    // fromEntries keeps an attribute named "__proto__" an own property instead of setting the prototype.
+    return { kind: "item", key: Object.fromEntries(entries) };
   };
 }
 
