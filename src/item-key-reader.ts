@@ -83,33 +83,37 @@ function identityOf(key: AttributeMap): string {
  */
 export function functionKeyReader(itemKeyOf: ItemKeyOf, keySchema: readonly KeySchemaAttribute[]): ItemKeyReader {
   return (objectKey) => {
-    let given: unknown;
     try {
-      given = itemKeyOf(objectKey);
+      return readAnswer(objectKey, itemKeyOf(objectKey), keySchema);
     } catch (error) {
+      // Thrown by itemKeyOf, or by its answer as it was read (a getter, a proxy).
       return { kind: "unchecked", message: `\`itemKeyOf\` threw for \`${objectKey}\`: ${errorMessage(error)}` };
     }
-    if (given === undefined || given === null) {
-      return { kind: "unrelated", reason: "no-match", message: `\`itemKeyOf\` gave no item key for \`${objectKey}\`` };
-    }
-    const problem = (text: string): ItemKeyRead => ({
-      kind: "unchecked",
-      message: `\`itemKeyOf\` gave \`${objectKey}\` ${text}`,
-    });
-    if (typeof given !== "object" || Array.isArray(given)) return problem("something other than an object");
-    const extra = Object.keys(given).filter((name) => !keySchema.some((attribute) => attribute.name === name));
-    if (extra.length > 0) return problem(`attribute \`${extra[0]}\`, which is not in the table's key`);
-    const entries: [string, AttributeMap[string]][] = [];
-    for (const { name, type } of keySchema) {
-      const value = (given as Record<string, unknown>)[name];
-      if (value === undefined) return problem(`no \`${name}\`, which is in the table's key`);
-      const converted = convert(value, type);
-      if (converted === undefined) return problem(`a \`${name}\` that is not ${TYPE_NAMES[type]}`);
-      entries.push([name, converted]);
-    }
-    // fromEntries keeps an attribute named "__proto__" an own property instead of setting the prototype.
-    return { kind: "item", key: Object.fromEntries(entries) };
   };
+}
+
+/** What `itemKeyOf` answered for `objectKey`, checked against the key schema. */
+function readAnswer(objectKey: string, given: unknown, keySchema: readonly KeySchemaAttribute[]): ItemKeyRead {
+  if (given === undefined || given === null) {
+    return { kind: "unrelated", reason: "no-match", message: `\`itemKeyOf\` gave no item key for \`${objectKey}\`` };
+  }
+  const problem = (text: string): ItemKeyRead => ({
+    kind: "unchecked",
+    message: `\`itemKeyOf\` gave \`${objectKey}\` ${text}`,
+  });
+  if (typeof given !== "object" || Array.isArray(given)) return problem("something other than an object");
+  const extra = Object.keys(given).filter((name) => !keySchema.some((attribute) => attribute.name === name));
+  if (extra.length > 0) return problem(`attribute \`${extra[0]}\`, which is not in the table's key`);
+  const entries: [string, AttributeMap[string]][] = [];
+  for (const { name, type } of keySchema) {
+    const value = (given as Record<string, unknown>)[name];
+    if (value === undefined) return problem(`no \`${name}\`, which is in the table's key`);
+    const converted = convert(value, type);
+    if (converted === undefined) return problem(`a \`${name}\` that is not ${TYPE_NAMES[type]}`);
+    entries.push([name, converted]);
+  }
+  // fromEntries keeps an attribute named "__proto__" an own property instead of setting the prototype.
+  return { kind: "item", key: Object.fromEntries(entries) };
 }
 
 const TYPE_NAMES = {

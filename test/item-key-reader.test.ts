@@ -153,6 +153,32 @@ describe("functionKeyReader", () => {
     });
   });
 
+  it.each([
+    [
+      "a getter that throws",
+      {
+        get productId(): string {
+          throw new Error("parsed lazily, and failed");
+        },
+      },
+      "parsed lazily, and failed",
+    ],
+    [
+      "a revoked proxy",
+      (() => {
+        const { proxy, revoke } = Proxy.revocable({ productId: "p-1" }, {});
+        revoke();
+        return proxy;
+      })(),
+      "revoked",
+    ],
+  ])("calls an object key unchecked when itemKeyOf's answer throws as it is read (%s)", (_case, answer, text) => {
+    expect(functionKeyReader(answering(answer), product)("images/x.png")).toStrictEqual({
+      kind: "unchecked",
+      message: expect.stringMatching(new RegExp(`^\`itemKeyOf\` threw for \`images/x.png\`: .*${text}`)),
+    });
+  });
+
   it("says what itemKeyOf threw when it threw something other than an Error", () => {
     const read = functionKeyReader(() => {
       throw "a string";

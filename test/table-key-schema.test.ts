@@ -145,10 +145,9 @@ describe("describeTableKey", () => {
     const controller = new AbortController();
     const reason = new Error("stopped by the caller");
     controller.abort(reason);
-    const clientSource = vi.fn(source);
 
     // Act
-    const error = await rejection(describeTableKey(clientSource, "products", controller.signal));
+    const error = await rejection(describeTableKey(source, "products", controller.signal));
 
     // Assess
     expect(error.message).toBe('DescribeTable on table "products" failed: stopped by the caller');
