@@ -57,7 +57,7 @@ export function templateKeyReader(
       if (read.kind === "unrelated") {
         if (unrelated === undefined || unrelated.reason === "no-match") unrelated = read;
       } else if (item === undefined) item = read;
-      else if (JSON.stringify(item.key) !== JSON.stringify(read.key)) {
+      else if (identityOf(item.key) !== identityOf(read.key)) {
         return {
           kind: "unrelated",
           reason: "ambiguous",
@@ -69,6 +69,12 @@ export function templateKeyReader(
   };
 }
 
+/** An item key's identity: its attributes by name, whatever order a template placed them in. */
+function identityOf(key: AttributeMap): string {
+  // Names are unique in an object, so no two compare equal.
+  return JSON.stringify(Object.entries(key).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 /**
  * A reader through `itemKeyOf`: its answer must hold every attribute of the key schema and no
  * other, each of the schema's type (S: a non-empty string; N: a finite number, a bigint, or a
@@ -77,32 +83,37 @@ export function templateKeyReader(
  */
 export function functionKeyReader(itemKeyOf: ItemKeyOf, keySchema: readonly KeySchemaAttribute[]): ItemKeyReader {
   return (objectKey) => {
-    let given: unknown;
     try {
-      given = itemKeyOf(objectKey);
+      return readAnswer(objectKey, itemKeyOf(objectKey), keySchema);
     } catch (error) {
+      // Thrown by itemKeyOf, or by its answer as it was read (a getter, a proxy).
       return { kind: "unchecked", message: `\`itemKeyOf\` threw for \`${objectKey}\`: ${errorMessage(error)}` };
     }
-    if (given === undefined || given === null) {
-      return { kind: "unrelated", reason: "no-match", message: `\`itemKeyOf\` gave no item key for \`${objectKey}\`` };
-    }
-    const problem = (text: string): ItemKeyRead => ({
-      kind: "unchecked",
-      message: `\`itemKeyOf\` gave \`${objectKey}\` ${text}`,
-    });
-    if (typeof given !== "object" || Array.isArray(given)) return problem("something other than an object");
-    const extra = Object.keys(given).filter((name) => !keySchema.some((attribute) => attribute.name === name));
-    if (extra.length > 0) return problem(`attribute \`${extra[0]}\`, which is not in the table's key`);
-    const key: AttributeMap = {};
-    for (const { name, type } of keySchema) {
-      const value = (given as Record<string, unknown>)[name];
-      if (value === undefined) return problem(`no \`${name}\`, which is in the table's key`);
-      const converted = convert(value, type);
-      if (converted === undefined) return problem(`a \`${name}\` that is not ${TYPE_NAMES[type]}`);
-      key[name] = converted;
-    }
-    return { kind: "item", key };
   };
+}
+
+/** What `itemKeyOf` answered for `objectKey`, checked against the key schema. */
+function readAnswer(objectKey: string, given: unknown, keySchema: readonly KeySchemaAttribute[]): ItemKeyRead {
+  if (given === undefined || given === null) {
+    return { kind: "unrelated", reason: "no-match", message: `\`itemKeyOf\` gave no item key for \`${objectKey}\`` };
+  }
+  const problem = (text: string): ItemKeyRead => ({
+    kind: "unchecked",
+    message: `\`itemKeyOf\` gave \`${objectKey}\` ${text}`,
+  });
+  if (typeof given !== "object" || Array.isArray(given)) return problem("something other than an object");
+  const extra = Object.keys(given).filter((name) => !keySchema.some((attribute) => attribute.name === name));
+  if (extra.length > 0) return problem(`attribute \`${extra[0]}\`, which is not in the table's key`);
+  const entries: [string, AttributeMap[string]][] = [];
+  for (const { name, type } of keySchema) {
+    const value = (given as Record<string, unknown>)[name];
+    if (value === undefined) return problem(`no \`${name}\`, which is in the table's key`);
+    const converted = convert(value, type);
+    if (converted === undefined) return problem(`a \`${name}\` that is not ${TYPE_NAMES[type]}`);
+    entries.push([name, converted]);
+  }
+  // fromEntries keeps an attribute named "__proto__" an own property instead of setting the prototype.
+  return { kind: "item", key: Object.fromEntries(entries) };
 }
 
 const TYPE_NAMES = {

@@ -195,7 +195,19 @@ async function askChunk(asking: Asking, chunk: readonly Lookup[]): Promise<void>
       }
       return;
     }
-    const unprocessed = settle(pending, output);
+    let unprocessed: Lookup[];
+    try {
+      unprocessed = settle(pending, output);
+    } catch (error) {
+      // A client of the caller's may answer in a shape the SDK never gives (an item that is null).
+      for (const lookup of pending) {
+        lookup.verdict = {
+          problem: `table "${lookup.table}" answered BatchGetItem with something that is not an item, so whether the item exists is unknown: ${messageOf(error)}`,
+          cause: error,
+        };
+      }
+      return;
+    }
     if (unprocessed.length === 0) return;
     if (round >= MAX_BATCH_GET_ROUNDS) {
       for (const lookup of unprocessed) {

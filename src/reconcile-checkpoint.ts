@@ -74,7 +74,7 @@ export function resumedProgress(saved: unknown, run: ReconcileCheckpoint["run"])
   if (!isCheckpoint(saved)) {
     throw new ConfigError([{ path: "checkpoint", message: "holds something other than a reconcile checkpoint" }]);
   }
-  if (JSON.stringify(saved.run) !== JSON.stringify(run)) {
+  if (runIdentity(saved.run) !== runIdentity(run)) {
     throw new ConfigError([
       {
         path: "checkpoint",
@@ -83,6 +83,11 @@ export function resumedProgress(saved: unknown, run: ReconcileCheckpoint["run"])
     ]);
   }
   return saved.partitions.every((partition) => partition.done) ? undefined : saved.partitions;
+}
+
+/** What identifies a run, whatever order a store gives its fields back in. */
+function runIdentity({ tableName, bucket, keys, prefixes }: ReconcileCheckpoint["run"]): string {
+  return JSON.stringify([tableName, bucket, keys, prefixes]);
 }
 
 function isCheckpoint(value: unknown): value is ReconcileCheckpoint {
@@ -114,23 +119,29 @@ export function createCheckpointWriter(
   store: CheckpointStore,
   snapshot: () => ReconcileCheckpoint,
 ): { save(): Promise<void> } {
-  let running: Promise<void> | undefined;
+  // Whether a save loop runs: cleared in the same turn as its last look at `again`, so that a save
+  // asked for after that look starts a loop of its own instead of waiting on one that has ended.
+  let active = false;
+  let running: Promise<void> = Promise.resolve();
   let again = false;
   const loop = async (): Promise<void> => {
-    do {
-      again = false;
-      await store.save(snapshot());
-    } while (again);
+    try {
+      do {
+        again = false;
+        await store.save(snapshot());
+      } while (again);
+    } finally {
+      active = false;
+    }
   };
   return {
     save() {
-      if (running !== undefined) {
+      if (active) {
         again = true;
         return running;
       }
-      running = loop().finally(() => {
-        running = undefined;
-      });
+      active = true;
+      running = loop();
       return running;
     },
   };

@@ -13,11 +13,13 @@ import fc from "fast-check";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { invocationSignal, TimeBudgetExceeded } from "../src/abort.js";
 import { createLimiter, type Limiter } from "../src/concurrency.js";
+import type { ListedObject } from "../src/reconcile-types.js";
 import {
   type ListBudget,
   type ListContext,
   ListingError,
   type ListRequest,
+  listObjects,
   listPages,
   MAX_KEYS_PER_LIST,
 } from "../src/s3-listing.js";
@@ -303,6 +305,137 @@ describe('listPages with versions: "all" (ListObjectVersions)', () => {
     ]);
     expect(pages).toStrictEqual([[object("p/a", "1")], [object("p/b", "2")]]);
     expect(error).toBeUndefined();
+  });
+});
+
+describe("listObjects", () => {
+  const listed = new Date("2026-11-30T08:00:00.000Z");
+
+  /** Reads a listing of objects to its end, as {@link collect} does. */
+  async function collectObjects(pages: AsyncIterable<ListedObject[]>) {
+    const seen: ListedObject[][] = [];
+    try {
+      for await (const page of pages) seen.push(page);
+      return { pages: seen, error: undefined };
+    } catch (error) {
+      if (!(error instanceof ListingError)) throw error;
+      return { pages: seen, error };
+    }
+  }
+
+  const objects = (request: { prefix?: string; startAfter?: string } = {}, context: Partial<ListContext> = {}) =>
+    listObjects({ bucket: BUCKET, prefix: "p/", ...request }, { s3Client, ...context });
+
+  it("yields each object's decoded key, size, last-modified time and ETag, as listed", async () => {
+    // Prepare
+    s3.on(ListObjectsV2Command).resolves({
+      EncodingType: "url",
+      Contents: [
+        { Key: "p%2Fa+b.png", Size: 1234, LastModified: listed, ETag: '"9b2cf535f27731c974343645a3985328"' },
+        { Key: "p/%F0%9F%98%80", Size: 0, LastModified: listed, ETag: '"d41d8cd98f00b204e9800998ecf8427e-2"' },
+      ],
+    });
+
+    // Act
+    const { pages, error } = await collectObjects(objects());
+
+    // Assess
+    expect(pages).toStrictEqual([
+      [
+        { key: "p/a b.png", size: 1234, lastModified: listed, etag: '"9b2cf535f27731c974343645a3985328"' },
+        { key: "p/😀", size: 0, lastModified: listed, etag: '"d41d8cd98f00b204e9800998ecf8427e-2"' },
+      ],
+    ]);
+    expect(error).toBeUndefined();
+    expect(listInputs()).toStrictEqual([{ Bucket: BUCKET, Prefix: "p/", EncodingType: "url", MaxKeys: 1000 }]);
+  });
+
+  it("takes an object listed without a size as empty, and one without a time as of an invalid date, and gives no ETag it lacks", async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: "p/a" }] });
+
+    const { pages } = await collectObjects(objects());
+
+    const [object] = pages.flat();
+    expect(object).toStrictEqual({ key: "p/a", size: 0, lastModified: expect.any(Date) });
+    expect(Number.isNaN(object?.lastModified.getTime())).toBe(true);
+    expect(object !== undefined && "etag" in object).toBe(false);
+  });
+
+  it("asks for the keys after startAfter, as given (not encoded), and goes on with continuation tokens alone", async () => {
+    // Prepare
+    s3.on(ListObjectsV2Command)
+      .resolvesOnce({ IsTruncated: true, NextContinuationToken: "next", Contents: [{ Key: "p/n" }] })
+      .resolvesOnce({ Contents: [{ Key: "p/o" }] });
+
+    // Act
+    const { pages } = await collectObjects(objects({ startAfter: "p/m 😀+%" }));
+
+    // Assess
+    expect(listInputs()).toStrictEqual([
+      { Bucket: BUCKET, Prefix: "p/", EncodingType: "url", MaxKeys: 1000, StartAfter: "p/m 😀+%" },
+      { Bucket: BUCKET, Prefix: "p/", EncodingType: "url", MaxKeys: 1000, ContinuationToken: "next" },
+    ]);
+    expect(pages.flat().map((object) => object.key)).toStrictEqual(["p/n", "p/o"]);
+  });
+
+  it("lists the objects of a prefix after startAfter, across pages", async () => {
+    // Prepare: a store that honours StartAfter on the first request.
+    const keys = keysUnder("p/", 30);
+    s3.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput): ListObjectsV2CommandOutput => {
+      const start =
+        input.ContinuationToken === undefined
+          ? keys.findIndex((key) => input.StartAfter === undefined || key > input.StartAfter)
+          : Number(input.ContinuationToken);
+      const end = start + 8;
+      return {
+        $metadata: {},
+        Contents: keys.slice(start, end).map((key) => ({ Key: key, Size: 1 })),
+        IsTruncated: end < keys.length,
+        ...(end < keys.length ? { NextContinuationToken: String(end) } : {}),
+      };
+    });
+
+    // Act
+    const { pages } = await collectObjects(objects({ startAfter: keys[11] as string }));
+
+    // Assess
+    expect(pages.map((page) => page.length)).toStrictEqual([8, 8, 2]);
+    expect(pages.flat().map((object) => object.key)).toStrictEqual(keys.slice(12));
+  });
+
+  it("stops with listPages' errors: a request that fails", async () => {
+    s3.on(ListObjectsV2Command)
+      .resolvesOnce({ IsTruncated: true, NextContinuationToken: "next", Contents: [{ Key: "p/a", Size: 1 }] })
+      .rejectsOnce(s3Error("AccessDenied", 403, "Access Denied"));
+
+    const { pages, error } = await collectObjects(objects({ startAfter: "p/" }));
+
+    expect(pages.flat().map((object) => object.key)).toStrictEqual(["p/a"]);
+    expect(error?.failure).toStrictEqual({ code: "AccessDenied", message: "Access Denied", retryable: false });
+  });
+
+  it("stops with listPages' errors: a key outside the prefix, whose page is not yielded", async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: "p/a" }, { Key: "q/b" }] });
+
+    const { pages, error } = await collectObjects(objects());
+
+    expect(pages).toStrictEqual([]);
+    expect(error?.failure.code).toBe("UnexpectedListing");
+  });
+
+  it("stops with listPages' errors: the budget running out", async () => {
+    s3.on(ListObjectsV2Command).resolves({
+      IsTruncated: true,
+      NextContinuationToken: "next",
+      Contents: [{ Key: "p/a" }, { Key: "p/b" }],
+    });
+    const budget: ListBudget = { remaining: 2, max: 2 };
+
+    const { pages, error } = await collectObjects(objects({}, { budget }));
+
+    expect(listInputs().map((input) => input.MaxKeys)).toStrictEqual([2]);
+    expect(pages.flat()).toHaveLength(2);
+    expect(error?.failure.code).toBe("ListingNotFinished");
   });
 });
 
