@@ -93,7 +93,8 @@ export function createItemProbe(options: ItemProbeOptions): ItemProbe {
     });
     if (distinct.size > 0) await askAll([...distinct.values()], options, { signal, sleep, random });
     return found.map((lookup) =>
-      "problem" in lookup ? lookup : (lookup.verdict ?? { problem: "the table was not asked about it" }),
+      // askAll settles every lookup it is given.
+      "problem" in lookup ? lookup : (lookup.verdict as ItemPresence),
     );
   };
 }

@@ -5,7 +5,13 @@
  * probe (item-presence.ts). A removal whose answer cannot be had is never called absent.
  */
 import { PresenceCheckError, type RecordRef, refOf } from "./errors.js";
-import { createItemProbe, type ItemLookup, type ItemProbeOptions, type Unknown } from "./item-presence.js";
+import {
+  createItemProbe,
+  type ItemLookup,
+  type ItemPresence,
+  type ItemProbeOptions,
+  type Unknown,
+} from "./item-presence.js";
 import type { RemovedItem } from "./parse-stream-records.js";
 import type { AttributeMap } from "./types.js";
 
@@ -64,11 +70,12 @@ export function createPresenceCheck(options: PresenceCheckOptions): PresenceChec
     let answered = 0;
     removals.forEach((removal, index) => {
       const lookup = found[index] as ItemLookup | Unknown;
-      const verdict = "problem" in lookup ? lookup : answers[answered++];
+      // The probe answers every lookup, in order.
+      const verdict = "problem" in lookup ? lookup : (answers[answered++] as ItemPresence);
       if (verdict === "absent") presence.absent.push(removal);
       else if (verdict === "present") presence.recreated.push(removal);
       else {
-        const { problem, cause } = verdict ?? { problem: "the table was not asked about it" };
+        const { problem, cause } = verdict;
         const table = options.tableName ?? removal.tableName;
         const error = new PresenceCheckError(refOf(removal), table, problem, cause === undefined ? {} : { cause });
         presence.unchecked.push({ item: removal, error });
