@@ -12,13 +12,13 @@
  * that drifts in any of them fails.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse as parseYaml, type Tags } from "yaml";
 import type { ProductImagesCleanupStackProps } from "../../examples/deploy/cdk/lib/product-images-cleanup-stack.js";
 import {
@@ -29,6 +29,7 @@ import {
 } from "../../src/deployment.js";
 import { CLEANUP_ENV_VARIABLES, createCleanupHandlerFromEnv } from "../../src/from-env.js";
 import { createReplayHandlerFromEnv } from "../../src/replay-handler.js";
+import { at, baseId, bundleFile, type CfnResource, cacheDirectory, list, record, runBundle } from "./helpers.js";
 
 const EXAMPLES = new URL("../../examples/deploy/", import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, EXAMPLES), "utf8");
@@ -210,23 +211,6 @@ function replayHandlerFromVariables(variables: unknown) {
 // Reading untyped documents
 // ---------------------------------------------------------------------------------------------------
 
-/** The value at `path` (object keys and array indexes), or undefined. */
-function at(value: unknown, ...path: (string | number)[]): unknown {
-  let current = value;
-  for (const step of path) {
-    if (current === null || typeof current !== "object") return undefined;
-    current = (current as Record<string | number, unknown>)[step];
-  }
-  return current;
-}
-
-function record(value: unknown, what: string): Record<string, unknown> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error(`${what} is not an object`);
-  return value as Record<string, unknown>;
-}
-
-const list = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
 interface Statement {
   readonly effect: unknown;
   readonly actions: unknown;
@@ -248,14 +232,6 @@ function permissionsOf(statements: readonly Statement[]): string[] {
 // ---------------------------------------------------------------------------------------------------
 // CloudFormation (the CDK app's template, and the SAM template after its one transform we need)
 // ---------------------------------------------------------------------------------------------------
-
-interface CfnResource {
-  readonly Type: string;
-  readonly Properties?: Record<string, unknown>;
-}
-
-/** A logical id without the hash the CDK appends to it. */
-const baseId = (id: string) => id.replace(/[0-9A-F]{8}$/, "");
 
 const CFN_KINDS: Readonly<Record<string, string>> = {
   "AWS::DynamoDB::Table": "table",
@@ -743,9 +719,7 @@ const TERRAFORM_FILES = Object.fromEntries(
 // Asset staging (the bundled function) and the Terraform build need a writable directory. It is
 // under node_modules/ so that a bundle run from it finds @aws-sdk/*, which it leaves to the runtime.
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-mkdirSync(join(ROOT, "node_modules/.cache"), { recursive: true });
-const outdir = mkdtempSync(join(ROOT, "node_modules/.cache/deploy-test-"));
-afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+const outdir = cacheDirectory("deploy-test");
 
 /** An event without records: the cleanup function answers it without a call. */
 const EMPTY_EVENT = { Records: [] };
@@ -761,38 +735,11 @@ const NOT_A_FAILURE_RECORD = {
   ],
 };
 
-/**
- * Runs a bundled function as Lambda would: loads it with `variables` set, answers `event`. Any AWS
- * call would go to a closed port on loopback and fail, never to AWS.
- */
-function runBundle(file: string, variables: unknown, event: unknown): Promise<{ result: unknown; stdout: string }> {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith("CLEANUP_") && !name.startsWith("AWS_")),
-  );
-  const env = record(variables, "the function's variables");
-  const script = `const module = await import(${JSON.stringify(pathToFileURL(file).href)});
-const handler = module.handler ?? module.default?.handler;
-console.log("RESULT " + JSON.stringify(await handler(${JSON.stringify(event)}, {})));`;
-  const offline = {
-    AWS_REGION: "eu-west-1",
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
-    AWS_ENDPOINT_URL: "http://127.0.0.1:9",
-    AWS_EC2_METADATA_DISABLED: "true",
-  };
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--input-type=module", "-e", script],
-      { env: { ...inherited, ...offline, ...env, CLEANUP_BUCKET: "product-images" } as NodeJS.ProcessEnv },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`the bundle failed: ${stderr}`));
-        const line = stdout.split("\n").find((text) => text.startsWith("RESULT "));
-        resolve({ result: line === undefined ? undefined : JSON.parse(line.slice("RESULT ".length)), stdout });
-      },
-    );
-  });
-}
+/** A function's variables with a real bucket name for the reference to the deployment's bucket. */
+const withBucket = (variables: unknown) => ({
+  ...record(variables, "the function's variables"),
+  CLEANUP_BUCKET: "product-images",
+});
 
 /** The EMF namespaces in a function's output: CLEANUP_METRICS_NAMESPACE at work. */
 const metricNamespaces = (stdout: string) =>
@@ -837,13 +784,6 @@ function functionResource(resources: Readonly<Record<string, CfnResource>>, id: 
   );
   expect(found).toHaveLength(1);
   return (found[0] as [string, CfnResource])[1];
-}
-
-/** The staged bundle of a CDK function: its code's S3 key is the asset's hash. */
-function bundleFile(fn: CfnResource): string {
-  const hash = /^([0-9a-f]{64})\.zip$/.exec(String(at(fn.Properties, "Code", "S3Key")))?.[1];
-  expect(hash).toBeDefined();
-  return join(outdir, `asset.${hash}`, "index.js");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -931,14 +871,14 @@ describe("the CDK app", () => {
   it("bundles the entry point with esbuild and leaves the AWS SDK to the runtime", async () => {
     const { resources } = await synthesizedDefault();
     // The code's S3 key is the asset's hash, and the staged asset sits in the output directory.
-    const bundle = readFileSync(bundleFile(functionResource(resources, "Cleanup")), "utf8");
+    const bundle = readFileSync(bundleFile(outdir, functionResource(resources, "Cleanup").Properties), "utf8");
     expect(bundle).toMatch(/require\("@aws-sdk\/client-s3"\)/);
     expect(bundle.length).toBeLessThan(200_000);
   });
 
   it("bundles the replay entry point the same way, the stream and table clients left to the runtime too", async () => {
     const { resources } = await synthesizedDefault();
-    const bundle = readFileSync(bundleFile(functionResource(resources, "Replay")), "utf8");
+    const bundle = readFileSync(bundleFile(outdir, functionResource(resources, "Replay").Properties), "utf8");
     expect(bundle).toMatch(/require\("@aws-sdk\/client-s3"\)/);
     // Loaded when first needed, so a replay that reads no stream never loads them.
     expect(bundle).toMatch(/import\("@aws-sdk\/client-dynamodb-streams"\)/);
@@ -948,16 +888,20 @@ describe("the CDK app", () => {
 
   it("deploys a bundle that starts with its variables and answers an event", async () => {
     const { resources, deployment } = await synthesizedDefault();
-    const file = bundleFile(functionResource(resources, "Cleanup"));
-    const { result, stdout } = await runBundle(file, deployment.function.Variables, EMPTY_EVENT);
+    const file = bundleFile(outdir, functionResource(resources, "Cleanup").Properties);
+    const { result, stdout } = await runBundle(file, withBucket(deployment.function.Variables), EMPTY_EVENT);
     expect(result).toEqual({ batchItemFailures: [] });
     expect(metricNamespaces(stdout)).toEqual(["ProductImagesCleanup"]);
   });
 
   it("deploys a replay bundle that starts with its variables and reports a message that is no on-failure record", async () => {
     const { resources, deployment } = await synthesizedDefault();
-    const file = bundleFile(functionResource(resources, "Replay"));
-    const { result, stdout } = await runBundle(file, deployment.replay.function.Variables, NOT_A_FAILURE_RECORD);
+    const file = bundleFile(outdir, functionResource(resources, "Replay").Properties);
+    const { result, stdout } = await runBundle(
+      file,
+      withBucket(deployment.replay.function.Variables),
+      NOT_A_FAILURE_RECORD,
+    );
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: NOT_A_FAILURE_RECORD.Records[0]?.messageId }] });
     expect(metricNamespaces(stdout)).toEqual(["ProductImagesCleanup"]);
   });
@@ -1091,10 +1035,14 @@ describe("the Terraform module", () => {
       ),
     );
     const deployment = fromTerraform(await terraformModule());
-    const cleanup = await runBundle(join(dir, "index.mjs"), deployment.function.Variables, EMPTY_EVENT);
+    const cleanup = await runBundle(join(dir, "index.mjs"), withBucket(deployment.function.Variables), EMPTY_EVENT);
     expect(cleanup.result).toEqual({ batchItemFailures: [] });
     expect(metricNamespaces(cleanup.stdout)).toEqual(["ProductImagesCleanup"]);
-    const replay = await runBundle(join(dir, "replay.mjs"), deployment.replay.function.Variables, NOT_A_FAILURE_RECORD);
+    const replay = await runBundle(
+      join(dir, "replay.mjs"),
+      withBucket(deployment.replay.function.Variables),
+      NOT_A_FAILURE_RECORD,
+    );
     expect(replay.result).toEqual({
       batchItemFailures: [{ itemIdentifier: NOT_A_FAILURE_RECORD.Records[0]?.messageId }],
     });

@@ -7,38 +7,28 @@
  * CloudFormation references read `<LogicalId>` (Ref) and `<LogicalId.Attribute>` (Fn::GetAtt), the
  * CDK's hash left off; pseudo parameters read `<AWS::Region>`.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { App, Stack } from "aws-cdk-lib";
+import { readFileSync } from "node:fs";
+import { App, Duration, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ProductImagesCleanupStackProps } from "../../examples/deploy/cdk/lib/product-images-cleanup-stack.js";
 import {
   type Bucket,
+  MAX_BATCH_CONCURRENCY,
   RECONCILE_DEFINITION_FILE,
   RECONCILE_ENV,
   RECONCILE_PLACEHOLDERS,
   ReconcileStateMachine,
   type ReconcileStateMachineProps,
 } from "../../examples/deploy/cdk/lib/reconcile-state-machine.js";
+import { createReconcileBatchHandler } from "../../src/reconcile-batch-handler.js";
+import { noCounts } from "../../src/reconcile-objects.js";
+import { at, baseId, bundleFile, type CfnResource, cacheDirectory, list, record, runBundle } from "./helpers.js";
 
 const EXAMPLES = new URL("../../examples/deploy/", import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, EXAMPLES), "utf8");
 
 type Json = Record<string, unknown>;
-
-/** The value at `path` (object keys and array indexes), or undefined. */
-function at(value: unknown, ...path: (string | number)[]): unknown {
-  let current = value;
-  for (const step of path) {
-    if (current === null || typeof current !== "object") return undefined;
-    current = (current as Record<string | number, unknown>)[step];
-  }
-  return current;
-}
-
-const list = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** A `${name}` placeholder, as SAM's DefinitionSubstitutions, the CDK's definitionSubstitutions and Terraform's templatefile fill in. */
 const placeholder = (name: string) => `\${${name}}`;
@@ -249,25 +239,14 @@ describe("the ASL definition", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// The CDK construct, synthesized without bundling (the batch function's entry needs src/reconcile.ts)
+// The CDK construct, synthesized without bundling but where a test runs the bundle
 // ---------------------------------------------------------------------------------------------------
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-mkdirSync(join(ROOT, "node_modules/.cache"), { recursive: true });
-const outdir = mkdtempSync(join(ROOT, "node_modules/.cache/reconcile-deploy-test-"));
-afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+const outdir = cacheDirectory("reconcile-deploy-test");
 
 const CDK_CONTEXT = at(JSON.parse(read("cdk/cdk.json")), "context") as Json;
-/** `cdk synth`'s context, bundling no stack: assets are not built, everything else is. */
-const context = () => ({ ...CDK_CONTEXT, "aws:cdk:bundling-stacks": [] });
-
-interface CfnResource {
-  readonly Type: string;
-  readonly Properties?: Json;
-}
-
-/** A logical id without the hash the CDK appends to it. */
-const baseId = (id: string) => id.replace(/[0-9A-F]{8}$/, "");
+/** `cdk synth`'s context; without `bundle`, bundling no stack: assets are not built, everything else is. */
+const context = (bundle: boolean) => (bundle ? CDK_CONTEXT : { ...CDK_CONTEXT, "aws:cdk:bundling-stacks": [] });
 
 /** Resolves Ref, Fn::GetAtt and Fn::Join to `<id>` / `<id.Attribute>` text; any other function throws. */
 function resolver(resources: Readonly<Record<string, CfnResource>>) {
@@ -297,9 +276,9 @@ function resolver(resources: Readonly<Record<string, CfnResource>>) {
   return resolve;
 }
 
-async function synthesize(props: ProductImagesCleanupStackProps = { reconcile: {} }) {
+async function synthesize(props: ProductImagesCleanupStackProps = { reconcile: {} }, { bundle = false } = {}) {
   const { ProductImagesCleanupStack } = await import("../../examples/deploy/cdk/lib/product-images-cleanup-stack.js");
-  const app = new App({ outdir, context: context() });
+  const app = new App({ outdir, context: context(bundle) });
   const stack = new ProductImagesCleanupStack(app, "ProductImagesCleanup", props);
   const resources = Template.fromStack(stack).toJSON().Resources as Record<string, CfnResource>;
   const resolve = resolver(resources);
@@ -504,6 +483,10 @@ describe("the CDK construct", () => {
       "`allowedPrefixes` must not hold an empty prefix: it would let the function delete the whole bucket",
     ],
     [{ resultsPrefix: "" }, "`resultsPrefix` must not be empty: results go under a prefix of their own"],
+    [{ concurrency: 0 }, "`concurrency` must be an integer from 1 to 64; it is 0"],
+    [{ concurrency: 65 }, "`concurrency` must be an integer from 1 to 64; it is 65"],
+    [{ concurrency: 2.5 }, "`concurrency` must be an integer from 1 to 64; it is 2.5"],
+    [{ minAge: Duration.millis(1.5) }, "`minAge` must be whole milliseconds; it is 1.5 millis"],
   ])("refuses %j, naming the prop", (change, message) => {
     const bucket = (name: string): Bucket => ({
       bucketName: name,
@@ -518,13 +501,98 @@ describe("the CDK construct", () => {
       resultsBucket: bucket("results"),
       ...change,
     };
-    const stack = new Stack(new App({ outdir, context: context() }), "Bare");
+    const stack = new Stack(new App({ outdir, context: context(false) }), "Bare");
     expect(() => new ReconcileStateMachine(stack, "Reconcile", props)).toThrow(`Reconcile: ${message}`);
   });
 
-  it.todo(
-    "bundles function/reconcile.ts and answers a batch in the documented child-batch shape, once src/reconcile.ts lands",
-  );
+  it("sets the batch function's minAgeMs and concurrency from minAge and concurrency", async () => {
+    const { named } = await synthesize({ reconcile: { minAge: Duration.hours(6), concurrency: 8 } });
+    expect(at(named("ReconcileBatchFunction"), "Environment", "Variables")).toMatchObject({
+      [RECONCILE_ENV.minAgeMs]: "21600000",
+      [RECONCILE_ENV.concurrency]: "8",
+    });
+  });
+
+  it("allows the same highest concurrency as the package's batch handler", () => {
+    const options = { tableName: "products", bucket: "product-images", key: "images/{productId}.png" };
+    expect(() => createReconcileBatchHandler({ ...options, concurrency: MAX_BATCH_CONCURRENCY })).not.toThrow();
+    expect(() => createReconcileBatchHandler({ ...options, concurrency: MAX_BATCH_CONCURRENCY + 1 })).toThrow(
+      `\`concurrency\`: must be at most ${MAX_BATCH_CONCURRENCY}`,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The batch function, bundled as `cdk synth` bundles it, and run as Lambda would run it
+// ---------------------------------------------------------------------------------------------------
+
+/** What the bundled deployment sets beyond the defaults, so that a run shows the function takes it. */
+const BUNDLED_OPTIONS = { minAge: Duration.hours(6), concurrency: 8 };
+
+let bundled: Promise<{ file: string; variables: Record<string, unknown> }> | undefined;
+/** The batch function's bundle, and its variables with real names for the table and bucket references. */
+const bundledFunction = () => {
+  bundled ??= synthesize({ reconcile: BUNDLED_OPTIONS }, { bundle: true }).then(({ named, resolve }) => {
+    const fn = named("ReconcileBatchFunction");
+    const variables = record(resolve(at(fn, "Environment", "Variables")), "the function's variables");
+    return {
+      file: bundleFile(outdir, fn),
+      variables: { ...variables, RECONCILE_TABLE: "products", RECONCILE_BUCKET: "product-images" },
+    };
+  });
+  return bundled;
+};
+
+/** One row of an S3 Inventory CSV report, as the ItemReader hands it over: every value a string. */
+const inventoryRow = (bucket: string) => ({
+  Bucket: bucket,
+  Key: "images/42.png",
+  Size: "1024",
+  LastModifiedDate: "2026-01-02T03:04:05.000Z",
+  ETag: "9b2cf535f27731c974343645a3985328",
+});
+
+describe("the batch function's bundle", () => {
+  it("bundles function/reconcile.ts with esbuild under 200 KB, the AWS SDK left to the runtime", async () => {
+    const bundle = readFileSync((await bundledFunction()).file, "utf8");
+    const loaded = [...bundle.matchAll(/\b(?:require|import)\("([^"]+)"\)/g)].map((match) => match[1] ?? "");
+    expect(loaded).toContain("@aws-sdk/client-s3");
+    // Loaded when first needed: a batch without objects never loads it.
+    expect(bundle).toMatch(/import\("@aws-sdk\/client-dynamodb"\)/);
+    expect(loaded.filter((name) => !name.startsWith("@aws-sdk/") && !name.startsWith("node:"))).toEqual([]);
+    expect(bundle.length).toBeLessThan(200_000);
+  });
+
+  it("starts with the deployment's variables and answers an empty batch with all-zero counts, calling nothing", async () => {
+    const { file, variables } = await bundledFunction();
+    expect(variables).toMatchObject({ [RECONCILE_ENV.minAgeMs]: "21600000", [RECONCILE_ENV.concurrency]: "8" });
+    // Any AWS call would go to a closed port and fail the batch.
+    const run = await runBundle(file, variables, { Items: [] });
+    expect(run.error).toBeUndefined();
+    expect(run.result).toEqual({ ...noCounts(), invalidItems: 0 });
+  });
+
+  it("reads RECONCILE_BUCKET: a row of another bucket is an invalid item, and the batch rejects naming it", async () => {
+    const { file, variables } = await bundledFunction();
+    const run = await runBundle(file, variables, { Items: [inventoryRow("another-bucket")], BatchInput: {} });
+    expect(run.error?.name).toBe("ReconcileBatchError");
+    expect(run.error?.message).toMatch(/0 deletes failed, 0 objects unchecked, 1 invalid items \(of 1\)$/);
+    expect(run.stdout).toContain('`Items[0].Bucket` must be \\"product-images\\"');
+  });
+
+  it.each([
+    [RECONCILE_ENV.minAgeMs, "1e3", "of at least 0"],
+    [RECONCILE_ENV.minAgeMs, "-1", "of at least 0"],
+    [RECONCILE_ENV.minAgeMs, "", "of at least 0"],
+    [RECONCILE_ENV.concurrency, "0", "from 1 to 64"],
+    [RECONCILE_ENV.concurrency, "65", "from 1 to 64"],
+    [RECONCILE_ENV.concurrency, "eight", "from 1 to 64"],
+  ])("fails at init on %s=%j, naming the variable", async (name, value, range) => {
+    const { file, variables } = await bundledFunction();
+    await expect(runBundle(file, { ...variables, [name]: value }, { Items: [] })).rejects.toThrow(
+      `${name} must be a whole number ${range}, in digits; it is ${JSON.stringify(value)}`,
+    );
+  });
 });
 
 describe("the reconcile function entries", () => {

@@ -24,7 +24,7 @@ import {
   REMOVE_ONLY_FILTER_CRITERIA,
   TTL_REMOVE_ONLY_FILTER_CRITERIA,
 } from "dynamodb-s3-cleanup";
-import { ReconcileStateMachine } from "./reconcile-state-machine.js";
+import { ReconcileStateMachine, type ReconcileStateMachineProps } from "./reconcile-state-machine.js";
 
 /** The prefix of every image key. The function may delete nothing outside it (option and IAM alike). */
 export const IMAGE_PREFIX = "images/";
@@ -82,11 +82,12 @@ export interface ProductImagesCleanupStackProps extends StackProps {
    * Adds reconcile on Step Functions Distributed Map (see reconcile-state-machine.ts): a daily S3
    * Inventory of the images into a bucket of its own, and a state machine that runs the batch
    * function over a report, 1,000 images a batch, `maxConcurrency` batches at once unless a run says
-   * otherwise. With `allowDelete: false` no run can delete.
+   * otherwise. With `allowDelete: false` no run can delete; `minAge` and `concurrency` set the batch
+   * function's `minAgeMs` and `concurrency`.
    *
    * @default undefined: no reconcile
    */
-  readonly reconcile?: { readonly maxConcurrency?: number; readonly allowDelete?: boolean };
+  readonly reconcile?: Pick<ReconcileStateMachineProps, "maxConcurrency" | "allowDelete" | "minAge" | "concurrency">;
 }
 
 /** Where in the reconcile reports bucket S3 Inventory delivers the images' reports. */

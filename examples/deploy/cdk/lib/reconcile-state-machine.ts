@@ -48,7 +48,14 @@ export const RECONCILE_ENV = {
   allowedPrefixes: "RECONCILE_ALLOWED_PREFIXES",
   /** `"true"` lets a run delete when its input asks for it; anything else: no run deletes. */
   delete: "RECONCILE_DELETE",
+  /** The function's `minAgeMs`, in digits; unset, the package's default (24 h). */
+  minAgeMs: "RECONCILE_MIN_AGE_MS",
+  /** The function's `concurrency`, in digits; unset, the package's default (4). */
+  concurrency: "RECONCILE_CONCURRENCY",
 } as const;
+
+/** The highest `concurrency` the package's batch handler takes. */
+export const MAX_BATCH_CONCURRENCY = 64;
 
 /**
  * What the construct uses of a table: an `ITable` (a `Table`, or `Table.fromTableArn`) fits. Only
@@ -105,6 +112,21 @@ export interface ReconcileStateMachineProps {
    */
   readonly allowDelete?: boolean;
   /**
+   * An object younger than this is never an orphan (its item may not be written yet): the batch
+   * function's `minAgeMs`, in whole milliseconds.
+   *
+   * @default undefined: the package's default, 24 hours
+   */
+  readonly minAge?: Duration;
+  /**
+   * How many BatchGetItem and DeleteObjects requests one batch has in flight at once (the batch
+   * function's `concurrency`): an integer from 1 to 64. Each running batch adds this much to the
+   * table's and the bucket's load.
+   *
+   * @default undefined: the package's default, 4
+   */
+  readonly concurrency?: number;
+  /**
    * The batch function's timeout: one batch is 10 BatchGetItem requests, up to one DeleteObjects
    * request and the second probe before it, with retries.
    *
@@ -143,6 +165,8 @@ export class ReconcileStateMachine extends Construct {
       resultsBucket,
       resultsPrefix = "reconcile-results",
       maxConcurrency = DEFAULT_MAX_CONCURRENCY,
+      minAge,
+      concurrency,
       allowDelete = true,
       timeout = Duration.minutes(2),
       memorySize = 256,
@@ -157,6 +181,13 @@ export class ReconcileStateMachine extends Construct {
         ? []
         : [`\`maxConcurrency\` must be an integer from 1 to ${MAX_CONCURRENCY_LIMIT}; it is ${maxConcurrency}`]),
       ...(resultsPrefix === "" ? ["`resultsPrefix` must not be empty: results go under a prefix of their own"] : []),
+      ...(concurrency === undefined ||
+      (Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= MAX_BATCH_CONCURRENCY)
+        ? []
+        : [`\`concurrency\` must be an integer from 1 to ${MAX_BATCH_CONCURRENCY}; it is ${concurrency}`]),
+      ...(minAge === undefined || Number.isInteger(minAge.toMilliseconds({ integral: false }))
+        ? []
+        : [`\`minAge\` must be whole milliseconds; it is ${minAge.toHumanString()}`]),
     ];
     if (problems.length > 0) throw new Error(`${id}: ${problems.join("; ")}`);
 
@@ -191,6 +222,9 @@ export class ReconcileStateMachine extends Construct {
         [RECONCILE_ENV.keys]: JSON.stringify(typeof key === "string" ? [key] : [...key]),
         [RECONCILE_ENV.allowedPrefixes]: JSON.stringify([...allowedPrefixes]),
         [RECONCILE_ENV.delete]: String(allowDelete),
+        // Unset, the function keeps the package's defaults rather than copies of them.
+        ...(minAge === undefined ? {} : { [RECONCILE_ENV.minAgeMs]: String(minAge.toMilliseconds()) }),
+        ...(concurrency === undefined ? {} : { [RECONCILE_ENV.concurrency]: String(concurrency) }),
       },
       bundling: { minify: true },
     });
