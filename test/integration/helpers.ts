@@ -3,12 +3,15 @@ import { randomUUID } from "node:crypto";
 import {
   CreateTableCommand,
   type DynamoDBClient,
+  PutItemCommand,
+  type ScalarAttributeType,
   ScanCommand,
   type StreamViewType,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
   CreateBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutBucketPolicyCommand,
   PutObjectCommand,
@@ -60,6 +63,33 @@ export async function createProductsTable(
 }
 
 /**
+ * Creates a products table without a stream, its partition key `productId` of `type`, with an item
+ * for each of `ids`, and returns its name.
+ */
+export async function createItemsTable(
+  dynamodb: DynamoDBClient,
+  type: ScalarAttributeType,
+  ids: readonly string[],
+): Promise<string> {
+  const table = `products-${type}-${Math.random().toString(36).slice(2, 10)}`;
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [{ AttributeName: "productId", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "productId", AttributeType: type }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  for (const id of ids) await putProduct(dynamodb, table, type, id);
+  return table;
+}
+
+/** Writes the item `{ productId: id }` (a string or a number, by `type`). */
+export function putProduct(dynamodb: DynamoDBClient, table: string, type: ScalarAttributeType, id: string) {
+  return dynamodb.send(new PutItemCommand({ TableName: table, Item: { productId: { [type]: id } as never } }));
+}
+
+/**
  * Waits until DynamoDB Local's TTL sweeper has left `count` items in the table (it removes expired
  * items 1.5 to 12 s after their time), and returns how long that took in ms.
  */
@@ -95,6 +125,25 @@ export async function putObjects(s3: S3Client, bucket: string, keys: readonly st
         .map((key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }))),
     );
   }
+}
+
+async function lastModified(s3: S3Client, bucket: string, key: string): Promise<number> {
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  return (head.LastModified as Date).getTime();
+}
+
+/**
+ * Uploads `old` keys, then (in a later second, as S3 times objects to the second) the `young` ones,
+ * and returns the clock and `minAgeMs` that make the old ones old enough and the young ones not.
+ */
+export async function seedOldAndYoung(s3: S3Client, bucket: string, old: readonly string[], young: readonly string[]) {
+  await putObjects(s3, bucket, old);
+  const oldTime = Math.max(...(await Promise.all(old.map((key) => lastModified(s3, bucket, key)))));
+  while (Math.floor(Date.now() / 1000) <= Math.floor(oldTime / 1000)) await new Promise((r) => setTimeout(r, 50));
+  await putObjects(s3, bucket, young);
+  const youngTime = Math.min(...(await Promise.all(young.map((key) => lastModified(s3, bucket, key)))));
+  // "Now" is the young objects' time; the old ones are older than minAgeMs, the young ones are not.
+  return { now: () => youngTime, minAgeMs: youngTime - oldTime };
 }
 
 /** Every key in a bucket. */

@@ -7,56 +7,31 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateTableCommand, DynamoDBClient, PutItemCommand, type ScalarAttributeType } from "@aws-sdk/client-dynamodb";
-import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, inject, it } from "vitest";
 import { reconcile } from "../../src/reconcile.js";
 import type { Orphan } from "../../src/reconcile-types.js";
 import { localClientConfig } from "../services/index.js";
-import { createBucket, listKeys, putObjects, quietLogger } from "./helpers.js";
+import {
+  createBucket,
+  createItemsTable,
+  listKeys,
+  putObjects,
+  putProduct,
+  quietLogger,
+  seedOldAndYoung,
+} from "./helpers.js";
 
 const s3 = new S3Client({ ...localClientConfig(inject("motoEndpoint")), forcePathStyle: true });
 const dynamodb = new DynamoDBClient(localClientConfig(inject("dynamodbEndpoint")));
 
-async function createTable(type: ScalarAttributeType, ids: readonly string[]): Promise<string> {
-  const table = `products-${type}-${Math.random().toString(36).slice(2, 10)}`;
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: table,
-      KeySchema: [{ AttributeName: "productId", KeyType: "HASH" }],
-      AttributeDefinitions: [{ AttributeName: "productId", AttributeType: type }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-  for (const id of ids) await putItem(table, type, id);
-  return table;
-}
-
-function putItem(table: string, type: ScalarAttributeType, id: string) {
-  return dynamodb.send(new PutItemCommand({ TableName: table, Item: { productId: { [type]: id } as never } }));
-}
-
-async function lastModified(bucket: string, key: string): Promise<number> {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  return (head.LastModified as Date).getTime();
-}
-
-/** Uploads `old` keys, then (in a later second, as S3 times objects to the second) the `young` ones. */
-async function seed(bucket: string, old: readonly string[], young: readonly string[]) {
-  await putObjects(s3, bucket, old);
-  const oldTime = Math.max(...(await Promise.all(old.map((key) => lastModified(bucket, key)))));
-  while (Math.floor(Date.now() / 1000) <= Math.floor(oldTime / 1000)) await new Promise((r) => setTimeout(r, 50));
-  await putObjects(s3, bucket, young);
-  const youngTime = Math.min(...(await Promise.all(young.map((key) => lastModified(bucket, key)))));
-  // "Now" is the young objects' time; the old ones are older than minAgeMs, the young ones are not.
-  return { now: () => youngTime, minAgeMs: youngTime - oldTime };
-}
-
 describe("reconcile on DynamoDB Local and moto", () => {
   it("deletes exactly the orphans of a table with string keys", async () => {
-    const table = await createTable("S", ["live-1", "live-2"]);
+    const table = await createItemsTable(dynamodb, "S", ["live-1", "live-2"]);
     const bucket = await createBucket(s3, "rc");
-    const clock = await seed(
+    const clock = await seedOldAndYoung(
+      s3,
       bucket,
       [
         "images/live-1.png",
@@ -110,9 +85,10 @@ describe("reconcile on DynamoDB Local and moto", () => {
   });
 
   it("reads N keys as the numbers DynamoDB stores, and leaves `007` alone", async () => {
-    const table = await createTable("N", ["7", "42"]);
+    const table = await createItemsTable(dynamodb, "N", ["7", "42"]);
     const bucket = await createBucket(s3, "rc");
-    const clock = await seed(
+    const clock = await seedOldAndYoung(
+      s3,
       bucket,
       ["images/7.png", "images/42.png", "images/8.png", "images/007.png", "images/1.50.png"],
       ["images/9.png"],
@@ -138,7 +114,7 @@ describe("reconcile on DynamoDB Local and moto", () => {
   });
 
   it("reports without deleting by default, and takes nothing for an orphan within the default day", async () => {
-    const table = await createTable("S", []);
+    const table = await createItemsTable(dynamodb, "S", []);
     const bucket = await createBucket(s3, "rc");
     await putObjects(s3, bucket, ["images/a.png", "images/b.png"]);
     const young = await reconcile({
@@ -167,7 +143,7 @@ describe("reconcile on DynamoDB Local and moto", () => {
   // (see etag.test.ts): the replaced object's key holds a character XML cannot carry, which the
   // deleter sends as a single DeleteObject. The DeleteObjects path is proven in batch-deleter.etag-wire.test.ts.
   it("keeps an object re-uploaded after its listing, and an item re-created after the first probe", async () => {
-    const table = await createTable("S", []);
+    const table = await createItemsTable(dynamodb, "S", []);
     const bucket = await createBucket(s3, "rc");
     const replaced = "images/replaced\u0001.png";
     await putObjects(s3, bucket, ["images/gone.png", replaced, "images/recreated.png"]);
@@ -179,7 +155,7 @@ describe("reconcile on DynamoDB Local and moto", () => {
         const result = await next(args);
         if (context.commandName === "BatchGetItemCommand" && ++probes === 1) {
           await s3.send(new PutObjectCommand({ Bucket: bucket, Key: replaced, Body: "new content" }));
-          await putItem(table, "S", "recreated");
+          await putProduct(dynamodb, table, "S", "recreated");
         }
         return result;
       },
@@ -209,7 +185,8 @@ describe("reconcile on DynamoDB Local and moto", () => {
   });
 
   it("goes on from its checkpoint after a stop, to the same end", async () => {
-    const table = await createTable(
+    const table = await createItemsTable(
+      dynamodb,
       "S",
       Array.from({ length: 30 }, (_, i) => `live-${i}`),
     );
