@@ -2,7 +2,8 @@
  * Reconcile on Step Functions Distributed Map, offline: the ASL definition that SAM, Terraform and
  * the CDK share is a well-formed state machine with the settings docs/reference-distributed-map.md
  * argues for, and the CDK construct deploys exactly that definition, its placeholders filled in, with
- * two roles that hold exactly what the batch function and the state machine use.
+ * two roles that hold exactly what the batch function and the state machine use. The batch function's
+ * bundle, built as `cdk synth` builds it, starts with the deployment's variables and answers batches.
  *
  * CloudFormation references read `<LogicalId>` (Ref) and `<LogicalId.Attribute>` (Fn::GetAtt), the
  * CDK's hash left off; pseudo parameters read `<AWS::Region>`.
