@@ -7,7 +7,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, inject, it } from "vitest";
 import { reconcile } from "../../src/reconcile.js";
@@ -260,7 +260,8 @@ describe("reconcile on DynamoDB Local and moto", () => {
       );
     }
     const bucket = await createBucket(s3, "rc");
-    const clock = await seed(
+    const clock = await seedOldAndYoung(
+      s3,
       bucket,
       ["t1/a.png", "t1/b.png", "t2/a.png", "t2/gone.png", "t3/x.png", "readme"],
       ["t1/new.png"],
