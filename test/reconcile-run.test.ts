@@ -195,6 +195,18 @@ describe("reconcile", () => {
       expect(unknown.issues).toContainEqual({ path: "extra", message: "is not an option" });
     });
 
+    it("refuses scan mode with itemKeyOf, which it cannot render", async () => {
+      const error = await configError(reconcile(options({ key: undefined, itemKeyOf: () => undefined, mode: "scan" })));
+      expect(error.issues).toEqual([
+        { path: "mode", message: 'is "scan", which renders the templates of `key`: give `key`, not `itemKeyOf`' },
+      ]);
+    });
+
+    it("creates an S3 client of its own when given none", async () => {
+      bucketKeys = ["images/a.png"];
+      await expect(reconcile(options({ s3Client: undefined, concurrency: 1 }))).resolves.toMatchObject({ listed: 1 });
+    });
+
     it("refuses a bucket outside allowedBuckets", async () => {
       const error = await configError(reconcile(options({ allowedBuckets: ["prod-media"] })));
       expect(error.issues).toContainEqual({ path: "bucket", message: "is not one of `allowedBuckets` (prod-media)" });

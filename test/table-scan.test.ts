@@ -70,6 +70,12 @@ describe("scanExpectedKeys", () => {
     expect([...scanned.expected].sort()).toEqual(["7.png", "thumbs/7", "thumbs/8"]);
   });
 
+  it("takes a page without Items for an empty one", async () => {
+    ddb.on(ScanCommand).resolves({});
+    const scanned = await scanExpectedKeys(request({ segments: 1 }));
+    expect(scanned).toEqual({ expected: new Set(), items: 0 });
+  });
+
   it("rejects with a ReconcileError naming the table when a page fails: a partial set would look like orphans", async () => {
     ddb.on(ScanCommand).rejects(new Error("Rate exceeded"));
     const error = await scanExpectedKeys(request()).catch((thrown: unknown) => thrown);
