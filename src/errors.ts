@@ -2,7 +2,7 @@
  * Errors. One base class and subclasses that carry what a caller needs. The type guards check
  * `name`, so they work across realms and duplicate installs, where `instanceof` does not.
  */
-import type { ReconcileBatchResult } from "./reconcile-batch-handler.js";
+import type { ReconcileBatchResult } from "./reconcile-types.js";
 
 /** Where a record sits in its batch, for messages and for callers. */
 export interface RecordRef {
@@ -125,10 +125,20 @@ export class ReconcileError extends CleanupError {
   override name = "ReconcileError";
   /** The option at fault: `tableName` (the table cannot be described or scanned) or `checkpoint`. */
   readonly option: "tableName" | "checkpoint";
+  /**
+   * The cause may pass (throttling, a network error, a server error): the same run may succeed
+   * later. False for what needs a change first (no such table, no permission, a bad checkpoint).
+   */
+  readonly retryable: boolean;
 
-  constructor(message: string, option: "tableName" | "checkpoint", options?: ErrorOptions) {
+  constructor(
+    message: string,
+    option: "tableName" | "checkpoint",
+    options?: ErrorOptions & { retryable?: boolean | undefined },
+  ) {
     super(message, options);
     this.option = option;
+    this.retryable = options?.retryable ?? false;
   }
 }
 
@@ -217,6 +227,25 @@ export function isKeyMappingError(error: unknown): error is KeyMappingError {
 /** True for a {@link PresenceCheckError}. */
 export function isPresenceCheckError(error: unknown): error is PresenceCheckError {
   return hasName(error, "PresenceCheckError");
+}
+
+/**
+ * Whether an AWS error is about the request's configuration, which retrying does not change: a
+ * missing resource, a permission, credentials, a malformed request, or a missing package.
+ */
+export function isConfigurationFault(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return (
+    typeof name === "string" &&
+    [
+      "ResourceNotFoundException",
+      "AccessDeniedException",
+      "UnrecognizedClientException",
+      "InvalidSignatureException",
+      "ValidationException",
+      "ConfigError",
+    ].includes(name)
+  );
 }
 
 /** True for a {@link ReconcileError}. */

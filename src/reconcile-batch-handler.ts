@@ -18,7 +18,7 @@ import {
   reconcilerFields,
   reconcilerRequired,
 } from "./reconcile-setup.js";
-import type { ReconcileCounts } from "./reconcile-types.js";
+import type { ReconcileBatchResult } from "./reconcile-types.js";
 import { nonNegativeInt, optionsSchema, validateOptions } from "./validation.js";
 
 /** Options of {@link createReconcileBatchHandler}. */
@@ -41,11 +41,6 @@ export interface ReconcileBatchHandlerOptions extends ReconcilerOptions {
 export interface ReconcileBatchEvent {
   Items: unknown[];
   BatchInput?: { delete?: boolean | undefined } | undefined;
-}
-
-/** What one batch counted, and its items that were not objects of the bucket. */
-export interface ReconcileBatchResult extends ReconcileCounts {
-  invalidItems: number;
 }
 
 /** The Lambda handler of a child batch. */
@@ -111,3 +106,5 @@ export function createReconcileBatchHandler(options: ReconcileBatchHandlerOption
     }
   };
 }
+
+export type { ReconcileBatchResult } from "./reconcile-types.js";

@@ -19,11 +19,26 @@ export interface PartitionProgress extends Partition {
   counts: ReconcileCounts;
 }
 
+/**
+ * What a run reconciles and how: a checkpoint of another run is refused, so that a report-only run
+ * is not finished by a deleting one (its first pages would never be deleted), nor with another age.
+ */
+export interface RunIdentity {
+  tableName: string;
+  bucket: string;
+  keys: readonly string[] | "itemKeyOf";
+  prefixes: readonly string[];
+  delete: boolean;
+  mode: "keys" | "scan";
+  minAgeMs: number;
+  allowedPrefixes: readonly string[] | null;
+}
+
 /** What a checkpoint holds: the run it belongs to, and each partition's progress. */
 export interface ReconcileCheckpoint {
   version: 1;
   /** What the run reconciles; a checkpoint of another run is refused. */
-  run: { tableName: string; bucket: string; keys: readonly string[] | "itemKeyOf"; prefixes: readonly string[] };
+  run: RunIdentity;
   partitions: PartitionProgress[];
 }
 
@@ -69,7 +84,7 @@ export function fileCheckpointStore(path: string): CheckpointStore {
  * else none. Throws a ConfigError naming `checkpoint` when it belongs to another run or is not a
  * checkpoint at all.
  */
-export function resumedProgress(saved: unknown, run: ReconcileCheckpoint["run"]): PartitionProgress[] | undefined {
+export function resumedProgress(saved: unknown, run: RunIdentity): PartitionProgress[] | undefined {
   if (saved === undefined) return undefined;
   if (!isCheckpoint(saved)) {
     throw new ConfigError([{ path: "checkpoint", message: "holds something other than a reconcile checkpoint" }]);
@@ -86,8 +101,9 @@ export function resumedProgress(saved: unknown, run: ReconcileCheckpoint["run"])
 }
 
 /** What identifies a run, whatever order a store gives its fields back in. */
-function runIdentity({ tableName, bucket, keys, prefixes }: ReconcileCheckpoint["run"]): string {
-  return JSON.stringify([tableName, bucket, keys, prefixes]);
+function runIdentity(run: RunIdentity): string {
+  const { tableName, bucket, keys, prefixes, delete: deleting, mode, minAgeMs, allowedPrefixes } = run;
+  return JSON.stringify([tableName, bucket, keys, prefixes, deleting, mode, minAgeMs, allowedPrefixes]);
 }
 
 function isCheckpoint(value: unknown): value is ReconcileCheckpoint {

@@ -42,7 +42,7 @@ export interface ReconcileCommandIo {
   /** Loads @aws-sdk/client-dynamodb, an optional peer dependency. @default `import("@aws-sdk/client-dynamodb")` */
   importDynamoDb?: (() => Promise<DynamoDbModule>) | undefined;
   /** Opens the `--report` file for writing, replacing it; rejects when it cannot. @default a file write stream */
-  openReport?: ((path: string) => Promise<Writable>) | undefined;
+  openReport?: ((path: string, append: boolean) => Promise<Writable>) | undefined;
   /**
    * Calls `listener` on every interrupt (Ctrl-C), and returns what stops that. The first interrupt
    * stops the run after the pages in hand; the second makes the command return 130 at once.
@@ -71,7 +71,8 @@ Options:
   --min-age AGE            objects younger than this are never orphans: 90s, 30m, 24h, 7d, or
                            milliseconds (default 24h)
   --delete                 delete the orphans (each on its listed ETag, after a second probe)
-  --report FILE.jsonl      write each orphan as a JSON line to FILE (replaced)
+  --report FILE.jsonl      write each orphan as a JSON line to FILE (replaced; appended to with
+                           --checkpoint, so that a resumed run's report holds the earlier orphans)
   --checkpoint FILE        keep the run's progress in FILE; a stopped run given it goes on
   --concurrency N          key-space partitions listed at once, 1 to 64 (default 4)
   --allowed-prefix P       only delete objects under P; the listed prefixes must lie within it
@@ -176,7 +177,7 @@ export async function runReconcileCommand(argv: string[], io: ReconcileCommandIo
     let report: JsonLinesFile | undefined;
     if (flags.reportPath !== undefined) {
       try {
-        report = jsonLinesFile(await (io.openReport ?? openFile)(flags.reportPath));
+        report = jsonLinesFile(await (io.openReport ?? openFile)(flags.reportPath, flags.checkpoint !== undefined));
       } catch (error) {
         io.stderr(`reconcile: --report ${flags.reportPath} cannot be written: ${errorMessage(error)}\n`);
         return 2;
@@ -290,8 +291,8 @@ function isLoopbackUrl(url: string): boolean {
   );
 }
 
-async function openFile(path: string): Promise<Writable> {
-  const stream = createWriteStream(path, { flags: "w" });
+async function openFile(path: string, append: boolean): Promise<Writable> {
+  const stream = createWriteStream(path, { flags: append ? "a" : "w" });
   await once(stream, "open");
   return stream;
 }
@@ -382,7 +383,8 @@ function configurationMessage(error: unknown, flags: ReconcileFlags): string | u
       .map((issue: ConfigIssue) => `${flagOfOption(issue.path)}: ${issue.message}`)
       .join("\nreconcile: ");
   }
-  if (!isReconcileError(error)) return undefined;
+  // A ReconcileError that may pass (throttling, the network) is no configuration problem.
+  if (!isReconcileError(error) || error.retryable) return undefined;
   if (error.option === "checkpoint") return `--checkpoint: ${error.message}`;
   return `--table ${flags.table}: ${error.message}`;
 }

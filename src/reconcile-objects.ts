@@ -38,8 +38,10 @@ export interface ObjectReconcilerConfig {
   /** For log lines. */
   tableName: string;
   readItemKey: ItemKeyReader;
-  /** Asked once for every candidate, and with deletes on, once more for the orphans. */
+  /** Asked once for every candidate, and with deletes on, once more for the orphans (unless `secondProbe` is false). */
   presence: PresenceOf;
+  /** Ask `presence` again before deleting: false when its answers cannot change (a scan). @default true */
+  secondProbe?: boolean | undefined;
   /** Deletes the orphans; `undefined` when the run only reports. */
   deleter: BatchDeleter | undefined;
   minAgeMs: number;
@@ -168,19 +170,32 @@ async function deleteOrphans(
 ): Promise<Orphan[]> {
   if (orphans.length === 0) return [];
   const { bucket } = config;
-  const answers = await config.presence(orphans, signal);
+  const answers: ItemPresence[] =
+    config.secondProbe === false ? orphans.map(() => "absent") : await config.presence(orphans, signal);
   const settled = orphans.map((candidate, index): Orphan => {
     const answer = answers[index];
     if (answer === "present") return orphanOf(bucket, candidate, "kept-recreated");
+    if (candidate.object.etag === undefined) {
+      // Without its ETag a delete would be unconditional: an object uploaded again since the listing
+      // (a week-old inventory, say) for an item not written yet would go.
+      return {
+        ...orphanOf(bucket, candidate, "failed"),
+        error: {
+          code: "EtagMissing",
+          message:
+            "the listing gave no ETag, so the object is not deleted: a delete without one would be unconditional",
+        },
+      };
+    }
     const problem =
       answer === "absent" ? "not deleted: the deleter did not report it" : (answer as { problem: string }).problem;
     const code = answer === "absent" ? "NotReported" : "ItemPresenceUnknown";
     return { ...orphanOf(bucket, candidate, "failed"), error: { code, message: problem } };
   });
-  const toDelete = settled.filter((_, index) => answers[index] === "absent");
+  const toDelete = settled.filter((orphan, index) => answers[index] === "absent" && orphan.etag !== undefined);
   if (toDelete.length === 0) return settled;
   const report = await deleter(
-    toDelete.map(({ key, etag }) => (etag === undefined ? { bucket, key } : { bucket, key, etag })),
+    toDelete.map(({ key, etag }) => ({ bucket, key, etag: etag as string })),
     { signal },
   );
   const deleted = new Set(report.deleted.map((target) => target.key));

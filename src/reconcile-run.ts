@@ -10,7 +10,7 @@ import { dynamoDbClientOf } from "./aws-clients.js";
 import { mapInOrder } from "./concurrency.js";
 import { ConfigError, errorMessage } from "./errors.js";
 import { defaultLogger } from "./json-logger.js";
-import { distinctPrefixes, inPartition, splitKeySpace } from "./key-space-partitions.js";
+import { compareKeys, distinctPrefixes, inPartition, splitKeySpace } from "./key-space-partitions.js";
 import { templatePrefix } from "./key-template-inversion.js";
 import {
   type CheckpointStore,
@@ -18,11 +18,13 @@ import {
   fileCheckpointStore,
   type PartitionProgress,
   type ReconcileCheckpoint,
+  type RunIdentity,
   resumedProgress,
 } from "./reconcile-checkpoint.js";
 import { addCounts, noCounts, type ObjectReconciler } from "./reconcile-objects.js";
 import {
   createReconcilerFor,
+  DEFAULT_MIN_AGE_MS,
   type ReconcilerOptions,
   reconcilerCrossCheck,
   reconcilerFields,
@@ -40,7 +42,10 @@ export interface ReconcileOptions extends ReconcilerOptions {
    * @default the text before the first placeholder of each template ("" with `itemKeyOf`)
    */
   prefix?: string | undefined;
-  /** Stops the run: no page is listed or reconciled after it fires, and the report says `complete: false`. */
+  /**
+   * Stops the run: no page is listed after it fires, the pages in hand are reconciled to their end,
+   * and the report says `complete: false`.
+   */
   signal?: AbortSignal | undefined;
   /** Called after each page, with the counts so far. */
   onProgress?: ((progress: ReconcileProgress) => void) | undefined;
@@ -148,15 +153,31 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   }
   const s3Client = options.s3Client ?? new S3Client({});
   const dynamoDbClient = dynamoDbClientOf(options.dynamoDbClient);
-  const reconcileObjects = await createReconcilerFor(
-    options,
-    { s3Client, dynamoDbClient, logger },
-    signal,
-    options.mode === "scan",
-  );
+  let reconcileObjects: ObjectReconciler;
+  try {
+    reconcileObjects = await createReconcilerFor(
+      options,
+      { s3Client, dynamoDbClient, logger },
+      signal,
+      options.mode === "scan",
+    );
+  } catch (error) {
+    // Stopped before the listing began: nothing was listed, and the run is not complete.
+    if (signal?.aborted) return { ...noCounts(), partitions: [], durationMs: Date.now() - started, complete: false };
+    throw error;
+  }
 
   const store = typeof options.checkpoint === "string" ? fileCheckpointStore(options.checkpoint) : options.checkpoint;
-  const run: ReconcileCheckpoint["run"] = { tableName, bucket, keys: templates ?? "itemKeyOf", prefixes };
+  const run: RunIdentity = {
+    tableName,
+    bucket,
+    keys: templates ?? "itemKeyOf",
+    prefixes,
+    delete: options.delete === true,
+    mode: options.mode ?? "keys",
+    minAgeMs: options.minAgeMs ?? DEFAULT_MIN_AGE_MS,
+    allowedPrefixes: allowedPrefixes ?? null,
+  };
   const resumed = store === undefined ? undefined : resumedProgress(await store.load(), run);
   const partitions: PartitionState[] = (
     resumed ??
@@ -195,7 +216,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
         bucket,
         s3Client,
         reconcileObjects,
-        signal: runSignal,
+        listingSignal: runSignal,
+        pageSignal: stop.signal,
         onPage: async (counts) => {
           addCounts(total, counts);
           await writer?.save();
@@ -247,31 +269,51 @@ interface PartitionRun {
   bucket: string;
   s3Client: S3Client;
   reconcileObjects: ObjectReconciler;
-  signal: AbortSignal;
+  /** Stops the listing: the caller's signal, or a fatal error elsewhere. */
+  listingSignal: AbortSignal;
+  /** Cuts a page in hand short: a fatal error elsewhere only. */
+  pageSignal: AbortSignal;
   onPage: (counts: ReconcileCounts) => Promise<void>;
 }
 
-/** Lists and reconciles one partition page by page, listing the next page while one is reconciled. */
+/**
+ * Lists and reconciles one partition page by page, listing the next page while one is reconciled.
+ * The run's signal stops the listing; a page already in hand is reconciled to its end.
+ */
 async function runPartition(partition: PartitionState, run: PartitionRun): Promise<void> {
   const { progress } = partition;
+  const startAfter = progress.after ?? progress.startAfter;
+  // Its own stop, so that an error here (onOrphan's) cuts the prefetched page short before the
+  // listing is closed, which waits for it.
+  const own = new AbortController();
   const pages = listObjects(
-    { bucket: run.bucket, prefix: progress.prefix, startAfter: progress.after ?? progress.startAfter },
-    { s3Client: run.s3Client, signal: run.signal },
+    { bucket: run.bucket, prefix: progress.prefix, startAfter },
+    { s3Client: run.s3Client, signal: AbortSignal.any([run.listingSignal, own.signal]) },
   );
   try {
     let next = pages.next();
     for (;;) {
       const page = await next;
       if (page.done) break;
+      if (startAfter !== undefined && page.value.some((object) => compareKeys(object.key, startAfter) <= 0)) {
+        // A store that ignores StartAfter: going on would take the keys before it for the end of the range.
+        throw new ListingError({
+          code: "UnexpectedListing",
+          message: `the store listed keys at or before StartAfter ${JSON.stringify(startAfter)}: it does not honour StartAfter, so this partition cannot be listed`,
+          retryable: false,
+        });
+      }
       const inRange = page.value.filter((object) => inPartition(progress, object.key));
+      // Keys past the partition's end: the next partition lists them.
       const ended = inRange.length < page.value.length;
       next = ended ? Promise.resolve({ done: true, value: undefined }) : pages.next();
       // Awaited on the next turn, unless this page stops the partition first: never unhandled.
       next.catch(() => undefined);
       // A page listed before the signal fired is not reconciled after it.
-      if (run.signal.aborted)
-        throw new ListingError({ code: "Aborted", message: errorMessage(run.signal.reason), retryable: true });
-      const counts = await run.reconcileObjects(inRange, run.signal);
+      if (run.listingSignal.aborted) {
+        throw new ListingError({ code: "Aborted", message: errorMessage(run.listingSignal.reason), retryable: true });
+      }
+      const counts = await run.reconcileObjects(inRange, run.pageSignal);
       partition.listed += counts.listed;
       if (counts.failed > 0 || counts.unchecked > 0) partition.frozen = true;
       if (!partition.frozen) {
@@ -285,6 +327,9 @@ async function runPartition(partition: PartitionState, run: PartitionRun): Promi
     partition.ended = true;
     progress.done = !partition.frozen;
     await run.onPage(noCounts());
+  } catch (error) {
+    own.abort(error);
+    throw error;
   } finally {
     await pages.return(undefined);
   }

@@ -155,7 +155,7 @@ export async function createReconcilerFor(
   const now = options.now ?? Date.now;
   const table = await describeTableKey(clients.dynamoDbClient, tableName, signal);
   const templates = templatesOf(options.key);
-  let found: Pick<ObjectReconcilerConfig, "readItemKey" | "presence" | "now">;
+  let found: Pick<ObjectReconcilerConfig, "readItemKey" | "presence" | "now" | "secondProbe">;
   if (scan) {
     const readItemKey = checked(scanKeyReader(templates as string[], table.keySchema));
     // An item written after the scan began may be missing from it: only objects older than
@@ -173,6 +173,8 @@ export async function createReconcilerFor(
     found = {
       readItemKey,
       presence: async (candidates) => candidates.map(({ object }) => (expected.has(object.key) ? "present" : "absent")),
+      // The set does not change: asking it again before deleting would tell nothing new.
+      secondProbe: false,
       now: () => startedAt,
     };
   } else {

@@ -70,3 +70,8 @@ export interface ReconcileCounts {
   /** Bytes of the orphans (`size` summed). */
   bytes: number;
 }
+
+/** What one Distributed Map batch counted, and its items that were not objects of the bucket. */
+export interface ReconcileBatchResult extends ReconcileCounts {
+  invalidItems: number;
+}

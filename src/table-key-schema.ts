@@ -4,7 +4,7 @@
  */
 import { abortable, sendOptions } from "./abort.js";
 import type { ClientSource } from "./aws-clients.js";
-import { errorMessage, ReconcileError } from "./errors.js";
+import { errorMessage, isConfigurationFault, ReconcileError } from "./errors.js";
 import type { KeySchemaAttribute } from "./key-template-inversion.js";
 
 /** Everything of a table that reconcile reads: its key attributes, partition key first. */
@@ -38,6 +38,7 @@ export async function describeTableKey(
   } catch (error) {
     throw new ReconcileError(`DescribeTable on table "${tableName}" failed: ${errorMessage(error)}`, "tableName", {
       cause: error,
+      retryable: !isConfigurationFault(error),
     });
   }
   const keySchema = keySchemaOf(table);

@@ -8,7 +8,7 @@
 import type { AttributeValue as DynamoDbValue, ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { abortable, sendOptions } from "./abort.js";
 import type { ClientSource } from "./aws-clients.js";
-import { errorMessage, ReconcileError } from "./errors.js";
+import { errorMessage, isConfigurationFault, ReconcileError } from "./errors.js";
 import type { ItemKeyReader } from "./item-key-reader.js";
 import { templateKeyReader } from "./item-key-reader.js";
 import { compileTemplate, type KeyTemplate, renderTemplate } from "./key-template.js";
@@ -45,6 +45,9 @@ export async function scanExpectedKeys(request: ScanRequest): Promise<ScannedTab
   const names = [...new Set(templates.flatMap((template) => template.attributes))];
   const placeholders = names.map((_, index) => `#a${index}`);
   const scanned: ScannedTable = { expected: new Set(), items: 0 };
+  // The first segment that fails stops the others: the scan is worthless without it.
+  const failed = new AbortController();
+  const scanSignal = signal === undefined ? failed.signal : AbortSignal.any([signal, failed.signal]);
   try {
     const [sdk, client] = await abortable(
       Promise.all([import("@aws-sdk/client-dynamodb"), request.dynamoDbClient()]),
@@ -63,7 +66,12 @@ export async function scanExpectedKeys(request: ScanRequest): Promise<ScannedTab
             ExpressionAttributeNames: Object.fromEntries(names.map((name, index) => [placeholders[index], name])),
             ...(start === undefined ? {} : { ExclusiveStartKey: start }),
           });
-          const output = (await abortable(client.send(command, sendOptions(signal)), signal)) as ScanCommandOutput;
+          const output = (await abortable(client.send(command, sendOptions(scanSignal)), scanSignal).catch(
+            (error: unknown) => {
+              failed.abort(error);
+              throw error;
+            },
+          )) as ScanCommandOutput;
           for (const item of output.Items ?? []) {
             for (const template of templates) {
               const key = render(template, item);
@@ -80,9 +88,7 @@ export async function scanExpectedKeys(request: ScanRequest): Promise<ScannedTab
     throw new ReconcileError(
       `the scan of table "${tableName}" failed, so nothing was decided: ${errorMessage(error)}`,
       "tableName",
-      {
-        cause: error,
-      },
+      { cause: error, retryable: !isConfigurationFault(error) },
     );
   }
   return scanned;

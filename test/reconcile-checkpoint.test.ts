@@ -33,6 +33,10 @@ const RUN: ReconcileCheckpoint["run"] = {
   bucket: "product-media",
   keys: ["images/{productId}.png"],
   prefixes: ["images/"],
+  delete: false,
+  mode: "keys",
+  minAgeMs: 86_400_000,
+  allowedPrefixes: null,
 };
 
 const partition = (progress: Partial<PartitionProgress> = {}): PartitionProgress => ({
@@ -175,7 +179,7 @@ describe("resumedProgress", () => {
   });
 
   it("takes a checkpoint whose run was written with its fields in another order, as a store may give it back", () => {
-    const reordered = { prefixes: RUN.prefixes, keys: RUN.keys, bucket: RUN.bucket, tableName: RUN.tableName };
+    const reordered = Object.fromEntries(Object.entries(RUN).reverse());
     const saved = { partitions: [partition()], run: reordered, version: 1 };
 
     expect(resumedProgress(saved, RUN)).toStrictEqual([partition()]);
@@ -187,6 +191,10 @@ describe("resumedProgress", () => {
     ["other templates", { ...RUN, keys: ["thumbs/{productId}.png"] }],
     ["itemKeyOf instead of templates", { ...RUN, keys: "itemKeyOf" as const }],
     ["other prefixes", { ...RUN, prefixes: ["images/", "thumbs/"] }],
+    ["a report-only run, for a deleting one", { ...RUN, delete: true }],
+    ["the other mode", { ...RUN, mode: "scan" as const }],
+    ["another minimum age", { ...RUN, minAgeMs: 0 }],
+    ["other allowed prefixes", { ...RUN, allowedPrefixes: ["images/"] }],
   ])("refuses a checkpoint of %s with a ConfigError naming checkpoint and both runs", (_case, run) => {
     const error = thrown(() => resumedProgress({ ...checkpoint(), run }, RUN));
 

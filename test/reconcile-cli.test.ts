@@ -484,6 +484,10 @@ describe("runReconcileCommand: configuration errors", () => {
         bucket: options.bucket,
         keys: [options.key as string],
         prefixes: ["images/"],
+        delete: false,
+        mode: "keys",
+        minAgeMs: 86_400_000,
+        allowedPrefixes: null,
       });
       return reportOf();
     });
@@ -500,6 +504,16 @@ describe("runReconcileCommand: configuration errors", () => {
     });
     expect(await runReconcileCommand(REQUIRED, h.io)).toBe(2);
     expect(h.stderr()).toMatch(/\nreconcile: --table products: DescribeTable on table "products" answered without/);
+  });
+
+  it("exits with 1, not 2, for a ReconcileError that may pass, such as throttling", async () => {
+    const h = harness(async () => {
+      throw new ReconcileError('DescribeTable on table "products" failed: Rate exceeded', "tableName", {
+        retryable: true,
+      });
+    });
+    expect(await runReconcileCommand(REQUIRED, h.io)).toBe(1);
+    expect(h.stderr()).toContain('reconcile: stopped: DescribeTable on table "products" failed: Rate exceeded');
   });
 
   it("exits with 1 and names the error when the run rejects otherwise", async () => {
@@ -677,6 +691,19 @@ describe("runReconcileCommand: --report", () => {
         status: "kept-replaced",
       },
     ]);
+  });
+
+  it("appends to the report with --checkpoint, so that a resumed run's report keeps the earlier orphans", async () => {
+    const directory = temporaryDirectory();
+    const path = join(directory, "orphans.jsonl");
+    writeFileSync(path, "an earlier run's line\n");
+    const h = harness(async (options) => {
+      await options.onOrphan?.(orphanOf(1));
+      return reportOf();
+    });
+    const argv = [...REQUIRED, "--report", path, "--checkpoint", join(directory, "checkpoint.json")];
+    expect(await runReconcileCommand(argv, h.io)).toBe(0);
+    expect(readFileSync(path, "utf8")).toBe(`an earlier run's line\n${orphanLine(orphanOf(1))}\n`);
   });
 
   it("writes an empty report when there is no orphan", async () => {

@@ -8,6 +8,7 @@ import {
   createObjectReconciler,
   noCounts,
   type ObjectReconcilerConfig,
+  type PresenceOf,
   tablePresence,
 } from "../src/reconcile-objects.js";
 import type { ListedObject, Orphan } from "../src/reconcile-types.js";
@@ -201,7 +202,7 @@ describe("createObjectReconciler", () => {
       const { deleter, calls: deletes } = fakeDeleter();
       const { reconcileObjects, orphans } = setup({ presence: tablePresence(probe, "products"), deleter });
       const counts = await reconcileObjects(
-        [object("images/live.png"), object("images/a.png"), { key: "images/b.png", size: 5, lastModified: OLD }],
+        [object("images/live.png"), object("images/a.png"), object("images/b.png")],
         signal,
       );
       expect(calls[1]).toEqual([
@@ -211,7 +212,7 @@ describe("createObjectReconciler", () => {
       expect(deletes).toEqual([
         [
           { bucket: "product-images", key: "images/a.png", etag: '"images/a.png"' },
-          { bucket: "product-images", key: "images/b.png" },
+          { bucket: "product-images", key: "images/b.png", etag: '"images/b.png"' },
         ],
       ]);
       expect(counts).toMatchObject({ live: 1, orphans: 2, deleted: 2, failed: 0 });
@@ -219,6 +220,38 @@ describe("createObjectReconciler", () => {
         { key: "images/a.png", status: "deleted", error: undefined },
         { key: "images/b.png", status: "deleted", error: undefined },
       ]);
+    });
+
+    it("never deletes an orphan listed without an ETag: that delete would be unconditional", async () => {
+      const { deleter, calls } = fakeDeleter();
+      const { reconcileObjects, orphans } = setup({ deleter });
+      const counts = await reconcileObjects(
+        [object("images/a.png"), { key: "images/b.png", size: 5, lastModified: OLD }],
+        signal,
+      );
+      expect(calls).toEqual([[{ bucket: "product-images", key: "images/a.png", etag: '"images/a.png"' }]]);
+      expect(counts).toMatchObject({ orphans: 2, deleted: 1, failed: 1 });
+      expect(orphans[1]).toMatchObject({
+        key: "images/b.png",
+        status: "failed",
+        error: {
+          code: "EtagMissing",
+          message:
+            "the listing gave no ETag, so the object is not deleted: a delete without one would be unconditional",
+        },
+      });
+      const { reconcileObjects: reporting, orphans: found } = setup();
+      await reporting([{ key: "images/b.png", size: 5, lastModified: OLD }], signal);
+      expect(found[0]?.status).toBe("found");
+    });
+
+    it("asks nothing again before deleting when the presence cannot change (a scan)", async () => {
+      const presence = vi.fn<PresenceOf>(async (candidates) => candidates.map(() => "absent"));
+      const { deleter, calls } = fakeDeleter();
+      const { reconcileObjects } = setup({ presence, secondProbe: false, deleter });
+      await reconcileObjects([object("images/a.png")], signal);
+      expect(presence).toHaveBeenCalledTimes(1);
+      expect(calls).toHaveLength(1);
     });
 
     it("keeps an orphan whose item was written since the first probe", async () => {

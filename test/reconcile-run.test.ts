@@ -15,7 +15,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { isConfigError, isReconcileError } from "../src/errors.js";
 import { compareKeys } from "../src/key-space-partitions.js";
-import type { CheckpointStore, ReconcileCheckpoint } from "../src/reconcile-checkpoint.js";
+import type { CheckpointStore, ReconcileCheckpoint, RunIdentity } from "../src/reconcile-checkpoint.js";
 import { noCounts } from "../src/reconcile-objects.js";
 import { type ReconcileOptions, type ReconcileProgress, reconcile } from "../src/reconcile-run.js";
 import type { Orphan } from "../src/reconcile-types.js";
@@ -265,6 +265,64 @@ describe("reconcile", () => {
       expect(logger.error).not.toHaveBeenCalled();
     });
 
+    it("resolves incomplete, with nothing listed, when the signal fires while the table is described", async () => {
+      const stop = new AbortController();
+      ddbMock.on(DescribeTableCommand).callsFake(() => {
+        stop.abort(new Error("stopped"));
+        return new Promise(() => {});
+      });
+      const report = await reconcile(options({ signal: stop.signal }));
+      expect(report).toMatchObject({ complete: false, listed: 0, partitions: [] });
+      expect(s3Mock.commandCalls(ListObjectsV2Command)).toHaveLength(0);
+    });
+
+    it("reconciles the page in hand to its end when the signal fires, and lists no more", async () => {
+      bucketKeys = Array.from({ length: 1500 }, (_, i) => `images/p${String(i).padStart(4, "0")}.png`);
+      const stop = new AbortController();
+      ddbMock.on(BatchGetItemCommand).callsFake((input: BatchGetItemCommandInput) => {
+        stop.abort(new Error("stopped"));
+        return {
+          Responses: { products: [] },
+          UnprocessedKeys: {},
+          ConsumedCapacity: input.ReturnConsumedCapacity ? [] : undefined,
+        };
+      });
+      const report = await reconcile(options({ concurrency: 1, delete: true, signal: stop.signal }));
+      expect(report).toMatchObject({ complete: false, listed: 1000, orphans: 1000, deleted: 1000, unchecked: 0 });
+    });
+
+    it("refuses a store that ignores StartAfter, rather than take its first keys for the end of the range", async () => {
+      bucketKeys = ["images/a.png", "images/b.png", "images/c.png"];
+      s3Mock.on(ListObjectsV2Command).resolves({
+        Contents: bucketKeys.map((key) => ({ Key: key, Size: 1, LastModified: OLD, ETag: '"e"' })),
+        IsTruncated: false,
+      });
+      const report = await reconcile(
+        options({
+          checkpoint: {
+            load: async () => ({
+              version: 1,
+              run: {
+                tableName: "products",
+                bucket: "product-images",
+                keys: ["images/{productId}.png"],
+                prefixes: ["images/"],
+                delete: false,
+                mode: "keys",
+                minAgeMs: 86_400_000,
+                allowedPrefixes: null,
+              },
+              partitions: [{ prefix: "images/", after: "images/a.png", done: false, counts: noCounts() }],
+            }),
+            save: async () => {},
+          },
+        }),
+      );
+      expect(report.complete).toBe(false);
+      expect(report.partitions[0]?.error?.code).toBe("UnexpectedListing");
+      expect(report.listed).toBe(0);
+    });
+
     it("stops every partition and rejects when onOrphan throws", async () => {
       bucketKeys = Array.from({ length: 3000 }, (_, i) => `images/${i}.png`);
       const onOrphan = vi.fn(() => {
@@ -277,6 +335,25 @@ describe("reconcile", () => {
       // The first page of each partition, and the next one each listed while reconciling it.
       expect(pages.length).toBeLessThanOrEqual(4);
     });
+  });
+
+  it("stops at once when onOrphan throws while the next page is being listed", async () => {
+    bucketKeys = Array.from({ length: 1000 }, (_, i) => `images/p${String(i).padStart(4, "0")}.png`);
+    let calls = 0;
+    s3Mock.on(ListObjectsV2Command).callsFake(() => {
+      calls++;
+      // The next page never comes: only the run's own stop can end its wait.
+      if (calls > 1) return new Promise(() => {});
+      return {
+        Contents: bucketKeys.map((key) => ({ Key: key, Size: 1, LastModified: OLD, ETag: '"e"' })),
+        IsTruncated: true,
+        NextContinuationToken: "next",
+      };
+    });
+    const onOrphan = () => {
+      throw new Error("disk full");
+    };
+    await expect(reconcile(options({ concurrency: 1, onOrphan }))).rejects.toThrow("disk full");
   });
 
   describe("checkpoint", () => {
@@ -293,11 +370,15 @@ describe("reconcile", () => {
       return { store, saved, current: () => current };
     }
 
-    const run = {
+    const run: RunIdentity = {
       tableName: "products",
       bucket: "product-images",
       keys: ["images/{productId}.png"],
       prefixes: ["images/"],
+      delete: false,
+      mode: "keys",
+      minAgeMs: 86_400_000,
+      allowedPrefixes: null,
     };
 
     it("saves each partition's place after each page, and marks it done at its end", async () => {
@@ -337,6 +418,16 @@ describe("reconcile", () => {
       });
       const report = await reconcile(options({ checkpoint: store }));
       expect(report.listed).toBe(1);
+    });
+
+    it("refuses a report-only run's checkpoint to a deleting run, which would skip its first pages", async () => {
+      const { store } = memoryStore({
+        version: 1,
+        run,
+        partitions: [{ prefix: "images/", done: false, counts: noCounts() }],
+      });
+      const error = await configError(reconcile(options({ checkpoint: store, delete: true })));
+      expect(error.issues[0]?.path).toBe("checkpoint");
     });
 
     it("refuses another run's checkpoint", async () => {

@@ -128,6 +128,14 @@ describe("describeTableKey", () => {
     expect(error.message).toBe('DescribeTable on table "products" failed: Requested resource not found');
     expect(error.cause).toBe(missing);
     expect(isReconcileError(error)).toBe(true);
+    expect(error).toMatchObject({ option: "tableName", retryable: false });
+  });
+
+  it("says a failure that may pass is retryable, and one that needs a change is not", async () => {
+    ddb.on(DescribeTableCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" }));
+    expect(await rejection(describeTableKey(source, "products"))).toMatchObject({ retryable: true });
+    ddb.on(DescribeTableCommand).rejects(Object.assign(new Error("denied"), { name: "AccessDeniedException" }));
+    expect(await rejection(describeTableKey(source, "products"))).toMatchObject({ retryable: false });
   });
 
   it("rejects when the client cannot be had, keeping why as the cause", async () => {
@@ -137,6 +145,7 @@ describe("describeTableKey", () => {
 
     expect(error.message).toMatch(/^DescribeTable on table "products" failed: Invalid dynamodb-s3-cleanup options/);
     expect(error.cause).toBe(why);
+    expect(error).toMatchObject({ retryable: false });
     expect(ddb.calls()).toHaveLength(0);
   });
 

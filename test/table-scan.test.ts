@@ -83,6 +83,23 @@ describe("scanExpectedKeys", () => {
     expect((error as Error).message).toBe('the scan of table "files" failed, so nothing was decided: Rate exceeded');
   });
 
+  it("stops the other segments when one fails", async () => {
+    const sent: number[] = [];
+    ddb.on(ScanCommand).callsFake((input: ScanCommandInput) => {
+      sent.push(input.Segment as number);
+      if (input.Segment === 0)
+        return Promise.reject(Object.assign(new Error("denied"), { name: "AccessDeniedException" }));
+      // The other segment would page for ever.
+      return { Items: [], LastEvaluatedKey: { tenantId: { S: "t" } } };
+    });
+    const error = await scanExpectedKeys(request({ segments: 2 })).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ name: "ReconcileError", retryable: false });
+    const after = sent.length;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent.length).toBe(after);
+    expect(sent.filter((segment) => segment === 1).length).toBeLessThan(5);
+  });
+
   it("rejects when the signal fires", async () => {
     ddb.on(ScanCommand).callsFake(() => new Promise(() => {}));
     const stop = new AbortController();
