@@ -579,6 +579,7 @@ function createProgressView(io: ReconcileCommandIo, now: () => number, fromZero:
 
 /** The progress line: objects listed and their rate, orphans and their bytes, deletes, partitions. */
 function progressText(progress: ReconcileProgress | undefined, rate: number | undefined): string {
+  if (progress?.scannedItems !== undefined) return `scanning the table: ${progress.scannedItems} items`;
   const counts = progress ?? { listed: 0, orphans: 0, bytes: 0, deleted: 0, failed: 0, unchecked: 0 };
   const parts = [
     `${counts.listed} listed${rate === undefined ? "" : ` (${Math.round(rate)}/s)`}`,

@@ -82,6 +82,8 @@ export interface PartitionReport {
 
 /** The counts so far, and each partition's progress. */
 export interface ReconcileProgress extends ReconcileCounts {
+  /** Scan mode: the items scanned so far (the listing starts when the scan is done). */
+  scannedItems?: number | undefined;
   partitions: PartitionReport[];
   /** Milliseconds since the run started. */
   durationMs: number;
@@ -155,12 +157,11 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
   const dynamoDbClient = dynamoDbClientOf(options.dynamoDbClient);
   let reconcileObjects: ObjectReconciler;
   try {
-    reconcileObjects = await createReconcilerFor(
-      options,
-      { s3Client, dynamoDbClient, logger },
-      signal,
-      options.mode === "scan",
-    );
+    reconcileObjects = await createReconcilerFor(options, { s3Client, dynamoDbClient, logger }, signal, {
+      scan: options.mode === "scan",
+      onScanned: (scannedItems) =>
+        options.onProgress?.({ ...noCounts(), scannedItems, partitions: [], durationMs: Date.now() - started }),
+    });
   } catch (error) {
     // Stopped before the listing began: nothing was listed, and the run is not complete.
     if (signal?.aborted) return { ...noCounts(), partitions: [], durationMs: Date.now() - started, complete: false };

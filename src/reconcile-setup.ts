@@ -141,15 +141,15 @@ export function reconcilerCrossCheck(input: Record<string, unknown>): ConfigIssu
 /**
  * Describes the table and builds the reconciler of `options`: through the templates or `itemKeyOf`,
  * asking the table, deleting orphans when `options.delete` is true. With `scan: true` the table is
- * scanned first into the object keys its items render to (scan mode), and objects are aged from the
- * moment the scan began. Rejects with a ReconcileError when the table cannot be described or
+ * scanned first into the object keys its items render to (scan mode; `onScanned` after each page),
+ * and objects are aged from the moment the scan began. Rejects with a ReconcileError when the table cannot be described or
  * scanned, and a ConfigError naming `key` when a template cannot be read backwards.
  */
 export async function createReconcilerFor(
   options: ReconcilerOptions,
   clients: { s3Client: S3Client; dynamoDbClient: ClientSource; logger: Logger },
   signal?: AbortSignal | undefined,
-  scan = false,
+  { scan = false, onScanned }: { scan?: boolean; onScanned?: ((items: number) => void) | undefined } = {},
 ): Promise<ObjectReconciler> {
   const { tableName, bucket, concurrency = 4 } = options;
   const now = options.now ?? Date.now;
@@ -168,6 +168,7 @@ export async function createReconcilerFor(
       templates: templates as string[],
       segments: concurrency,
       signal,
+      onPage: onScanned,
     });
     clients.logger.info("reconcile: table scanned", { table: tableName, items, objectKeys: expected.size });
     found = {

@@ -852,6 +852,16 @@ describe("runReconcileCommand: progress", () => {
     expect(h.tickingEvery()).toBeUndefined();
   });
 
+  it("shows the items scanned while a scan runs, before anything is listed", async () => {
+    const h = harness(async (options) => {
+      options.onProgress?.({ ...progressOf(0), scannedItems: 4_200, partitions: [] });
+      h.tick();
+      return reportOf();
+    });
+    await runReconcileCommand([...REQUIRED, "--scan"], h.io);
+    expect(h.stderrWrites).toContain("reconcile: scanning the table: 4200 items\n");
+  });
+
   it("shows no rate until it has two samples when a checkpoint may hold earlier counts", async () => {
     const h = harness(async (options) => {
       h.clock.now += 1_000;

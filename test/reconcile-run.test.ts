@@ -3,6 +3,7 @@ import {
   type BatchGetItemCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
+  ScanCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
   DeleteObjectsCommand,
@@ -160,6 +161,18 @@ describe("reconcile", () => {
     const report = await reconcile(options({ key: undefined, itemKeyOf, concurrency: 1 }));
     expect(report).toMatchObject({ listed: 3, live: 1, orphans: 1, unrelated: 1 });
     expect(s3Mock.commandCalls(ListObjectsV2Command)[0]?.args[0].input.Prefix).toBe("");
+  });
+
+  it("reports the items scanned through onProgress in scan mode, then decides by the scanned keys", async () => {
+    bucketKeys = ["images/a.png", "images/b.png"];
+    ddbMock.on(ScanCommand).resolves({ Items: [{ productId: { S: "a" } }] });
+    const progress: ReconcileProgress[] = [];
+    const report = await reconcile(
+      options({ mode: "scan", concurrency: 1, onProgress: (p) => void progress.push(structuredClone(p)) }),
+    );
+    expect(progress[0]).toMatchObject({ scannedItems: 1, listed: 0, partitions: [] });
+    expect(report).toMatchObject({ live: 1, orphans: 1 });
+    expect(ddbMock.commandCalls(BatchGetItemCommand)).toHaveLength(0);
   });
 
   it("counts the objects of a page reconciled, and calls onProgress after each page", async () => {
