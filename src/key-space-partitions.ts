@@ -29,10 +29,10 @@ export const MAX_SPLIT_PROBES = 64;
 export function compareKeys(a: string, b: string): number {
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
+    // At the low half of a pair the halves before were equal, so the low halves decide alike.
     const x = a.codePointAt(i) as number;
     const y = b.codePointAt(i) as number;
     if (x !== y) return x - y;
-    if (x > 0xffff) i++;
   }
   return a.length - b.length;
 }
@@ -67,9 +67,8 @@ export async function splitKeySpace(
   signal?: AbortSignal | undefined,
 ): Promise<Partition[]> {
   const distinct = distinctPrefixes(prefixes);
-  if (distinct.length >= concurrency) return distinct.map((prefix) => ({ prefix }));
   const partitions: Partition[] = [];
-  let spare = concurrency - distinct.length;
+  let spare = Math.max(concurrency - distinct.length, 0);
   for (const prefix of distinct) {
     // The spare partitions go to the prefixes in turn, as long as each has first characters to split at.
     // A split is only a guess at balance: when its listings fail, the prefix is listed whole.

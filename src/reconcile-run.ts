@@ -31,7 +31,7 @@ import {
   reconcilerRequired,
   templatesOf,
 } from "./reconcile-setup.js";
-import type { ReconcileCounts } from "./reconcile-types.js";
+import type { ListedObject, ReconcileCounts } from "./reconcile-types.js";
 import { ListingError, listObjects } from "./s3-listing.js";
 import { fn, nonEmptyString, optionsSchema, validateOptions } from "./validation.js";
 
@@ -292,9 +292,9 @@ async function runPartition(partition: PartitionState, run: PartitionRun): Promi
     { s3Client: run.s3Client, signal: AbortSignal.any([run.listingSignal, own.signal]) },
   );
   try {
-    let next = pages.next();
-    for (;;) {
-      const page = await next;
+    let next: Promise<IteratorResult<ListedObject[]>> | undefined = pages.next();
+    while (next !== undefined) {
+      const page: IteratorResult<ListedObject[]> = await next;
       if (page.done) break;
       if (startAfter !== undefined && page.value.some((object) => compareKeys(object.key, startAfter) <= 0)) {
         // A store that ignores StartAfter: going on would take the keys before it for the end of the range.
@@ -304,12 +304,12 @@ async function runPartition(partition: PartitionState, run: PartitionRun): Promi
           retryable: false,
         });
       }
-      const inRange = page.value.filter((object) => inPartition(progress, object.key));
+      const inRange: ListedObject[] = page.value.filter((object) => inPartition(progress, object.key));
       // Keys past the partition's end: the next partition lists them.
-      const ended = inRange.length < page.value.length;
-      next = ended ? Promise.resolve({ done: true, value: undefined }) : pages.next();
+      const ended: boolean = inRange.length < page.value.length;
+      next = ended ? undefined : pages.next();
       // Awaited on the next turn, unless this page stops the partition first: never unhandled.
-      next.catch(() => undefined);
+      next?.catch(() => undefined);
       // A page listed before the signal fired is not reconciled after it.
       if (run.listingSignal.aborted) {
         throw new ListingError({ code: "Aborted", message: errorMessage(run.listingSignal.reason), retryable: true });
@@ -323,7 +323,6 @@ async function runPartition(partition: PartitionState, run: PartitionRun): Promi
         if (last !== undefined) progress.after = last.key;
       }
       await run.onPage(counts);
-      if (ended) break;
     }
     partition.ended = true;
     progress.done = !partition.frozen;

@@ -164,6 +164,23 @@ describe("createReconcileBatchHandler", () => {
     expect((unchecked as ReconcileBatchError).result).toMatchObject({ unchecked: 1 });
   });
 
+  it("logs its summary, and clears its time budget's timers when it returns", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const log = logger();
+    await handlerWith({ logger: log, s3Client: undefined })(
+      { Items: [row("images/live.png")] },
+      { getRemainingTimeInMillis: () => 60_000 },
+    );
+    expect(log.info).toHaveBeenCalledWith("dynamodb-s3-cleanup reconcile batch summary", {
+      bucket: "product-images",
+      ...noCounts(),
+      listed: 1,
+      live: 1,
+      invalidItems: 0,
+    });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it("needs no table for a batch without objects", async () => {
     const handler = handlerWith();
     await expect(handler({ Items: [] })).resolves.toEqual({ ...noCounts(), invalidItems: 0 });

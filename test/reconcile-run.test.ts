@@ -152,6 +152,52 @@ describe("reconcile", () => {
     expect(report).toMatchObject({ listed: 2600, orphans: 2600, complete: true });
   });
 
+  it("lists each partition only to its end, and says each one's range in the report", async () => {
+    bucketKeys = Array.from({ length: 2600 }, (_, i) => `images/${i.toString(16)}.png`);
+    const logger = quietLogger();
+    const report = await reconcile(options({ concurrency: 4, logger }));
+    const pages = s3Mock.commandCalls(ListObjectsV2Command).filter((call) => call.args[0].input.MaxKeys !== 1);
+    // A partition stops at the page that passes its end: no page beyond it is listed.
+    expect(pages).toHaveLength(
+      report.partitions.reduce((count, { listed }) => count + Math.floor(listed / 1000) + 1, 0),
+    );
+    const [first, second, third, last] = report.partitions;
+    expect(first).toEqual({
+      prefix: "images/",
+      endAt: second?.startAfter,
+      after: first?.after,
+      listed: first?.listed,
+      done: true,
+    });
+    expect(second?.startAfter).toBeDefined();
+    expect(third?.endAt).toBe(last?.startAfter);
+    expect(Object.keys(last ?? {}).sort()).toEqual(["after", "done", "listed", "prefix", "startAfter"]);
+    expect(report.durationMs).toBeGreaterThanOrEqual(0);
+    expect(report.durationMs).toBeLessThan(600_000);
+    expect(logger.info).toHaveBeenCalledWith(
+      "dynamodb-s3-cleanup reconcile summary",
+      expect.objectContaining({
+        table: "products",
+        bucket: "product-images",
+        listed: 2600,
+        partitions: 4,
+        complete: true,
+      }),
+    );
+  });
+
+  it("lets a listed prefix lie within any of allowedPrefixes", async () => {
+    bucketKeys = ["images/2026/a.png"];
+    const report = await reconcile(options({ prefix: "images/2026/", allowedPrefixes: ["media/", "images/"] }));
+    expect(report.listed).toBe(1);
+  });
+
+  it("measures age from `now`", async () => {
+    bucketKeys = ["images/a.png"];
+    const report = await reconcile(options({ now: () => OLD.getTime() + 1000 }));
+    expect(report).toMatchObject({ young: 1, orphans: 0 });
+  });
+
   it("reads item keys with `itemKeyOf`, listing the whole bucket by default", async () => {
     bucketKeys = ["a/1", "b/2", "c"];
     items = new Set(["1"]);
@@ -186,6 +232,18 @@ describe("reconcile", () => {
   });
 
   describe("options", () => {
+    it.each([
+      ["prefix", 1, "must be a string"],
+      ["signal", {}, "must be an AbortSignal"],
+      ["mode", "fast", 'must be "keys" or "scan"'],
+      ["checkpoint", 5, "must be a file path or an object with load and save methods"],
+      ["key", 5, "must be a template or an array of templates"],
+      ["allowedBuckets", "b", "must be an array of bucket names"],
+    ])("names `%s` when it is wrong", async (path, value, message) => {
+      const error = await configError(reconcile({ ...options(), [path]: value } as ReconcileOptions));
+      expect(error.issues).toContainEqual({ path, message });
+    });
+
     it("refuses neither or both of `key` and `itemKeyOf`", async () => {
       const neither = await configError(reconcile(options({ key: undefined })));
       expect(neither.issues).toContainEqual({
@@ -263,6 +321,18 @@ describe("reconcile", () => {
         "reconcile: a partition's listing failed; the run is not complete",
         expect.objectContaining({ bucket: "product-images", prefix: "images/" }),
       );
+    });
+
+    it("reports the run incomplete when one partition's listing fails and the others finish", async () => {
+      bucketKeys = ["images/a.png", "thumbs/a.png"];
+      s3Mock
+        .on(ListObjectsV2Command, { Prefix: "thumbs/" })
+        .rejects(Object.assign(new Error("denied"), { name: "AccessDenied" }));
+      const report = await reconcile(
+        options({ key: ["images/{productId}.png", "thumbs/{productId}.png"], concurrency: 2 }),
+      );
+      expect(report.complete).toBe(false);
+      expect(report.partitions.map(({ done }) => done)).toEqual([true, false]);
     });
 
     it("lists nothing after the signal fires, and reports the run incomplete without an error line", async () => {
@@ -420,6 +490,41 @@ describe("reconcile", () => {
       const report = await reconcile(options({ checkpoint: store }));
       expect(report).toMatchObject({ listed: 3, orphans: 3, complete: true });
       expect(s3Mock.commandCalls(ListObjectsV2Command)[0]?.args[0].input.StartAfter).toBe("images/b.png");
+    });
+
+    it("lists no partition a stopped run finished, and says it goes on from the checkpoint", async () => {
+      bucketKeys = ["images/a.png", "images/n.png", "images/z.png"];
+      const logger = quietLogger();
+      const { store } = memoryStore({
+        version: 1,
+        run,
+        partitions: [
+          {
+            prefix: "images/",
+            endAt: "images/m",
+            after: "images/a.png",
+            done: true,
+            counts: { ...noCounts(), listed: 1, orphans: 1 },
+          },
+          { prefix: "images/", startAfter: "images/m", done: false, counts: noCounts() },
+        ],
+      });
+      const report = await reconcile(options({ checkpoint: store, logger }));
+      expect(report).toMatchObject({ listed: 3, orphans: 3, complete: true });
+      const listed = s3Mock.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input.StartAfter);
+      expect(listed).toEqual(["images/m"]);
+      expect(logger.info).toHaveBeenCalledWith("reconcile: going on from the checkpoint", {
+        table: "products",
+        bucket: "product-images",
+        partitions: 2,
+      });
+    });
+
+    it("keeps itemKeyOf runs apart from template runs", async () => {
+      bucketKeys = ["a"];
+      const { store, current } = memoryStore();
+      await reconcile(options({ key: undefined, itemKeyOf: () => undefined, checkpoint: store }));
+      expect(current()?.run.keys).toBe("itemKeyOf");
     });
 
     it("starts over from a finished run's checkpoint", async () => {
