@@ -151,6 +151,7 @@ describe("batchOfFailureRecord", () => {
     it.each([
       ["streamArn", { streamArn: undefined }, "must be a DynamoDB stream ARN"],
       ["streamArn", { streamArn: KINESIS_ARN }, "must be a DynamoDB stream ARN"],
+      ["streamArn", { streamArn: [STREAM_ARN] }, "must be a DynamoDB stream ARN"],
       ["streamArn", { streamArn: "arn:aws:dynamodb:eu-west-1:111122223333:table/products" }, "must be a DynamoDB"],
       ["shardId", { shardId: "" }, "must be a non-empty string (got a string)"],
       ["shardId", { shardId: 7 }, "must be a non-empty string (got a number)"],
@@ -161,8 +162,14 @@ describe("batchOfFailureRecord", () => {
       ["endSequenceNumber", { endSequenceNumber: undefined }, "must be a string of digits"],
       ["batchSize", { batchSize: 0 }, "must be a positive integer"],
       ["batchSize", { batchSize: 2.5 }, "must be a positive integer"],
+      ["batchSize", { batchSize: 2 ** 53 }, "must be a positive integer"],
       ["batchSize", { batchSize: "3" }, "must be a positive integer"],
       ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "yesterday" }, "must be an ISO 8601"],
+      [
+        "approximateArrivalOfFirstRecord",
+        { approximateArrivalOfFirstRecord: ["2026-12-02T09:30:01Z"] },
+        "must be an ISO 8601",
+      ],
       ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "2026-12-02" }, "must be an ISO 8601"],
       ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "2026-12-02T09:30:01" }, "must be an ISO"],
       [
@@ -186,6 +193,20 @@ describe("batchOfFailureRecord", () => {
     it("the batch info when it is no object", () => {
       expect(thrown(() => batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: "shard" })))).toBe(
         "The on-failure record `DDBStreamBatchInfo` must be an object (got a string)",
+      );
+    });
+
+    it("context.partnerResourceArn of a pipe's record when it is empty", () => {
+      const record = { ...pipeRecord(), context: { partnerResourceArn: "" } };
+      expect(thrown(() => batchOfFailureRecord(record))).toBe(
+        "The on-failure record `context.partnerResourceArn` must be the pipe's ARN (got a string)",
+      );
+    });
+
+    it("the batch info before the timestamp, when both are wrong", () => {
+      const record = { ...esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo({ shardId: 7 }) }), timestamp: 1 };
+      expect(thrown(() => batchOfFailureRecord(record))).toBe(
+        "The on-failure record `DDBStreamBatchInfo.shardId` must be a non-empty string (got a number)",
       );
     });
 
@@ -233,6 +254,25 @@ describe("batchOfFailureRecord", () => {
   it("refuses batch info without requestContext or context", () => {
     expect(thrown(() => batchOfFailureRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo() }))).toBe(
       "The on-failure record is not an on-failure record: it has neither requestContext nor context (it looks like an object with keys [DDBStreamBatchInfo])",
+    );
+  });
+
+  it.each([
+    ["an S3 event notification", { Records: [{ eventSource: "aws:s3", s3: {} }] }],
+    ["an S3 test event", { Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "b" }],
+    ["a DynamoDB stream record", { eventSource: "aws:dynamodb" }],
+    ["a DynamoDB stream record", { dynamodb: {} }],
+    [`an SNS message of Type "${"N".repeat(40)}"`, { Type: "N".repeat(41), Message: "x" }],
+  ])("says a value with neither context looks like %s", (shape, value) => {
+    expect(thrown(() => batchOfFailureRecord(value))).toBe(
+      `The on-failure record is not an on-failure record: it has neither requestContext nor context (it looks like ${shape})`,
+    );
+  });
+
+  it("takes a record with responsePayload alone for one of an asynchronous invocation", () => {
+    const asyncRecord = { requestContext: {}, responsePayload: { errorMessage: "x" } };
+    expect(thrown(() => batchOfFailureRecord(asyncRecord))).toMatch(
+      /\(it looks like a record of an asynchronous invocation \(it has requestPayload\)\)$/,
     );
   });
 
@@ -325,6 +365,20 @@ describe("failureMessagesOf", () => {
     expect(message).toMatchObject({ batch: { approximateArrivalOfFirstRecord: "2026-12-02T10:30:01+01:00" } });
   });
 
+  it("reads an SNS notification whose Message is no string as the body itself", () => {
+    const body = JSON.stringify({ ...snsNotification(""), Message: esmRecord() });
+    expect(errorOf(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))[0])).toBe(
+      'message m-1: the body is not an on-failure record: it has neither requestContext nor context (it looks like an SNS message of Type "Notification")',
+    );
+  });
+
+  it("tells no topic for an SNS notification whose TopicArn is no string", () => {
+    const body = JSON.stringify({ ...snsNotification(JSON.stringify(esmRecord())), TopicArn: 7 });
+    expect(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))).toEqual([
+      { messageId: "m-1", batch: discardedRange() },
+    ]);
+  });
+
   it("names an SNS notification whose Message is not JSON", () => {
     const body = JSON.stringify(snsNotification("Discarded batch, see console"));
     expect(errorOf(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))[0])).toBe(
@@ -349,6 +403,11 @@ describe("failureMessagesOf", () => {
           { bucket: "failures", key: "with space+and plus" },
         ],
       });
+    });
+
+    it("gives no objects for a record without eventName", () => {
+      const { eventName: _, ...unnamed } = s3EventRecord("b", "k");
+      expect(messageOf({ Records: [unnamed] })).toEqual({ messageId: "m-1", objects: [] });
     });
 
     it("gives no objects for S3's test event and for events other than ObjectCreated", () => {
@@ -436,6 +495,13 @@ describe("failureMessagesOf", () => {
       );
     });
 
+    it("naming at most 40 characters of the eventSource", () => {
+      const event = { Records: [{ eventSource: `aws:${"x".repeat(60)}` }] };
+      expect(thrown(() => failureMessagesOf(event))).toContain(
+        `record 0 has eventSource "aws:${"x".repeat(36)}" (it looks like`,
+      );
+    });
+
     it("a DynamoDB stream event, saying so", () => {
       const event = streamEvent(createRecordFactory().removeRecord({ keys: { id: { S: "doc-1" } } }));
       expect(thrown(() => failureMessagesOf(event))).toBe(
@@ -495,6 +561,11 @@ describe("failureObjectOf", () => {
       "a payload that is not JSON",
       JSON.stringify({ ...esmRecord(), payload: "<Whole Event>" }),
       "`payload` is not JSON",
+    ],
+    [
+      "a payload of an object without Records",
+      JSON.stringify({ ...esmRecord(), payload: "{}" }),
+      "`payload` must hold an event with a Records array (got an object with keys [])",
     ],
     [
       "a payload without Records",
