@@ -549,6 +549,8 @@ describe("properties", () => {
     ["{a}{a}", [S("a")], "aaa"],
     // The explanation's first split leaves a value empty after a longer one failed further on.
     ["{a}{a}{{", [N("a")], "{"],
+    // No empty value where the literal after it is missing.
+    ["{a}-{b}", [S("a"), S("b")], "x"],
     ["{n}", [N("n")], "abc"],
     ["{n}.png", [N("n")], "x.png.png"],
   ])("parses %j over %j as the brute-force search does: %j", (template, schema, objectKey) => {
