@@ -11,7 +11,13 @@ import {
   GetRecordsCommand as KinesisGetRecordsCommand,
   GetShardIteratorCommand as KinesisGetShardIteratorCommand,
 } from "@aws-sdk/client-kinesis";
-import { DeleteObjectsCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
@@ -140,6 +146,7 @@ describe("createReplayHandler", () => {
       unreplayableBatches: 0,
       keptRecreated: 0,
       batchItemFailures: 0,
+      fallback: "none",
     });
   });
 
@@ -399,9 +406,9 @@ describe("createReplayHandler", () => {
     expect(deletedKeys()).toEqual(["p-7.png"]);
   });
 
-  it("reports the messages it did not reach before the time budget ran out", async () => {
+  it("reports the messages it did not reach before the time budget ran out, without counting them", async () => {
     streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
-    const { handler } = replay();
+    const { handler, summaries } = replay();
 
     const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord()), jsonMessage("m-2", esmRecord())), {
       getRemainingTimeInMillis: () => 1000,
@@ -410,6 +417,7 @@ describe("createReplayHandler", () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }, { itemIdentifier: "m-2" }] });
     expect(streams.commandCalls(GetShardIteratorCommand)).toEqual([]);
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
+    expect(summaries[0]).toMatchObject({ batches: 0, unfinishedBatches: 0, unreplayableBatches: 0, aborted: true });
   });
 
   it("deletes nothing in a dry run, says which objects it would delete, and keeps every message on the queue", async () => {
@@ -590,6 +598,103 @@ describe("createReplayHandler", () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ unfinishedBatches: 0, invalidMessages: 0, aborted: true });
+  });
+
+  it("says in the summary that a batch's deletes went one by one, when the store refuses DeleteObjects' checksum", async () => {
+    // Prepare: the first message's batch falls back, the second's does not; the flag stays.
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
+    streams
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [sdkRemove("p-1", START_SEQUENCE_NUMBER), sdkRemove("p-2", END_SEQUENCE_NUMBER)] })
+      .resolvesOnce({ Records: [sdkRemove("p-3", START_SEQUENCE_NUMBER), sdkRemove("p-4", END_SEQUENCE_NUMBER)] });
+    s3.on(DeleteObjectsCommand)
+      .rejectsOnce(
+        new S3ServiceException({
+          name: "MissingContentMD5",
+          $fault: "client",
+          $metadata: { httpStatusCode: 400 },
+          message: "Missing required header for this request: Content-Md5.",
+        }),
+      )
+      .callsFake((input: { Delete: { Objects: { Key: string }[] } }) => ({
+        Deleted: input.Delete.Objects.map(({ Key }) => ({ Key })),
+      }));
+    s3.on(DeleteObjectCommand).resolves({});
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord()), jsonMessage("m-2", esmRecord())));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input.Key)).toEqual(["p-1.png", "p-2.png"]);
+    // The first DeleteObjects, refused, asked for p-1 and p-2; the second message's went through.
+    expect(deletedKeys()).toEqual(["p-1.png", "p-2.png", "p-3.png", "p-4.png"]);
+    expect(summaries[0]).toMatchObject({ batches: 2, deleted: 4, failed: 0, fallback: "single-deletes" });
+  });
+
+  it("clears the time budget's timers of the invocation and of each message when it returns", async () => {
+    // Prepare
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
+    const { handler } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())), {
+      getRemainingTimeInMillis: () => 60_000,
+    });
+    const timers = vi.getTimerCount();
+    vi.useRealTimers();
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(timers).toBe(0);
+  });
+
+  it("clears the time budget's timers of a message that throws", async () => {
+    // Prepare: the logger throws on the line the message's replay writes last.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
+    const { logger, lines } = recordingLogger();
+    const { handler } = replay({
+      logger: {
+        ...logger,
+        debug: () => {
+          throw new Error("log sink down");
+        },
+      },
+    });
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())), {
+      getRemainingTimeInMillis: () => 60_000,
+    });
+    const timers = vi.getTimerCount();
+    vi.useRealTimers();
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(lines.some((line) => /unexpected error/.test(line.message))).toBe(true);
+    expect(timers).toBe(0);
+  });
+
+  it("reports the message of an object whose read the time budget cut short", async () => {
+    // Prepare: S3 never answers, and the budget runs out while it is asked.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    s3.on(GetObjectCommand).callsFake(() => {
+      vi.advanceTimersByTime(60_000);
+      return new Promise(() => {});
+    });
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", s3Notification("f", "a"))), {
+      getRemainingTimeInMillis: () => 30_000,
+    }).finally(() => vi.useRealTimers());
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(summaries[0]).toMatchObject({ unfinishedBatches: 0, invalidMessages: 0, aborted: true });
   });
 
