@@ -175,7 +175,8 @@ function readBatchInfo(
   if (BigInt(start) > BigInt(end)) {
     return { field: `${name}.endSequenceNumber`, problem: `must not be below startSequenceNumber ${start}` };
   }
-  if (typeof batchSize !== "number" || !Number.isSafeInteger(batchSize) || batchSize < 1) {
+  // isSafeInteger is false for anything but a number.
+  if (!Number.isSafeInteger(batchSize) || (batchSize as number) < 1) {
     return { field: `${name}.batchSize`, problem: "must be a positive integer" };
   }
   const arrivals: string[] = [];
@@ -195,7 +196,7 @@ function readBatchInfo(
     shardId,
     startSequenceNumber: start,
     endSequenceNumber: end,
-    batchSize,
+    batchSize: batchSize as number,
     approximateArrivalOfFirstRecord: arrivals[0] as string,
     approximateArrivalOfLastRecord: arrivals[1] as string,
   };
@@ -296,7 +297,7 @@ function parseJson(text: string): { value: unknown } | undefined {
   try {
     return { value: JSON.parse(text) };
   } catch {
-    return undefined;
+    // Not JSON: undefined, and the caller names what the text should have been.
   }
 }
 
@@ -327,7 +328,7 @@ function readMessage(messageId: string, body: unknown): FailureMessage {
       : { messageId, objects };
   }
   const result = readFailureRecord(record);
-  if (isProblem(result)) return fail(`${via === "" ? "the body" : `the body${via}`} ${describeProblem(result)}`);
+  if (isProblem(result)) return fail(`the body${via} ${describeProblem(result)}`);
   return topicArn === undefined ? { messageId, batch: result } : { messageId, batch: result, topicArn };
 }
 
@@ -377,7 +378,7 @@ function decodeKey(key: string): string | undefined {
   try {
     return decodeURIComponent(key.replaceAll("+", " "));
   } catch {
-    return undefined;
+    // A "%" without two hex digits after it, or bytes that are no UTF-8: undefined.
   }
 }
 

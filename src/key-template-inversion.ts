@@ -81,7 +81,8 @@ const MAX_EXPONENT = 125;
  */
 const MAX_STEPS = 200_000;
 
-const NUMBER_SYNTAX = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+// Every group but the exponent always takes part, so no match leaves the whole or the fraction undefined.
+const NUMBER_SYNTAX = /^(-?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/;
 
 /**
  * The text DynamoDB stores and returns for the number `text`, or `undefined` when DynamoDB would
@@ -95,17 +96,15 @@ const NUMBER_SYNTAX = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 export function canonicalNumber(text: string): string | undefined {
   const match = NUMBER_SYNTAX.exec(text);
   if (match === null) return undefined;
-  const [, sign, whole = "", fraction = "", exponentText] = match;
+  const [, sign, whole, fraction, exponentText] = match as unknown as [string, string, string, string, string?];
   if (whole === "" && fraction === "") return undefined;
   let digits = whole + fraction;
   const leading = digits.length - digits.replace(/^0+/, "").length;
   digits = digits.slice(leading).replace(/0+$/, "");
   if (digits === "") return "0";
   if (digits.length > MAX_SIGNIFICANT_DIGITS) return undefined;
-  // An exponent too long to hold as a number is out of range whatever the mantissa.
-  if (exponentText !== undefined && exponentText.replace(/^[+-]?0*/, "").length > 6) return undefined;
   // Where the decimal point falls, counted from the first significant digit.
-  const point = whole.length - leading + Number(exponentText ?? "0");
+  const point = whole.length - leading + Number(exponentText ?? 0);
   if (point - 1 < MIN_EXPONENT || point - 1 > MAX_EXPONENT) return undefined;
   let plain: string;
   if (point <= 0) plain = `0.${"0".repeat(-point)}${digits}`;
@@ -120,19 +119,19 @@ export function canonicalNumber(text: string): string | undefined {
  */
 function numberEnds(key: string, pos: number): number[] {
   const ends: number[] = [];
-  const length = key.length;
   let i = pos;
   const negative = key.charCodeAt(i) === 0x2d;
   if (negative) i++;
   const start = i;
   const first = key.charCodeAt(i);
-  if (first < 0x30 || first > 0x39) return ends;
-  let lastNonZero = -1;
+  if (!isDigit(first)) return ends;
   if (first === 0x30) {
     i++;
     if (!negative) ends.push(i);
   } else {
-    while (i < length && isDigit(key.charCodeAt(i))) {
+    // The first digit is not 0; past the key's end charCodeAt is NaN, no digit.
+    let lastNonZero = start;
+    while (isDigit(key.charCodeAt(i))) {
       if (key.charCodeAt(i) !== 0x30) lastNonZero = i;
       i++;
       // More digits than the largest number DynamoDB stores: no longer value, and no fraction.
@@ -144,7 +143,7 @@ function numberEnds(key: string, pos: number): number[] {
   const zeroWhole = first === 0x30;
   const wholeDigits = zeroWhole ? 0 : i - start;
   let firstSignificant = -1;
-  for (let j = i + 1; j < length && isDigit(key.charCodeAt(j)); j++) {
+  for (let j = i + 1; isDigit(key.charCodeAt(j)); j++) {
     const code = key.charCodeAt(j);
     if (code === 0x30) continue;
     if (zeroWhole && firstSignificant === -1) {
@@ -234,23 +233,20 @@ interface Search {
   template: KeyTemplate;
   types: readonly ("S" | "N")[];
   /** Splits counted (0, 1 or 2) from a placeholder and position on; only when no attribute repeats. */
-  memo: Map<number, number> | undefined;
+  memo: Map<string, number> | undefined;
   /** The value of each attribute bound so far, for its repeated placeholders. */
   bound: Map<string, string>;
-  values: string[];
   found: number;
-  first: string[] | undefined;
+  first: readonly string[] | undefined;
   steps: number;
-  numberEnds: Map<number, number[]>;
 }
 
 function invert(template: KeyTemplate, types: readonly ("S" | "N")[], key: string): ObjectKeyParse {
   const { literals, attributes } = template;
   const prefix = literals[0] as string;
   const suffix = literals[literals.length - 1] as string;
-  if (!key.startsWith(prefix) || !key.endsWith(suffix) || key.length < prefix.length + suffix.length) {
-    return noMatch(key);
-  }
+  // A key shorter than the two together, where they overlap, finds no split below.
+  if (!key.startsWith(prefix) || !key.endsWith(suffix)) return noMatch(key);
   // S3 and DynamoDB both hold UTF-8, which has no lone surrogate: no item's key renders to this.
   if (LONE_SURROGATE.test(key)) {
     return { kind: "unrelated", reason: "no-match", message: `\`${key}\` is not well-formed Unicode` };
@@ -262,31 +258,22 @@ function invert(template: KeyTemplate, types: readonly ("S" | "N")[], key: strin
     types,
     memo: repeats ? undefined : new Map(),
     bound: new Map(),
-    values: new Array<string>(attributes.length),
     found: 0,
     first: undefined,
     steps: 0,
-    numberEnds: new Map(),
   };
-  visit(search, 0, prefix.length);
+  visit(search, 0, prefix.length, []);
   if (search.steps > MAX_STEPS) return tooComplex(key);
   if (search.found >= 2) {
     return {
       kind: "unrelated",
       reason: "ambiguous",
-      message: `\`${key}\` parses more than one way (one is ${describe(attributes, search.first as string[])}), so it cannot be told whose object it is`,
+      message: `\`${key}\` parses more than one way (one is ${describe(attributes, search.first as readonly string[])}), so it cannot be told whose object it is`,
     };
   }
   if (search.found === 0) return explain(template, types, key);
-  const values = search.first as string[];
-  // Every value was checked while splitting; rendering again keeps "item" exact even if a check drifts.
-  if (renderTemplate(template, values) !== key) {
-    return {
-      kind: "unrelated",
-      reason: "renders-differently",
-      message: `\`${key}\` does not render back from ${describe(attributes, values)}`,
-    };
-  }
+  // A split is the key cut between its literals: the template renders it back to the key.
+  const values = search.first as readonly string[];
   // fromEntries keeps an attribute named "__proto__" an own property instead of setting the prototype.
   const itemKey: AttributeMap = Object.fromEntries(
     attributes.map((name, i) => [name, types[i] === "N" ? { N: values[i] as string } : { S: values[i] as string }]),
@@ -296,18 +283,18 @@ function invert(template: KeyTemplate, types: readonly ("S" | "N")[], key: strin
 
 /**
  * Counts (up to 2) the splits of `key` from `pos` into placeholders `i` on and the literals after
- * them, recording the first complete split.
+ * them, recording the first complete split; `values` are those of the placeholders before `i`.
  */
-function visit(search: Search, i: number, pos: number): number {
+function visit(search: Search, i: number, pos: number, values: readonly string[]): number {
   const { key, template, memo } = search;
   const { attributes, literals } = template;
   if (i === attributes.length) {
     if (pos !== key.length) return 0;
     search.found++;
-    search.first ??= search.values.slice();
+    search.first ??= values;
     return 1;
   }
-  const state = i * (key.length + 1) + pos;
+  const state = `${i} ${pos}`;
   const known = memo?.get(state);
   if (known !== undefined) {
     search.found += known;
@@ -321,16 +308,14 @@ function visit(search: Search, i: number, pos: number): number {
   const bound = search.bound.get(name);
   if (bound !== undefined) {
     if (key.startsWith(bound, pos) && key.startsWith(literal, pos + bound.length)) {
-      search.values[i] = bound;
-      count = visit(search, i + 1, pos + bound.length + literal.length);
+      count = visit(search, i + 1, pos + bound.length + literal.length, [...values, bound]);
     }
   } else {
     for (const end of candidateEnds(search, i, pos, last ? key.length - literal.length : -1)) {
       if (!key.startsWith(literal, end)) continue;
       const value = key.slice(pos, end);
-      search.values[i] = value;
       search.bound.set(name, value);
-      count += visit(search, i + 1, end + literal.length);
+      count += visit(search, i + 1, end + literal.length, [...values, value]);
       search.bound.delete(name);
       if (search.found >= 2 || search.steps > MAX_STEPS) break;
     }
@@ -344,11 +329,7 @@ function visit(search: Search, i: number, pos: number): number {
 function candidateEnds(search: Search, i: number, pos: number, only: number): Iterable<number> {
   const { key } = search;
   if (search.types[i] === "N") {
-    let ends = search.numberEnds.get(pos);
-    if (ends === undefined) {
-      ends = numberEnds(key, pos);
-      search.numberEnds.set(pos, ends);
-    }
+    const ends = numberEnds(key, pos);
     return only >= 0 ? ends.filter((end) => end === only) : ends;
   }
   if (only >= 0) return only > pos ? [only] : [];
@@ -360,20 +341,16 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 /** The ends of a non-empty S value from `pos` that the literal may follow, never inside a surrogate pair. */
 function* stringEnds(key: string, pos: number, literal: string): Generator<number> {
-  if (literal === "") {
-    for (let end = pos + 1; end <= key.length; end++) if (!splitsPair(key, end)) yield end;
-    return;
-  }
-  for (let end = key.indexOf(literal, pos + 1); end !== -1; end = key.indexOf(literal, end + 1)) {
-    if (!splitsPair(key, end)) yield end;
-  }
+  for (const end of literalEnds(key, pos + 1, literal)) if (!splitsPair(key, end)) yield end;
 }
 
-/** True when `end` falls between the two halves of a character written as a surrogate pair. */
+/**
+ * True when `end` falls between the two halves of a character written as a surrogate pair. The key
+ * has no lone surrogate (checked first), so a low surrogate at `end` always has its high one before.
+ */
 function splitsPair(key: string, end: number): boolean {
-  const before = key.charCodeAt(end - 1);
   const after = key.charCodeAt(end);
-  return before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff;
+  return after >= 0xdc00 && after <= 0xdfff;
 }
 
 /**
@@ -385,8 +362,7 @@ function explain(template: KeyTemplate, types: readonly ("S" | "N")[], key: stri
   const split = firstLiteralSplit(template, key);
   if (split === undefined) return noMatch(key);
   const seen = new Map<string, string>();
-  for (let i = 0; i < attributes.length; i++) {
-    const name = attributes[i] as string;
+  for (const [i, name] of attributes.entries()) {
     const value = split[i] as string;
     if (value === "") {
       return {
@@ -433,33 +409,33 @@ function explain(template: KeyTemplate, types: readonly ("S" | "N")[], key: stri
  * The first split of `key` (shortest non-empty values first) that fits the template's literals,
  * values possibly empty. Repeats are ignored, so each placeholder and position is tried once.
  */
-function firstLiteralSplit(template: KeyTemplate, key: string): string[] | undefined {
+function firstLiteralSplit(template: KeyTemplate, key: string): readonly string[] | undefined {
   const { literals, attributes } = template;
-  const dead = new Set<number>();
-  const values = new Array<string>(attributes.length);
-  const walk = (i: number, pos: number): boolean => {
-    if (i === attributes.length) return pos === key.length;
-    const state = i * (key.length + 1) + pos;
-    if (dead.has(state)) return false;
+  const dead = new Set<string>();
+  const walk = (i: number, pos: number, values: readonly string[]): readonly string[] | undefined => {
+    if (i === attributes.length) return pos === key.length ? values : undefined;
+    const state = `${i} ${pos}`;
+    if (dead.has(state)) return undefined;
     const literal = literals[i + 1] as string;
     // Empty values last: a split with one tells less about why the key is not an item's.
-    const ends =
-      i === attributes.length - 1 ? [key.length - literal.length] : [...literalEnds(key, pos + 1, literal), pos];
-    for (const end of ends) {
-      if (end < pos || !key.startsWith(literal, end)) continue;
-      values[i] = key.slice(pos, end);
-      if (walk(i + 1, end + literal.length)) return true;
+    for (const end of [...literalEnds(key, pos + 1, literal), pos]) {
+      if (!key.startsWith(literal, end)) continue;
+      const split = walk(i + 1, end + literal.length, [...values, key.slice(pos, end)]);
+      if (split !== undefined) return split;
     }
     dead.add(state);
-    return false;
+    return undefined;
   };
-  return walk(0, (literals[0] as string).length) ? values : undefined;
+  return walk(0, (literals[0] as string).length, []);
 }
 
-function* literalEnds(key: string, pos: number, literal: string): Generator<number> {
-  for (let end = key.indexOf(literal, pos); end !== -1 && end <= key.length; end = key.indexOf(literal, end + 1)) {
+/** Every position from `from` on where `literal` starts, in order (every position for an empty literal). */
+function* literalEnds(key: string, from: number, literal: string): Generator<number> {
+  for (let pos = from; pos <= key.length; ) {
+    const end = key.indexOf(literal, pos);
+    if (end === -1) return;
     yield end;
-    if (literal === "" && end === key.length) return;
+    pos = end + 1;
   }
 }
 

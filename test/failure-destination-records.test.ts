@@ -10,114 +10,23 @@ import {
 } from "../src/failure-destination-records.js";
 import { parseStreamRecords } from "../src/parse-stream-records.js";
 import { createRecordFactory, streamEvent } from "./factories.js";
+import {
+  discardedRange,
+  dynamoDbBatchInfo,
+  esmRecord,
+  FUNCTION_ARN,
+  KINESIS_ARN,
+  kinesisBatchInfo,
+  PIPE_ARN,
+  pipeRecord,
+  STREAM_ARN,
+  s3EventRecord,
+  snsNotification,
+  sqsEvent,
+  sqsMessage,
+  TOPIC_ARN,
+} from "./failure-record-factories.js";
 import { propertyRuns } from "./property-runs.js";
-
-const STREAM_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/documents/stream/2026-11-30T08:15:00.000";
-const KINESIS_ARN = "arn:aws:kinesis:eu-west-1:111122223333:stream/documents-changes";
-const FUNCTION_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:documents-cleanup";
-const PIPE_ARN = "arn:aws:pipes:eu-west-1:111122223333:pipe/documents-cleanup";
-const TOPIC_ARN = "arn:aws:sns:eu-west-1:111122223333:documents-cleanup-failures";
-
-/** DDBStreamBatchInfo of a batch of three records, as Lambda writes it. */
-function dynamoDbInfo(fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    shardId: "shardId-00000001764489300000-1a2b3c4d",
-    startSequenceNumber: "470000000000000012345678901",
-    endSequenceNumber: "470000000000000012345678955",
-    approximateArrivalOfFirstRecord: "2026-12-02T09:30:01Z",
-    approximateArrivalOfLastRecord: "2026-12-02T09:30:04Z",
-    batchSize: 3,
-    streamArn: STREAM_ARN,
-    ...fields,
-  };
-}
-
-/** KinesisBatchInfo of a batch of two records. */
-function kinesisInfo(fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    shardId: "shardId-000000000002",
-    startSequenceNumber: "49658000000000000000000000000000000000000000000000000017",
-    endSequenceNumber: "49658000000000000000000000000000000000000000000000000042",
-    approximateArrivalOfFirstRecord: "2026-12-02T09:30:01.125Z",
-    approximateArrivalOfLastRecord: "2026-12-02T09:30:01.750Z",
-    batchSize: 2,
-    streamArn: KINESIS_ARN,
-    ...fields,
-  };
-}
-
-/** The record Lambda's event source mapping sends to an SQS or SNS destination. */
-function esmRecord(info: Record<string, unknown> = { DDBStreamBatchInfo: dynamoDbInfo() }): Record<string, unknown> {
-  return {
-    requestContext: {
-      requestId: "0e5b7a2c-3d4f-4a1b-9c8d-7e6f5a4b3c2d",
-      functionArn: FUNCTION_ARN,
-      condition: "RetryAttemptsExhausted",
-      approximateInvokeCount: 4,
-    },
-    responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
-    version: "1.0",
-    timestamp: "2026-12-02T09:31:12.345Z",
-    ...info,
-  };
-}
-
-/** The record an EventBridge pipe sends to its dead-letter queue. */
-function pipeRecord(info: Record<string, unknown> = { DDBStreamBatchInfo: dynamoDbInfo() }): Record<string, unknown> {
-  return {
-    context: { partnerResourceArn: PIPE_ARN, condition: "RecordAgeExceeded" },
-    version: "1.0",
-    timestamp: "2026-12-02T09:31:12Z",
-    ...info,
-  };
-}
-
-/** An SNS notification as SQS receives it from a subscription without raw message delivery. */
-function snsNotification(message: string): Record<string, unknown> {
-  return {
-    Type: "Notification",
-    MessageId: "5f6e7d8c-0000-4000-8000-000000000001",
-    TopicArn: TOPIC_ARN,
-    Message: message,
-    Timestamp: "2026-12-02T09:31:12.400Z",
-    SignatureVersion: "1",
-    Signature: "c2lnbmF0dXJl",
-    SigningCertURL: "https://sns.example.invalid/cert.pem",
-    UnsubscribeURL: "https://sns.example.invalid/unsubscribe",
-  };
-}
-
-/** An SQS message carrying `body`. */
-function sqsMessage(messageId: string, body: unknown): Record<string, unknown> {
-  return {
-    messageId,
-    receiptHandle: `receipt-${messageId}`,
-    body,
-    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "1764667872345" },
-    messageAttributes: {},
-    md5OfBody: "0",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:eu-west-1:111122223333:documents-cleanup-failures",
-    awsRegion: "eu-west-1",
-  };
-}
-
-const sqsEvent = (...messages: Record<string, unknown>[]) => ({ Records: messages });
-
-const DYNAMODB_BATCH: DiscardedRange = {
-  source: "dynamodb-streams",
-  discardedBy: "event-source-mapping",
-  streamArn: STREAM_ARN,
-  shardId: "shardId-00000001764489300000-1a2b3c4d",
-  startSequenceNumber: "470000000000000012345678901",
-  endSequenceNumber: "470000000000000012345678955",
-  batchSize: 3,
-  approximateArrivalOfFirstRecord: "2026-12-02T09:30:01Z",
-  approximateArrivalOfLastRecord: "2026-12-02T09:30:04Z",
-  condition: "RetryAttemptsExhausted",
-  discardedAt: "2026-12-02T09:31:12.345Z",
-  functionArn: FUNCTION_ARN,
-};
 
 /** The error of a message that must have one; it also passes the guard. */
 function errorOf(message: FailureMessage | undefined): string {
@@ -140,11 +49,11 @@ function thrown(action: () => unknown): string {
 
 describe("batchOfFailureRecord", () => {
   it("reads the event source mapping's record of a DynamoDB stream batch", () => {
-    expect(batchOfFailureRecord(esmRecord())).toEqual(DYNAMODB_BATCH);
+    expect(batchOfFailureRecord(esmRecord())).toEqual(discardedRange());
   });
 
   it("reads the event source mapping's record of a Kinesis batch", () => {
-    expect(batchOfFailureRecord(esmRecord({ KinesisBatchInfo: kinesisInfo() }))).toEqual({
+    expect(batchOfFailureRecord(esmRecord({ KinesisBatchInfo: kinesisBatchInfo() }))).toEqual({
       source: "kinesis",
       discardedBy: "event-source-mapping",
       streamArn: KINESIS_ARN,
@@ -163,7 +72,7 @@ describe("batchOfFailureRecord", () => {
   it("reads an EventBridge pipe's dead-letter record, naming the pipe instead of a function", () => {
     const batch = batchOfFailureRecord(pipeRecord());
     expect(batch).toEqual({
-      ...DYNAMODB_BATCH,
+      ...discardedRange(),
       discardedBy: "pipe",
       condition: "RecordAgeExceeded",
       discardedAt: "2026-12-02T09:31:12Z",
@@ -174,12 +83,12 @@ describe("batchOfFailureRecord", () => {
   });
 
   it("reads a pipe's record of a Kinesis batch", () => {
-    const batch = batchOfFailureRecord(pipeRecord({ KinesisBatchInfo: kinesisInfo() }));
+    const batch = batchOfFailureRecord(pipeRecord({ KinesisBatchInfo: kinesisBatchInfo() }));
     expect(batch).toMatchObject({ source: "kinesis", discardedBy: "pipe", pipeArn: PIPE_ARN });
   });
 
   it("leaves out condition, timestamp and functionArn when the record has none", () => {
-    const record = { requestContext: {}, DDBStreamBatchInfo: dynamoDbInfo() };
+    const record = { requestContext: {}, DDBStreamBatchInfo: dynamoDbBatchInfo() };
     const batch = batchOfFailureRecord(record);
     expect(Object.keys(batch).sort()).toEqual(
       [
@@ -200,13 +109,13 @@ describe("batchOfFailureRecord", () => {
     const record = {
       requestContext: { condition: null, functionArn: null },
       timestamp: null,
-      DDBStreamBatchInfo: dynamoDbInfo(),
+      DDBStreamBatchInfo: dynamoDbBatchInfo(),
     };
     expect(batchOfFailureRecord(record)).not.toHaveProperty("condition");
   });
 
   it("accepts a batch of one record, whose start and end are the same", () => {
-    const info = dynamoDbInfo({ endSequenceNumber: "470000000000000012345678901", batchSize: 1 });
+    const info = dynamoDbBatchInfo({ endSequenceNumber: "470000000000000012345678901", batchSize: 1 });
     expect(batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: info })).endSequenceNumber).toBe(
       "470000000000000012345678901",
     );
@@ -214,9 +123,9 @@ describe("batchOfFailureRecord", () => {
 
   it("compares sequence numbers as integers, not as text", () => {
     // As text "99" > "100"; as integers it is below.
-    const info = dynamoDbInfo({ startSequenceNumber: "99", endSequenceNumber: "100" });
+    const info = dynamoDbBatchInfo({ startSequenceNumber: "99", endSequenceNumber: "100" });
     expect(batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: info })).startSequenceNumber).toBe("99");
-    const reversed = dynamoDbInfo({ startSequenceNumber: "100", endSequenceNumber: "99" });
+    const reversed = dynamoDbBatchInfo({ startSequenceNumber: "100", endSequenceNumber: "99" });
     expect(thrown(() => batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: reversed })))).toBe(
       "The on-failure record `DDBStreamBatchInfo.endSequenceNumber` must not be below startSequenceNumber 100",
     );
@@ -226,14 +135,14 @@ describe("batchOfFailureRecord", () => {
     const start = "12345678901234567890123456789012345678";
     const end = "12345678901234567890123456789012345679";
     const batch = batchOfFailureRecord(
-      esmRecord({ DDBStreamBatchInfo: dynamoDbInfo({ startSequenceNumber: start, endSequenceNumber: end }) }),
+      esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo({ startSequenceNumber: start, endSequenceNumber: end }) }),
     );
     expect([batch.startSequenceNumber, batch.endSequenceNumber]).toEqual([start, end]);
   });
 
   it("accepts stream ARNs of other partitions", () => {
-    const streamArn = "arn:aws-cn:dynamodb:cn-north-1:111122223333:table/documents/stream/2026-11-30T08:15:00.000";
-    expect(batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: dynamoDbInfo({ streamArn }) })).streamArn).toBe(
+    const streamArn = "arn:aws-cn:dynamodb:cn-north-1:111122223333:table/products/stream/2026-11-30T08:15:00.000";
+    expect(batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo({ streamArn }) })).streamArn).toBe(
       streamArn,
     );
   });
@@ -242,7 +151,8 @@ describe("batchOfFailureRecord", () => {
     it.each([
       ["streamArn", { streamArn: undefined }, "must be a DynamoDB stream ARN"],
       ["streamArn", { streamArn: KINESIS_ARN }, "must be a DynamoDB stream ARN"],
-      ["streamArn", { streamArn: "arn:aws:dynamodb:eu-west-1:111122223333:table/documents" }, "must be a DynamoDB"],
+      ["streamArn", { streamArn: [STREAM_ARN] }, "must be a DynamoDB stream ARN"],
+      ["streamArn", { streamArn: "arn:aws:dynamodb:eu-west-1:111122223333:table/products" }, "must be a DynamoDB"],
       ["shardId", { shardId: "" }, "must be a non-empty string (got a string)"],
       ["shardId", { shardId: 7 }, "must be a non-empty string (got a number)"],
       ["startSequenceNumber", { startSequenceNumber: 470000000000 }, "must be a string of digits"],
@@ -252,8 +162,14 @@ describe("batchOfFailureRecord", () => {
       ["endSequenceNumber", { endSequenceNumber: undefined }, "must be a string of digits"],
       ["batchSize", { batchSize: 0 }, "must be a positive integer"],
       ["batchSize", { batchSize: 2.5 }, "must be a positive integer"],
+      ["batchSize", { batchSize: 2 ** 53 }, "must be a positive integer"],
       ["batchSize", { batchSize: "3" }, "must be a positive integer"],
       ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "yesterday" }, "must be an ISO 8601"],
+      [
+        "approximateArrivalOfFirstRecord",
+        { approximateArrivalOfFirstRecord: ["2026-12-02T09:30:01Z"] },
+        "must be an ISO 8601",
+      ],
       ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "2026-12-02" }, "must be an ISO 8601"],
       ["approximateArrivalOfFirstRecord", { approximateArrivalOfFirstRecord: "2026-12-02T09:30:01" }, "must be an ISO"],
       [
@@ -263,12 +179,12 @@ describe("batchOfFailureRecord", () => {
       ],
       ["approximateArrivalOfLastRecord", { approximateArrivalOfLastRecord: 1764667804 }, "must be an ISO 8601"],
     ])("DDBStreamBatchInfo.%s (%j)", (field, fields, problem) => {
-      const message = thrown(() => batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: dynamoDbInfo(fields) })));
+      const message = thrown(() => batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo(fields) })));
       expect(message).toContain(`\`DDBStreamBatchInfo.${field}\` ${problem}`);
     });
 
     it("KinesisBatchInfo.streamArn when it names a DynamoDB stream", () => {
-      const record = esmRecord({ KinesisBatchInfo: kinesisInfo({ streamArn: STREAM_ARN }) });
+      const record = esmRecord({ KinesisBatchInfo: kinesisBatchInfo({ streamArn: STREAM_ARN }) });
       expect(thrown(() => batchOfFailureRecord(record))).toBe(
         "The on-failure record `KinesisBatchInfo.streamArn` must be a Kinesis stream ARN, arn:aws:kinesis:<region>:<account>:stream/<name>",
       );
@@ -277,6 +193,20 @@ describe("batchOfFailureRecord", () => {
     it("the batch info when it is no object", () => {
       expect(thrown(() => batchOfFailureRecord(esmRecord({ DDBStreamBatchInfo: "shard" })))).toBe(
         "The on-failure record `DDBStreamBatchInfo` must be an object (got a string)",
+      );
+    });
+
+    it("context.partnerResourceArn of a pipe's record when it is empty", () => {
+      const record = { ...pipeRecord(), context: { partnerResourceArn: "" } };
+      expect(thrown(() => batchOfFailureRecord(record))).toBe(
+        "The on-failure record `context.partnerResourceArn` must be the pipe's ARN (got a string)",
+      );
+    });
+
+    it("the batch info before the timestamp, when both are wrong", () => {
+      const record = { ...esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo({ shardId: 7 }) }), timestamp: 1 };
+      expect(thrown(() => batchOfFailureRecord(record))).toBe(
+        "The on-failure record `DDBStreamBatchInfo.shardId` must be a non-empty string (got a number)",
       );
     });
 
@@ -293,7 +223,7 @@ describe("batchOfFailureRecord", () => {
       ["context.condition", { context: { partnerResourceArn: PIPE_ARN, condition: {} } }],
       ["timestamp", { requestContext: {}, timestamp: 1764667872 }],
     ])("%s when it is no string", (field, fields) => {
-      const record = { DDBStreamBatchInfo: dynamoDbInfo(), ...fields };
+      const record = { DDBStreamBatchInfo: dynamoDbBatchInfo(), ...fields };
       expect(thrown(() => batchOfFailureRecord(record))).toMatch(
         new RegExp(`^The on-failure record \`${field.replace(".", "\\.")}\` must be a string \\(got `),
       );
@@ -301,7 +231,7 @@ describe("batchOfFailureRecord", () => {
   });
 
   it("refuses a record with both kinds of batch info", () => {
-    const record = esmRecord({ DDBStreamBatchInfo: dynamoDbInfo(), KinesisBatchInfo: kinesisInfo() });
+    const record = esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo(), KinesisBatchInfo: kinesisBatchInfo() });
     expect(thrown(() => batchOfFailureRecord(record))).toBe(
       "The on-failure record has both DDBStreamBatchInfo and KinesisBatchInfo: one batch comes from one stream",
     );
@@ -322,8 +252,27 @@ describe("batchOfFailureRecord", () => {
   });
 
   it("refuses batch info without requestContext or context", () => {
-    expect(thrown(() => batchOfFailureRecord({ DDBStreamBatchInfo: dynamoDbInfo() }))).toBe(
+    expect(thrown(() => batchOfFailureRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo() }))).toBe(
       "The on-failure record is not an on-failure record: it has neither requestContext nor context (it looks like an object with keys [DDBStreamBatchInfo])",
+    );
+  });
+
+  it.each([
+    ["an S3 event notification", { Records: [{ eventSource: "aws:s3", s3: {} }] }],
+    ["an S3 test event", { Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "b" }],
+    ["a DynamoDB stream record", { eventSource: "aws:dynamodb" }],
+    ["a DynamoDB stream record", { dynamodb: {} }],
+    [`an SNS message of Type "${"N".repeat(40)}"`, { Type: "N".repeat(41), Message: "x" }],
+  ])("says a value with neither context looks like %s", (shape, value) => {
+    expect(thrown(() => batchOfFailureRecord(value))).toBe(
+      `The on-failure record is not an on-failure record: it has neither requestContext nor context (it looks like ${shape})`,
+    );
+  });
+
+  it("takes a record with responsePayload alone for one of an asynchronous invocation", () => {
+    const asyncRecord = { requestContext: {}, responsePayload: { errorMessage: "x" } };
+    expect(thrown(() => batchOfFailureRecord(asyncRecord))).toMatch(
+      /\(it looks like a record of an asynchronous invocation \(it has requestPayload\)\)$/,
     );
   });
 
@@ -342,18 +291,18 @@ describe("failureMessagesOf", () => {
   it("reads one batch per message, in the event's order", () => {
     const event = sqsEvent(
       sqsMessage("m-1", JSON.stringify(esmRecord())),
-      sqsMessage("m-2", JSON.stringify(pipeRecord({ KinesisBatchInfo: kinesisInfo() }))),
+      sqsMessage("m-2", JSON.stringify(pipeRecord({ KinesisBatchInfo: kinesisBatchInfo() }))),
     );
     const messages = failureMessagesOf(event);
     expect(messages.map((message) => message.messageId)).toEqual(["m-1", "m-2"]);
-    expect(messages[0]).toEqual({ messageId: "m-1", batch: DYNAMODB_BATCH });
+    expect(messages[0]).toEqual({ messageId: "m-1", batch: discardedRange() });
     expect(messages[1]).toMatchObject({ messageId: "m-2", batch: { source: "kinesis", discardedBy: "pipe" } });
   });
 
   it("unwraps an SNS notification and tells the topic", () => {
     const body = JSON.stringify(snsNotification(JSON.stringify(esmRecord())));
     expect(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))).toEqual([
-      { messageId: "m-1", batch: DYNAMODB_BATCH, topicArn: TOPIC_ARN },
+      { messageId: "m-1", batch: discardedRange(), topicArn: TOPIC_ARN },
     ]);
   });
 
@@ -366,30 +315,35 @@ describe("failureMessagesOf", () => {
   it("unwraps an SNS notification without TopicArn, telling no topic", () => {
     const { TopicArn: _, ...notification } = snsNotification(JSON.stringify(esmRecord()));
     const [message] = failureMessagesOf(sqsEvent(sqsMessage("m-1", JSON.stringify(notification))));
-    expect(message).toEqual({ messageId: "m-1", batch: DYNAMODB_BATCH });
+    expect(message).toEqual({ messageId: "m-1", batch: discardedRange() });
   });
 
   it("reads the S3 destination's record too, ignoring its payload", () => {
     const body = JSON.stringify({ ...esmRecord(), payload: JSON.stringify({ Records: [] }) });
-    expect(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))).toEqual([{ messageId: "m-1", batch: DYNAMODB_BATCH }]);
+    expect(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))).toEqual([
+      { messageId: "m-1", batch: discardedRange() },
+    ]);
   });
 
   it("gives a bad message its error and still reads the others", () => {
     const event = sqsEvent(
       sqsMessage("m-1", "not json {"),
       sqsMessage("m-2", JSON.stringify(esmRecord())),
-      sqsMessage("m-3", JSON.stringify(esmRecord({ DDBStreamBatchInfo: dynamoDbInfo({ startSequenceNumber: "x" }) }))),
+      sqsMessage(
+        "m-3",
+        JSON.stringify(esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo({ startSequenceNumber: "x" }) })),
+      ),
     );
     const [first, second, third] = failureMessagesOf(event);
     expect(errorOf(first)).toBe("message m-1: `body` is not JSON, so it is not an on-failure record");
-    expect(second).toEqual({ messageId: "m-2", batch: DYNAMODB_BATCH });
+    expect(second).toEqual({ messageId: "m-2", batch: discardedRange() });
     expect(errorOf(third)).toBe(
       "message m-3: the body `DDBStreamBatchInfo.startSequenceNumber` must be a string of digits",
     );
   });
 
   it("names the SNS topic in the error of a wrapped record", () => {
-    const record = esmRecord({ DDBStreamBatchInfo: dynamoDbInfo({ batchSize: -1 }) });
+    const record = esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo({ batchSize: -1 }) });
     const body = JSON.stringify(snsNotification(JSON.stringify(record)));
     expect(errorOf(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))[0])).toBe(
       `message m-1: the body (an SNS notification of ${TOPIC_ARN}) \`DDBStreamBatchInfo.batchSize\` must be a positive integer`,
@@ -404,11 +358,25 @@ describe("failureMessagesOf", () => {
   });
 
   it("accepts arrival times with an offset instead of Z", () => {
-    const info = dynamoDbInfo({ approximateArrivalOfFirstRecord: "2026-12-02T10:30:01+01:00" });
+    const info = dynamoDbBatchInfo({ approximateArrivalOfFirstRecord: "2026-12-02T10:30:01+01:00" });
     const [message] = failureMessagesOf(
       sqsEvent(sqsMessage("m-1", JSON.stringify(esmRecord({ DDBStreamBatchInfo: info })))),
     );
     expect(message).toMatchObject({ batch: { approximateArrivalOfFirstRecord: "2026-12-02T10:30:01+01:00" } });
+  });
+
+  it("reads an SNS notification whose Message is no string as the body itself", () => {
+    const body = JSON.stringify({ ...snsNotification(""), Message: esmRecord() });
+    expect(errorOf(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))[0])).toBe(
+      'message m-1: the body is not an on-failure record: it has neither requestContext nor context (it looks like an SNS message of Type "Notification")',
+    );
+  });
+
+  it("tells no topic for an SNS notification whose TopicArn is no string", () => {
+    const body = JSON.stringify({ ...snsNotification(JSON.stringify(esmRecord())), TopicArn: 7 });
+    expect(failureMessagesOf(sqsEvent(sqsMessage("m-1", body)))).toEqual([
+      { messageId: "m-1", batch: discardedRange() },
+    ]);
   });
 
   it("names an SNS notification whose Message is not JSON", () => {
@@ -419,18 +387,13 @@ describe("failureMessagesOf", () => {
   });
 
   describe("S3 event notifications of an S3 on-failure destination", () => {
-    const created = (bucket: unknown, key: unknown, eventName = "ObjectCreated:Put") => ({
-      eventSource: "aws:s3",
-      eventName,
-      s3: { bucket: { name: bucket }, object: { key } },
-    });
     const messageOf = (body: unknown) => failureMessagesOf(sqsEvent(sqsMessage("m-1", JSON.stringify(body))))[0];
 
     it("gives the objects created, keys decoded as S3 encodes them", () => {
       const body = {
         Records: [
-          created("failures", "aws/lambda/uuid/shardId-1/2026/12/03/2026-12-03T01%3A02%3A03.000Z-a"),
-          created("failures", "with+space%2Band+plus"),
+          s3EventRecord("failures", "aws/lambda/uuid/shardId-1/2026/12/03/2026-12-03T01%3A02%3A03.000Z-a"),
+          s3EventRecord("failures", "with+space%2Band+plus"),
         ],
       };
       expect(messageOf(body)).toEqual({
@@ -442,12 +405,17 @@ describe("failureMessagesOf", () => {
       });
     });
 
+    it("gives no objects for a record without eventName", () => {
+      const { eventName: _, ...unnamed } = s3EventRecord("b", "k");
+      expect(messageOf({ Records: [unnamed] })).toEqual({ messageId: "m-1", objects: [] });
+    });
+
     it("gives no objects for S3's test event and for events other than ObjectCreated", () => {
       expect(messageOf({ Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "b" })).toEqual({
         messageId: "m-1",
         objects: [],
       });
-      expect(messageOf({ Records: [created("b", "k", "ObjectRemoved:Delete")] })).toEqual({
+      expect(messageOf({ Records: [s3EventRecord("b", "k", "ObjectRemoved:Delete")] })).toEqual({
         messageId: "m-1",
         objects: [],
       });
@@ -455,11 +423,11 @@ describe("failureMessagesOf", () => {
 
     it.each([
       [
-        { Records: [created("b", "k"), { eventSource: "aws:sqs" }] },
+        { Records: [s3EventRecord("b", "k"), { eventSource: "aws:sqs" }] },
         "message m-1: the S3 event notification's `Records[1]` must be an S3 event record (got an object with keys [eventSource])",
       ],
       [
-        { Records: [created("", "k")] },
+        { Records: [s3EventRecord("", "k")] },
         "message m-1: the S3 event notification's `Records[0].s3.bucket.name` must be a bucket name, and is empty",
       ],
       [
@@ -467,11 +435,11 @@ describe("failureMessagesOf", () => {
         "message m-1: the S3 event notification's `Records[0].s3.bucket.name` must be a bucket name (got undefined)",
       ],
       [
-        { Records: [created("b", 7)] },
+        { Records: [s3EventRecord("b", 7)] },
         "message m-1: the S3 event notification's `Records[0].s3.object.key` must be an object key (got a number)",
       ],
       [
-        { Records: [created("b", "100%")] },
+        { Records: [s3EventRecord("b", "100%")] },
         'message m-1: the S3 event notification\'s `Records[0].s3.object.key` is not URL-encoded as S3 writes it: "100%"',
       ],
     ])("names the field at fault: %j", (body, message) => {
@@ -479,7 +447,7 @@ describe("failureMessagesOf", () => {
     });
 
     it("is read inside an SNS notification too (S3 → SNS → SQS)", () => {
-      const body = snsNotification(JSON.stringify({ Records: [created("b", "k")] }));
+      const body = snsNotification(JSON.stringify({ Records: [s3EventRecord("b", "k")] }));
       expect(messageOf(body)).toEqual({ messageId: "m-1", objects: [{ bucket: "b", key: "k" }] });
     });
   });
@@ -527,6 +495,13 @@ describe("failureMessagesOf", () => {
       );
     });
 
+    it("naming at most 40 characters of the eventSource", () => {
+      const event = { Records: [{ eventSource: `aws:${"x".repeat(60)}` }] };
+      expect(thrown(() => failureMessagesOf(event))).toContain(
+        `record 0 has eventSource "aws:${"x".repeat(36)}" (it looks like`,
+      );
+    });
+
     it("a DynamoDB stream event, saying so", () => {
       const event = streamEvent(createRecordFactory().removeRecord({ keys: { id: { S: "doc-1" } } }));
       expect(thrown(() => failureMessagesOf(event))).toBe(
@@ -562,7 +537,7 @@ describe("failureObjectOf", () => {
   it("reads the batch and the invoked event, which parses into its records", () => {
     const text = JSON.stringify({ ...esmRecord(), payload: JSON.stringify(invoked) });
     const { batch, event } = failureObjectOf(KEY, text);
-    expect(batch).toEqual(DYNAMODB_BATCH);
+    expect(batch).toEqual(discardedRange());
     expect(event).toEqual(invoked);
     expect(parseStreamRecords(event).removals.map((removal) => removal.keys)).toEqual([
       { id: "doc-1" },
@@ -588,13 +563,18 @@ describe("failureObjectOf", () => {
       "`payload` is not JSON",
     ],
     [
+      "a payload of an object without Records",
+      JSON.stringify({ ...esmRecord(), payload: "{}" }),
+      "`payload` must hold an event with a Records array (got an object with keys [])",
+    ],
+    [
       "a payload without Records",
       JSON.stringify({ ...esmRecord(), payload: "[]" }),
       "`payload` must hold an event with a Records array (got an array)",
     ],
     [
       "a record with a bad batch info",
-      JSON.stringify({ ...esmRecord({ DDBStreamBatchInfo: dynamoDbInfo({ shardId: "" }) }), payload: "{}" }),
+      JSON.stringify({ ...esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo({ shardId: "" }) }), payload: "{}" }),
       "the record `DDBStreamBatchInfo.shardId` must be a non-empty string (got a string)",
     ],
   ])("names the object and the problem: %s", (_, text, problem) => {

@@ -51,6 +51,15 @@ describe("createKeyInverter", () => {
     });
   });
 
+  it("names every placeholder outside the key, and every key attribute, in its message", () => {
+    expect(createKeyInverter("{tenantId}/{fileName}.{ext}", [S("tenantId"), S("uploadId")])).toEqual({
+      kind: "non-key-placeholder",
+      attributes: ["fileName", "ext"],
+      message:
+        "The key template uses `fileName`, `ext`, which are not key attributes (the key is `tenantId`, `uploadId`): an object key does not give the item key, so reconcile needs `itemKeyOf` or a scan",
+    });
+  });
+
   it("names a key attribute the template lacks", () => {
     expect(createKeyInverter("{userId}.jpg", [S("userId"), S("photoId")])).toEqual({
       kind: "missing-key-attribute",
@@ -306,10 +315,66 @@ describe("a key inverter", () => {
     });
   });
 
+  it("gives up on no key that one split makes ambiguous early, however many splits it has", () => {
+    const around = inverter("{a}{b}{a}", [S("a"), S("b")]);
+    expect(reasonOf(around("x".repeat(1000)))).toBe("ambiguous");
+  });
+
   it("never splits a character written as a surrogate pair", () => {
     const adjacent = inverter("{a}{b}", [S("a"), S("b")]);
     expect(adjacent("x\u{1F600}")).toEqual({ kind: "item", key: { a: { S: "x" }, b: { S: "\u{1F600}" } } });
     expect(reasonOf(adjacent("\u{1F600}\u{1F600}"))).toBe("item");
+  });
+
+  it.each([
+    ["U+10000, whose halves are the lowest surrogates", "\u{10000}"],
+    ["U+10FFFF, whose halves are the highest surrogates", "\u{10FFFF}"],
+  ])("never gives half of %s to each of two placeholders", (_, character) => {
+    const adjacent = inverter("{a}{b}", [S("a"), S("b")]);
+    expect(adjacent(character)).toEqual({
+      kind: "unrelated",
+      reason: "no-match",
+      message: `\`${character}\` does not match the template's literal text`,
+    });
+    expect(adjacent(`${character}${character}`)).toEqual({
+      kind: "item",
+      key: { a: { S: character }, b: { S: character } },
+    });
+  });
+
+  it("splits before a character above the surrogates", () => {
+    const adjacent = inverter("{a}{b}", [S("a"), S("b")]);
+    expect(adjacent("a\uFF01")).toEqual({ kind: "item", key: { a: { S: "a" }, b: { S: "\uFF01" } } });
+  });
+
+  it("calls a key whose literals overlap, shorter than both together, unrelated (no-match)", () => {
+    for (const type of [S, N]) {
+      expect(inverter("ab{x}ba", [type("x")])("aba")).toEqual({
+        kind: "unrelated",
+        reason: "no-match",
+        message: "`aba` does not match the template's literal text",
+      });
+    }
+    expect(inverter("1{x}1", [N("x")])("1")).toMatchObject({ reason: "no-match" });
+  });
+
+  it("names the object key a non-canonical N value would have, the other values kept", () => {
+    const photos = inverter("{userId}/{photoId}.png", [S("userId"), N("photoId")]);
+    expect(photos("u-1/007.png")).toEqual({
+      kind: "unrelated",
+      reason: "renders-differently",
+      message:
+        "`u-1/007.png` gives `photoId` (N) the value `007`, which DynamoDB stores as `7`: that item's object would be `u-1/7.png`",
+    });
+  });
+
+  it("does not read a repeated last placeholder that leaves text after it", () => {
+    const twice = inverter("{id}/{id}", [S("id")]);
+    expect(twice("a/ab")).toEqual({
+      kind: "unrelated",
+      reason: "renders-differently",
+      message: "`a/ab` gives `id` two values, `a` and `ab`",
+    });
   });
 
   it("calls a key with a lone surrogate unrelated (no-match)", () => {
@@ -435,6 +500,63 @@ describe("properties", () => {
     if (runs >= 100) expect(seen.item).toBeGreaterThan(0);
   });
 
+  it("parses every short key as a brute-force search over all its splits does, reason and message included", () => {
+    const text = fc.string({
+      unit: fc.constantFrom("a", "0", "1", "-", ".", "/", "x", "{", "}", "\u{1F600}", "\uD83D", "\uDE00"),
+      maxLength: 10,
+    });
+    const cases = templates.chain(({ template, schema }) => {
+      const compiled = compileTemplate(template) as KeyTemplate;
+      return fc.record({
+        template: fc.constant(template),
+        schema: fc.constant(schema),
+        objectKey: fc.oneof(
+          text,
+          fc
+            .array(text, { minLength: compiled.attributes.length, maxLength: compiled.attributes.length })
+            .map((values) => renderTemplate(compiled, values)),
+        ),
+      });
+    });
+    const seen = new Set<string>();
+    const runs = propertyRuns(2000);
+    fc.assert(
+      fc.property(cases, ({ template, schema, objectKey }) => {
+        const expected = bruteForceParse(template, schema, objectKey);
+        expect(inverter(template, schema)(objectKey)).toEqual(expected);
+        seen.add(reasonOf(expected));
+      }),
+      { numRuns: runs },
+    );
+    // Every outcome but too-complex must come up, or the comparison leaves a branch unchecked.
+    if (runs >= 1000) {
+      expect([...seen].sort()).toEqual(
+        ["ambiguous", "empty-value", "invalid-number", "item", "no-match", "renders-differently"].sort(),
+      );
+    }
+  });
+
+  it.each([
+    // Splits that meet again at one placeholder and position: counted once each way.
+    ["{a}{b}1{c}}}", [S("a"), S("b"), S("c")], "aaa1a}"],
+    ["x{a}{b}1{c}}}", [S("a"), S("b"), S("c")], "xaaa1a}"],
+    ["{a}{b}/{c}", [S("a"), S("b"), N("c")], "aaa/0"],
+    ["{a}{b}-{c}", [N("a"), N("b"), S("c")], "-710-a"],
+    ["{a}{b}{c}", [S("a"), S("b"), S("c")], "xyz"],
+    ["{a}{b}{c}", [S("a"), S("b"), N("c")], "xy10"],
+    // A repeated attribute whose values agree, in a key that only splitting a character would read.
+    ["{b}{c}-{a}-{a}", [S("a"), S("b"), S("c")], "\u{1F600}-y-y"],
+    ["{a}{a}", [S("a")], "aaa"],
+    // The explanation's first split leaves a value empty after a longer one failed further on.
+    ["{a}{a}{{", [N("a")], "{"],
+    // No empty value where the literal after it is missing.
+    ["{a}-{b}", [S("a"), S("b")], "x"],
+    ["{n}", [N("n")], "abc"],
+    ["{n}.png", [N("n")], "x.png.png"],
+  ])("parses %j over %j as the brute-force search does: %j", (template, schema, objectKey) => {
+    expect(inverter(template, schema)(objectKey)).toEqual(bruteForceParse(template, schema, objectKey));
+  });
+
   it("finds in one pass exactly the numbers canonicalNumber keeps as they are", () => {
     const numberInv = inverter("{n}", [N("n")]);
     fc.assert(
@@ -446,3 +568,119 @@ describe("properties", () => {
     );
   });
 });
+
+/**
+ * The parse of `objectKey` by brute force, the reference the inverter must agree with: list every
+ * split of the key into the template's literals and values, keep those an item renders (values
+ * non-empty and whole characters, N values canonical, a repeated attribute's values equal), and
+ * explain a key none renders by the first split in the inverter's order (shortest values first,
+ * empty ones last).
+ */
+function bruteForceParse(template: string, schema: readonly KeySchemaAttribute[], objectKey: string): ObjectKeyParse {
+  const compiled = compileTemplate(template) as KeyTemplate;
+  const { literals, attributes } = compiled;
+  const typeOf = (name: string) => schema.find((attribute) => attribute.name === name)?.type;
+  const describeSplit = (values: readonly string[]) =>
+    attributes.map((name, i) => `${name}=\`${values[i]}\``).join(", ");
+  const noMatch: ObjectKeyParse = {
+    kind: "unrelated",
+    reason: "no-match",
+    message: `\`${objectKey}\` does not match the template's literal text`,
+  };
+  const splits: string[][] = [];
+  const walk = (i: number, pos: number, values: string[]): void => {
+    if (i === attributes.length) {
+      if (pos === objectKey.length) splits.push(values);
+      return;
+    }
+    const literal = literals[i + 1] as string;
+    for (let end = pos; end + literal.length <= objectKey.length; end++) {
+      if (objectKey.startsWith(literal, end)) walk(i + 1, end + literal.length, [...values, objectKey.slice(pos, end)]);
+    }
+  };
+  const prefix = literals[0] as string;
+  const suffix = literals.at(-1) as string;
+  const framed =
+    objectKey.startsWith(prefix) && objectKey.endsWith(suffix) && objectKey.length >= prefix.length + suffix.length;
+  if (!framed) return noMatch;
+  // Only the literals around the placeholders are checked before the characters.
+  if (/\p{Cs}/u.test(objectKey)) {
+    return { kind: "unrelated", reason: "no-match", message: `\`${objectKey}\` is not well-formed Unicode` };
+  }
+  walk(0, prefix.length, []);
+  if (splits.length === 0) return noMatch;
+  const rank = (value: string) => (value === "" ? Number.POSITIVE_INFINITY : value.length);
+  splits.sort((x, y) => {
+    for (let i = 0; i < x.length; i++) {
+      const order = rank(x[i] as string) - rank(y[i] as string);
+      if (order !== 0) return order;
+    }
+    return 0;
+  });
+  const rendered = splits.filter((values) =>
+    values.every(
+      (value, i) =>
+        value !== "" &&
+        !/\p{Cs}/u.test(value) &&
+        (typeOf(attributes[i] as string) === "S" || canonicalNumber(value) === value) &&
+        values[attributes.indexOf(attributes[i] as string)] === value,
+    ),
+  );
+  const [only, other] = rendered;
+  if (only !== undefined && other !== undefined) {
+    return {
+      kind: "unrelated",
+      reason: "ambiguous",
+      message: `\`${objectKey}\` parses more than one way (one is ${describeSplit(only)}), so it cannot be told whose object it is`,
+    };
+  }
+  if (only !== undefined) {
+    const key: AttributeMap = {};
+    attributes.forEach((name, i) => {
+      key[name] = typeOf(name) === "N" ? { N: only[i] as string } : { S: only[i] as string };
+    });
+    return { kind: "item", key };
+  }
+  const first = splits[0] as string[];
+  for (let i = 0; i < first.length; i++) {
+    const name = attributes[i] as string;
+    const value = first[i] as string;
+    if (value === "") {
+      return {
+        kind: "unrelated",
+        reason: "empty-value",
+        message: `\`${objectKey}\` leaves \`${name}\` empty, and no item key is empty`,
+      };
+    }
+    if (typeOf(name) === "N") {
+      const canonical = canonicalNumber(value);
+      if (canonical === undefined) {
+        return {
+          kind: "unrelated",
+          reason: "invalid-number",
+          message: `\`${objectKey}\` gives \`${name}\` (N) the value \`${value}\`, which is not a number DynamoDB can store`,
+        };
+      }
+      if (canonical !== value) {
+        const fixed = renderTemplate(
+          compiled,
+          first.map((v, j) => (j === i ? canonical : v)),
+        );
+        return {
+          kind: "unrelated",
+          reason: "renders-differently",
+          message: `\`${objectKey}\` gives \`${name}\` (N) the value \`${value}\`, which DynamoDB stores as \`${canonical}\`: that item's object would be \`${fixed}\``,
+        };
+      }
+    }
+    const earlier = first[attributes.indexOf(name)] as string;
+    if (earlier !== value) {
+      return {
+        kind: "unrelated",
+        reason: "renders-differently",
+        message: `\`${objectKey}\` gives \`${name}\` two values, \`${earlier}\` and \`${value}\``,
+      };
+    }
+  }
+  return noMatch;
+}

@@ -11,7 +11,13 @@ import {
   GetRecordsCommand as KinesisGetRecordsCommand,
   GetShardIteratorCommand as KinesisGetShardIteratorCommand,
 } from "@aws-sdk/client-kinesis";
-import { DeleteObjectsCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
@@ -22,13 +28,19 @@ import {
   type ReplayOptions,
   type ReplaySummary,
 } from "../src/index.js";
-import { recordingLogger, TABLE_ARN } from "./factories.js";
+import { recordingLogger } from "./factories.js";
+import {
+  END_SEQUENCE_NUMBER,
+  esmRecord,
+  jsonMessage,
+  kinesisBatchInfo,
+  SHARD_ID,
+  START_SEQUENCE_NUMBER,
+  STREAM_ARN,
+  s3Notification,
+  sqsEvent,
+} from "./failure-record-factories.js";
 import { createFakeClock } from "./fake-clock.js";
-
-const SHARD = "shardId-00000001764489300000-1a2b3c4d";
-const FIRST = "000000000000000000101";
-const LAST = "000000000000000000103";
-const KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/products-changes";
 
 const s3 = mockClient(S3Client);
 const streams = mockClient(DynamoDBStreamsClient);
@@ -71,53 +83,6 @@ function sdkRemove(productId: string, sequenceNumber: string): _Record {
   };
 }
 
-function batchInfo(fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    shardId: SHARD,
-    startSequenceNumber: FIRST,
-    endSequenceNumber: LAST,
-    approximateArrivalOfFirstRecord: "2026-12-02T09:30:01Z",
-    approximateArrivalOfLastRecord: "2026-12-02T09:30:03Z",
-    batchSize: 3,
-    streamArn: TABLE_ARN,
-    ...fields,
-  };
-}
-
-/** The record Lambda's event source mapping sends to an SQS destination. */
-function esmRecord(info: Record<string, unknown> = { DDBStreamBatchInfo: batchInfo() }): Record<string, unknown> {
-  return {
-    requestContext: {
-      requestId: "0e5b7a2c-3d4f-4a1b-9c8d-7e6f5a4b3c2d",
-      functionArn: "arn:aws:lambda:us-east-1:123456789012:function:cleanup",
-      condition: "RetryAttemptsExhausted",
-      approximateInvokeCount: 3,
-    },
-    responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
-    version: "1.0",
-    timestamp: "2026-12-02T09:31:12.345Z",
-    ...info,
-  };
-}
-
-const message = (messageId: string, body: unknown) => ({
-  messageId,
-  receiptHandle: `handle-${messageId}`,
-  body: typeof body === "string" ? body : JSON.stringify(body),
-  eventSource: "aws:sqs",
-});
-
-const sqsEvent = (...messages: ReturnType<typeof message>[]) => ({ Records: messages });
-
-/** The event notification S3 sends when the objects `keys` are written to `bucket`. */
-const s3Notification = (bucket: string, ...keys: string[]) => ({
-  Records: keys.map((key) => ({
-    eventSource: "aws:s3",
-    eventName: "ObjectCreated:Put",
-    s3: { bucket: { name: bucket }, object: { key } },
-  })),
-});
-
 /** The stream answers the range with these records on one page, and then that its shard is closed. */
 function streamHolds(...records: _Record[]) {
   streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
@@ -153,19 +118,23 @@ const deletedKeys = () =>
 describe("createReplayHandler", () => {
   it("re-reads the discarded range and deletes the removed items' objects", async () => {
     // Prepare
-    streamHolds(sdkRemove("p-1", FIRST), sdkRemove("p-2", "000000000000000000102"), sdkRemove("p-3", LAST));
+    streamHolds(
+      sdkRemove("p-1", START_SEQUENCE_NUMBER),
+      sdkRemove("p-2", "470000000000000012345678920"),
+      sdkRemove("p-3", END_SEQUENCE_NUMBER),
+    );
     const { handler, summaries } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect(streams.commandCalls(GetShardIteratorCommand)[0]?.args[0].input).toEqual({
-      StreamArn: TABLE_ARN,
-      ShardId: SHARD,
+      StreamArn: STREAM_ARN,
+      ShardId: SHARD_ID,
       ShardIteratorType: "AT_SEQUENCE_NUMBER",
-      SequenceNumber: FIRST,
+      SequenceNumber: START_SEQUENCE_NUMBER,
     });
     expect(deletedKeys()).toEqual(["p-1.png", "p-2.png", "p-3.png"]);
     expect(summaries[0]).toMatchObject({
@@ -177,17 +146,18 @@ describe("createReplayHandler", () => {
       unreplayableBatches: 0,
       keptRecreated: 0,
       batchItemFailures: 0,
+      fallback: "none",
     });
   });
 
   it("checks the table first, and keeps the objects of an item written again since", async () => {
     // Prepare
-    streamHolds(sdkRemove("p-1", FIRST), sdkRemove("p-2", LAST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER), sdkRemove("p-2", END_SEQUENCE_NUMBER));
     dynamodb.on(BatchGetItemCommand).resolves({ Responses: { products: [{ productId: { S: "p-2" } }] } });
     const { handler, summaries } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
@@ -201,10 +171,10 @@ describe("createReplayHandler", () => {
   });
 
   it("deletes nothing for the records of a table outside tableNames", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     const { handler, summaries } = replay({ tableNames: ["orders"] });
 
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     expect(response).toEqual({ batchItemFailures: [] });
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
@@ -213,21 +183,21 @@ describe("createReplayHandler", () => {
   });
 
   it("does not read the table with verifyAbsent: false", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     const { handler } = replay({ verifyAbsent: false });
 
-    await handler(sqsEvent(message("m-1", esmRecord())));
+    await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     expect(dynamodb.commandCalls(BatchGetItemCommand)).toEqual([]);
     expect(deletedKeys()).toEqual(["p-1.png"]);
   });
 
   it("reports a message whose item could not be checked, and deletes nothing for it", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     dynamodb.on(BatchGetItemCommand).rejects(Object.assign(new Error("denied"), { name: "AccessDeniedException" }));
     const { handler, lines } = replay();
 
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
@@ -239,8 +209,14 @@ describe("createReplayHandler", () => {
     streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
     streams
       .on(GetRecordsCommand)
-      .resolvesOnce({ Records: [sdkRemove("p-1", FIRST), sdkRemove("p-2", LAST)], NextShardIterator: "i" })
-      .resolvesOnce({ Records: [sdkRemove("p-3", FIRST), sdkRemove("p-4", LAST)], NextShardIterator: "i" });
+      .resolvesOnce({
+        Records: [sdkRemove("p-1", START_SEQUENCE_NUMBER), sdkRemove("p-2", END_SEQUENCE_NUMBER)],
+        NextShardIterator: "i",
+      })
+      .resolvesOnce({
+        Records: [sdkRemove("p-3", START_SEQUENCE_NUMBER), sdkRemove("p-4", END_SEQUENCE_NUMBER)],
+        NextShardIterator: "i",
+      });
     s3.on(DeleteObjectsCommand).callsFake((input: { Delete: { Objects: { Key: string }[] } }) => ({
       Deleted: input.Delete.Objects.filter(({ Key }) => Key !== "p-4.png").map(({ Key }) => ({ Key })),
       Errors: input.Delete.Objects.filter(({ Key }) => Key === "p-4.png").map(({ Key }) => ({
@@ -252,7 +228,7 @@ describe("createReplayHandler", () => {
     const { handler, summaries } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord()), jsonMessage("m-2", esmRecord())));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-2" }] });
@@ -268,7 +244,7 @@ describe("createReplayHandler", () => {
     });
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
@@ -276,11 +252,11 @@ describe("createReplayHandler", () => {
     expect(error?.message).toMatch(/cannot be replayed.*Run reconcile/);
     expect(error?.attributes).toMatchObject({
       messageId: "m-1",
-      shardId: SHARD,
-      startSequenceNumber: FIRST,
-      endSequenceNumber: LAST,
+      shardId: SHARD_ID,
+      startSequenceNumber: START_SEQUENCE_NUMBER,
+      endSequenceNumber: END_SEQUENCE_NUMBER,
       approximateArrivalOfFirstRecord: "2026-12-02T09:30:01Z",
-      approximateArrivalOfLastRecord: "2026-12-02T09:30:03Z",
+      approximateArrivalOfLastRecord: "2026-12-02T09:30:04Z",
     });
     expect(JSON.parse(emf[0] as string)).toMatchObject({ UnreplayableBatches: 1, DeletedObjects: 0 });
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
@@ -289,7 +265,7 @@ describe("createReplayHandler", () => {
   it("reports a message that holds no on-failure record, naming what it is", async () => {
     const { handler, lines, summaries } = replay();
 
-    const response = await handler(sqsEvent(message("m-1", { hello: "world" })));
+    const response = await handler(sqsEvent(jsonMessage("m-1", { hello: "world" })));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     const error = lines.find((line) => line.level === "error");
@@ -309,23 +285,23 @@ describe("createReplayHandler", () => {
   });
 
   it("without onResult, writes no warning", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     const { handler, lines } = replay({ onResult: undefined });
 
-    await handler(sqsEvent(message("m-1", esmRecord())));
+    await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     expect(lines.filter((line) => line.level === "warn")).toEqual([]);
   });
 
   it("logs each replayed batch at debug, with its counts, and counts every record of it", async () => {
     // Prepare: a REMOVE, and a record without Keys (invalid).
-    const invalid = sdkRemove("p-2", LAST);
+    const invalid = sdkRemove("p-2", END_SEQUENCE_NUMBER);
     delete invalid.dynamodb?.Keys;
-    streamHolds(sdkRemove("p-1", FIRST), invalid);
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER), invalid);
     const { handler, lines, summaries } = replay();
 
     // Act
-    await handler(sqsEvent(message("m-1", esmRecord())));
+    await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     // Assess
     expect(lines.find((line) => line.level === "debug" && line.message === "Discarded batch replayed")).toMatchObject({
@@ -350,8 +326,12 @@ describe("createReplayHandler", () => {
           eventID: "e-1",
           eventName: "REMOVE",
           eventSource: "aws:dynamodb",
-          eventSourceARN: TABLE_ARN,
-          dynamodb: { Keys: { productId: { S: "p-9" } }, SequenceNumber: FIRST, StreamViewType: "KEYS_ONLY" },
+          eventSourceARN: STREAM_ARN,
+          dynamodb: {
+            Keys: { productId: { S: "p-9" } },
+            SequenceNumber: START_SEQUENCE_NUMBER,
+            StreamViewType: "KEYS_ONLY",
+          },
         },
       ],
     };
@@ -361,7 +341,7 @@ describe("createReplayHandler", () => {
     const { handler } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", notification)));
+    const response = await handler(sqsEvent(jsonMessage("m-1", notification)));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
@@ -378,7 +358,7 @@ describe("createReplayHandler", () => {
     const notification = s3Notification("f", "k");
     const { handler, lines } = replay();
 
-    const response = await handler(sqsEvent(message("m-1", notification)));
+    const response = await handler(sqsEvent(jsonMessage("m-1", notification)));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(lines.find((line) => line.level === "error")).toMatchObject({
@@ -412,17 +392,11 @@ describe("createReplayHandler", () => {
       NextShardIterator: "k-2",
       MillisBehindLatest: 0,
     });
-    const info = batchInfo({
-      shardId: "shardId-000000000002",
-      startSequenceNumber: "17",
-      endSequenceNumber: "17",
-      batchSize: 1,
-      streamArn: KINESIS_ARN,
-    });
+    const info = kinesisBatchInfo({ startSequenceNumber: "17", endSequenceNumber: "17", batchSize: 1 });
     const { handler } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", esmRecord({ KinesisBatchInfo: info }))));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord({ KinesisBatchInfo: info }))));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
@@ -432,24 +406,25 @@ describe("createReplayHandler", () => {
     expect(deletedKeys()).toEqual(["p-7.png"]);
   });
 
-  it("reports the messages it did not reach before the time budget ran out", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
-    const { handler } = replay();
+  it("reports the messages it did not reach before the time budget ran out, without counting them", async () => {
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
+    const { handler, summaries } = replay();
 
-    const response = await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", esmRecord())), {
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord()), jsonMessage("m-2", esmRecord())), {
       getRemainingTimeInMillis: () => 1000,
     });
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }, { itemIdentifier: "m-2" }] });
     expect(streams.commandCalls(GetShardIteratorCommand)).toEqual([]);
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
+    expect(summaries[0]).toMatchObject({ batches: 0, unfinishedBatches: 0, unreplayableBatches: 0, aborted: true });
   });
 
   it("deletes nothing in a dry run, says which objects it would delete, and keeps every message on the queue", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     const { handler, lines } = replay({ dryRun: true });
 
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(s3.commandCalls(DeleteObjectsCommand)).toEqual([]);
@@ -466,14 +441,14 @@ describe("createReplayHandler", () => {
     const { handler, lines, summaries } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(summaries[0]).toMatchObject({ unfinishedBatches: 1, unreplayableBatches: 0 });
     const warning = lines.find((line) => line.level === "warn");
     expect(warning?.message).toMatch(/not read to its end/);
-    expect(warning?.attributes).toMatchObject({ messageId: "m-1", shardId: SHARD, code: "RangeEndNotReached" });
+    expect(warning?.attributes).toMatchObject({ messageId: "m-1", shardId: SHARD_ID, code: "RangeEndNotReached" });
     expect(lines.some((line) => line.level === "error")).toBe(false);
   });
 
@@ -482,7 +457,7 @@ describe("createReplayHandler", () => {
     const notification = s3Notification("f", "k");
     const { handler, summaries } = replay();
 
-    const response = await handler(sqsEvent(message("m-1", notification)));
+    const response = await handler(sqsEvent(jsonMessage("m-1", notification)));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(summaries[0]).toMatchObject({ unfinishedBatches: 1, invalidMessages: 0 });
@@ -500,7 +475,7 @@ describe("createReplayHandler", () => {
     const notification = s3Notification("f", "k");
     const { handler, lines, summaries } = replay();
 
-    const response = await handler(sqsEvent(message("m-1", notification)));
+    const response = await handler(sqsEvent(jsonMessage("m-1", notification)));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(summaries[0]).toMatchObject({ invalidMessages: 1, batches: 0 });
@@ -513,7 +488,7 @@ describe("createReplayHandler", () => {
 
   it("reports a message that fails unexpectedly, alone, and goes on with the others", async () => {
     // Prepare: the logger throws on the line the first message's replay writes last.
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     const { logger, lines } = recordingLogger();
     let debugLines = 0;
     const { handler, summaries } = replay({
@@ -528,7 +503,7 @@ describe("createReplayHandler", () => {
     });
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", { hello: "world" })));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord()), jsonMessage("m-2", { hello: "world" })));
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }, { itemIdentifier: "m-2" }] });
@@ -540,14 +515,14 @@ describe("createReplayHandler", () => {
   });
 
   it("logs an onResult that throws, and answers as usual", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     const { handler, lines } = replay({
       onResult: () => {
         throw new Error("metrics down");
       },
     });
 
-    const response = await handler(sqsEvent(message("m-1", esmRecord())));
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
 
     expect(response).toEqual({ batchItemFailures: [] });
     expect(lines.find((line) => line.level === "warn")).toEqual({
@@ -559,7 +534,7 @@ describe("createReplayHandler", () => {
 
   it("writes one summary line, with how long the invocation took", async () => {
     // Prepare
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     const { handler, lines } = replay();
     vi.useFakeTimers({ toFake: ["Date"], now: 1_800_000_000_000 });
     s3.on(DeleteObjectsCommand).callsFake((input: { Delete: { Objects: { Key: string }[] } }) => {
@@ -569,7 +544,7 @@ describe("createReplayHandler", () => {
 
     // Act
     try {
-      await handler(sqsEvent(message("m-1", esmRecord())));
+      await handler(sqsEvent(jsonMessage("m-1", esmRecord())));
     } finally {
       vi.useRealTimers();
     }
@@ -581,11 +556,11 @@ describe("createReplayHandler", () => {
   });
 
   it("creates its own S3 client when none is given, for deletes and for an S3 destination's objects", async () => {
-    streamHolds(sdkRemove("p-1", FIRST));
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
     s3.on(GetObjectCommand).rejects(Object.assign(new Error("gone"), { name: "NoSuchKey" }));
     const { handler, lines } = replay({ s3Client: undefined });
 
-    await handler(sqsEvent(message("m-1", esmRecord()), message("m-2", s3Notification("f", "k"))));
+    await handler(sqsEvent(jsonMessage("m-1", esmRecord()), jsonMessage("m-2", s3Notification("f", "k"))));
 
     expect(deletedKeys()).toEqual(["p-1.png"]);
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
@@ -597,7 +572,7 @@ describe("createReplayHandler", () => {
     const notification = s3Notification("f", "k");
     const { handler, lines, summaries } = replay();
 
-    const response = await handler(sqsEvent(message("m-1", notification)));
+    const response = await handler(sqsEvent(jsonMessage("m-1", notification)));
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(summaries[0]).toMatchObject({ invalidMessages: 1 });
@@ -616,13 +591,110 @@ describe("createReplayHandler", () => {
     const { handler, summaries } = replay();
 
     // Act
-    const response = await handler(sqsEvent(message("m-1", s3Notification("f", "a", "b"))), {
+    const response = await handler(sqsEvent(jsonMessage("m-1", s3Notification("f", "a", "b"))), {
       getRemainingTimeInMillis: () => 30_000,
     }).finally(() => vi.useRealTimers());
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ unfinishedBatches: 0, invalidMessages: 0, aborted: true });
+  });
+
+  it("says in the summary that a batch's deletes went one by one, when the store refuses DeleteObjects' checksum", async () => {
+    // Prepare: the first message's batch falls back, the second's does not; the flag stays.
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: "iterator-1" });
+    streams
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [sdkRemove("p-1", START_SEQUENCE_NUMBER), sdkRemove("p-2", END_SEQUENCE_NUMBER)] })
+      .resolvesOnce({ Records: [sdkRemove("p-3", START_SEQUENCE_NUMBER), sdkRemove("p-4", END_SEQUENCE_NUMBER)] });
+    s3.on(DeleteObjectsCommand)
+      .rejectsOnce(
+        new S3ServiceException({
+          name: "MissingContentMD5",
+          $fault: "client",
+          $metadata: { httpStatusCode: 400 },
+          message: "Missing required header for this request: Content-Md5.",
+        }),
+      )
+      .callsFake((input: { Delete: { Objects: { Key: string }[] } }) => ({
+        Deleted: input.Delete.Objects.map(({ Key }) => ({ Key })),
+      }));
+    s3.on(DeleteObjectCommand).resolves({});
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord()), jsonMessage("m-2", esmRecord())));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input.Key)).toEqual(["p-1.png", "p-2.png"]);
+    // The first DeleteObjects, refused, asked for p-1 and p-2; the second message's went through.
+    expect(deletedKeys()).toEqual(["p-1.png", "p-2.png", "p-3.png", "p-4.png"]);
+    expect(summaries[0]).toMatchObject({ batches: 2, deleted: 4, failed: 0, fallback: "single-deletes" });
+  });
+
+  it("clears the time budget's timers of the invocation and of each message when it returns", async () => {
+    // Prepare
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
+    const { handler } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())), {
+      getRemainingTimeInMillis: () => 60_000,
+    });
+    const timers = vi.getTimerCount();
+    vi.useRealTimers();
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(timers).toBe(0);
+  });
+
+  it("clears the time budget's timers of a message that throws", async () => {
+    // Prepare: the logger throws on the line the message's replay writes last.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    streamHolds(sdkRemove("p-1", START_SEQUENCE_NUMBER));
+    const { logger, lines } = recordingLogger();
+    const { handler } = replay({
+      logger: {
+        ...logger,
+        debug: () => {
+          throw new Error("log sink down");
+        },
+      },
+    });
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", esmRecord())), {
+      getRemainingTimeInMillis: () => 60_000,
+    });
+    const timers = vi.getTimerCount();
+    vi.useRealTimers();
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
+    expect(lines.some((line) => /unexpected error/.test(line.message))).toBe(true);
+    expect(timers).toBe(0);
+  });
+
+  it("reports the message of an object whose read the time budget cut short", async () => {
+    // Prepare: S3 never answers, and the budget runs out while it is asked.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    s3.on(GetObjectCommand).callsFake(() => {
+      vi.advanceTimersByTime(60_000);
+      return new Promise(() => {});
+    });
+    const { handler, summaries } = replay();
+
+    // Act
+    const response = await handler(sqsEvent(jsonMessage("m-1", s3Notification("f", "a"))), {
+      getRemainingTimeInMillis: () => 30_000,
+    }).finally(() => vi.useRealTimers());
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m-1" }] });
     expect(summaries[0]).toMatchObject({ unfinishedBatches: 0, invalidMessages: 0, aborted: true });
   });
 

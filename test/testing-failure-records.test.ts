@@ -3,13 +3,27 @@ import { describe, expect, it } from "vitest";
 import { batchOfFailureRecord, failureMessagesOf, failureObjectOf } from "../src/failure-destination-records.js";
 import type { StreamRecord } from "../src/index.js";
 import { type FailureRecordInput, failureObjectKeyOf, failureRecordOf, removeRecord } from "../src/testing/index.js";
+import {
+  DISCARDED_AT,
+  discardedRange,
+  dynamoDbBatchInfo,
+  END_SEQUENCE_NUMBER,
+  esmRecord,
+  FUNCTION_ARN,
+  jsonMessage,
+  REQUEST_ID,
+  SHARD_ID,
+  START_SEQUENCE_NUMBER,
+  STREAM_ARN,
+  sqsEvent,
+} from "./failure-record-factories.js";
 import { propertyRuns } from "./property-runs.js";
 
-const STREAM_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/products/stream/2026-11-30T08:15:00.000";
-const FUNCTION_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:products-cleanup";
-const REQUEST_ID = "0e5b7a2c-3d4f-4a1b-9c8d-7e6f5a4b3c2d";
-const SHARD_ID = "shardId-00000001764489300000-1a2b3c4d";
-const DISCARDED_AT = new Date("2026-12-02T09:31:12.345Z");
+/** The first and last records of RECORDS arrived at these times, in whole seconds. */
+const ARRIVALS = {
+  approximateArrivalOfFirstRecord: "2026-11-18T11:06:41Z",
+  approximateArrivalOfLastRecord: "2026-11-18T11:06:44Z",
+};
 
 const record = (id: string, sequenceNumber: string, approximateCreationDateTime?: number): StreamRecord =>
   removeRecord({
@@ -20,9 +34,9 @@ const record = (id: string, sequenceNumber: string, approximateCreationDateTime?
   });
 
 const RECORDS = [
-  record("p-1", "470000000000000012345678901", 1_795_000_001.75),
+  record("p-1", START_SEQUENCE_NUMBER, 1_795_000_001.75),
   record("p-2", "470000000000000012345678920"),
-  record("p-3", "470000000000000012345678955", 1_795_000_004),
+  record("p-3", END_SEQUENCE_NUMBER, 1_795_000_004),
 ];
 
 const input = (overrides: Partial<FailureRecordInput> = {}): FailureRecordInput => ({
@@ -33,13 +47,8 @@ const input = (overrides: Partial<FailureRecordInput> = {}): FailureRecordInput 
   functionArn: FUNCTION_ARN,
   requestId: REQUEST_ID,
   functionError: "Unhandled",
-  discardedAt: DISCARDED_AT,
+  discardedAt: new Date(DISCARDED_AT),
   ...overrides,
-});
-
-/** An SQS event of one message per body, as the replay function receives it. */
-const sqsEvent = (...bodies: string[]) => ({
-  Records: bodies.map((body, index) => ({ messageId: `message-${index}`, eventSource: "aws:sqs", body })),
 });
 
 describe("failureRecordOf", () => {
@@ -48,26 +57,9 @@ describe("failureRecordOf", () => {
     const written = failureRecordOf(input());
 
     // Assess
-    expect(JSON.parse(JSON.stringify(written))).toStrictEqual({
-      requestContext: {
-        requestId: REQUEST_ID,
-        functionArn: FUNCTION_ARN,
-        condition: "RetryAttemptsExhausted",
-        approximateInvokeCount: 4,
-      },
-      responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
-      version: "1.0",
-      timestamp: "2026-12-02T09:31:12.345Z",
-      DDBStreamBatchInfo: {
-        shardId: SHARD_ID,
-        startSequenceNumber: "470000000000000012345678901",
-        endSequenceNumber: "470000000000000012345678955",
-        approximateArrivalOfFirstRecord: "2026-11-18T11:06:41Z",
-        approximateArrivalOfLastRecord: "2026-11-18T11:06:44Z",
-        batchSize: 3,
-        streamArn: STREAM_ARN,
-      },
-    });
+    expect(JSON.parse(JSON.stringify(written))).toStrictEqual(
+      esmRecord({ DDBStreamBatchInfo: dynamoDbBatchInfo(ARRIVALS) }),
+    );
     expect(Object.keys(written)).toEqual([
       "requestContext",
       "responseContext",
@@ -95,8 +87,8 @@ describe("failureRecordOf", () => {
 
     // Assess
     expect(written.DDBStreamBatchInfo).toMatchObject({
-      startSequenceNumber: "470000000000000012345678901",
-      endSequenceNumber: "470000000000000012345678901",
+      startSequenceNumber: START_SEQUENCE_NUMBER,
+      endSequenceNumber: START_SEQUENCE_NUMBER,
       approximateArrivalOfFirstRecord: "2026-12-02T09:31:12Z",
       approximateArrivalOfLastRecord: "2026-12-02T09:31:12Z",
       batchSize: 1,
@@ -114,31 +106,20 @@ describe("failureRecordOf", () => {
 
   it("reads back through failureMessagesOf, as the body of an SQS message", () => {
     // Act
-    const [message] = failureMessagesOf(sqsEvent(JSON.stringify(failureRecordOf(input()))));
+    const [message] = failureMessagesOf(sqsEvent(jsonMessage("message-0", failureRecordOf(input()))));
 
     // Assess
-    expect(message).toStrictEqual({
-      messageId: "message-0",
-      batch: {
-        source: "dynamodb-streams",
-        discardedBy: "event-source-mapping",
-        streamArn: STREAM_ARN,
-        shardId: SHARD_ID,
-        startSequenceNumber: "470000000000000012345678901",
-        endSequenceNumber: "470000000000000012345678955",
-        batchSize: 3,
-        approximateArrivalOfFirstRecord: "2026-11-18T11:06:41Z",
-        approximateArrivalOfLastRecord: "2026-11-18T11:06:44Z",
-        condition: "RetryAttemptsExhausted",
-        discardedAt: "2026-12-02T09:31:12.345Z",
-        functionArn: FUNCTION_ARN,
-      },
-    });
+    expect(message).toStrictEqual({ messageId: "message-0", batch: discardedRange(ARRIVALS) });
   });
 
   it("reads back through failureObjectOf, as an S3 object, records included", () => {
     // Prepare
-    const key = failureObjectKeyOf({ mappingUuid: "mapping", shardId: SHARD_ID, discardedAt: DISCARDED_AT, id: "x" });
+    const key = failureObjectKeyOf({
+      mappingUuid: "mapping",
+      shardId: SHARD_ID,
+      discardedAt: new Date(DISCARDED_AT),
+      id: "x",
+    });
 
     // Act
     const object = failureObjectOf(key, JSON.stringify(failureRecordOf(input(), { payload: true })));
