@@ -30,7 +30,10 @@
  *    with templates `images/{productId}.png` and `archive/{productId}.png`: over `images/` only
  *    (10,000 objects) or over both (100,000), and prints process.resourceUsage().maxRSS at its end.
  *    A third kind of process reconciles an empty prefix: the baseline of loading the SDK and the
- *    library. Medians over several processes of each kind, run in turn.
+ *    library. Medians over several processes of each kind, run in turn. Peak RSS also holds what
+ *    V8 lets the heap grow to between full collections, which grows with the run's length, so one
+ *    more process per kind (--expose-gc) collects the heap in full after every page and reports
+ *    the most it held: the data the run keeps, apart from the garbage collector's slack.
  * 3. Scan mode's memory. A table of 50,000 items whose template uses attributes outside the key,
  *    `files/{tenantId}/{fileName}` (ids and file names random UUIDs), and an empty one like it. A
  *    fresh node process (--expose-gc) runs reconcile({ mode: "scan" }) over the empty prefix
@@ -78,7 +81,7 @@ const LARGE = sized(100_000, 1_000);
 /** Items of the scan-mode table. */
 const SCAN_ITEMS = sized(50_000, 500);
 const ROUNDS = sized(5, 1);
-const PROCESSES = sized(3, 1);
+const PROCESSES = sized(5, 1);
 const CONCURRENCY = 4;
 /** moto serves one request at a time; more in flight does not upload faster. */
 const UPLOADS_IN_FLIGHT = 8;
@@ -363,34 +366,46 @@ main(async () => {
       { label: `${count(OBJECTS)} objects (images/)`, prefix: "images/", objects: OBJECTS },
       { label: `${count(LARGE)} objects (images/ + archive/)`, prefix: undefined, objects: LARGE },
     ] as const;
+    type MemoryRun = (typeof memoryRuns)[number];
+    const reconcileIn = async (run: MemoryRun, measureHeap: boolean): Promise<MemoryReport> => {
+      const report = await runModule<MemoryReport>(
+        MEMORY_CHILD,
+        [
+          reconcileUrl,
+          JSON.stringify({
+            ...endpoints,
+            concurrency: CONCURRENCY,
+            measureHeap,
+            options: {
+              tableName: EMPTY_PRODUCTS,
+              bucket: BUCKET,
+              key: [TEMPLATE, ARCHIVE_TEMPLATE],
+              ...(run.prefix === undefined ? {} : { prefix: run.prefix }),
+            },
+          }),
+        ],
+        { ...childEnv, nodeFlags: measureHeap ? ["--expose-gc"] : [] },
+      );
+      if (!report.complete || report.listed !== run.objects || report.orphans !== run.objects) {
+        throw new Error(`${run.label}: expected ${run.objects} objects, all orphans, got ${JSON.stringify(report)}`);
+      }
+      return report;
+    };
     const peaks: number[][] = memoryRuns.map(() => []);
     await rounds(PROCESSES, async (round) => {
       for (let i = 0; i < memoryRuns.length; i++) {
         const at = (i + round) % memoryRuns.length;
-        const run = memoryRuns[at] as (typeof memoryRuns)[number];
-        const report = await runModule<MemoryReport>(
-          MEMORY_CHILD,
-          [
-            reconcileUrl,
-            JSON.stringify({
-              ...endpoints,
-              concurrency: CONCURRENCY,
-              options: {
-                tableName: EMPTY_PRODUCTS,
-                bucket: BUCKET,
-                key: [TEMPLATE, ARCHIVE_TEMPLATE],
-                ...(run.prefix === undefined ? {} : { prefix: run.prefix }),
-              },
-            }),
-          ],
-          childEnv,
-        );
-        if (!report.complete || report.listed !== run.objects || report.orphans !== run.objects) {
-          throw new Error(`${run.label}: expected ${run.objects} objects, all orphans, got ${JSON.stringify(report)}`);
-        }
+        const report = await reconcileIn(memoryRuns[at] as MemoryRun, false);
         peaks[at]?.push(report.maxRssKb * 1024);
       }
     });
+    // One more process per row, its heap collected in full after every page: what the run holds,
+    // apart from how far V8 lets the heap grow between full collections, which peak RSS includes.
+    const retained: number[] = [];
+    for (const run of memoryRuns) {
+      const report = await reconcileIn(run, true);
+      retained.push((report.heapHeld as number) - (report.heapBefore as number));
+    }
 
     // 3. Scan mode's memory per item.
     const tenants = 100;
@@ -477,17 +492,20 @@ main(async () => {
     console.log(
       `Memory: ${count(LARGE)} objects (${count(OBJECTS)} under images/, ${count(LARGE - OBJECTS)} under archive/), ` +
         "an empty table, so every object is an orphan; report only. Peak RSS is process.resourceUsage().maxRSS at the " +
-        `end of each fresh node process; medians of ${PROCESSES} processes per row, run in turn.`,
+        `end of each fresh node process; medians of ${PROCESSES} processes per row, run in turn. Retained heap: in ` +
+        "one more process per row (--expose-gc), the most heap used after a full gc in onProgress (after every page), " +
+        "less the same before the run: the data the run holds, without V8's heap growth between full collections.",
     );
     console.log();
     console.log(
       table(
-        ["process", "peak RSS", "over the baseline", "per process"],
+        ["process", "peak RSS", "over the baseline", "per process", "retained heap, most after a full gc"],
         memoryRuns.map((run, at) => [
           run.label,
           mb(peak[at] ?? 0),
           at === 0 ? "" : mb((peak[at] ?? 0) - baseline),
           (peaks[at] ?? []).map(mb).join(" / "),
+          mb(retained[at] ?? 0),
         ]),
       ),
     );
@@ -519,6 +537,12 @@ main(async () => {
             ratio(flat),
             `<= ${ratio(TARGET_MEMORY)}`,
             verdict(flat, TARGET_MEMORY, "<="),
+          ],
+          [
+            `retained heap, ${count(LARGE)} / ${count(OBJECTS)} objects`,
+            ratio((retained[2] ?? 0) / (retained[1] ?? 1)),
+            "(for information)",
+            "",
           ],
         ],
       ),
