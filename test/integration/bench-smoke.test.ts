@@ -8,7 +8,7 @@ import { run } from "../services/process.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-describe.each(["cpu", "memory", "s3", "cold-start", "throttle"])("bench/%s.ts", (name) => {
+describe.each(["cpu", "memory", "s3", "cold-start", "throttle", "reconcile"])("bench/%s.ts", (name) => {
   it("runs to the end in smoke mode and prints a table", { timeout: 180_000 }, async () => {
     const { code, output } = await run("env", ["BENCH_SMOKE=1", "npx", "tsx", `bench/${name}.ts`], root);
 
