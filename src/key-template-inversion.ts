@@ -55,7 +55,7 @@ export type KeyInverter = (objectKey: string) => ObjectKeyParse;
 export interface KeyInversionProblem {
   kind:
     | "malformed-template"
-    /** A placeholder names an attribute outside the key: reconcile needs `itemKeyOf` or a scan. */
+    /** A placeholder names an attribute outside the key: reconcile needs `itemKeyOf` or `mode: "scan"`. */
     | "non-key-placeholder"
     /** A key attribute has no placeholder, so the item key cannot be built from an object key. */
     | "missing-key-attribute"
@@ -200,7 +200,7 @@ export function createKeyInverter(
     return {
       kind: "non-key-placeholder",
       attributes: nonKey,
-      message: `The key template uses ${list(nonKey)}, which ${nonKey.length === 1 ? "is not a key attribute" : "are not key attributes"} (the key is ${list([...types.keys()])}): an object key does not give the item key, so reconcile needs \`itemKeyOf\` or a scan`,
+      message: `The key template uses ${list(nonKey)}, which ${nonKey.length === 1 ? "is not a key attribute" : "are not key attributes"} (the key is ${list([...types.keys()])}): an object key does not give the item key, so reconcile needs \`itemKeyOf\` or \`mode: "scan"\` (the command's --scan)`,
     };
   }
   const missing = [...types.keys()].filter((name) => !named.includes(name));
@@ -208,7 +208,7 @@ export function createKeyInverter(
     return {
       kind: "missing-key-attribute",
       attributes: missing,
-      message: `The key template has no placeholder for key attribute ${list(missing)}: an object key does not give the whole item key, so reconcile needs \`itemKeyOf\` or a scan`,
+      message: `The key template has no placeholder for key attribute ${list(missing)}: an object key does not give the whole item key, so reconcile needs \`itemKeyOf\` or \`mode: "scan"\` (the command's --scan)`,
     };
   }
   const binary = named.filter((name) => types.get(name) === "B");

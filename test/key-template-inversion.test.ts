@@ -56,7 +56,7 @@ describe("createKeyInverter", () => {
       kind: "non-key-placeholder",
       attributes: ["fileName", "ext"],
       message:
-        "The key template uses `fileName`, `ext`, which are not key attributes (the key is `tenantId`, `uploadId`): an object key does not give the item key, so reconcile needs `itemKeyOf` or a scan",
+        'The key template uses `fileName`, `ext`, which are not key attributes (the key is `tenantId`, `uploadId`): an object key does not give the item key, so reconcile needs `itemKeyOf` or `mode: "scan"` (the command\'s --scan)',
     });
   });
 
