@@ -172,46 +172,42 @@ async function deleteOrphans(
   const { bucket } = config;
   const answers: ItemPresence[] =
     config.secondProbe === false ? orphans.map(() => "absent") : await config.presence(orphans, signal);
-  const settled = orphans.map((candidate, index): Orphan => {
-    const answer = answers[index];
-    if (answer === "present") return orphanOf(bucket, candidate, "kept-recreated");
-    if (candidate.object.etag === undefined) {
-      // Without its ETag a delete would be unconditional: an object uploaded again since the listing
-      // (a week-old inventory, say) for an item not written yet would go.
-      return {
-        ...orphanOf(bucket, candidate, "failed"),
-        error: {
-          code: "EtagMissing",
-          message:
-            "the listing gave no ETag, so the object is not deleted: a delete without one would be unconditional",
-        },
-      };
-    }
-    const problem =
-      answer === "absent" ? "not deleted: the deleter did not report it" : (answer as { problem: string }).problem;
-    const code = answer === "absent" ? "NotReported" : "ItemPresenceUnknown";
-    return { ...orphanOf(bucket, candidate, "failed"), error: { code, message: problem } };
+  const deletable = orphans.filter(({ object }, index) => answers[index] === "absent" && object.etag !== undefined);
+  const report =
+    deletable.length === 0
+      ? undefined
+      : await deleter(
+          deletable.map(({ object }) => ({ bucket, key: object.key, etag: object.etag as string })),
+          { signal },
+        );
+  const deleted = new Set(report?.deleted.map((target) => target.key));
+  const replaced = new Set(report?.keptReplaced.map((target) => target.key));
+  const failures = new Map(report?.failed.map((failure) => [failure.target.key, failure]));
+  const failed = (candidate: Candidate, code: string, message: string): Orphan => ({
+    ...orphanOf(bucket, candidate, "failed"),
+    error: { code, message },
   });
-  const toDelete = settled.filter((orphan, index) => answers[index] === "absent" && orphan.etag !== undefined);
-  if (toDelete.length === 0) return settled;
-  const report = await deleter(
-    toDelete.map(({ key, etag }) => ({ bucket, key, etag: etag as string })),
-    { signal },
-  );
-  const deleted = new Set(report.deleted.map((target) => target.key));
-  const replaced = new Set(report.keptReplaced.map((target) => target.key));
-  const failures = new Map(report.failed.map((failure) => [failure.target.key, failure]));
-  for (const orphan of toDelete) {
-    const failure = failures.get(orphan.key);
-    if (deleted.has(orphan.key)) {
-      orphan.status = "deleted";
-      delete orphan.error;
-    } else if (replaced.has(orphan.key)) {
-      orphan.status = "kept-replaced";
-      delete orphan.error;
-    } else if (failure !== undefined) orphan.error = { code: failure.code, message: failure.message };
-  }
-  return settled;
+  return orphans.map((candidate, index) => {
+    const answer = answers[index] as ItemPresence;
+    const { key, etag } = candidate.object;
+    if (answer === "present") return orphanOf(bucket, candidate, "kept-recreated");
+    if (answer !== "absent") return failed(candidate, "ItemPresenceUnknown", answer.problem);
+    // Without its ETag a delete would be unconditional: an object uploaded again since the listing
+    // (a week-old inventory, say) for an item not written yet would go.
+    if (etag === undefined) {
+      return failed(
+        candidate,
+        "EtagMissing",
+        "the listing gave no ETag, so the object is not deleted: a delete without one would be unconditional",
+      );
+    }
+    if (deleted.has(key)) return orphanOf(bucket, candidate, "deleted");
+    if (replaced.has(key)) return orphanOf(bucket, candidate, "kept-replaced");
+    const failure = failures.get(key);
+    return failure === undefined
+      ? failed(candidate, "NotReported", "not deleted: the deleter did not report it")
+      : failed(candidate, failure.code, failure.message);
+  });
 }
 
 function orphanOf(bucket: string, { object, itemKey }: Candidate, status: Orphan["status"]): Orphan {

@@ -168,6 +168,8 @@ describe("reconcile on DynamoDB Local and moto", () => {
       key: "images/{productId}.png",
       minAgeMs: 0,
       delete: true,
+      // One partition, so that the first probe is this page's and the race comes between its two probes.
+      concurrency: 1,
       s3Client: s3,
       dynamoDbClient: racing,
       logger: quietLogger().logger,
