@@ -14,7 +14,7 @@ import { type ConfigIssue, errorMessage, isConfigError, isReconcileError } from 
 import { jsonLogger } from "./json-logger.js";
 import type { ReconcileOptions, ReconcileProgress, ReconcileReport } from "./reconcile-run.js";
 import type { Orphan } from "./reconcile-types.js";
-import { INTERRUPTED_EXIT_CODE } from "./replay-cli.js";
+import { INTERRUPTED_EXIT_CODE, UsageProblem } from "./replay-cli.js";
 import type { AwsClientLike } from "./types.js";
 
 /** `reconcile` as the command calls it; the library's `reconcile` fits. */
@@ -131,11 +131,6 @@ interface ReconcileFlags {
   allowedPrefixes: string[] | undefined;
   scan: boolean;
   verbose: boolean;
-}
-
-/** Bad usage: the message names the flag at fault. */
-class UsageProblem {
-  constructor(readonly message: string) {}
 }
 
 /**

@@ -200,8 +200,8 @@ interface ReplayFlags {
   visibilityTimeoutSeconds: number;
 }
 
-/** Bad usage: the message names the flag at fault. */
-class UsageProblem {
+/** Bad usage of a command: the message names the flag at fault. */
+export class UsageProblem {
   constructor(readonly message: string) {}
 }
 
